@@ -1,0 +1,51 @@
+package io.hashbrick.node;
+
+import java.io.PrintStream;
+import java.time.Instant;
+
+/**
+ * The node's event log: one line per event, {@code key=value} pairs, no stack traces for expected
+ * conditions (STYLE.md). Lines go to standard error, which the launcher redirects to the node's log
+ * file. Not for the I/O hot path: callers log events (logins, errors), never per command.
+ */
+public final class Log {
+    private static final PrintStream OUT = System.err;
+    private static volatile boolean debug = Boolean.getBoolean("hashbrick.debug");
+
+    private Log() {}
+
+    public static void info(String event, String fields) {
+        line("INFO", event, fields);
+    }
+
+    public static void warn(String event, String fields) {
+        line("WARN", event, fields);
+    }
+
+    public static void error(String event, String fields) {
+        line("ERROR", event, fields);
+    }
+
+    public static boolean debugEnabled() {
+        return debug;
+    }
+
+    public static void debug(String event, String fields) {
+        if (debug) {
+            line("DEBUG", event, fields);
+        }
+    }
+
+    private static void line(String level, String event, String fields) {
+        String text = Instant.now() + " " + level + " event=" + event + (fields.isEmpty() ? "" : " " + fields);
+        synchronized (OUT) {
+            OUT.println(text);
+        }
+    }
+
+    /** Quotes a value that may hold spaces, so the line stays parseable as key=value. */
+    public static String q(Object value) {
+        String s = String.valueOf(value);
+        return s.indexOf(' ') < 0 && s.indexOf('"') < 0 && !s.isEmpty() ? s : '"' + s.replace("\"", "'") + '"';
+    }
+}

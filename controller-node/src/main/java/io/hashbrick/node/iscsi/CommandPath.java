@@ -1,0 +1,477 @@
+package io.hashbrick.node.iscsi;
+
+import io.hashbrick.node.Log;
+import io.hashbrick.node.scsi.ScsiTarget;
+import io.hashbrick.node.scsi.ScsiTask;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * The SCSI command path of one connection in the full feature phase: SCSI Command PDUs, their
+ * immediate, unsolicited and solicited (R2T) data (RFC 7143 §4.2.2.3, §11.7, §11.8), execution on the
+ * SCSI target, and the answer as Data-In PDUs (status collapsed into the last one when there is no
+ * sense data, §11.7.4) and/or a SCSI Response with sense and residuals (§11.4). Also task management
+ * (§11.5). Runs on the connection's thread only; tasks are pooled, buffers reused.
+ */
+final class CommandPath {
+    private final Connection conn;
+    private final Session session;
+    private final ScsiTarget target;
+    private final PduChannel io;
+    private final SessionParams params;
+    private final IscsiTask[] free;
+    private int freeCount;
+    /** Tasks waiting for Data-Out, in arrival order; few, so a linear scan finds them. */
+    private final IscsiTask[] waiting;
+    private int waitingCount;
+    private final ByteBuffer dataIn;
+    private final ByteBuffer senseData = ByteBuffer.allocateDirect(2 + ScsiTask.SENSE_MAX);
+    private final int maxTransfer;
+    private int nextTtt = 1;
+
+    CommandPath(Connection conn, Session session) {
+        this.conn = conn;
+        this.session = session;
+        this.target = conn.server.target;
+        this.io = conn.io;
+        this.params = session.params;
+        int window = conn.server.config.commandWindow();
+        this.free = new IscsiTask[window];
+        this.waiting = new IscsiTask[window];
+        for (int i = 0; i < window; i++) {
+            free[freeCount++] = new IscsiTask();
+        }
+        this.maxTransfer = target.maxTransferBytes();
+        this.dataIn = ByteBuffer.allocateDirect(maxTransfer + 65536);
+    }
+
+    int freeTasks() {
+        return freeCount;
+    }
+
+    // ------------------------------------------------------------------ SCSI Command
+
+    String command(ByteBuffer h) throws IOException {
+        int itt = Bhs.itt(h);
+        int flags = Bhs.flags(h);
+        int dsl = io.dataLength();
+        if (!conn.acceptCmdSn(h)) {
+            io.receiveData(null, 0);
+            return null;
+        }
+        if (Bhs.totalAhsLength(h) > 0) {
+            // Extended CDBs and bidirectional commands (AHS types 1 and 2) are not supported.
+            io.receiveData(null, 0);
+            Log.warn("command_rejected", "peer=" + conn.peer + " itt=0x" + Integer.toHexString(itt) + " reason=ahs_not_supported");
+            conn.reject(h, Bhs.REJECT_CMD_NOT_SUPPORTED);
+            return null;
+        }
+        IscsiTask t = freeCount > 0 ? free[--freeCount] : null;
+        if (t == null) {
+            io.receiveData(null, 0);
+            Log.warn("task_set_full", "peer=" + conn.peer + " itt=0x" + Integer.toHexString(itt));
+            sendStatusOnly(itt, ScsiTask.TASK_SET_FULL);
+            return null;
+        }
+        setUp(t, h, itt, flags);
+        boolean fin = (flags & Bhs.FLAG_FINAL) != 0;
+        String error = validate(t, fin, dsl);
+        if (error != null) {
+            io.receiveData(null, 0);
+            release(t);
+            Log.warn("protocol_error", "peer=" + conn.peer + " itt=0x" + Integer.toHexString(itt) + " reason=" + error);
+            conn.reject(h, Bhs.REJECT_PROTOCOL_ERROR);
+            return "protocol_error";
+        }
+        t.buffer.clear();
+        if (!io.receiveData(t.buffer, Math.min(dsl, t.want))) {
+            release(t);
+            Log.warn("data_digest_error", "peer=" + conn.peer + " itt=0x" + Integer.toHexString(itt) + " pdu=scsi_command");
+            conn.reject(h, Bhs.REJECT_DATA_DIGEST);
+            return null;
+        }
+        t.nextOffset = dsl;
+        t.unsolicitedPending = !fin;
+        return progress(t);
+    }
+
+    private void setUp(IscsiTask t, ByteBuffer h, int itt, int flags) {
+        ScsiTask s = t.scsi;
+        for (int i = 0; i < ScsiTask.CDB_MAX; i++) {
+            s.cdb[i] = h.get(32 + i);
+        }
+        s.cdbLength = ScsiTask.CDB_MAX;
+        t.lunField = Bhs.lunField(h);
+        s.lun = Bhs.decodeLun(t.lunField);
+        s.nexus = session.nexus;
+        s.readFlag = (flags & 0x40) != 0;
+        s.writeFlag = (flags & 0x20) != 0;
+        s.taskAttribute = flags & 0x07;
+        s.tag = itt;
+        t.itt = itt;
+        t.cmdSn = h.getInt(24);
+        t.edtl = h.getInt(20);
+        s.expectedLength = t.edtl;
+        t.cdbBytes = target.dataOutLength(s);
+        assert t.cdbBytes >= 0 && t.cdbBytes <= maxTransfer : "dataOutLength=" + t.cdbBytes;
+        t.want = s.writeFlag ? (int) Math.min(Integer.toUnsignedLong(t.edtl), t.cdbBytes) : 0;
+        t.ensureCapacity(t.want);
+        t.unsolicitedDataSn = 0;
+        t.r2tSn = 0;
+        t.active = true;
+    }
+
+    /** Checks the command PDU against the negotiated data rules; returns why it is invalid, or null. */
+    private String validate(IscsiTask t, boolean fin, int dsl) {
+        long edtl = Integer.toUnsignedLong(t.edtl);
+        if (dsl > 0 && !t.scsi.writeFlag) {
+            return "immediate_data_without_W_bit dsl=" + dsl;
+        }
+        if (dsl > 0 && !params.immediateData) {
+            return "immediate_data_not_negotiated dsl=" + dsl;
+        }
+        if (dsl > edtl || dsl > params.firstBurstLength) {
+            return "immediate_data_too_long dsl=" + dsl + " edtl=" + edtl + " first_burst=" + params.firstBurstLength;
+        }
+        if (!fin && (params.initialR2T || !t.scsi.writeFlag)) {
+            return "unsolicited_data_not_allowed initial_r2t=" + params.initialR2T;
+        }
+        if (!fin && dsl >= Math.min(edtl, params.firstBurstLength)) {
+            return "unsolicited_data_beyond_first_burst dsl=" + dsl;
+        }
+        return null;
+    }
+
+    /** Moves a task on: waits for data still due, solicits what is missing, or executes it. */
+    private String progress(IscsiTask t) throws IOException {
+        if (t.unsolicitedPending || t.r2tOutstanding) {
+            park(t);
+            return null;
+        }
+        if (t.nextOffset < t.want) {
+            park(t);
+            sendR2T(t);
+            return null;
+        }
+        unpark(t);
+        execute(t);
+        return null;
+    }
+
+    // ------------------------------------------------------------------ Data-Out
+
+    String dataOut(ByteBuffer h) throws IOException {
+        int itt = Bhs.itt(h);
+        int ttt = h.getInt(20);
+        int dataSn = h.getInt(36);
+        int offset = h.getInt(40);
+        int dsl = io.dataLength();
+        boolean fin = Bhs.finalBit(h);
+        IscsiTask t = find(itt);
+        if (t == null) {
+            // Data for a task that was aborted or has completed: discarded silently (RFC 7143 §4.2.2.3).
+            io.receiveData(null, 0);
+            Log.debug("data_out_discarded", "peer=" + conn.peer + " itt=0x" + Integer.toHexString(itt));
+            return null;
+        }
+        String error = checkDataOut(t, ttt, dataSn, offset, dsl);
+        if (error != null) {
+            io.receiveData(null, 0);
+            Log.warn("protocol_error", "peer=" + conn.peer + " itt=0x" + Integer.toHexString(itt) + " reason=" + error);
+            conn.reject(h, Bhs.REJECT_PROTOCOL_ERROR);
+            return "protocol_error";
+        }
+        int keep = Math.max(0, Math.min(dsl, t.want - offset));
+        if (keep > 0) {
+            t.buffer.limit(t.buffer.capacity()).position(offset);
+        }
+        if (!io.receiveData(keep > 0 ? t.buffer : null, keep)) {
+            Log.warn("data_digest_error", "peer=" + conn.peer + " itt=0x" + Integer.toHexString(itt) + " pdu=data_out");
+            conn.reject(h, Bhs.REJECT_DATA_DIGEST);
+            return "data_digest_error"; // ErrorRecoveryLevel 0: the sequence cannot be recovered
+        }
+        t.nextOffset = offset + dsl;
+        if (fin) {
+            if (ttt == Bhs.ITT_NONE) {
+                t.unsolicitedPending = false;
+            } else {
+                t.r2tOutstanding = false;
+            }
+        }
+        return progress(t);
+    }
+
+    private String checkDataOut(IscsiTask t, int ttt, int dataSn, int offset, int dsl) {
+        if (offset != t.nextOffset) {
+            return "buffer_offset_out_of_order offset=" + offset + " expected=" + t.nextOffset;
+        }
+        if (ttt == Bhs.ITT_NONE) {
+            if (!t.unsolicitedPending) {
+                return "unexpected_unsolicited_data";
+            }
+            if (dataSn != t.unsolicitedDataSn++) {
+                return "data_sn_mismatch data_sn=" + dataSn + " expected=" + (t.unsolicitedDataSn - 1);
+            }
+            long limit = Math.min(Integer.toUnsignedLong(t.edtl), params.firstBurstLength);
+            return offset + (long) dsl > limit ? "unsolicited_data_beyond_first_burst end=" + (offset + dsl) : null;
+        }
+        if (!t.r2tOutstanding || ttt != t.ttt) {
+            return "unknown_target_transfer_tag ttt=0x" + Integer.toHexString(ttt);
+        }
+        if (dataSn != t.solicitedDataSn++) {
+            return "data_sn_mismatch data_sn=" + dataSn + " expected=" + (t.solicitedDataSn - 1);
+        }
+        return offset + (long) dsl > t.r2tEnd ? "data_beyond_r2t end=" + (offset + dsl) + " r2t_end=" + t.r2tEnd : null;
+    }
+
+    private void sendR2T(IscsiTask t) throws IOException {
+        int offset = t.nextOffset;
+        int length = Math.min(params.maxBurstLength, t.want - offset);
+        int ttt = nextTtt++;
+        if (ttt == Bhs.ITT_NONE) {
+            ttt = nextTtt++;
+        }
+        t.ttt = ttt;
+        t.r2tOutstanding = true;
+        t.r2tEnd = offset + length;
+        t.solicitedDataSn = 0;
+        io.sendLock.lock();
+        try {
+            ByteBuffer r = io.beginHeader();
+            r.put(0, (byte) Bhs.OP_R2T);
+            r.put(1, (byte) Bhs.FLAG_FINAL);
+            r.putLong(8, t.lunField);
+            r.putInt(16, t.itt);
+            r.putInt(20, ttt);
+            r.putInt(24, conn.statSn);
+            r.putInt(28, conn.expCmdSn);
+            r.putInt(32, conn.maxCmdSn());
+            r.putInt(36, t.r2tSn++);
+            r.putInt(40, offset);
+            r.putInt(44, length);
+            io.send(null, 0, 0);
+        } finally {
+            io.sendLock.unlock();
+        }
+    }
+
+    // ------------------------------------------------------------------ execution and answer
+
+    private void execute(IscsiTask t) throws IOException {
+        ScsiTask s = t.scsi;
+        t.buffer.limit(Math.min(t.nextOffset, t.want)).position(0);
+        s.dataOut = t.buffer;
+        dataIn.clear();
+        s.dataIn = dataIn;
+        s.resetResult();
+        target.execute(s);
+        respond(t);
+        release(t);
+    }
+
+    private void respond(IscsiTask t) throws IOException {
+        ScsiTask s = t.scsi;
+        int produced = s.dataIn.position();
+        long edtl = Integer.toUnsignedLong(t.edtl);
+        long actual = s.readFlag ? produced : s.writeFlag ? t.cdbBytes : Math.max(produced, t.cdbBytes);
+        int residualFlags = actual > edtl ? 0x04 : actual < edtl ? 0x02 : 0;
+        int residual = (int) Math.abs(actual - edtl);
+        int send = s.readFlag ? (int) Math.min(produced, edtl) : 0;
+        boolean collapse = s.senseLength == 0 && send > 0;
+        int dataSn = 0;
+        io.sendLock.lock();
+        try {
+            int burst = 0;
+            for (int off = 0; off < send; ) {
+                int len = Math.min(Math.min(params.sendSegmentMax, send - off), params.maxBurstLength - burst);
+                boolean last = off + len == send;
+                burst += len;
+                boolean endOfBurst = last || burst == params.maxBurstLength;
+                ByteBuffer r = io.beginHeader();
+                r.put(0, (byte) Bhs.OP_DATA_IN);
+                r.put(1, (byte) ((endOfBurst ? 0x80 : 0) | (last && collapse ? 0x01 | residualFlags : 0)));
+                r.putInt(16, t.itt);
+                r.putInt(20, Bhs.ITT_NONE);
+                if (last && collapse) {
+                    r.put(3, (byte) s.status);
+                    r.putInt(24, conn.statSn++);
+                    r.putInt(44, residualFlags == 0 ? 0 : residual);
+                }
+                r.putInt(28, conn.expCmdSn);
+                r.putInt(32, conn.maxCmdSn());
+                r.putInt(36, dataSn++);
+                r.putInt(40, off);
+                io.send(s.dataIn, off, len);
+                off += len;
+                if (endOfBurst) {
+                    burst = 0;
+                }
+            }
+            if (!collapse) {
+                sendResponse(t.itt, s, residualFlags, residual, dataSn);
+            }
+        } finally {
+            io.sendLock.unlock();
+        }
+    }
+
+    private void sendResponse(int itt, ScsiTask s, int residualFlags, int residual, int dataSnCount) throws IOException {
+        ByteBuffer r = io.beginHeader();
+        r.put(0, (byte) Bhs.OP_SCSI_RESP);
+        r.put(1, (byte) (0x80 | residualFlags));
+        r.put(2, (byte) 0); // Command Completed at Target
+        r.put(3, (byte) s.status);
+        r.putInt(16, itt);
+        r.putInt(24, conn.statSn++);
+        r.putInt(28, conn.expCmdSn);
+        r.putInt(32, conn.maxCmdSn());
+        r.putInt(36, dataSnCount);
+        r.putInt(44, residualFlags == 0 ? 0 : residual);
+        int len = 0;
+        if (s.senseLength > 0) {
+            senseData.clear();
+            senseData.putShort((short) s.senseLength);
+            senseData.put(s.sense, 0, s.senseLength);
+            len = senseData.position();
+        }
+        io.send(senseData, 0, len);
+    }
+
+    private void sendStatusOnly(int itt, int status) throws IOException {
+        io.sendLock.lock();
+        try {
+            ByteBuffer r = io.beginHeader();
+            r.put(0, (byte) Bhs.OP_SCSI_RESP);
+            r.put(1, (byte) 0x80);
+            r.put(3, (byte) status);
+            r.putInt(16, itt);
+            r.putInt(24, conn.statSn++);
+            r.putInt(28, conn.expCmdSn);
+            r.putInt(32, conn.maxCmdSn());
+            io.send(null, 0, 0);
+        } finally {
+            io.sendLock.unlock();
+        }
+    }
+
+    // ------------------------------------------------------------------ task management
+
+    String taskManagement(ByteBuffer h) throws IOException {
+        io.receiveData(null, 0);
+        if (!conn.acceptCmdSn(h)) {
+            return null;
+        }
+        int function = Bhs.flags(h) & 0x7f;
+        long lunField = Bhs.lunField(h);
+        int lun = Bhs.decodeLun(lunField);
+        int rtt = h.getInt(20);
+        int response;
+        switch (function) {
+            case 1 -> response = abortTask(rtt, lunField);
+            case ScsiTarget.TMF_ABORT_TASK_SET, ScsiTarget.TMF_CLEAR_TASK_SET, ScsiTarget.TMF_LUN_RESET -> {
+                abortWhere(lunField);
+                response = target.taskManagement(session.nexus, function, lun);
+            }
+            case ScsiTarget.TMF_CLEAR_ACA -> response = target.taskManagement(session.nexus, function, lun);
+            case ScsiTarget.TMF_TARGET_WARM_RESET, ScsiTarget.TMF_TARGET_COLD_RESET -> {
+                abortWhere(-1L);
+                response = target.taskManagement(session.nexus, function, lun);
+            }
+            case 8 -> response = 4; // TASK REASSIGN: allegiance reassignment needs ErrorRecoveryLevel 2
+            default -> response = ScsiTarget.TMF_NOT_SUPPORTED;
+        }
+        Log.info("task_management", "peer=" + conn.peer + " function=" + function + " lun=" + lun
+                + " ref_itt=0x" + Integer.toHexString(rtt) + " response=" + response);
+        io.sendLock.lock();
+        try {
+            ByteBuffer r = io.beginHeader();
+            r.put(0, (byte) Bhs.OP_TMF_RESP);
+            r.put(1, (byte) 0x80);
+            r.put(2, (byte) response);
+            r.putInt(16, Bhs.itt(h));
+            r.putInt(24, conn.statSn++);
+            r.putInt(28, conn.expCmdSn);
+            r.putInt(32, conn.maxCmdSn());
+            io.send(null, 0, 0);
+        } finally {
+            io.sendLock.unlock();
+        }
+        if (function == ScsiTarget.TMF_TARGET_COLD_RESET && response == ScsiTarget.TMF_COMPLETE) {
+            io.flushIfPending();
+            conn.server.closeAll("target_cold_reset");
+            return "target_cold_reset";
+        }
+        return null;
+    }
+
+    private int abortTask(int rtt, long lunField) {
+        IscsiTask t = find(rtt);
+        if (t == null) {
+            // Already answered (or never seen): "task does not exist" (RFC 7143 §11.6.1), which is
+            // also what initiators expect when the command completed before the abort arrived.
+            return ScsiTarget.TMF_NO_TASK;
+        }
+        if (t.lunField != lunField) {
+            return ScsiTarget.TMF_NO_TASK;
+        }
+        unpark(t);
+        release(t);
+        return ScsiTarget.TMF_COMPLETE;
+    }
+
+    /** Aborts the waiting tasks of one LUN, or all when {@code lunField} is -1. */
+    private void abortWhere(long lunField) {
+        for (int i = waitingCount - 1; i >= 0; i--) {
+            IscsiTask t = waiting[i];
+            if (lunField == -1L || t.lunField == lunField) {
+                unpark(t);
+                release(t);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ task bookkeeping
+
+    private IscsiTask find(int itt) {
+        for (int i = 0; i < waitingCount; i++) {
+            if (waiting[i].itt == itt) {
+                return waiting[i];
+            }
+        }
+        return null;
+    }
+
+    private void park(IscsiTask t) {
+        for (int i = 0; i < waitingCount; i++) {
+            if (waiting[i] == t) {
+                return;
+            }
+        }
+        waiting[waitingCount++] = t;
+    }
+
+    private void unpark(IscsiTask t) {
+        for (int i = 0; i < waitingCount; i++) {
+            if (waiting[i] == t) {
+                System.arraycopy(waiting, i + 1, waiting, i, waitingCount - i - 1);
+                waiting[--waitingCount] = null;
+                return;
+            }
+        }
+    }
+
+    private void release(IscsiTask t) {
+        if (t.active) {
+            t.reset();
+            free[freeCount++] = t;
+        }
+    }
+
+    void releaseAll() {
+        for (int i = waitingCount - 1; i >= 0; i--) {
+            IscsiTask t = waiting[i];
+            unpark(t);
+            release(t);
+        }
+    }
+}

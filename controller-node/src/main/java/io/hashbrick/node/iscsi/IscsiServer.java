@@ -1,0 +1,216 @@
+package io.hashbrick.node.iscsi;
+
+import io.hashbrick.node.Log;
+import io.hashbrick.node.scsi.ItNexus;
+import io.hashbrick.node.scsi.ScsiTarget;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.security.SecureRandom;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
+import java.util.random.RandomGenerator;
+
+/**
+ * The iSCSI target portal: accepts TCP connections, runs each on its own thread (login, then the
+ * full feature phase), keeps the session table for reinstatement (RFC 7143 §6.3.5), and ticks every
+ * connection from one housekeeping thread (NOP-In pings, login and stall timeouts).
+ */
+public final class IscsiServer implements AutoCloseable {
+    /** Connections beyond this are refused at accept: bounded threads and memory. */
+    static final int MAX_CONNECTIONS = 256;
+
+    final TargetConfig config;
+    final ScsiTarget target;
+    final LongSupplier clockNs;
+    final RandomGenerator random;
+    private final ConcurrentHashMap<String, Session> sessions = new ConcurrentHashMap<>();
+    private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
+    private final AtomicInteger nextTsih = new AtomicInteger(1);
+    private final AtomicLong nextNexusId = new AtomicLong(1);
+    private final AtomicLong internalErrors = new AtomicLong();
+    private final ScheduledExecutorService housekeeping;
+    private ServerSocketChannel listener;
+    private Thread acceptor;
+    private volatile boolean running;
+
+    public IscsiServer(TargetConfig config, ScsiTarget target) {
+        this(config, target, System::nanoTime, new SecureRandom());
+    }
+
+    IscsiServer(TargetConfig config, ScsiTarget target, LongSupplier clockNs, RandomGenerator random) {
+        this.config = config;
+        this.target = target;
+        this.clockNs = clockNs;
+        this.random = random;
+        this.housekeeping = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "iscsi-housekeeping");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** Binds the portal and starts accepting. Returns the bound port (useful with port 0 in tests). */
+    public int start() throws IOException {
+        listener = ServerSocketChannel.open();
+        listener.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+        listener.bind(new InetSocketAddress(config.host(), config.port()), 128);
+        int port = ((InetSocketAddress) listener.getLocalAddress()).getPort();
+        running = true;
+        acceptor = new Thread(this::acceptLoop, "iscsi-accept-" + port);
+        acceptor.start();
+        housekeeping.scheduleAtFixedRate(this::tick, 250, 250, TimeUnit.MILLISECONDS);
+        Log.info("portal_listening", "portal=" + config.host() + ":" + port + " target=" + config.targetName()
+                + " tpgt=" + config.portalGroupTag() + " chap=" + (config.chap() != null)
+                + " mutual_chap=" + (config.mutualChap() != null));
+        return port;
+    }
+
+    private void acceptLoop() {
+        while (running) {
+            SocketChannel ch;
+            try {
+                ch = listener.accept();
+            } catch (ClosedChannelException e) {
+                return;
+            } catch (IOException e) {
+                Log.warn("accept_failed", "error=" + Log.q(e.getMessage()));
+                continue;
+            }
+            String peer = peerOf(ch);
+            if (connections.size() >= MAX_CONNECTIONS) {
+                Log.warn("connection_refused", "peer=" + peer + " reason=too_many_connections limit=" + MAX_CONNECTIONS);
+                closeQuietly(ch);
+                continue;
+            }
+            try {
+                ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                ch.setOption(StandardSocketOptions.SO_KEEPALIVE, true);
+            } catch (IOException e) {
+                closeQuietly(ch);
+                continue;
+            }
+            Connection c = new Connection(this, ch, peer);
+            connections.add(c);
+            Thread t = new Thread(c, "iscsi-conn-" + peer);
+            t.setDaemon(true);
+            t.start();
+        }
+    }
+
+    private void tick() {
+        long now = clockNs.getAsLong();
+        for (Connection c : connections) {
+            try {
+                c.tick(now);
+            } catch (RuntimeException e) {
+                Log.error("housekeeping_failed", "peer=" + c.peer + " error=" + Log.q(e));
+            }
+        }
+    }
+
+    int allocateTsih() {
+        int t;
+        do {
+            t = nextTsih.getAndIncrement() & 0xffff;
+        } while (t == 0);
+        return t;
+    }
+
+    ItNexus newNexus(String initiatorName, long isid) {
+        String initiatorPort = initiatorName + ",i,0x" + String.format("%012x", isid);
+        String targetPort = config.targetName() + ",t,0x" + String.format("%04x", config.portalGroupTag());
+        return new ItNexus(nextNexusId.getAndIncrement(), initiatorName, initiatorPort, targetPort,
+                config.portalGroupTag(), config.portalGroupTag());
+    }
+
+    /** Registers a new session, closing the one it reinstates (same initiator and ISID), if any. */
+    void register(Session s) {
+        Session old = sessions.put(s.key(), s);
+        if (old != null && old != s) {
+            Log.info("session_reinstated", old + " new_tsih=" + s.tsih);
+            Connection c = old.connection;
+            if (c != null) {
+                c.close("session_reinstated");
+            }
+        }
+    }
+
+    Session findByTsih(String initiatorName, long isid, int tsih) {
+        Session s = sessions.get(Session.key(initiatorName, isid));
+        return s != null && s.tsih == tsih ? s : null;
+    }
+
+    /** Called by a connection's cleanup: the session ends with its only connection (ErrorRecoveryLevel 0). */
+    void connectionClosed(Connection c, Session s) {
+        connections.remove(c);
+        if (s != null && s.connection == c) {
+            s.connection = null;
+            sessions.remove(s.key(), s);
+            target.nexusLost(s.nexus);
+        }
+    }
+
+    /** TARGET COLD RESET (RFC 7143 §11.5.1): every connection of the target is closed. */
+    void closeAll(String reason) {
+        for (Connection c : connections) {
+            c.close(reason);
+        }
+    }
+
+    /** Unexpected exceptions on connection threads: bugs, never expected conditions. Tests assert 0. */
+    public long internalErrors() {
+        return internalErrors.get();
+    }
+
+    void internalError() {
+        internalErrors.incrementAndGet();
+    }
+
+    int sessionCount() {
+        return sessions.size();
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        closeQuietly(listener);
+        housekeeping.shutdownNow();
+        closeAll("target_shutdown");
+        if (acceptor != null) {
+            try {
+                acceptor.join(2000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private static String peerOf(SocketChannel ch) {
+        try {
+            InetSocketAddress a = (InetSocketAddress) ch.getRemoteAddress();
+            return a.getAddress().getHostAddress() + ":" + a.getPort();
+        } catch (IOException | RuntimeException e) {
+            return "unknown";
+        }
+    }
+
+    private static void closeQuietly(java.io.Closeable c) {
+        try {
+            if (c != null) {
+                c.close();
+            }
+        } catch (IOException ignored) {
+            // closing
+        }
+    }
+}

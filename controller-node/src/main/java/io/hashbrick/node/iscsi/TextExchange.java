@@ -1,0 +1,79 @@
+package io.hashbrick.node.iscsi;
+
+import io.hashbrick.node.Log;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Text Request / Response in the full feature phase (RFC 7143 §11.10, §11.11): SendTargets
+ * discovery (Appendix C) and renegotiation of the keys that may change after login.
+ */
+final class TextExchange {
+    private final Connection conn;
+    private final Session session;
+
+    TextExchange(Connection conn, Session session) {
+        this.conn = conn;
+        this.session = session;
+    }
+
+    String handle(ByteBuffer h) throws IOException {
+        PduChannel io = conn.io;
+        byte[] text = new byte[Math.min(io.dataLength(), TextKeys.MAX_TEXT_BYTES)];
+        ByteBuffer buf = ByteBuffer.wrap(text);
+        if (!io.receiveData(buf, text.length)) {
+            conn.reject(h, Bhs.REJECT_DATA_DIGEST);
+            return null;
+        }
+        if (!conn.acceptCmdSn(h)) {
+            return null;
+        }
+        boolean cont = (Bhs.flags(h) & 0x40) != 0;
+        Map<String, String> offered = TextKeys.parse(text, text.length);
+        if (offered == null || cont) {
+            // Multi-PDU text requests are not needed by any key this target answers.
+            Log.warn("protocol_error", "peer=" + conn.peer + " reason=" + (cont ? "text_continuation" : "malformed_text"));
+            conn.reject(h, Bhs.REJECT_PROTOCOL_ERROR);
+            return null;
+        }
+        Map<String, String> answer = new LinkedHashMap<>();
+        StringBuilder targets = new StringBuilder();
+        String sendTargets = offered.get("SendTargets");
+        if (sendTargets != null) {
+            TargetConfig c = conn.server.config;
+            boolean match = sendTargets.equals("All") ? session.params.discovery
+                    : sendTargets.isEmpty() ? !session.params.discovery : sendTargets.equals(c.targetName());
+            if (sendTargets.equals("All") && !session.params.discovery) {
+                match = true; // a normal session sees its own target (RFC 7143 Appendix C)
+            }
+            if (match) {
+                targets.append("TargetName=").append(c.targetName()).append('\0')
+                        .append("TargetAddress=").append(c.host()).append(':').append(c.port()).append(',')
+                        .append(c.portalGroupTag()).append('\0');
+            }
+        }
+        new Negotiation(conn.server.config, session.params).answer(offered, answer, false);
+        byte[] keys = TextKeys.encode(answer);
+        byte[] tb = targets.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        ByteBuffer data = ByteBuffer.allocateDirect(Math.max(1, keys.length + tb.length)).put(tb).put(keys).flip();
+        int length = Math.min(data.limit(), session.params.sendSegmentMax);
+        io.sendLock.lock();
+        try {
+            ByteBuffer r = io.beginHeader();
+            r.put(0, (byte) Bhs.OP_TEXT_RESP);
+            r.put(1, (byte) Bhs.FLAG_FINAL);
+            r.putLong(8, Bhs.lunField(h));
+            r.putInt(16, Bhs.itt(h));
+            r.putInt(20, Bhs.ITT_NONE);
+            r.putInt(24, conn.statSn++);
+            r.putInt(28, conn.expCmdSn);
+            r.putInt(32, conn.maxCmdSn());
+            io.send(data, 0, length);
+        } finally {
+            io.sendLock.unlock();
+        }
+        return null;
+    }
+}

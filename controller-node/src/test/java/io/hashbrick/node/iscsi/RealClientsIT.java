@@ -1,0 +1,108 @@
+package io.hashbrick.node.iscsi;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Real initiators against a real target started by the test: fio's libiscsi engine with data
+ * verification, and qemu-img's iSCSI block driver. Needs fio built with libiscsi
+ * (../shared/tools/build-fio-libiscsi.sh; path in $HASHBRICK_FIO or the tool's default cache) and
+ * qemu-utils + qemu-block-extra; .ci/run installs both. Missing tools fail the test, never skip it.
+ */
+@Tag("slow")
+class RealClientsIT {
+    @TempDir
+    Path dir;
+
+    static Path fio() {
+        String env = System.getenv("HASHBRICK_FIO");
+        Path p = env != null ? Path.of(env) : Path.of(System.getProperty("user.home"), ".cache/hashbrick-tools/fio/fio");
+        if (!Files.isExecutable(p)) {
+            fail("fio with the libiscsi engine not found at " + p + ": run ../shared/tools/build-fio-libiscsi.sh or set HASHBRICK_FIO");
+        }
+        return p;
+    }
+
+    static String run(List<String> cmd, int timeoutSeconds) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        byte[] out;
+        boolean done = p.waitFor(timeoutSeconds, TimeUnit.SECONDS);
+        if (!done) {
+            p.destroyForcibly();
+            fail("timed out after " + timeoutSeconds + "s: " + String.join(" ", cmd));
+        }
+        out = p.getInputStream().readAllBytes();
+        String text = new String(out);
+        if (p.exitValue() != 0) {
+            fail("exit " + p.exitValue() + ": " + String.join(" ", cmd) + "\n" + text);
+        }
+        return text;
+    }
+
+    private static List<String> fioJob(String url, String name, String... extra) {
+        List<String> cmd = new ArrayList<>(List.of(fio().toString(), "--name=" + name, "--ioengine=libiscsi",
+                "--initiator=iqn.2026-11.io.hashbrick:fio", "--filename=" + url.replace(":", "\\:"),
+                "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--output-format=normal"));
+        cmd.addAll(List.of(extra));
+        return cmd;
+    }
+
+    @Test
+    void fioVerifiesRandomAndSequentialWrites() throws Exception {
+        try (TargetFixture t = new TargetFixture(dir, TargetFixture.config(), 256L << 20)) {
+            String out = run(fioJob(t.url(), "rand4k", "--rw=randwrite", "--bs=4k", "--iodepth=32", "--size=48m",
+                    "--randrepeat=0"), 300);
+            assertTrue(out.contains("rand4k"), out);
+            assertTrue(!out.contains("verify failed") && !out.contains("bad magic"), out);
+            out = run(fioJob(t.url(), "seq128k", "--rw=write", "--bs=128k", "--iodepth=32", "--size=128m"), 300);
+            assertTrue(!out.contains("verify failed"), out);
+            assertEquals(0, t.server.internalErrors());
+        }
+    }
+
+    @Test
+    void qemuImgConvertRoundTripIsIdentical() throws Exception {
+        long size = 64L << 20;
+        Path src = dir.resolve("src.img");
+        Path back = dir.resolve("back.img");
+        byte[] chunk = new byte[1 << 20];
+        SplittableRandom rnd = new SplittableRandom(Long.getLong("seed", 42L));
+        try (var out = Files.newOutputStream(src)) {
+            for (long w = 0; w < size; w += chunk.length) {
+                rnd.nextBytes(chunk);
+                out.write(chunk);
+            }
+        }
+        Path lunDir = Files.createDirectory(dir.resolve("lun"));
+        try (TargetFixture t = new TargetFixture(lunDir, TargetFixture.config(), size)) {
+            run(List.of("qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", src.toString(), t.url()), 300);
+            run(List.of("qemu-img", "convert", "-f", "raw", "-O", "raw", t.url(), back.toString()), 300);
+        }
+        assertEquals(sha256(src), sha256(back), "image read back through iSCSI differs");
+    }
+
+    static String sha256(Path p) throws Exception {
+        MessageDigest md = MessageDigest.getInstance("SHA-256");
+        try (var in = Files.newInputStream(p)) {
+            byte[] b = new byte[1 << 20];
+            for (int n; (n = in.read(b)) > 0; ) {
+                md.update(b, 0, n);
+            }
+        }
+        return HexFormat.of().formatHex(md.digest());
+    }
+}

@@ -54,11 +54,19 @@ public final class ScsiTask {
     public int status;
     public final byte[] sense = new byte[SENSE_MAX];
     public int senseLength;
+    /**
+     * The command's SCSI transfer length in bytes, for residuals (RFC 7143 §11.4.5.1, SAM-5 §5.4.3):
+     * Data-In bytes produced (after allocation-length truncation), or the Data-Out bytes the CDB asked
+     * for ({@link ScsiTarget#dataOutLength}). The transport reports {@code expectedLength - transferLength}
+     * as underflow when positive and as overflow when negative.
+     */
+    public int transferLength;
 
     /** Resets the device server's answer before a new execution. */
     public void resetResult() {
         status = GOOD;
         senseLength = 0;
+        transferLength = 0;
     }
 
     /** Operation code, for logs. */

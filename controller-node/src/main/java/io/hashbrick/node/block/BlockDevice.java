@@ -1,0 +1,45 @@
+package io.hashbrick.node.block;
+
+import java.nio.ByteBuffer;
+
+/**
+ * A fixed-size array of logical blocks: what a SCSI logical unit stores its data in. The file-backed
+ * device is the first implementation; the content-addressed dedup path implements it later.
+ *
+ * <p>Buffers: {@code read} fills {@code dst} from its position and advances it by
+ * {@code blocks * blockSize()}; {@code write} consumes the same amount from {@code src}. Callers pass
+ * direct buffers on the hot path. Arguments out of range are the caller's bug
+ * ({@link IllegalArgumentException}); the SCSI layer checks ranges before calling.
+ */
+public interface BlockDevice extends AutoCloseable {
+
+    /** Logical block size in bytes: 512 or 4096. */
+    int blockSize();
+
+    /** Number of logical blocks. */
+    long blockCount();
+
+    IoStatus read(long lba, int blocks, ByteBuffer dst);
+
+    /** @param fua force unit access: the data is on stable storage when this returns OK */
+    IoStatus write(long lba, int blocks, ByteBuffer src, boolean fua);
+
+    /** Makes every completed write durable (SYNCHRONIZE CACHE). */
+    IoStatus flush();
+
+    /** Deallocates the range; afterwards it reads back as zeros (LBPRZ = 1). */
+    IoStatus unmap(long lba, long blocks);
+
+    /**
+     * Provisioning status of the run of blocks that starts at {@code lba} (GET LBA STATUS, SBC-4 §5.7):
+     * a positive count of mapped blocks, or a negative count of deallocated blocks. Never 0 for a
+     * valid {@code lba}. A device that does not track mapping reports the whole rest as mapped.
+     */
+    long provisioningRun(long lba);
+
+    /** Whether the device is thin-provisioned (unmapped blocks take no space). */
+    boolean thin();
+
+    @Override
+    void close();
+}

@@ -1,0 +1,13 @@
+package io.hashbrick.node.block;
+
+/**
+ * Outcome of a block-device operation. Expected failures are values, not exceptions (STYLE.md): the
+ * SCSI layer maps each to the sense data SBC-4 names.
+ */
+public enum IoStatus {
+    OK,
+    /** Thin pool exhausted: DATA PROTECT / SPACE ALLOCATION FAILED WRITE PROTECT (27/07), SBC-4 §4.7.3.7. */
+    NO_SPACE,
+    /** The medium could not be read or written: MEDIUM ERROR (11/00 read, 0C/00 write). */
+    MEDIUM_ERROR
+}

@@ -1,0 +1,125 @@
+package io.hashbrick.node.scsi;
+
+import io.hashbrick.node.block.BlockDevice;
+import java.nio.ByteBuffer;
+
+/**
+ * The read-modify-write commands, each atomic against every other write to the unit (the unit's
+ * exclusive write lock): COMPARE AND WRITE (SBC-4 §5.3), ORWRITE 16 (§5.8), WRITE ATOMIC 16 (§5.48).
+ */
+final class AtomicWrites {
+    private AtomicWrites() {}
+
+    static void compareAndWrite(ScsiTask t, LogicalUnit lu) {
+        byte[] c = t.cdb;
+        boolean d = lu.descriptorSense();
+        long lba = ReadWrite.lba(c);
+        int blocks = c[13] & 0xff;
+        if (!BlockIo.noProtect(t, lu)) {
+            return;
+        }
+        if (blocks > Inquiry.MAX_CAW_BLOCKS) {
+            Sense.invalidField(t, d, true, 13);
+            return;
+        }
+        if (!BlockIo.inRange(t, lu, lba, blocks) || blocks == 0 || !BlockIo.writable(t, lu)) {
+            return;
+        }
+        BlockDevice dev = lu.device();
+        int half = blocks * dev.blockSize();
+        t.transferLength = 2 * half;
+        ByteBuffer src = t.dataOut;
+        // SBC-4 §5.3: the Data-Out buffer is exactly verify data + write data; a transport length that
+        // disagrees is a CDB/EDTL mismatch
+        if (src == null || src.remaining() != 2 * half || t.expectedLength != 2 * half) {
+            Sense.invalidField(t, d, true, 13);
+            return;
+        }
+        Scratch s = Scratch.get(ScsiDeviceServer.MAX_TRANSFER_BYTES);
+        long stamp = lu.writeLock.writeLock();
+        try {
+            if (!BlockIo.done(t, lu, dev.read(lba, blocks, s.a), false)) {
+                return;
+            }
+            int base = src.position();
+            for (int i = 0; i < half; i++) {
+                if (s.a.get(i) != src.get(base + i)) {
+                    Sense.checkInfo(t, d, Sense.MISCOMPARE, Sense.MISCOMPARE_DURING_VERIFY, i);
+                    return;
+                }
+            }
+            src.position(base + half);
+            boolean fua = (c[1] & 0x08) != 0 || !lu.modePages.writeCacheEnabled;
+            BlockIo.done(t, lu, dev.write(lba, blocks, src, fua), true);
+            src.position(base);
+        } finally {
+            lu.writeLock.unlockWrite(stamp);
+        }
+    }
+
+    /** ORWRITE 16: OR the Data-Out into the medium (BMOP 000b, the plain OR; SBC-4 §5.8). */
+    static void orWrite(ScsiTask t, LogicalUnit lu) {
+        byte[] c = t.cdb;
+        long lba = ReadWrite.lba(c);
+        long blocks = ReadWrite.blocks(c);
+        if (!BlockIo.noProtect(t, lu)) {
+            return;
+        }
+        if (!BlockIo.inRange(t, lu, lba, blocks)
+                || !BlockIo.lengthOk(t, lu, blocks, ScsiDeviceServer.MAX_TRANSFER_BYTES, 10)
+                || !BlockIo.writable(t, lu)) {
+            return;
+        }
+        BlockDevice dev = lu.device();
+        t.transferLength = (int) blocks * dev.blockSize();
+        int n = ReadWrite.received(t, lu, (int) blocks);
+        if (n <= 0) {
+            return;
+        }
+        Scratch s = Scratch.get(ScsiDeviceServer.MAX_TRANSFER_BYTES);
+        long stamp = lu.writeLock.writeLock();
+        try {
+            if (!BlockIo.done(t, lu, dev.read(lba, n, s.a), false)) {
+                return;
+            }
+            int bytes = n * dev.blockSize();
+            int base = t.dataOut.position();
+            for (int i = 0; i < bytes; i++) {
+                s.a.put(i, (byte) (s.a.get(i) | t.dataOut.get(base + i)));
+            }
+            s.a.flip();
+            boolean fua = (c[1] & 0x08) != 0 || !lu.modePages.writeCacheEnabled;
+            BlockIo.done(t, lu, dev.write(lba, n, s.a, fua), true);
+        } finally {
+            lu.writeLock.unlockWrite(stamp);
+        }
+    }
+
+    /** WRITE ATOMIC 16: a plain write under the exclusive lock (readers of a file may still see it torn). */
+    static void writeAtomic(ScsiTask t, LogicalUnit lu) {
+        long stamp = lu.writeLock.writeLock();
+        try {
+            byte[] c = t.cdb;
+            long lba = ReadWrite.lba(c);
+            long blocks = ReadWrite.blocks(c);
+            if (!BlockIo.noProtect(t, lu)) {
+                return;
+            }
+            if (blocks > ScsiDeviceServer.MAX_TRANSFER_BYTES / lu.device().blockSize()) {
+                Sense.invalidField(t, lu.descriptorSense(), true, 12);
+                return;
+            }
+            if (!BlockIo.inRange(t, lu, lba, blocks) || !BlockIo.writable(t, lu)) {
+                return;
+            }
+            t.transferLength = (int) blocks * lu.device().blockSize();
+            int n = ReadWrite.received(t, lu, (int) blocks);
+            if (n > 0) {
+                boolean fua = (c[1] & 0x08) != 0 || !lu.modePages.writeCacheEnabled;
+                BlockIo.done(t, lu, lu.device().write(lba, n, t.dataOut, fua), true);
+            }
+        } finally {
+            lu.writeLock.unlockWrite(stamp);
+        }
+    }
+}

@@ -1,0 +1,153 @@
+package io.hashbrick.node.scsi;
+
+/**
+ * The reporting commands: REPORT LUNS (SPC-4 §6.33), READ CAPACITY 10/16 (SBC-4 §5.18/§5.19), READ DEFECT
+ * DATA (§5.20/§5.21), REPORT TARGET PORT GROUPS (SPC-4 §6.37) and REPORT SUPPORTED OPERATION CODES (§6.35).
+ */
+final class InfoCommands {
+    private InfoCommands() {}
+
+    static void reportLuns(ScsiTask t, LogicalUnit[] luns, LogicalUnit addressed) {
+        byte[] c = t.cdb;
+        int select = c[2] & 0xff;
+        long alloc = Cdb.u32(c, 6);
+        boolean d = addressed != null && addressed.descriptorSense();
+        if (select > 2) {
+            Sense.invalidField(t, d, true, 2);
+            return;
+        }
+        if (alloc < 16) { // SPC-4 §6.33: allocation length under 16 is INVALID FIELD IN CDB
+            Sense.invalidField(t, d, true, 6);
+            return;
+        }
+        Out o = Out.get(8);
+        int n = 8;
+        if (select != 1) { // 0: all logical units; 2: all; 1 would be well-known LUs only (we have none)
+            for (LogicalUnit lu : luns) {
+                if (lu != null && n + 8 <= Out.CAPACITY) {
+                    java.util.Arrays.fill(o.b, n, n + 8, (byte) 0);
+                    int lun = lu.lun();
+                    // SAM-5 §4.7.3: peripheral addressing below 256, flat space above
+                    Cdb.put16(o.b, n, lun < 256 ? lun : 0x4000 | lun);
+                    n += 8;
+                    lu.attentionsOf(t.nexus).remove(Sense.REPORTED_LUNS_CHANGED); // SPC-4 §6.33 clears it
+                }
+            }
+        }
+        Cdb.put32(o.b, 0, n - 8);
+        o.length = n;
+        o.sendTo(t, (int) Math.min(alloc, Integer.MAX_VALUE));
+    }
+
+    static void readCapacity10(ScsiTask t, LogicalUnit lu) {
+        Out o = Out.get(8);
+        long last = lu.device().blockCount() - 1;
+        Cdb.put32(o.b, 0, Math.min(last, 0xFFFFFFFFL)); // 0xFFFFFFFF: use READ CAPACITY 16
+        Cdb.put32(o.b, 4, lu.device().blockSize());
+        o.length = 8;
+        o.sendTo(t, 8);
+    }
+
+    static void readCapacity16(ScsiTask t, LogicalUnit lu) {
+        long alloc = Cdb.u32(t.cdb, 10);
+        Out o = Out.get(32);
+        int bs = lu.device().blockSize();
+        Cdb.put64(o.b, 0, lu.device().blockCount() - 1);
+        Cdb.put32(o.b, 8, bs);
+        o.u8(13, bs == 512 ? 3 : 0); // LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT: 4 KiB physical
+        if (lu.device().thin()) {
+            o.u8(14, 0x80 | 0x40); // LBPME, LBPRZ
+        }
+        o.length = 32;
+        o.sendTo(t, (int) Math.min(alloc, 32));
+    }
+
+    /** READ DEFECT DATA: no defects; the list format is echoed (SBC-4 §5.20). */
+    static void readDefectData(ScsiTask t, LogicalUnit lu) {
+        byte[] c = t.cdb;
+        boolean twelve = (c[0] & 0xff) == 0xB7;
+        int flags = (twelve ? c[1] : c[2]) & 0x1F;
+        long alloc = twelve ? Cdb.u32(c, 6) : Cdb.u16(c, 7);
+        Out o = Out.get(8);
+        o.u8(1, flags);
+        o.length = twelve ? 8 : 4;
+        o.sendTo(t, (int) Math.min(alloc, Integer.MAX_VALUE));
+    }
+
+    /** One target port group, Active/Optimized, with the relative port of the asking nexus (SPC-4 §6.37). */
+    static void reportTargetPortGroups(ScsiTask t, LogicalUnit lu) {
+        byte[] c = t.cdb;
+        int format = (c[1] & 0xff) >>> 5;
+        long alloc = Cdb.u32(c, 6);
+        Out o = Out.get(32);
+        int n = format == 1 ? 8 : 4;
+        if (format == 1) {
+            o.u8(4, 0x10); // FORMAT TYPE 001b, no implicit transition time
+        }
+        o.u8(n, 0x80); // PREF, ASYMMETRIC ACCESS STATE 0h: active/optimized
+        o.u8(n + 1, 0x01); // AO_SUP
+        Cdb.put16(o.b, n + 2, t.nexus == null ? 1 : t.nexus.targetPortGroup());
+        o.u8(n + 7, 1); // TARGET PORT COUNT
+        Cdb.put16(o.b, n + 10, t.nexus == null ? 1 : t.nexus.relativeTargetPort());
+        n += 12;
+        Cdb.put32(o.b, 0, n - 4);
+        o.length = n;
+        o.sendTo(t, (int) Math.min(alloc, Integer.MAX_VALUE));
+    }
+
+    static void reportSupportedOpcodes(ScsiTask t, LogicalUnit lu) {
+        byte[] c = t.cdb;
+        boolean rctd = (c[2] & 0x80) != 0;
+        int options = c[2] & 0x07;
+        int reqOp = c[3] & 0xff;
+        int reqSa = Cdb.u16(c, 4);
+        long alloc = Cdb.u32(c, 6);
+        Out o = Out.get(Out.CAPACITY);
+        if (options == 0) {
+            int n = 4;
+            for (int[] row : OpcodeTable.ROWS) {
+                o.u8(n, row[0]);
+                Cdb.put16(o.b, n + 2, Math.max(row[1], 0));
+                o.u8(n + 5, (rctd ? 0x02 : 0) | (row[1] >= 0 ? 0x01 : 0)); // CTDP, SERVACTV
+                Cdb.put16(o.b, n + 6, row.length - 3);
+                n += 8;
+                if (rctd) {
+                    n = timeouts(o, n);
+                }
+            }
+            Cdb.put32(o.b, 0, n - 4);
+            o.length = n;
+        } else if (options <= 3) {
+            boolean hasSa = OpcodeTable.hasServiceActions(reqOp);
+            if ((options == 1 && hasSa) || (options == 2 && !hasSa)) {
+                Sense.invalidField(t, lu.descriptorSense(), true, 2);
+                return;
+            }
+            int[] row = OpcodeTable.find(reqOp, hasSa ? reqSa : -1);
+            if (row == null || (hasSa && row[1] != reqSa)) {
+                o.u8(1, 0x01); // SUPPORT 001b: not supported
+                o.length = 4;
+            } else {
+                int len = row.length - 3;
+                o.u8(1, (rctd ? 0x80 : 0) | 0x03); // CTDP, SUPPORT 011b
+                Cdb.put16(o.b, 2, len);
+                for (int i = 0; i < len; i++) {
+                    o.u8(4 + i, row[3 + i]);
+                }
+                o.length = rctd ? timeouts(o, 4 + len) : 4 + len;
+            }
+        } else {
+            Sense.invalidField(t, lu.descriptorSense(), true, 2);
+            return;
+        }
+        o.sendTo(t, (int) Math.min(alloc, Integer.MAX_VALUE));
+    }
+
+    /** Command timeouts descriptor (SPC-4 §6.35.4): 1 s nominal, 30 s recommended. */
+    private static int timeouts(Out o, int n) {
+        Cdb.put16(o.b, n, 0x0A);
+        Cdb.put32(o.b, n + 4, 1);
+        Cdb.put32(o.b, n + 8, 30);
+        return n + 12;
+    }
+}

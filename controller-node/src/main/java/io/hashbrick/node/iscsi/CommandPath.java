@@ -273,7 +273,8 @@ final class CommandPath {
         ScsiTask s = t.scsi;
         int produced = s.dataIn.position();
         long edtl = Integer.toUnsignedLong(t.edtl);
-        long actual = s.readFlag ? produced : s.writeFlag ? t.cdbBytes : Math.max(produced, t.cdbBytes);
+        // The command's own transfer length (SCSI layer) against the initiator's EDTL, RFC 7143 §11.4.5.
+        long actual = Integer.toUnsignedLong(s.transferLength);
         int residualFlags = actual > edtl ? 0x04 : actual < edtl ? 0x02 : 0;
         int residual = (int) Math.abs(actual - edtl);
         int send = s.readFlag ? (int) Math.min(produced, edtl) : 0;

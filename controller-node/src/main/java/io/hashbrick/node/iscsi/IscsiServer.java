@@ -42,6 +42,8 @@ public final class IscsiServer implements AutoCloseable {
     private ServerSocketChannel listener;
     private Thread acceptor;
     private volatile boolean running;
+    /** The port actually bound (the configured one, or the ephemeral one when configured as 0). */
+    volatile int boundPort;
 
     public IscsiServer(TargetConfig config, ScsiTarget target) {
         this(config, target, System::nanoTime, new SecureRandom());
@@ -65,6 +67,7 @@ public final class IscsiServer implements AutoCloseable {
         listener.setOption(StandardSocketOptions.SO_REUSEADDR, true);
         listener.bind(new InetSocketAddress(config.host(), config.port()), 128);
         int port = ((InetSocketAddress) listener.getLocalAddress()).getPort();
+        boundPort = port;
         running = true;
         acceptor = new Thread(this::acceptLoop, "iscsi-accept-" + port);
         acceptor.start();

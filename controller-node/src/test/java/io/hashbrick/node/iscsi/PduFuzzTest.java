@@ -18,7 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
  * connection, and afterwards still serve a fresh session with correct data. Seed: -Dseed=N.
  */
 class PduFuzzTest {
-    static final int PDUS = Integer.getInteger("fuzz.pdus", 3000);
+    static final int PDUS = Integer.getInteger("fuzz.pdus", 2000);
     @TempDir
     Path dir;
 
@@ -41,7 +41,7 @@ class PduFuzzTest {
         while (sent < PDUS) {
             if (i == null) {
                 i = new TestInitiator(target.port);
-                i.socket.setSoTimeout(200);
+                i.socket.setSoTimeout(15);
                 i.isid = 0x023d_0000_0000L + rnd.nextInt(4);
                 if (rnd.nextInt(10) > 0) {
                     i.login(IscsiProtocolTest.INITIATOR, TargetFixture.TARGET, Map.of(

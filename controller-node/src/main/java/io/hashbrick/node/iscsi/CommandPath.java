@@ -2,6 +2,7 @@ package io.hashbrick.node.iscsi;
 
 import io.hashbrick.node.Log;
 import io.hashbrick.node.scsi.ScsiTarget;
+import io.hashbrick.node.scsi.Sense;
 import io.hashbrick.node.scsi.ScsiTask;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -85,9 +86,8 @@ final class CommandPath {
         }
         t.buffer.clear();
         if (!io.receiveData(t.buffer, Math.min(dsl, t.want))) {
-            release(t);
             Log.warn("data_digest_error", "peer=" + conn.peer + " itt=0x" + Integer.toHexString(itt) + " pdu=scsi_command");
-            conn.reject(h, Bhs.REJECT_DATA_DIGEST);
+            terminate(t, Sense.PROTOCOL_SERVICE_CRC_ERROR);
             return null;
         }
         t.nextOffset = dsl;
@@ -176,19 +176,23 @@ final class CommandPath {
         }
         String error = checkDataOut(t, ttt, dataSn, offset, dsl);
         if (error != null) {
+            // The header is sound, so the stream stays framed: the task ends with the sense RFC 7143
+            // §11.4.7.2 names, its later Data-Out PDUs are discarded, and the connection goes on.
             io.receiveData(null, 0);
-            Log.warn("protocol_error", "peer=" + conn.peer + " itt=0x" + Integer.toHexString(itt) + " reason=" + error);
-            conn.reject(h, Bhs.REJECT_PROTOCOL_ERROR);
-            return "protocol_error";
+            Log.warn("data_out_error", "peer=" + conn.peer + " itt=0x" + Integer.toHexString(itt) + " reason=" + error
+                    + " action=check_condition");
+            terminate(t, senseFor(error));
+            return null;
         }
         int keep = Math.max(0, Math.min(dsl, t.want - offset));
         if (keep > 0) {
             t.buffer.limit(t.buffer.capacity()).position(offset);
         }
         if (!io.receiveData(keep > 0 ? t.buffer : null, keep)) {
+            // ErrorRecoveryLevel 0 cannot re-request the data: the task ends, the connection goes on.
             Log.warn("data_digest_error", "peer=" + conn.peer + " itt=0x" + Integer.toHexString(itt) + " pdu=data_out");
-            conn.reject(h, Bhs.REJECT_DATA_DIGEST);
-            return "data_digest_error"; // ErrorRecoveryLevel 0: the sequence cannot be recovered
+            terminate(t, Sense.PROTOCOL_SERVICE_CRC_ERROR);
+            return null;
         }
         t.nextOffset = offset + dsl;
         if (fin) {
@@ -199,6 +203,34 @@ final class CommandPath {
             }
         }
         return progress(t);
+    }
+
+    private static int senseFor(String error) {
+        if (error.startsWith("data_sn")) {
+            return Sense.DATA_PHASE_ERROR;
+        }
+        if (error.startsWith("buffer_offset")) {
+            return Sense.DATA_OFFSET_ERROR;
+        }
+        if (error.startsWith("unknown_target_transfer_tag")) {
+            return Sense.INVALID_TARGET_TRANSFER_TAG;
+        }
+        if (error.startsWith("unexpected_unsolicited")) {
+            return Sense.UNEXPECTED_UNSOLICITED_DATA;
+        }
+        return Sense.TOO_MUCH_WRITE_DATA;
+    }
+
+    /** Ends a task the transport could not complete: CHECK CONDITION, ABORTED COMMAND with {@code code}. */
+    private void terminate(IscsiTask t, int code) throws IOException {
+        unpark(t);
+        ScsiTask s = t.scsi;
+        s.resetResult();
+        Sense.check(s, false, Sense.ABORTED_COMMAND, code);
+        dataIn.clear();
+        s.dataIn = dataIn;
+        release(t);
+        respond(t);
     }
 
     private String checkDataOut(IscsiTask t, int ttt, int dataSn, int offset, int dsl) {
@@ -265,8 +297,10 @@ final class CommandPath {
         s.dataIn = dataIn;
         s.resetResult();
         target.execute(s);
-        respond(t);
+        // Back in the pool before the answer is built, so the MaxCmdSN it carries counts this slot
+        // as free; nothing can take it before respond() returns (single thread).
         release(t);
+        respond(t);
     }
 
     private void respond(IscsiTask t) throws IOException {

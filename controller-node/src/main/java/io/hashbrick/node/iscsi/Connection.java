@@ -25,6 +25,8 @@ final class Connection implements Runnable {
     int statSn;
     /** Next CmdSN expected (RFC 7143 §4.2.2.1); written only by the connection thread. */
     volatile int expCmdSn;
+    /** The MaxCmdSN last sent to the initiator. */
+    private volatile int advertisedMaxCmdSn;
     private final long startNs;
     private volatile long lastReceiveNs;
     private volatile long pingSentNs;
@@ -163,7 +165,7 @@ final class Connection implements Runnable {
             expCmdSn = exp + 1;
             return true;
         }
-        int max = maxCmdSn();
+        int max = advertisedMaxCmdSn;
         if (Bhs.snLess(cmdSn, exp) || Bhs.snLess(max, cmdSn)) {
             Log.warn("cmdsn_outside_window", "peer=" + peer + " cmdsn=" + Integer.toUnsignedString(cmdSn)
                     + " exp_cmdsn=" + Integer.toUnsignedString(exp) + " max_cmdsn=" + Integer.toUnsignedString(max)
@@ -178,10 +180,16 @@ final class Connection implements Runnable {
         return true;
     }
 
-    /** MaxCmdSN: the window shrinks while tasks wait for data, so buffers stay bounded. */
+    /**
+     * MaxCmdSN for a PDU about to be sent: the window shrinks while tasks wait for data, so buffers
+     * stay bounded. The value sent last is the window commands are checked against: a CmdSN beyond
+     * what the initiator was told is outside the window even if tasks have freed up since.
+     */
     int maxCmdSn() {
         int free = commands == null ? server.config.commandWindow() : commands.freeTasks();
-        return expCmdSn + free - 1;
+        int max = expCmdSn + free - 1;
+        advertisedMaxCmdSn = max;
+        return max;
     }
 
     private String nopOut(ByteBuffer h) throws IOException {

@@ -263,7 +263,7 @@ final class LoginPhase {
             r.putInt(16, Bhs.itt(req));
             r.putInt(24, conn.statSn++);
             r.putInt(28, conn.expCmdSn);
-            r.putInt(32, conn.expCmdSn + config.commandWindow() - 1);
+            r.putInt(32, conn.maxCmdSn());
             r.put(36, (byte) (status >> 8));
             r.put(37, (byte) status);
             ByteBuffer d = ByteBuffer.allocateDirect(Math.max(1, data.length)).put(data).flip();

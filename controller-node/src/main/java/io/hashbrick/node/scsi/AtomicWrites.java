@@ -95,7 +95,7 @@ final class AtomicWrites {
         }
     }
 
-    /** WRITE ATOMIC 16: a plain write under the exclusive lock (readers of a file may still see it torn). */
+    /** WRITE ATOMIC 16: a plain write under the exclusive lock; reads take the lock shared, so none sees it torn. */
     static void writeAtomic(ScsiTask t, LogicalUnit lu) {
         long stamp = lu.writeLock.writeLock();
         try {

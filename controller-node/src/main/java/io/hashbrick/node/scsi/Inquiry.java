@@ -132,6 +132,10 @@ final class Inquiry {
             Cdb.put32(o.b, 32, 0x80000000L); // UGAVALID, alignment 0
         }
         Cdb.put64(o.b, 36, MAX_WRITE_SAME_BLOCKS);
+        // WRITE ATOMIC 16 holds the unit's lock exclusively and reads share it, so any transfer the
+        // unit accepts is atomic with respect to other commands (SBC-4 §4.29); alignment and
+        // granularity 0: no constraint.
+        Cdb.put32(o.b, 44, maxBlocks);
         return 0x3C;
     }
 }

@@ -24,7 +24,7 @@ public final class LogicalUnit {
 
     final ModePages modePages = new ModePages();
     final Reservations reservations = new Reservations();
-    /** Writers share it; COMPARE AND WRITE and WRITE ATOMIC take it exclusively (SBC-4 §4.29 atomicity). */
+    /** Reads and writes share it; COMPARE AND WRITE and WRITE ATOMIC take it exclusively (SBC-4 §4.29 atomicity). */
     final StampedLock writeLock = new StampedLock();
     final ConcurrentHashMap<ItNexus, UnitAttentions> attentions = new ConcurrentHashMap<>();
 

@@ -64,7 +64,12 @@ final class ReadWrite {
             throw new IllegalStateException("dataIn smaller than the transfer tag=" + t.tag + " capacity="
                     + t.dataIn.remaining() + " bytes=" + bytes);
         }
-        BlockIo.done(t, lu, dev.read(lba, (int) blocks, t.dataIn), false);
+        long stamp = lu.writeLock.readLock(); // shared: an atomic write is never seen torn
+        try {
+            BlockIo.done(t, lu, dev.read(lba, (int) blocks, t.dataIn), false);
+        } finally {
+            lu.writeLock.unlockRead(stamp);
+        }
     }
 
     /** WRITE 6/10/12/16, WRITE AND VERIFY 10/12/16 (the verify is of data we just wrote: nothing to compare). */

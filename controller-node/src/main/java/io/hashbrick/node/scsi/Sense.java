@@ -5,10 +5,10 @@ package io.hashbrick.node.scsi;
  * into a {@link ScsiTask}: fixed format (0x70, §4.5.3) unless the control mode page's D_SENSE asks for
  * descriptor format (0x72, §4.5.2). Codes are packed as {@code asc << 8 | ascq}.
  */
-final class Sense {
+public final class Sense {
     private Sense() {}
 
-    static final int NO_SENSE = 0x0, NOT_READY = 0x2, MEDIUM_ERROR = 0x3, HARDWARE_ERROR = 0x4,
+    public static final int NO_SENSE = 0x0, NOT_READY = 0x2, MEDIUM_ERROR = 0x3, HARDWARE_ERROR = 0x4,
             ILLEGAL_REQUEST = 0x5, UNIT_ATTENTION = 0x6, DATA_PROTECT = 0x7, ABORTED_COMMAND = 0xB,
             MISCOMPARE = 0xE;
 
@@ -24,10 +24,15 @@ final class Sense {
             INVALID_FIELD_IN_COMMAND_IU = 0x0E03, MEDIUM_REMOVAL_PREVENTED = 0x5302,
             INSUFFICIENT_REGISTRATION_RESOURCES = 0x5504;
 
+    /** iSCSI's own codes for a command its transport had to end (RFC 7143 §11.4.7.2), sense key ABORTED COMMAND. */
+    public static final int UNEXPECTED_UNSOLICITED_DATA = 0x0C0C, DATA_PHASE_ERROR = 0x4B00,
+            INVALID_TARGET_TRANSFER_TAG = 0x4B01, TOO_MUCH_WRITE_DATA = 0x4B02, DATA_OFFSET_ERROR = 0x4B05,
+            PROTOCOL_SERVICE_CRC_ERROR = 0x4705;
+
     static final int FIXED_LENGTH = 18;
 
     /** CHECK CONDITION with key/code; no information or sense-key-specific field. */
-    static void check(ScsiTask t, boolean descriptor, int key, int code) {
+    public static void check(ScsiTask t, boolean descriptor, int key, int code) {
         write(t, descriptor, key, code, false, 0, 0);
     }
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.hashbrick.node.iscsi.TestInitiator.Pdu;
+import io.hashbrick.node.scsi.ScsiTask;
 import java.io.EOFException;
 import java.io.IOException;
 import java.net.SocketException;
@@ -216,7 +217,7 @@ class IscsiProtocolTest {
     }
 
     @Test
-    void outOfOrderDataSnDropsTheConnection() throws IOException {
+    void outOfOrderDataSnEndsTheTaskWithDataPhaseError() throws IOException {
         try (TestInitiator i = loggedIn(Map.of("InitialR2T", "Yes", "ImmediateData", "No"))) {
             ByteBuffer h = i.scsiHeader(0, cdb10(0x2a, 0, 2), 1024, false, true);
             i.send(h, null);
@@ -226,8 +227,12 @@ class IscsiProtocolTest {
             d.putInt(16, h.getInt(16)).putInt(20, r2t.header().getInt(20)).putInt(36, 5).putInt(40, 0);
             i.send(d, new byte[1024]);
             Pdu r = i.receive();
-            assertEquals(Bhs.OP_REJECT, r.opcode());
-            assertThrows(IOException.class, i::receive);
+            assertEquals(Bhs.OP_SCSI_RESP, r.opcode());
+            assertEquals(ScsiTask.CHECK_CONDITION, r.header().get(3));
+            byte[] sense = r.data();
+            assertEquals(0x0B, sense[2 + 2] & 0x0f, "ABORTED COMMAND");
+            assertEquals(0x4B, sense[2 + 12] & 0xff, "DATA PHASE ERROR");
+            assertEquals(0, i.command(0, new byte[16], 0, false, null)[0], "the connection goes on");
         }
     }
 

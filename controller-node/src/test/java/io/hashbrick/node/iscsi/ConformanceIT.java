@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
@@ -29,6 +30,13 @@ class ConformanceIT {
             "PrinReportCapabilities", "ProutRegister", "ProutReserve", "ProutClear", "ProutPreempt", "Reserve6",
             "Sanitize", "MultipathIO");
     static final int MIN_PASSED = Integer.getInteger("conformance.minPassed", 150);
+    /**
+     * Tests that fail against every target because of a bug in libiscsi 1.19's test itself, with the
+     * line the failure must come from (so a real failure of ours still counts) and the reason.
+     */
+    static final Map<String, String[]> KNOWN_TEST_BUGS = Map.of("ALL.iSCSITMF.LUNResetSimpleAsync", new String[] {
+        "test_async_lu_reset_simple.c:157",
+        "libiscsi 1.19 asserts the reset callback ran before servicing the socket (fixed upstream: 5553d6b); tgt fails it too"});
 
     @TempDir
     Path dir;
@@ -61,6 +69,12 @@ class ConformanceIT {
                     case "pass" -> { row[0]++; passed++; }
                     case "skip" -> { row[1]++; skips.add(test + ": " + result[1]); }
                     default -> {
+                        String[] known = KNOWN_TEST_BUGS.get(test);
+                        if (known != null && result[2].contains(known[0])) {
+                            row[1]++;
+                            skips.add(test + ": known libiscsi test bug, counted as skipped: " + known[1]);
+                            continue;
+                        }
                         row[2]++;
                         failures.add(test + ": " + result[1] + (LATER.contains(suite) ? " (later issue)" : ""));
                         if (!LATER.contains(suite)) {
@@ -73,12 +87,12 @@ class ConformanceIT {
             bySuite.forEach((s, r) -> System.out.printf("| %s | %d | %d | %d |%n", s, r[0], r[1], r[2]));
             skips.forEach(s -> System.out.println("SKIPPED " + s));
             failures.forEach(s -> System.out.println("FAILED " + s));
-            System.out.printf("conformance: %d passed, %d failed, %d skipped (in-scope failures %d)%n", passed,
-                    failures.size(), skips.size(), failedInScope);
+            System.out.printf("conformance summary: passed=%d failed=%d (in scope %d, later issues %d) skipped=%d%n",
+                    passed, failures.size(), failedInScope, failures.size() - failedInScope, skips.size());
             assertEquals(0, t.server.internalErrors(), "no internal error on the target");
             // the target survived the whole suite
             try (TestInitiator i = new TestInitiator(t.port)) {
-                assertEquals(0, i.login(IscsiProtocolTest.INITIATOR, TargetFixture.TARGET, java.util.Map.of()).loginStatus());
+                assertEquals(0, i.login(IscsiProtocolTest.INITIATOR, TargetFixture.TARGET, Map.of()).loginStatus());
             }
         }
         assertEquals(List.of(), failures.stream().filter(f -> !f.endsWith("(later issue)")).toList(), "in-scope failures");
@@ -87,23 +101,23 @@ class ConformanceIT {
         }
     }
 
-    /** Runs one test; returns {status, reason}. */
+    /** Runs one test; returns {status, reason, output}. */
     private static String[] runOne(String test, String url) throws IOException, InterruptedException {
         Process p = new ProcessBuilder("iscsi-test-cu", "-t", test, "--dataloss", "--allow-sanitize", url)
                 .redirectErrorStream(true).start();
         if (!p.waitFor(120, TimeUnit.SECONDS)) {
             p.destroyForcibly();
-            return new String[] {"fail", "timed out after 120s"};
+            return new String[] {"fail", "timed out after 120s", ""};
         }
         String out = new String(p.getInputStream().readAllBytes());
         String body = out.contains("Suite:") ? out.substring(out.indexOf("Suite:")) : out;
         if (body.matches("(?s).*\\.\\.\\.\\s*FAILED.*") || body.matches("(?s)(^|.*\\n)FAILED.*") || !body.contains("Test: ")) {
-            return new String[] {"fail", firstLine(body, "[FAILED]", out)};
+            return new String[] {"fail", firstLine(body, "[FAILED]", out), out};
         }
         if (body.contains("[SKIPPED]")) {
-            return new String[] {"skip", firstLine(body, "[SKIPPED]", "")};
+            return new String[] {"skip", firstLine(body, "[SKIPPED]", ""), out};
         }
-        return new String[] {"pass", ""};
+        return new String[] {"pass", "", out};
     }
 
     private static String firstLine(String body, String marker, String fallback) {

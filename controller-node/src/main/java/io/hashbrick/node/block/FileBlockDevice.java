@@ -1,5 +1,6 @@
 package io.hashbrick.node.block;
 
+import io.hashbrick.node.Log;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.lang.foreign.Arena;
@@ -18,7 +19,6 @@ import java.nio.file.Path;
  * itself thick (every block mapped).
  */
 public final class FileBlockDevice implements BlockDevice {
-    private static final System.Logger LOG = System.getLogger(FileBlockDevice.class.getName());
     private static final int ZERO_CHUNK_BYTES = 1 << 20;
 
     private final Path file;
@@ -72,10 +72,10 @@ public final class FileBlockDevice implements BlockDevice {
             arena = Arena.ofShared();
             fd = libc.open(file.toAbsolutePath().toString(), LibC.newErrnoSegment(arena));
             if (fd < 0) {
-                LOG.log(System.Logger.Level.WARNING, "event=libc_open_failed file={0} errno={1}", file, -fd);
+                Log.warn("libc_open_failed", "file=" + file + " errno=" + (-fd));
             }
         } else {
-            LOG.log(System.Logger.Level.WARNING, "event=ffm_unavailable file={0} unmap=write_zeros", file);
+            Log.warn("ffm_unavailable", "file=" + file + " unmap=write_zeros");
         }
         return new FileBlockDevice(file, raf, blockSize, sizeBytes / blockSize, libc, fd, arena);
     }
@@ -107,14 +107,14 @@ public final class FileBlockDevice implements BlockDevice {
             while (dst.hasRemaining()) {
                 int n = channel.read(dst, pos);
                 if (n < 0) { // past EOF of a file shorter than we made it: someone truncated it
-                    LOG.log(System.Logger.Level.ERROR, "event=read_eof file={0} offset={1}", file, pos);
+                    Log.error("read_eof", "file=" + file + " offset=" + pos);
                     return IoStatus.MEDIUM_ERROR;
                 }
                 pos += n;
             }
             return IoStatus.OK;
         } catch (IOException e) {
-            LOG.log(System.Logger.Level.ERROR, "event=read_failed file=" + file + " lba=" + lba + " blocks=" + blocks, e);
+            Log.error("read_failed", "file=" + file + " lba=" + lba + " blocks=" + blocks + " error=" + Log.q(e));
             return IoStatus.MEDIUM_ERROR;
         } finally {
             dst.limit(oldLimit);
@@ -150,10 +150,10 @@ public final class FileBlockDevice implements BlockDevice {
     private IoStatus writeFailed(IOException e, long lba, long blocks) {
         String msg = String.valueOf(e.getMessage());
         if (msg.contains("No space left")) {
-            LOG.log(System.Logger.Level.WARNING, "event=no_space file={0} lba={1} blocks={2}", file, lba, blocks);
+            Log.warn("no_space", "file=" + file + " lba=" + lba + " blocks=" + blocks);
             return IoStatus.NO_SPACE;
         }
-        LOG.log(System.Logger.Level.ERROR, "event=write_failed file=" + file + " lba=" + lba + " blocks=" + blocks, e);
+        Log.error("write_failed", "file=" + file + " lba=" + lba + " blocks=" + blocks + " error=" + Log.q(e));
         return IoStatus.MEDIUM_ERROR;
     }
 
@@ -163,7 +163,7 @@ public final class FileBlockDevice implements BlockDevice {
             channel.force(false);
             return IoStatus.OK;
         } catch (IOException e) {
-            LOG.log(System.Logger.Level.ERROR, "event=flush_failed file=" + file, e);
+            Log.error("flush_failed", "file=" + file + " error=" + Log.q(e));
             return IoStatus.MEDIUM_ERROR;
         }
     }
@@ -182,8 +182,7 @@ public final class FileBlockDevice implements BlockDevice {
             if (rc == 0) {
                 return IoStatus.OK;
             }
-            LOG.log(System.Logger.Level.WARNING, "event=punch_hole_failed file={0} errno={1} unmap=write_zeros",
-                    file, -rc);
+            Log.warn("punch_hole_failed", "file=" + file + " errno=" + (-rc) + " unmap=write_zeros");
             thin = false;
         }
         return writeZeros(lba, blocks);
@@ -223,7 +222,7 @@ public final class FileBlockDevice implements BlockDevice {
                 return -rest; // no data from here to the end
             }
             if (data < 0) {
-                LOG.log(System.Logger.Level.WARNING, "event=seek_data_failed file={0} errno={1}", file, -data);
+                Log.warn("seek_data_failed", "file=" + file + " errno=" + (-data));
                 return rest;
             }
             if (data > offset) {
@@ -243,7 +242,7 @@ public final class FileBlockDevice implements BlockDevice {
             channel.close();
             raf.close();
         } catch (IOException e) {
-            LOG.log(System.Logger.Level.WARNING, "event=close_failed file=" + file, e);
+            Log.warn("close_failed", "file=" + file + " error=" + Log.q(e));
         }
         if (fd >= 0) {
             libc.close(fd);

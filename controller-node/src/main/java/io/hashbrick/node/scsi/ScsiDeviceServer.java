@@ -1,5 +1,6 @@
 package io.hashbrick.node.scsi;
 
+import io.hashbrick.node.Log;
 import io.hashbrick.node.block.IoStatus;
 import java.util.List;
 
@@ -15,7 +16,6 @@ import java.util.List;
  */
 public final class ScsiDeviceServer implements ScsiTarget {
     static final int MAX_TRANSFER_BYTES = 1 << 20;
-    private static final System.Logger LOG = System.getLogger(ScsiDeviceServer.class.getName());
 
     private final String vendor;
     private final String product;
@@ -297,8 +297,7 @@ public final class ScsiDeviceServer implements ScsiTarget {
     }
 
     private static void log(String event, ItNexus nexus, int arg) {
-        LOG.log(System.Logger.Level.INFO, "event={0} initiator_port={1} arg={2}", event,
-                nexus == null ? "-" : nexus.initiatorPort(), arg);
+        Log.info(event, "initiator_port=" + (nexus == null ? "-" : nexus.initiatorPort()) + " arg=" + arg);
     }
 
     static boolean ok(IoStatus s) {

@@ -349,6 +349,52 @@ class IscsiProtocolTest {
         }
     }
 
+    @Test
+    void commandPathAllocatesNothingPerCommandAfterWarmUp() throws Exception {
+        try (TestInitiator i = loggedIn(Map.of())) {
+            byte[] data = new byte[4096];
+            new SplittableRandom(3).nextBytes(data);
+            for (int n = 0; n < 3000; n++) {
+                i.command(0, cdb10(0x2a, n % 1000 * 8, 8), 4096, false, data);
+                i.command(0, cdb10(0x28, n % 1000 * 8, 8), 4096, true, null);
+            }
+            String name = "iscsi-conn-127.0.0.1:" + i.socket.getLocalPort();
+            Thread conn = Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals(name))
+                    .findFirst().orElseThrow();
+            var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+            long before = mx.getThreadAllocatedBytes(conn.threadId());
+            int commands = 0;
+            for (int n = 0; n < 5000; n++) {
+                i.command(0, cdb10(0x2a, n % 1000 * 8, 8), 4096, false, data);
+                i.command(0, cdb10(0x28, n % 1000 * 8, 8), 4096, true, null);
+                commands += 2;
+            }
+            long bytes = mx.getThreadAllocatedBytes(conn.threadId()) - before;
+            assertTrue(bytes < 64 * 1024, "connection thread allocated " + bytes + " bytes over " + commands
+                    + " commands (" + (bytes / commands) + " per command)");
+        }
+    }
+
+    @Test
+    void initiatorStallingMidCommandIsDroppedWithoutStallingOthers() throws Exception {
+        target.close();
+        target = new TargetFixture(dir, TargetFixture.config().withNop(200, 400));
+        try (TestInitiator stalled = loggedIn(Map.of("InitialR2T", "Yes", "ImmediateData", "No"));
+                TestInitiator other = new TestInitiator(target.port)) {
+            stalled.send(stalled.scsiHeader(0, cdb10(0x2a, 0, 8), 4096, false, true), null);
+            assertEquals(Bhs.OP_R2T, stalled.receive().opcode());
+            other.isid = 0x023d_0000_0099L;
+            assertEquals(0, other.login(INITIATOR, TargetFixture.TARGET, Map.of()).loginStatus());
+            assertEquals(0, other.command(0, new byte[16], 0, false, null)[0], "other sessions are served");
+            // the stalled initiator neither sends its data nor answers NOP-In: dropped after the timeout
+            assertThrows(IOException.class, () -> {
+                while (true) {
+                    stalled.receive();
+                }
+            });
+        }
+    }
+
     static Map<String, String> keys(String... kv) {
         Map<String, String> m = new LinkedHashMap<>();
         for (int i = 0; i < kv.length; i += 2) {

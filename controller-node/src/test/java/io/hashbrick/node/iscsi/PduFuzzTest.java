@@ -39,21 +39,23 @@ class PduFuzzTest {
         TestInitiator i = null;
         int sent = 0;
         while (sent < PDUS) {
-            if (i == null) {
-                i = new TestInitiator(target.port);
-                i.socket.setSoTimeout(15);
-                i.isid = 0x023d_0000_0000L + rnd.nextInt(4);
-                if (rnd.nextInt(10) > 0) {
-                    i.login(IscsiProtocolTest.INITIATOR, TargetFixture.TARGET, Map.of(
-                            "HeaderDigest", rnd.nextBoolean() ? "None" : "CRC32C,None"));
-                }
-            }
             try {
+                if (i == null) {
+                    i = new TestInitiator(target.port);
+                    i.isid = 0x023d_0000_0000L + rnd.nextInt(4);
+                    if (rnd.nextInt(10) > 0) {
+                        i.login(IscsiProtocolTest.INITIATOR, TargetFixture.TARGET, Map.of(
+                                "HeaderDigest", rnd.nextBoolean() ? "None" : "CRC32C,None"));
+                    }
+                    i.socket.setSoTimeout(15); // short only while draining answers to fuzzed PDUs
+                }
                 i.sendRaw(randomPdu(rnd, i));
                 sent++;
                 drain(i);
             } catch (IOException e) {
-                i.close(); // dropped by the target: a valid answer to bad input
+                if (i != null) {
+                    i.close(); // dropped by the target: a valid answer to bad input
+                }
                 i = null;
             }
         }

@@ -348,6 +348,20 @@ final class Connection implements Runnable {
         }
     }
 
+    /**
+     * The address this connection reached the target on, as SendTargets reports it (RFC 7143
+     * Appendix C): right even when the portal listens on a wildcard address.
+     */
+    String portalAddress() {
+        try {
+            var a = (java.net.InetSocketAddress) channel.getLocalAddress();
+            String host = a.getAddress().getHostAddress();
+            return (a.getAddress() instanceof java.net.Inet6Address ? "[" + host + "]" : host) + ":" + a.getPort();
+        } catch (IOException | RuntimeException e) {
+            return server.config.host() + ":" + server.boundPort;
+        }
+    }
+
     void close(String reason) {
         if (!closed) {
             closed = true;

@@ -50,7 +50,7 @@ final class TextExchange {
             }
             if (match) {
                 targets.append("TargetName=").append(c.targetName()).append('\0')
-                        .append("TargetAddress=").append(c.host()).append(':').append(conn.server.boundPort).append(',')
+                        .append("TargetAddress=").append(conn.portalAddress()).append(',')
                         .append(c.portalGroupTag()).append('\0');
             }
         }

@@ -351,15 +351,9 @@ final class CommandPath {
     }
 
     private void sendResponse(int itt, ScsiTask s, int residualFlags, int residual, int dataSnCount) throws IOException {
-        ByteBuffer r = io.beginHeader();
-        r.put(0, (byte) Bhs.OP_SCSI_RESP);
-        r.put(1, (byte) (0x80 | residualFlags));
+        ByteBuffer r = conn.beginStatus(Bhs.OP_SCSI_RESP, 0x80 | residualFlags, itt);
         r.put(2, (byte) 0); // Command Completed at Target
         r.put(3, (byte) s.status);
-        r.putInt(16, itt);
-        r.putInt(24, conn.statSn++);
-        r.putInt(28, conn.expCmdSn);
-        r.putInt(32, conn.maxCmdSn());
         r.putInt(36, dataSnCount);
         r.putInt(44, residualFlags == 0 ? 0 : residual);
         int len = 0;
@@ -375,14 +369,8 @@ final class CommandPath {
     private void sendStatusOnly(int itt, int status) throws IOException {
         io.sendLock.lock();
         try {
-            ByteBuffer r = io.beginHeader();
-            r.put(0, (byte) Bhs.OP_SCSI_RESP);
-            r.put(1, (byte) 0x80);
+            ByteBuffer r = conn.beginStatus(Bhs.OP_SCSI_RESP, 0x80, itt);
             r.put(3, (byte) status);
-            r.putInt(16, itt);
-            r.putInt(24, conn.statSn++);
-            r.putInt(28, conn.expCmdSn);
-            r.putInt(32, conn.maxCmdSn());
             io.send(null, 0, 0);
         } finally {
             io.sendLock.unlock();
@@ -419,14 +407,8 @@ final class CommandPath {
                 + " ref_itt=0x" + Integer.toHexString(rtt) + " response=" + response);
         io.sendLock.lock();
         try {
-            ByteBuffer r = io.beginHeader();
-            r.put(0, (byte) Bhs.OP_TMF_RESP);
-            r.put(1, (byte) 0x80);
+            ByteBuffer r = conn.beginStatus(Bhs.OP_TMF_RESP, 0x80, Bhs.itt(h));
             r.put(2, (byte) response);
-            r.putInt(16, Bhs.itt(h));
-            r.putInt(24, conn.statSn++);
-            r.putInt(28, conn.expCmdSn);
-            r.putInt(32, conn.maxCmdSn());
             io.send(null, 0, 0);
         } finally {
             io.sendLock.unlock();

@@ -212,15 +212,9 @@ final class Connection implements Runnable {
         }
         io.sendLock.lock();
         try {
-            ByteBuffer r = io.beginHeader();
-            r.put(0, (byte) Bhs.OP_NOP_IN);
-            r.put(1, (byte) Bhs.FLAG_FINAL);
+            ByteBuffer r = beginStatus(Bhs.OP_NOP_IN, Bhs.FLAG_FINAL, itt);
             r.putLong(8, Bhs.lunField(h));
-            r.putInt(16, itt);
             r.putInt(20, Bhs.ITT_NONE);
-            r.putInt(24, statSn++);
-            r.putInt(28, expCmdSn);
-            r.putInt(32, maxCmdSn());
             io.send(scratch, 0, scratch.position());
         } finally {
             io.sendLock.unlock();
@@ -246,14 +240,8 @@ final class Connection implements Runnable {
         }
         io.sendLock.lock();
         try {
-            ByteBuffer r = io.beginHeader();
-            r.put(0, (byte) Bhs.OP_LOGOUT_RESP);
-            r.put(1, (byte) Bhs.FLAG_FINAL);
+            ByteBuffer r = beginStatus(Bhs.OP_LOGOUT_RESP, Bhs.FLAG_FINAL, Bhs.itt(h));
             r.put(2, (byte) response);
-            r.putInt(16, Bhs.itt(h));
-            r.putInt(24, statSn++);
-            r.putInt(28, expCmdSn);
-            r.putInt(32, maxCmdSn());
             r.putShort(40, (short) 0); // Time2Wait
             r.putShort(42, (short) 0); // Time2Retain
             io.send(null, 0, 0);
@@ -264,6 +252,21 @@ final class Connection implements Runnable {
         return response == 0 ? "logout" : null;
     }
 
+    /**
+     * Starts a target PDU that carries status, so StatSN advances (RFC 7143 §4.2.2.2), with the
+     * current ExpCmdSN and MaxCmdSN. The caller holds io.sendLock and finishes with io.send.
+     */
+    ByteBuffer beginStatus(int opcode, int flags, int itt) {
+        ByteBuffer r = io.beginHeader();
+        r.put(0, (byte) opcode);
+        r.put(1, (byte) flags);
+        r.putInt(16, itt);
+        r.putInt(24, statSn++);
+        r.putInt(28, expCmdSn);
+        r.putInt(32, maxCmdSn());
+        return r;
+    }
+
     /** Sends a Reject carrying the offending header (RFC 7143 §11.17). */
     void reject(ByteBuffer bad, int reason) throws IOException {
         io.sendLock.lock();
@@ -272,14 +275,8 @@ final class Connection implements Runnable {
             ByteBuffer dup = bad.duplicate();
             dup.limit(Bhs.LENGTH).position(0);
             scratch.put(dup);
-            ByteBuffer r = io.beginHeader();
-            r.put(0, (byte) Bhs.OP_REJECT);
-            r.put(1, (byte) Bhs.FLAG_FINAL);
+            ByteBuffer r = beginStatus(Bhs.OP_REJECT, Bhs.FLAG_FINAL, Bhs.ITT_NONE);
             r.put(2, (byte) reason);
-            r.putInt(16, Bhs.ITT_NONE);
-            r.putInt(24, statSn++);
-            r.putInt(28, expCmdSn);
-            r.putInt(32, maxCmdSn());
             io.send(scratch, 0, Bhs.LENGTH);
         } finally {
             io.sendLock.unlock();

@@ -61,15 +61,9 @@ final class TextExchange {
         int length = Math.min(data.limit(), session.params.sendSegmentMax);
         io.sendLock.lock();
         try {
-            ByteBuffer r = io.beginHeader();
-            r.put(0, (byte) Bhs.OP_TEXT_RESP);
-            r.put(1, (byte) Bhs.FLAG_FINAL);
+            ByteBuffer r = conn.beginStatus(Bhs.OP_TEXT_RESP, Bhs.FLAG_FINAL, Bhs.itt(h));
             r.putLong(8, Bhs.lunField(h));
-            r.putInt(16, Bhs.itt(h));
             r.putInt(20, Bhs.ITT_NONE);
-            r.putInt(24, conn.statSn++);
-            r.putInt(28, conn.expCmdSn);
-            r.putInt(32, conn.maxCmdSn());
             io.send(data, 0, length);
         } finally {
             io.sendLock.unlock();

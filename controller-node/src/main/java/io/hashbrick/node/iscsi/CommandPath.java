@@ -11,8 +11,8 @@ import java.nio.ByteBuffer;
  * The SCSI command path of one connection in the full feature phase: SCSI Command PDUs, their
  * immediate, unsolicited and solicited (R2T) data (RFC 7143 §4.2.2.3, §11.7, §11.8), execution on the
  * SCSI target, and the answer as Data-In PDUs (status collapsed into the last one when there is no
- * sense data, §11.7.4) and/or a SCSI Response with sense and residuals (§11.4). Also task management
- * (§11.5). Runs on the connection's thread only; tasks are pooled, buffers reused.
+ * sense data, §11.7.4) and/or a SCSI Response with sense and residuals (§11.4). Runs on the
+ * connection's thread only; tasks are pooled, buffers reused. Task management: {@link TaskManagement}.
  */
 final class CommandPath {
     private final Connection conn;
@@ -377,67 +377,10 @@ final class CommandPath {
         }
     }
 
-    // ------------------------------------------------------------------ task management
-
-    String taskManagement(ByteBuffer h) throws IOException {
-        io.receiveData(null, 0);
-        if (!conn.acceptCmdSn(h)) {
-            return null;
-        }
-        int function = Bhs.flags(h) & 0x7f;
-        long lunField = Bhs.lunField(h);
-        int lun = Bhs.decodeLun(lunField);
-        int rtt = h.getInt(20);
-        int response;
-        switch (function) {
-            case 1 -> response = abortTask(rtt, lunField);
-            case ScsiTarget.TMF_ABORT_TASK_SET, ScsiTarget.TMF_CLEAR_TASK_SET, ScsiTarget.TMF_LUN_RESET -> {
-                abortWhere(lunField);
-                response = target.taskManagement(session.nexus, function, lun);
-            }
-            case ScsiTarget.TMF_CLEAR_ACA -> response = target.taskManagement(session.nexus, function, lun);
-            case ScsiTarget.TMF_TARGET_WARM_RESET, ScsiTarget.TMF_TARGET_COLD_RESET -> {
-                abortWhere(-1L);
-                response = target.taskManagement(session.nexus, function, lun);
-            }
-            case 8 -> response = 4; // TASK REASSIGN: allegiance reassignment needs ErrorRecoveryLevel 2
-            default -> response = ScsiTarget.TMF_NOT_SUPPORTED;
-        }
-        Log.info("task_management", "peer=" + conn.peer + " function=" + function + " lun=" + lun
-                + " ref_itt=0x" + Integer.toHexString(rtt) + " response=" + response);
-        io.sendLock.lock();
-        try {
-            ByteBuffer r = conn.beginStatus(Bhs.OP_TMF_RESP, 0x80, Bhs.itt(h));
-            r.put(2, (byte) response);
-            io.send(null, 0, 0);
-        } finally {
-            io.sendLock.unlock();
-        }
-        if (function == ScsiTarget.TMF_TARGET_COLD_RESET && response == ScsiTarget.TMF_COMPLETE) {
-            io.flushIfPending();
-            conn.server.closeAll("target_cold_reset");
-            return "target_cold_reset";
-        }
-        return null;
-    }
-
-    private int abortTask(int rtt, long lunField) {
-        IscsiTask t = find(rtt);
-        if (t == null) {
-            // Already answered (or never seen): "task does not exist" (RFC 7143 §11.6.1), which is
-            // also what initiators expect when the command completed before the abort arrived.
-            return ScsiTarget.TMF_NO_TASK;
-        }
-        if (t.lunField != lunField) {
-            return ScsiTarget.TMF_NO_TASK;
-        }
-        unpark(t);
-        release(t);
-        return ScsiTarget.TMF_COMPLETE;
-    }
+    // ------------------------------------------------------------------ task bookkeeping
 
     /** Aborts the waiting tasks of one LUN, or all when {@code lunField} is -1. */
-    private void abortWhere(long lunField) {
+    void abortWhere(long lunField) {
         for (int i = waitingCount - 1; i >= 0; i--) {
             IscsiTask t = waiting[i];
             if (lunField == -1L || t.lunField == lunField) {
@@ -447,9 +390,8 @@ final class CommandPath {
         }
     }
 
-    // ------------------------------------------------------------------ task bookkeeping
 
-    private IscsiTask find(int itt) {
+    IscsiTask find(int itt) {
         for (int i = 0; i < waitingCount; i++) {
             if (waiting[i].itt == itt) {
                 return waiting[i];
@@ -467,7 +409,7 @@ final class CommandPath {
         waiting[waitingCount++] = t;
     }
 
-    private void unpark(IscsiTask t) {
+    void unpark(IscsiTask t) {
         for (int i = 0; i < waitingCount; i++) {
             if (waiting[i] == t) {
                 System.arraycopy(waiting, i + 1, waiting, i, waitingCount - i - 1);
@@ -477,7 +419,7 @@ final class CommandPath {
         }
     }
 
-    private void release(IscsiTask t) {
+    void release(IscsiTask t) {
         if (t.active) {
             t.reset();
             free[freeCount++] = t;

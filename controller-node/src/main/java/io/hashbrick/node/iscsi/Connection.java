@@ -34,6 +34,7 @@ final class Connection implements Runnable {
     private int nextPingTag = 1;
     private volatile int pingTag;
     private CommandPath commands;
+    private TaskManagement taskManagement;
     private final ByteBuffer scratch;
 
     Connection(IscsiServer server, SocketChannel channel, String peer) {
@@ -56,6 +57,7 @@ final class Connection implements Runnable {
                 return;
             }
             commands = new CommandPath(this, s);
+            taskManagement = new TaskManagement(this, s, commands);
             fullFeature = true;
             reason = fullFeatureLoop(s);
         } catch (PduChannel.DigestException e) {
@@ -128,7 +130,7 @@ final class Connection implements Runnable {
                 return nopOut(h);
             }
             case Bhs.OP_TMF_REQ -> {
-                return commands.taskManagement(h);
+                return taskManagement.handle(h);
             }
             case Bhs.OP_TEXT_REQ -> {
                 return new TextExchange(this, s).handle(h);

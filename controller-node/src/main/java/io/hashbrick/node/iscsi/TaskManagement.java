@@ -1,0 +1,85 @@
+package io.hashbrick.node.iscsi;
+
+import io.hashbrick.node.Log;
+import io.hashbrick.node.scsi.ScsiTarget;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * Task Management Function Requests (RFC 7143 §11.5, §11.6): the connection aborts its own tasks
+ * that wait for data (tasks being executed run to completion on this thread first), the SCSI target
+ * applies the function's device-server effects (unit attentions, reservations), and the answer
+ * follows every response of the aborted tasks, as §4.2.3.3 asks.
+ */
+final class TaskManagement {
+    private final Connection conn;
+    private final Session session;
+    private final CommandPath commands;
+    private final ScsiTarget target;
+    private final PduChannel io;
+
+    TaskManagement(Connection conn, Session session, CommandPath commands) {
+        this.conn = conn;
+        this.session = session;
+        this.commands = commands;
+        this.target = conn.server.target;
+        this.io = conn.io;
+    }
+
+    String handle(ByteBuffer h) throws IOException {
+        io.receiveData(null, 0);
+        if (!conn.acceptCmdSn(h)) {
+            return null;
+        }
+        int function = Bhs.flags(h) & 0x7f;
+        long lunField = Bhs.lunField(h);
+        int lun = Bhs.decodeLun(lunField);
+        int rtt = h.getInt(20);
+        int response;
+        switch (function) {
+            case 1 -> response = abortTask(rtt, lunField);
+            case ScsiTarget.TMF_ABORT_TASK_SET, ScsiTarget.TMF_CLEAR_TASK_SET, ScsiTarget.TMF_LUN_RESET -> {
+                commands.abortWhere(lunField);
+                response = target.taskManagement(session.nexus, function, lun);
+            }
+            case ScsiTarget.TMF_CLEAR_ACA -> response = target.taskManagement(session.nexus, function, lun);
+            case ScsiTarget.TMF_TARGET_WARM_RESET, ScsiTarget.TMF_TARGET_COLD_RESET -> {
+                commands.abortWhere(-1L);
+                response = target.taskManagement(session.nexus, function, lun);
+            }
+            case 8 -> response = 4; // TASK REASSIGN: allegiance reassignment needs ErrorRecoveryLevel 2
+            default -> response = ScsiTarget.TMF_NOT_SUPPORTED;
+        }
+        Log.info("task_management", "peer=" + conn.peer + " function=" + function + " lun=" + lun
+                + " ref_itt=0x" + Integer.toHexString(rtt) + " response=" + response);
+        io.sendLock.lock();
+        try {
+            ByteBuffer r = conn.beginStatus(Bhs.OP_TMF_RESP, 0x80, Bhs.itt(h));
+            r.put(2, (byte) response);
+            io.send(null, 0, 0);
+        } finally {
+            io.sendLock.unlock();
+        }
+        if (function == ScsiTarget.TMF_TARGET_COLD_RESET && response == ScsiTarget.TMF_COMPLETE) {
+            io.flushIfPending();
+            conn.server.closeAll("target_cold_reset");
+            return "target_cold_reset";
+        }
+        return null;
+    }
+
+    private int abortTask(int rtt, long lunField) {
+        IscsiTask t = commands.find(rtt);
+        if (t == null) {
+            // Already answered (or never seen): "task does not exist" (RFC 7143 §11.6.1), which is
+            // also what initiators expect when the command completed before the abort arrived.
+            return ScsiTarget.TMF_NO_TASK;
+        }
+        if (t.lunField != lunField) {
+            return ScsiTarget.TMF_NO_TASK;
+        }
+        commands.unpark(t);
+        commands.release(t);
+        return ScsiTarget.TMF_COMPLETE;
+    }
+}

@@ -22,7 +22,19 @@ final class AtomicWrites {
             Sense.invalidField(t, d, true, 13);
             return;
         }
-        if (!BlockIo.inRange(t, lu, lba, blocks) || blocks == 0 || !BlockIo.writable(t, lu)) {
+        if (!BlockIo.inRange(t, lu, lba, blocks)) {
+            return;
+        }
+        if (blocks == 0) {
+            // SBC-4 §5.3: zero blocks is no error only when nothing is transferred. A Data-Out the CDB
+            // does not ask for is a CDB/EDTL mismatch; typically a 256-block request whose one-byte
+            // NUMBER OF LOGICAL BLOCKS wrapped to 0, which must not succeed as a no-op.
+            if (t.expectedLength != 0) {
+                Sense.invalidField(t, d, true, 13);
+            }
+            return;
+        }
+        if (!BlockIo.writable(t, lu)) {
             return;
         }
         BlockDevice dev = lu.device();

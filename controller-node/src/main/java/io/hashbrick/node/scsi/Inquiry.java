@@ -7,8 +7,14 @@ final class Inquiry {
     private Inquiry() {}
 
     static final int[] PAGES = {0x00, 0x80, 0x83, 0x86, 0xB0, 0xB1, 0xB2};
-    static final int MAX_CAW_BLOCKS = 64, MAX_UNMAP_DESCRIPTORS = 256, MAX_UNMAP_BLOCKS = 1 << 20,
-            MAX_WRITE_SAME_BLOCKS = 1 << 16;
+    static final int MAX_CAW_BLOCKS = 64, MAX_UNMAP_DESCRIPTORS = 256, MAX_UNMAP_BLOCKS = 1 << 20;
+    /**
+     * MAXIMUM WRITE SAME LENGTH (SBC-4 §6.6.3): 0xFFFF, the largest count WRITE SAME 10 can carry, so
+     * both forms share one limit (LIO advertises the same). Not 65536: libiscsi's WriteSame16.Unmap
+     * takes MAXIMUM WRITE SAME LENGTH >= 65536 as leave to WRITE 16 65536 blocks at once, which our
+     * MAXIMUM TRANSFER LENGTH (1 MiB) rightly refuses; with 0xFFFF it checks the refusal instead.
+     */
+    static final int MAX_WRITE_SAME_BLOCKS = 0xFFFF;
 
     /** @param lu null for a LUN that is not there: peripheral qualifier 011b (SPC-4 §6.6.2) */
     static void execute(ScsiTask t, LogicalUnit lu, String vendor, String product, boolean descriptorSense) {

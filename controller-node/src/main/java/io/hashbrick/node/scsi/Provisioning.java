@@ -35,7 +35,9 @@ final class Provisioning {
         int bs = dev.blockSize();
         t.transferLength = ndob ? 0 : bs;
         ByteBuffer src = t.dataOut;
-        if (!ndob && (src == null || src.remaining() < bs)) {
+        // SBC-4 §5.43/§5.44: the Data-Out buffer is exactly one block. A transport length that is
+        // shorter or longer (iSCSI EDTL) disagrees with the CDB; extra bytes are not silently dropped.
+        if (!ndob && (src == null || src.remaining() < bs || t.expectedLength != bs)) {
             Sense.check(t, d, Sense.ILLEGAL_REQUEST, Sense.INVALID_FIELD_IN_COMMAND_IU);
             return;
         }

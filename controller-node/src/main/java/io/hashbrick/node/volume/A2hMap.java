@@ -1,0 +1,240 @@
+package io.hashbrick.node.volume;
+
+import io.hashbrick.node.mem.NativeMemory;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * A2H of one volume (DESIGN.md "Metadata", C role): logical 4 KiB block number → handle of the
+ * stored block in H2P. Unmapped space costs nothing; mapped space costs about 6.3 bytes per 4 KiB
+ * when dense (budget: 8).
+ *
+ * <p>A two-level radix in native memory, one region per GiB (the unit C-role ownership is
+ * partitioned by), allocated on the region's first write:
+ * <pre>
+ *  regions[block >>> 18] ──► directory: 4096 leaf addresses (8 bytes each, 32 KiB)
+ *                              └─► leaf: 64 cells x 6 bytes (384 bytes), one per 4 KiB block
+ *  cell = handle + 1, little-endian 48 bits; 0 = unmapped
+ * </pre>
+ * Handles are 48 bits ({@code bucket << 36 | slot}, see H2P), so a cell holds any handle but the
+ * all-ones value. A leaf is freed when its last cell is unmapped, a directory when its last leaf is.
+ *
+ * <p>Single writer: the thread that owns this volume's C role. Not for concurrent use.
+ */
+public final class A2hMap implements AutoCloseable {
+    public static final long UNMAPPED = -1L;
+    public static final long MAX_HANDLE = (1L << 48) - 2;
+
+    static final int REGION_SHIFT = 18; // 2^18 blocks of 4 KiB = 1 GiB
+    static final int LEAF_SHIFT = 6; // 64 blocks per leaf
+    static final int LEAVES_PER_REGION = 1 << (REGION_SHIFT - LEAF_SHIFT);
+    static final int CELL_BYTES = 6;
+    static final int LEAF_BYTES = CELL_BYTES << LEAF_SHIFT;
+    static final long DIRECTORY_BYTES = 8L * LEAVES_PER_REGION;
+
+    private static final ValueLayout.OfLong ADDRESS = ValueLayout.JAVA_LONG_UNALIGNED;
+    /** All of native memory as one segment: cells are read by absolute address, with no segment object per access. */
+    private static final MemorySegment ALL = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+
+    private final NativeMemory memory;
+    private final long blocks;
+    private final MemorySegment[] directories;
+    /** Mapped cells per leaf, per region (heap: 4 KiB per touched GiB), so empty leaves can be freed. */
+    private final short[][] leafCounts;
+    private final int[] regionLeaves;
+    private long mapped;
+
+    public A2hMap(NativeMemory memory, long blocks) {
+        if (blocks <= 0 || blocks > (1L << 40)) {
+            throw new IllegalArgumentException("volume size out of range: blocks=" + blocks);
+        }
+        this.memory = memory;
+        this.blocks = blocks;
+        int regions = (int) ((blocks + (1L << REGION_SHIFT) - 1) >>> REGION_SHIFT);
+        this.directories = new MemorySegment[regions];
+        this.leafCounts = new short[regions][];
+        this.regionLeaves = new int[regions];
+    }
+
+    public long blocks() {
+        return blocks;
+    }
+
+    /** The handle mapped at {@code block}, or {@link #UNMAPPED}. */
+    public long get(long block) {
+        checkBlock(block);
+        MemorySegment dir = directories[(int) (block >>> REGION_SHIFT)];
+        if (dir == null) {
+            return UNMAPPED;
+        }
+        long leaf = dir.get(ADDRESS, 8L * leafIndex(block));
+        if (leaf == 0) {
+            return UNMAPPED;
+        }
+        return readCell(leaf + cellOffset(block)) - 1;
+    }
+
+    /** Maps {@code block} to {@code handle}; returns the handle it replaced, or {@link #UNMAPPED}. */
+    public long put(long block, long handle) {
+        checkBlock(block);
+        if (handle < 0 || handle > MAX_HANDLE) {
+            throw new IllegalArgumentException("handle out of range: handle=" + handle + " block=" + block);
+        }
+        int region = (int) (block >>> REGION_SHIFT);
+        MemorySegment dir = directories[region];
+        if (dir == null) {
+            dir = memory.allocateZeroed(DIRECTORY_BYTES);
+            directories[region] = dir;
+            leafCounts[region] = new short[LEAVES_PER_REGION];
+        }
+        int li = leafIndex(block);
+        long leaf = dir.get(ADDRESS, 8L * li);
+        if (leaf == 0) {
+            leaf = memory.allocateZeroed(LEAF_BYTES).address();
+            dir.set(ADDRESS, 8L * li, leaf);
+            regionLeaves[region]++;
+        }
+        long cell = leaf + cellOffset(block);
+        long old = readCell(cell) - 1;
+        writeCell(cell, handle + 1);
+        if (old == UNMAPPED) {
+            leafCounts[region][li]++;
+            mapped++;
+        }
+        return old;
+    }
+
+    /** Unmaps {@code block}; returns the handle it held, or {@link #UNMAPPED}. */
+    public long remove(long block) {
+        checkBlock(block);
+        int region = (int) (block >>> REGION_SHIFT);
+        MemorySegment dir = directories[region];
+        if (dir == null) {
+            return UNMAPPED;
+        }
+        int li = leafIndex(block);
+        long leaf = dir.get(ADDRESS, 8L * li);
+        if (leaf == 0) {
+            return UNMAPPED;
+        }
+        long cell = leaf + cellOffset(block);
+        long old = readCell(cell) - 1;
+        if (old == UNMAPPED) {
+            return UNMAPPED;
+        }
+        writeCell(cell, 0);
+        mapped--;
+        if (--leafCounts[region][li] == 0) {
+            memory.free(MemorySegment.ofAddress(leaf).reinterpret(LEAF_BYTES));
+            dir.set(ADDRESS, 8L * li, 0L);
+            if (--regionLeaves[region] == 0) {
+                memory.free(dir);
+                directories[region] = null;
+                leafCounts[region] = null;
+            }
+        }
+        return old;
+    }
+
+    /** Calls {@code visitor} for every mapped block in ascending order; no allocation per block. */
+    public void forEachMapped(MappingVisitor visitor) {
+        for (int r = 0; r < directories.length; r++) {
+            MemorySegment dir = directories[r];
+            if (dir == null) {
+                continue;
+            }
+            for (int li = 0; li < LEAVES_PER_REGION; li++) {
+                long leaf = dir.get(ADDRESS, 8L * li);
+                if (leaf == 0) {
+                    continue;
+                }
+                long base = ((long) r << REGION_SHIFT) | ((long) li << LEAF_SHIFT);
+                for (int c = 0; c < (1 << LEAF_SHIFT); c++) {
+                    long v = readCell(leaf + (long) c * CELL_BYTES);
+                    if (v != 0) {
+                        visitor.mapped(base + c, v - 1);
+                    }
+                }
+            }
+        }
+    }
+
+    /** Receives one mapping of {@link #forEachMapped}. */
+    @FunctionalInterface
+    public interface MappingVisitor {
+        void mapped(long block, long handle);
+    }
+
+    public long mappedBlocks() {
+        return mapped;
+    }
+
+    /** Native bytes this map holds (directories and leaves, malloc headers included). */
+    public long nativeBytes() {
+        long n = 0;
+        for (int r = 0; r < directories.length; r++) {
+            if (directories[r] != null) {
+                n += DIRECTORY_BYTES + NativeMemory.OVERHEAD_BYTES
+                        + (long) regionLeaves[r] * (LEAF_BYTES + NativeMemory.OVERHEAD_BYTES);
+            }
+        }
+        return n;
+    }
+
+    /** Heap bytes of the per-region bookkeeping (leaf counts), for the stats' all-in figure. */
+    public long heapBytes() {
+        long n = 16L + 8L * directories.length * 3;
+        for (short[] c : leafCounts) {
+            if (c != null) {
+                n += 16L + 2L * c.length;
+            }
+        }
+        return n;
+    }
+
+    @Override
+    public void close() {
+        for (int r = 0; r < directories.length; r++) {
+            MemorySegment dir = directories[r];
+            if (dir == null) {
+                continue;
+            }
+            for (int li = 0; li < LEAVES_PER_REGION; li++) {
+                long leafAddress = dir.get(ADDRESS, 8L * li);
+                if (leafAddress != 0) {
+                    memory.free(MemorySegment.ofAddress(leafAddress).reinterpret(LEAF_BYTES));
+                }
+            }
+            memory.free(dir);
+            directories[r] = null;
+            leafCounts[r] = null;
+            regionLeaves[r] = 0;
+        }
+        mapped = 0;
+    }
+
+    private void checkBlock(long block) {
+        if (block < 0 || block >= blocks) {
+            throw new IllegalArgumentException("block out of range: block=" + block + " blocks=" + blocks);
+        }
+    }
+
+    private static int leafIndex(long block) {
+        return (int) (block >>> LEAF_SHIFT) & (LEAVES_PER_REGION - 1);
+    }
+
+    private static int cellOffset(long block) {
+        return (int) (block & ((1 << LEAF_SHIFT) - 1)) * CELL_BYTES;
+    }
+
+    private static long readCell(long address) {
+        long lo = ALL.get(ValueLayout.JAVA_INT_UNALIGNED, address) & 0xffff_ffffL;
+        long hi = ALL.get(ValueLayout.JAVA_SHORT_UNALIGNED, address + 4) & 0xffffL;
+        return lo | (hi << 32);
+    }
+
+    private static void writeCell(long address, long v) {
+        ALL.set(ValueLayout.JAVA_INT_UNALIGNED, address, (int) v);
+        ALL.set(ValueLayout.JAVA_SHORT_UNALIGNED, address + 4, (short) (v >>> 32));
+    }
+}

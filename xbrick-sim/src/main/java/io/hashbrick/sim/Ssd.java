@@ -281,7 +281,8 @@ public final class Ssd implements AutoCloseable {
      * A new, empty drive takes the slot (from any state): the file is reformatted in place (same inode,
      * so the other controller's open descriptor sees the new drive), its data area reads as zeros, it
      * carries {@code newUuid}, the slot's generation goes up by one, and this process's counters and
-     * injected faults start over.
+     * injected faults start over. A drive in a shelf is replaced through {@link Dae#replace}, which
+     * takes the shelf's lock and derives the UUID from the shelf's seed.
      */
     public synchronized void replace(UUID newUuid) throws IOException {
         SsdHeader old = header;

@@ -122,7 +122,7 @@ public final class Main implements Callable<Integer> {
     }
 
     static long parseSize(String s) {
-        String t = s.trim().toUpperCase();
+        String t = s.trim().toUpperCase(java.util.Locale.ROOT);
         long mult = 1;
         char last = t.isEmpty() ? ' ' : t.charAt(t.length() - 1);
         switch (last) {

@@ -40,6 +40,7 @@ public final class IscsiServer implements AutoCloseable {
     private final AtomicLong internalErrors = new AtomicLong();
     private final ScheduledExecutorService housekeeping;
     private ServerSocketChannel listener;
+    private java.util.concurrent.ScheduledFuture<?> ticker;
     private Thread acceptor;
     private volatile boolean running;
     /** The port actually bound (the configured one, or the ephemeral one when configured as 0). */
@@ -71,7 +72,7 @@ public final class IscsiServer implements AutoCloseable {
         running = true;
         acceptor = new Thread(this::acceptLoop, "iscsi-accept-" + port);
         acceptor.start();
-        housekeeping.scheduleAtFixedRate(this::tick, 250, 250, TimeUnit.MILLISECONDS);
+        ticker = housekeeping.scheduleAtFixedRate(this::tick, 250, 250, TimeUnit.MILLISECONDS);
         Log.info("portal_listening", "portal=" + config.host() + ":" + port + " target=" + config.targetName()
                 + " tpgt=" + config.portalGroupTag() + " chap=" + (config.chap() != null)
                 + " mutual_chap=" + (config.mutualChap() != null));
@@ -187,6 +188,9 @@ public final class IscsiServer implements AutoCloseable {
     public void close() {
         running = false;
         closeQuietly(listener);
+        if (ticker != null) {
+            ticker.cancel(false);
+        }
         housekeeping.shutdownNow();
         closeAll("target_shutdown");
         if (acceptor != null) {

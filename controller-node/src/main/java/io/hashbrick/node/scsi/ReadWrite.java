@@ -97,7 +97,7 @@ final class ReadWrite {
         if (n <= 0) {
             return;
         }
-        boolean fua = op != 0x0A && (c[1] & 0x08) != 0 || verify || !lu.modePages.writeCacheEnabled;
+        boolean fua = (op != 0x0A && (c[1] & 0x08) != 0) || verify || !lu.modePages.writeCacheEnabled;
         long stamp = lu.writeLock.readLock();
         try {
             BlockIo.done(t, lu, dev.write(lba, n, t.dataOut, fua), true);

@@ -199,6 +199,11 @@ public final class H2pBucket implements AutoCloseable {
         return entries.nativeBytes() + index.nativeBytes();
     }
 
+    /** @return the part of {@link #nativeBytes()} that is the index */
+    long indexNativeBytes() {
+        return index.nativeBytes();
+    }
+
     /** @return an estimate of this bucket's Java heap, the spill map included */
     public long heapBytesEstimate() {
         return HEAP_BYTES_ESTIMATE + (spill == null ? 0 : spill.heapBytes());

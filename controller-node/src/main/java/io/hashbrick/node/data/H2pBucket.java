@@ -7,7 +7,8 @@ import java.lang.foreign.MemorySegment;
  * and handle -> (location, length, flags, refcount). Entries sit in {@link H2pEntries} (37 bytes each,
  * stable slots, free list), found through {@link H2pIndex} (2 or 4 bytes per cell at load 0.64..0.8);
  * refcounts past 24 bits spill into {@link RefcountSpill}. RAM per unique block: 37 bytes of entry,
- * up to 12.5% entry slack, 2.5..3.1 bytes of narrow index, and this object's share of the heap.
+ * 0.75 bytes of page overhead and directory, at most one part-filled 32-entry page per bucket, 2.5..3.1
+ * bytes of narrow index (5..6.25 wide), and this object's share of the heap.
  *
  * <p>Location (40 bits), length (9 bits) and the 6 caller flag bits are opaque to the table: the D role
  * defines them (journal position or stripe + offset; length in 16-byte units; {@link #FLAG_IN_JOURNAL}).
@@ -22,7 +23,7 @@ import java.lang.foreign.MemorySegment;
 public final class H2pBucket implements AutoCloseable {
     /** Caller flag: the block is in the journal, not yet destaged to a stripe. */
     public static final int FLAG_IN_JOURNAL = 1;
-    /** Heap bytes of one bucket with its helpers (this object, entries, index, two segments), rounded up. */
+    /** Heap bytes of one bucket and its helpers (objects, the index's segment), rounded up; arrays apart. */
     static final long HEAP_BYTES_ESTIMATE = 256;
 
     private final int bucket;
@@ -206,7 +207,7 @@ public final class H2pBucket implements AutoCloseable {
 
     /** @return an estimate of this bucket's Java heap, the spill map included */
     public long heapBytesEstimate() {
-        return HEAP_BYTES_ESTIMATE + (spill == null ? 0 : spill.heapBytes());
+        return HEAP_BYTES_ESTIMATE + entries.heapBytes() + (spill == null ? 0 : spill.heapBytes());
     }
 
     /** @return whether the index uses 32-bit cells (the bucket has handed out slot 65535 or beyond) */

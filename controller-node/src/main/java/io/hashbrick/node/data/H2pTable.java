@@ -80,7 +80,7 @@ public final class H2pTable implements AutoCloseable {
         return n;
     }
 
-    /** @return native bytes held now: exactly the sizes requested from malloc/realloc, not yet freed */
+    /** @return native bytes held now: exactly the sizes requested from malloc, not yet freed */
     public long nativeBytes() {
         long n = 0;
         for (H2pBucket b : buckets) {

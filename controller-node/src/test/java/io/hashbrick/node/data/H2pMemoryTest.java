@@ -22,7 +22,10 @@ import org.junit.jupiter.params.provider.ValueSource;
  * checks (native bytes + Java heap) / N, the heap taken as the larger of the table's estimate and the
  * measured growth of used heap. The native figure is checked against the process too: resident set
  * growth (VmRSS) must stay within 1.2x the counted bytes + 16 MiB, so malloc's headers, rounding and
- * realloc fragmentation cannot hide. The figures are printed for the README.
+ * fragmentation cannot hide. RSS also moves with the JVM's own mallocs (JIT arenas, GC), so the insert
+ * path is compiled on a throw-away table first and the bound is loose; {@code rss_bytes_per_block} in
+ * the printed line is the process-side figure, {@code ram_bytes_per_block} the counted one. The figures
+ * are printed for the README (target/surefire-reports/*H2pMemoryTest-output.txt).
  */
 class H2pMemoryTest {
     private static final long BUDGET_BYTES_PER_BLOCK = 48;
@@ -32,6 +35,7 @@ class H2pMemoryTest {
     @ValueSource(ints = {1_000_000, 4_000_000})
     void staysWithin48BytesPerUniqueBlock(int n) throws Throwable {
         long seed = Long.getLong("seed", 0x48_48_48L) + n;
+        warmUp(); // JIT compilation mallocs arenas of its own: done before measuring, not counted as ours
         mallocTrim(); // hand earlier tests' freed chunks back to the kernel so they cannot absorb our growth
         long heapBefore = usedHeapAfterGc();
         long nativeBefore = NativeMemory.liveBytes();
@@ -57,9 +61,11 @@ class H2pMemoryTest {
             long rssGrowth = rssAfter - rssBefore;
             System.out.printf("H2P memory: unique_blocks=%d native_bytes=%d entries_per_block=%.2f index_per_block=%.2f"
                             + " heap_bytes=%d heap_estimate=%d ram_bytes_per_block=%.2f rss_growth_bytes=%d"
-                            + " rss_over_native=%.3f table_says=%.2f%n",
+                            + " rss_over_native=%.3f rss_bytes_per_block=%.2f"
+                            + " table_says=%.2f%n",
                     n, nativeBytes, (double) (nativeBytes - indexBytes) / n, (double) indexBytes / n, heapBytes,
                     table.heapBytesEstimate(), perBlock, rssGrowth, (double) rssGrowth / nativeBytes,
+                    (double) (rssGrowth + heapBytes) / n,
                     table.ramBytesPerUniqueBlock());
             assertEquals(n, table.uniqueBlocks());
             assertEquals(nativeBytes, NativeMemory.liveBytes() - nativeBefore, "the counter and the buckets agree");
@@ -84,6 +90,19 @@ class H2pMemoryTest {
                 if (h == H2pHandle.NONE || table.location(h) != i) {
                     throw new AssertionError("lost: seed=" + seed + " i=" + i + " handle=" + h);
                 }
+            }
+        }
+    }
+
+    /** Runs the insert path long enough for C2 to compile it, then frees everything. */
+    private static void warmUp() {
+        SplittableRandom random = new SplittableRandom(7);
+        MemorySegment fp = MemorySegment.ofArray(new byte[32]);
+        try (H2pTable table = new H2pTable(7)) {
+            for (int i = 0; i < 300_000; i++) {
+                Fingerprints.random(random, fp, 0);
+                table.addOrInsert(fp, 0, i, 0, 0);
+                table.lookup(fp, 0);
             }
         }
     }

@@ -51,6 +51,7 @@ import java.util.Arrays;
  * public entry point validates the slot (live, below the high-water mark) first. Not thread-safe: the
  * owning {@link H2pBucket}'s single writer only.
  */
+@SuppressWarnings("restricted") // raw native memory by design; the JVM runs with --enable-native-access
 final class H2pEntries {
     static final int ENTRY_BYTES = 37;
     /** The first fingerprint byte stored; bytes 0..4 are the bucket (implicit) or dropped. */

@@ -17,6 +17,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Only sizes requested are counted: glibc adds 8 bytes of chunk header per allocation and rounds to
  * 16. The RSS check in H2pMemoryTest measures what the process really pays.
  */
+@SuppressWarnings("restricted") // raw native memory by design; the JVM runs with --enable-native-access
 final class NativeMemory {
     private static final MethodHandle MALLOC;
     private static final MethodHandle FREE;

@@ -27,6 +27,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * the printed line is the process-side figure, {@code ram_bytes_per_block} the counted one. The figures
  * are printed for the README (target/surefire-reports/*H2pMemoryTest-output.txt).
  */
+@SuppressWarnings("restricted") // raw native memory by design; the JVM runs with --enable-native-access
 class H2pMemoryTest {
     private static final long BUDGET_BYTES_PER_BLOCK = 48;
     private static final long RSS_SLACK_BYTES = 16L << 20;

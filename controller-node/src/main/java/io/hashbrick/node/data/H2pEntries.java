@@ -1,0 +1,231 @@
+package io.hashbrick.node.data;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+
+/**
+ * The entries of one H2P bucket: fixed-width 37-byte entries, byte-packed, in native pages of 32 entries
+ * (1184 bytes, one malloc each) found through a directory of page addresses. A slot number is an index
+ * into this paged array, so it survives every growth: that is what makes handles stable (A2H holds
+ * them). Freed slots are chained through their own location field and reused before a page is added.
+ *
+ * <pre>
+ * slot s lives in page s / 32 at byte (s % 32) * 37 (little-endian, unaligned):
+ *
+ *  directory (heap long[]):  | page 0 addr | page 1 addr | ... |      8 bytes per 32 entries
+ *
+ *  page:  | entry 0 | entry 1 | ... | entry 31 |                       32 * 37 = 1184 bytes
+ *
+ *  entry:
+ *  0                                            27               35        37
+ *  +--------------------------------------------+----------------+---------+
+ *  | fingerprint bytes 5..31 (27 bytes)         | word (8 bytes) | meta (2)|
+ *  +--------------------------------------------+----------------+---------+
+ *
+ *  word: bits  0..39 location  (40 bits, opaque: the D role's journal or stripe address)
+ *        bits 40..63 refcount  (24 bits; 0 = free slot; 0xFFFFFF with SPILLED = true count in the side map)
+ *  meta: bits  0..8  length    (9 bits, opaque: the caller's length in 16-byte units)
+ *        bits  9..14 flags     (6 caller bits, e.g. IN_JOURNAL)
+ *        bit  15     SPILLED   (refcount lives in {@link RefcountSpill})
+ *
+ *  free slot: fingerprint zeroed, refcount 0, meta 0, location = next free slot + 1 (0 = end of list)
+ * </pre>
+ *
+ * Fingerprint byte 0 and the high nibble of byte 1 are the bucket number (implicit); the low nibble of
+ * byte 1 and bytes 2..4 are not kept. 12 + 216 = 228 bits of the SHA-256 are held in RAM: a birthday
+ * collision needs ~2^114 blocks, far beyond any array. The full 32 bytes are stored with the block on
+ * SSD and verified on every read by the read path (DESIGN.md, "Read path").
+ *
+ * <p>Why pages and not one array grown by realloc: measured with the 4096 buckets growing side by side
+ * (H2pMemoryTest), 12.5% realloc steps left glibc's heap full of holes too small for the next, larger
+ * request: resident memory grew 1.43x (4M blocks) to 1.6x (1M) the bytes counted, ~60 real bytes per
+ * ALL. Same-size pages that are never freed while the bucket lives leave no holes; slack is at most
+ * one partly filled page per bucket (592 bytes on average: 2.4 bytes per block at 1M blocks, 0.6 at
+ * 4M), plus malloc's 16 bytes per page (0.5 bytes per entry) and the directory (0.25). 32 entries per
+ * page rather than 64 measured 1.4 bytes per block less at 1M blocks and 0.6 less at 4M.
+ *
+ * <p>Pages are addressed through {@link #ALL}, a segment spanning the address space, so a page costs
+ * 8 heap bytes and no segment object; there are no bounds checks below this class, which is why every
+ * public entry point validates the slot (live, below the high-water mark) first. Not thread-safe: the
+ * owning {@link H2pBucket}'s single writer only.
+ */
+@SuppressWarnings("restricted") // raw native memory by design; the JVM runs with --enable-native-access
+final class H2pEntries {
+    static final int ENTRY_BYTES = 37;
+    /** The first fingerprint byte stored; bytes 0..4 are the bucket (implicit) or dropped. */
+    static final int FP_FIRST_STORED = 5;
+    static final int FP_STORED_BYTES = 27;
+    static final long MAX_LOCATION = (1L << 40) - 1;
+    static final int MAX_LENGTH = (1 << 9) - 1;
+    static final int MAX_INLINE_REFCOUNT = (1 << 24) - 1;
+    static final int CALLER_FLAGS_MASK = 0x3F;
+    /** The index stores slot + 1 in at most 32 bits (0 = empty cell). */
+    static final long MAX_SLOTS = 0xFFFF_FFFEL;
+
+    static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort SHORT_LE =
+            ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final long WORD_OFFSET = 27;
+    private static final long META_OFFSET = 35;
+    private static final int SPILLED_BIT = 1 << 15;
+    static final int PAGE_SHIFT = 5;
+    static final int ENTRIES_PER_PAGE = 1 << PAGE_SHIFT;
+    static final long PAGE_BYTES = (long) ENTRIES_PER_PAGE * ENTRY_BYTES;
+    private static final int MIN_DIRECTORY = 4;
+    /** All of memory: pages are reached by absolute address (see the class comment). */
+    private static final MemorySegment ALL = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+
+    private long[] pages = new long[0];
+    private int pageCount;
+    private long capacity;
+    /** Slots ever handed out: every slot below is live or on the free list. */
+    private long highWater;
+    /** First free slot + 1, 0 when the list is empty. */
+    private long freeHead;
+
+    /** @return a slot to fill: the most recently freed one, else a fresh one (growing the array) */
+    long take() {
+        if (freeHead != 0) {
+            long slot = freeHead - 1;
+            assert refcountField(slot) == 0 : "free slot in use: slot=" + slot;
+            freeHead = location(slot);
+            return slot;
+        }
+        if (highWater == MAX_SLOTS) {
+            throw new IllegalStateException("H2P bucket is full: slots=" + highWater + " max_slots=" + MAX_SLOTS);
+        }
+        if (highWater == capacity) {
+            grow();
+        }
+        return highWater++;
+    }
+
+    /** Puts a slot on the free list; the caller removed it from the index first. */
+    void give(long slot) {
+        long at = at(slot);
+        ALL.set(LONG_LE, at, 0L); // four overlapping stores zero bytes 0..26 without a slice object
+        ALL.set(LONG_LE, at + 8, 0L);
+        ALL.set(LONG_LE, at + 16, 0L);
+        ALL.set(LONG_LE, at + 19, 0L);
+        ALL.set(LONG_LE, at + WORD_OFFSET, freeHead); // link in the location field, refcount 0
+        ALL.set(SHORT_LE, at + META_OFFSET, (short) 0);
+        freeHead = slot + 1;
+    }
+
+    private void grow() {
+        if (pageCount == pages.length) {
+            pages = Arrays.copyOf(pages, Math.max(MIN_DIRECTORY, pages.length * 2));
+        }
+        pages[pageCount++] = NativeMemory.allocate(PAGE_BYTES).address();
+        capacity += ENTRIES_PER_PAGE;
+    }
+
+    /** @return the absolute address of {@code slot}'s entry */
+    private long at(long slot) {
+        assert slot >= 0 && slot < capacity : "slot=" + slot + " capacity=" + capacity;
+        return pages[(int) (slot >>> PAGE_SHIFT)] + (slot & (ENTRIES_PER_PAGE - 1)) * ENTRY_BYTES;
+    }
+
+    /** @return whether {@code slot} holds a live entry (handed out and referenced) */
+    boolean isLive(long slot) {
+        return slot >= 0 && slot < highWater && refcountField(slot) != 0;
+    }
+
+    /** Writes a whole live entry. */
+    void write(long slot, MemorySegment fp, long fpOffset, long location, int length, int flags, int refcount) {
+        long at = at(slot);
+        MemorySegment.copy(fp, fpOffset + FP_FIRST_STORED, ALL, at, FP_STORED_BYTES);
+        ALL.set(LONG_LE, at + WORD_OFFSET, location | (long) refcount << 40);
+        ALL.set(SHORT_LE, at + META_OFFSET, (short) (length | flags << 9));
+    }
+
+    /** @return fingerprint bytes 5..12 as a little-endian long: the index hashes this */
+    long word0(long slot) {
+        return ALL.get(LONG_LE, at(slot));
+    }
+
+    /** Compares the stored 27 bytes with fingerprint bytes 5..31, the last 8 overlapping (19..26). */
+    boolean matches(long slot, MemorySegment fp, long fpOffset, long word0) {
+        long at = at(slot);
+        return ALL.get(LONG_LE, at) == word0
+                && ALL.get(LONG_LE, at + 8) == fp.get(LONG_LE, fpOffset + 13)
+                && ALL.get(LONG_LE, at + 16) == fp.get(LONG_LE, fpOffset + 21)
+                && ALL.get(LONG_LE, at + 19) == fp.get(LONG_LE, fpOffset + 24);
+    }
+
+    void copyStored(long slot, MemorySegment dst, long dstOffset) {
+        MemorySegment.copy(ALL, at(slot), dst, dstOffset, FP_STORED_BYTES);
+    }
+
+    long location(long slot) {
+        return word(slot) & MAX_LOCATION;
+    }
+
+    int refcountField(long slot) {
+        return (int) (word(slot) >>> 40);
+    }
+
+    int length(long slot) {
+        return meta(slot) & MAX_LENGTH;
+    }
+
+    int flags(long slot) {
+        return (meta(slot) >>> 9) & CALLER_FLAGS_MASK;
+    }
+
+    boolean spilled(long slot) {
+        return (meta(slot) & SPILLED_BIT) != 0;
+    }
+
+    void setRefcountField(long slot, int refcount, boolean spilled) {
+        long at = at(slot);
+        ALL.set(LONG_LE, at + WORD_OFFSET, (word(slot) & MAX_LOCATION) | (long) refcount << 40);
+        int meta = spilled ? meta(slot) | SPILLED_BIT : meta(slot) & ~SPILLED_BIT;
+        ALL.set(SHORT_LE, at + META_OFFSET, (short) meta);
+    }
+
+    /** Replaces location, length and caller flags, keeping the refcount and SPILLED. */
+    void setPlacement(long slot, long location, int length, int flags) {
+        long at = at(slot);
+        ALL.set(LONG_LE, at + WORD_OFFSET, (word(slot) & ~MAX_LOCATION) | location);
+        ALL.set(SHORT_LE, at + META_OFFSET, (short) ((meta(slot) & SPILLED_BIT) | length | flags << 9));
+    }
+
+    private long word(long slot) {
+        return ALL.get(LONG_LE, at(slot) + WORD_OFFSET);
+    }
+
+    private int meta(long slot) {
+        return ALL.get(SHORT_LE, at(slot) + META_OFFSET) & 0xFFFF;
+    }
+
+    long highWater() {
+        return highWater;
+    }
+
+    long capacity() {
+        return capacity;
+    }
+
+    long nativeBytes() {
+        return pageCount * PAGE_BYTES;
+    }
+
+    /** The directory array (16-byte header, 8 bytes per page). */
+    long heapBytes() {
+        return 16L + 8L * pages.length;
+    }
+
+    void free() {
+        for (int p = 0; p < pageCount; p++) {
+            NativeMemory.free(MemorySegment.ofAddress(pages[p]).reinterpret(PAGE_BYTES));
+        }
+        pages = new long[0];
+        pageCount = 0;
+        capacity = 0;
+        highWater = 0;
+        freeHead = 0;
+    }
+}

@@ -1,0 +1,120 @@
+package io.hashbrick.node.data;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The D role's H2P table: 4096 {@link H2pBucket}s, each call routed by the fingerprint's top 12 bits or
+ * by the handle's bucket field. Buckets hold no native memory until their first insert, so a node pays
+ * only for the buckets it owns and fills (about 256 heap bytes for each of the others).
+ *
+ * <p>RAM budget (DESIGN.md, "Metadata"): at most 48 bytes per unique block, all overhead included;
+ * {@link #ramBytesPerUniqueBlock()} reports the figure the node publishes. Threads: as {@link H2pBucket}
+ * (one writer per bucket; different buckets may have different writer threads).
+ */
+public final class H2pTable implements AutoCloseable {
+    /** This object and its bucket array (16-byte header + 4 bytes per compressed reference). */
+    private static final long HEAP_BYTES_FIXED = 32 + 16 + 4L * H2pHandle.BUCKETS;
+
+    private final H2pBucket[] buckets = new H2pBucket[H2pHandle.BUCKETS];
+
+    /** @param hashSeed secret seed of every bucket's index hash (see {@link H2pIndex}) */
+    public H2pTable(long hashSeed) {
+        for (int b = 0; b < buckets.length; b++) {
+            buckets[b] = new H2pBucket(b, hashSeed);
+        }
+    }
+
+    /** @return the bucket a single-writer thread of the D role drives */
+    public H2pBucket bucket(int bucket) {
+        if (bucket < 0 || bucket >= buckets.length) {
+            throw new IllegalArgumentException("bucket out of range: bucket=" + bucket);
+        }
+        return buckets[bucket];
+    }
+
+    public long lookup(MemorySegment fp, long offset) {
+        return buckets[H2pHandle.bucketOf(fp, offset)].lookup(fp, offset);
+    }
+
+    public long insert(MemorySegment fp, long offset, long location, int length, int flags) {
+        return buckets[H2pHandle.bucketOf(fp, offset)].insert(fp, offset, location, length, flags);
+    }
+
+    public long addOrInsert(MemorySegment fp, long offset, long location, int length, int flags) {
+        return buckets[H2pHandle.bucketOf(fp, offset)].addOrInsert(fp, offset, location, length, flags);
+    }
+
+    public long addRef(long handle, int delta) {
+        return of(handle).addRef(handle, delta);
+    }
+
+    public long refcount(long handle) {
+        return of(handle).refcount(handle);
+    }
+
+    public long location(long handle) {
+        return of(handle).location(handle);
+    }
+
+    public int length(long handle) {
+        return of(handle).length(handle);
+    }
+
+    public int flags(long handle) {
+        return of(handle).flags(handle);
+    }
+
+    public void setLocation(long handle, long location, int length, int flags) {
+        of(handle).setLocation(handle, location, length, flags);
+    }
+
+    public boolean fingerprintMatches(long handle, MemorySegment fp, long offset) {
+        return of(handle).fingerprintMatches(handle, fp, offset);
+    }
+
+    public long uniqueBlocks() {
+        long n = 0;
+        for (H2pBucket b : buckets) {
+            n += b.uniqueBlocks();
+        }
+        return n;
+    }
+
+    /** @return native bytes held now: exactly the sizes requested from malloc, not yet freed */
+    public long nativeBytes() {
+        long n = 0;
+        for (H2pBucket b : buckets) {
+            n += b.nativeBytes();
+        }
+        return n;
+    }
+
+    /** @return an estimate of the Java heap this table holds (objects and spill maps) */
+    public long heapBytesEstimate() {
+        long n = HEAP_BYTES_FIXED;
+        for (H2pBucket b : buckets) {
+            n += b.heapBytesEstimate();
+        }
+        return n;
+    }
+
+    /** @return (native + heap) bytes per unique block; 0 when the table is empty */
+    public double ramBytesPerUniqueBlock() {
+        long unique = uniqueBlocks();
+        return unique == 0 ? 0 : (double) (nativeBytes() + heapBytesEstimate()) / unique;
+    }
+
+    @Override
+    public void close() {
+        for (H2pBucket b : buckets) {
+            b.close();
+        }
+    }
+
+    private H2pBucket of(long handle) {
+        if ((handle & ~H2pHandle.HANDLE_MASK) != 0) {
+            throw new IllegalArgumentException("unknown handle: handle=0x" + Long.toHexString(handle));
+        }
+        return buckets[H2pHandle.bucket(handle)];
+    }
+}

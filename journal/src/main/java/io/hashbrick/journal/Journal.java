@@ -183,6 +183,7 @@ public final class Journal implements AutoCloseable {
     public synchronized void startWriterThread(String name) {
         Checks.state(thread == null && !closed, "writer already started or journal closed", "started",
                 thread == null ? 0 : 1, "closed", closed ? 1 : 0);
+        writer.handOver(); // the caller may have driven doWork() itself until now (replay, tests)
         JournalWriterThread t = new JournalWriterThread(name, writer, queue);
         thread = t;
         t.start();

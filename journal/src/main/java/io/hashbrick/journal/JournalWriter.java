@@ -52,6 +52,9 @@ public final class JournalWriter {
     private long releasedSequence;
     private volatile long durableSequence;
 
+    /** The thread that owns the writer (Disruptor's {@code assert sameThread()}); handed over by {@link #handOver()}. */
+    private Thread owner;
+
     private final JournalEntry[] batch;
     private int batchCount;
     private long batchStartPosition;
@@ -85,6 +88,7 @@ public final class JournalWriter {
 
     /** One bounded step: apply releases, write up to {@code maxBatchEntries} records, flush if a trigger holds. */
     public int doWork() {
+        assert sameThread();
         int work = applyRelease();
         boolean queueEmpty = false;
         int taken = 0;
@@ -119,8 +123,21 @@ public final class JournalWriter {
         return work;
     }
 
+    private boolean sameThread() {
+        if (owner == null) {
+            owner = Thread.currentThread();
+        }
+        return owner == Thread.currentThread();
+    }
+
+    /** Lets another thread drive the writer next (the writer thread has ended; close drains). */
+    void handOver() {
+        owner = null;
+    }
+
     /** Ends the current batch whatever the triggers say (close). */
     void flushNow() {
+        assert sameThread();
         if (batchCount > 0) {
             flush();
         }

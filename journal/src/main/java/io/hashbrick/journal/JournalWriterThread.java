@@ -33,6 +33,7 @@ final class JournalWriterThread {
                 idle();
             }
         }
+        writer.handOver(); // happens-before the join in shutdown(): close() drains on its own thread
     }
 
     /**

@@ -36,7 +36,6 @@ public final class A2hMap implements AutoCloseable {
     /** All of native memory as one segment: cells are read by absolute address, with no segment object per access. */
     private static final MemorySegment ALL = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
 
-    private final NativeMemory memory;
     private final long blocks;
     private final MemorySegment[] directories;
     /** Mapped cells per leaf, per region (heap: 4 KiB per touched GiB), so empty leaves can be freed. */
@@ -44,11 +43,10 @@ public final class A2hMap implements AutoCloseable {
     private final int[] regionLeaves;
     private long mapped;
 
-    public A2hMap(NativeMemory memory, long blocks) {
+    public A2hMap(long blocks) {
         if (blocks <= 0 || blocks > (1L << 40)) {
             throw new IllegalArgumentException("volume size out of range: blocks=" + blocks);
         }
-        this.memory = memory;
         this.blocks = blocks;
         int regions = (int) ((blocks + (1L << REGION_SHIFT) - 1) >>> REGION_SHIFT);
         this.directories = new MemorySegment[regions];
@@ -83,14 +81,14 @@ public final class A2hMap implements AutoCloseable {
         int region = (int) (block >>> REGION_SHIFT);
         MemorySegment dir = directories[region];
         if (dir == null) {
-            dir = memory.allocateZeroed(DIRECTORY_BYTES);
+            dir = NativeMemory.allocateZeroed(DIRECTORY_BYTES);
             directories[region] = dir;
             leafCounts[region] = new short[LEAVES_PER_REGION];
         }
         int li = leafIndex(block);
         long leaf = dir.get(ADDRESS, 8L * li);
         if (leaf == 0) {
-            leaf = memory.allocateZeroed(LEAF_BYTES).address();
+            leaf = NativeMemory.allocateZeroed(LEAF_BYTES).address();
             dir.set(ADDRESS, 8L * li, leaf);
             regionLeaves[region]++;
         }
@@ -125,10 +123,10 @@ public final class A2hMap implements AutoCloseable {
         writeCell(cell, 0);
         mapped--;
         if (--leafCounts[region][li] == 0) {
-            memory.free(MemorySegment.ofAddress(leaf).reinterpret(LEAF_BYTES));
+            NativeMemory.free(MemorySegment.ofAddress(leaf).reinterpret(LEAF_BYTES));
             dir.set(ADDRESS, 8L * li, 0L);
             if (--regionLeaves[region] == 0) {
-                memory.free(dir);
+                NativeMemory.free(dir);
                 directories[region] = null;
                 leafCounts[region] = null;
             }
@@ -181,6 +179,17 @@ public final class A2hMap implements AutoCloseable {
         return n;
     }
 
+    /** Native allocations this map holds (directories and leaves). */
+    public long allocations() {
+        long n = 0;
+        for (int r = 0; r < directories.length; r++) {
+            if (directories[r] != null) {
+                n += 1 + regionLeaves[r];
+            }
+        }
+        return n;
+    }
+
     /** Heap bytes of the per-region bookkeeping (leaf counts), for the stats' all-in figure. */
     public long heapBytes() {
         long n = 16L + 8L * directories.length * 3;
@@ -202,10 +211,10 @@ public final class A2hMap implements AutoCloseable {
             for (int li = 0; li < LEAVES_PER_REGION; li++) {
                 long leafAddress = dir.get(ADDRESS, 8L * li);
                 if (leafAddress != 0) {
-                    memory.free(MemorySegment.ofAddress(leafAddress).reinterpret(LEAF_BYTES));
+                    NativeMemory.free(MemorySegment.ofAddress(leafAddress).reinterpret(LEAF_BYTES));
                 }
             }
-            memory.free(dir);
+            NativeMemory.free(dir);
             directories[r] = null;
             leafCounts[r] = null;
             regionLeaves[r] = 0;

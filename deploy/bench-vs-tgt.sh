@@ -20,7 +20,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-a=$("$root/deploy/hashbrick" up --dir "$work/hashbrick" --port 3262 --lun-size "$size")
+a=$("$root/deploy/hashbrick" up --dir "$work/hashbrick" --port 3262 --mgmt-port 0 --lun-size "$size")
 b=$(bash "$tools/peer-tgt.sh" start --thin --size "$size" --port 3272 --dir "$work/tgt" | tail -n 1)
 echo "bench: A=$a (pid $(cat "$work/hashbrick/node.pid"))  B=$b (pid $(cat "$work/tgt/tgtd.pid"))  $(nproc) cores"
 python3 "$tools/fio-compare.py" --a "$a" --b "$b" --a-pids "$(cat "$work/hashbrick/node.pid")" \

@@ -1,17 +1,18 @@
 package io.hashbrick.node;
 
-import io.hashbrick.node.block.BlockDevice;
-import io.hashbrick.node.block.FileBlockDevice;
 import io.hashbrick.node.iscsi.IscsiServer;
 import io.hashbrick.node.iscsi.TargetConfig;
 import io.hashbrick.node.iscsi.TargetConfig.ChapCredentials;
-import io.hashbrick.node.scsi.LogicalUnit;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.hashbrick.node.mgmt.ManagementServer;
 import io.hashbrick.node.scsi.ScsiDeviceServer;
+import io.hashbrick.node.volume.Sizes;
+import io.hashbrick.node.volume.VolumeService;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -20,9 +21,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * A controller node: today one iSCSI portal serving file-backed LUNs from a data directory. When it
- * listens, it writes {@code <dir>/node.url} (the default LUN's iSCSI URL), which the launcher waits
- * for. SIGTERM flushes and closes every LUN.
+ * A controller node: today one iSCSI portal serving the volumes of a data directory (file-backed), and
+ * a management API. When it listens it writes {@code <dir>/node.url} (the first volume's iSCSI URL)
+ * and {@code <dir>/node.mgmt} (the API's base URL), which the launcher waits for and uses. SIGTERM
+ * closes sessions and flushes and closes every volume.
  */
 @Command(name = "hashbrick-node", mixinStandardHelpOptions = true, version = "hashbrick 0.1",
         description = "Runs one Hashbrick controller: an iSCSI target serving LUNs.")
@@ -40,10 +42,10 @@ public final class Main implements Callable<Integer> {
             description = "Target IQN (default ${DEFAULT-VALUE}).")
     String targetName;
 
-    @Option(names = "--luns", defaultValue = "1", description = "Number of LUNs, 0..N-1 (default ${DEFAULT-VALUE}).")
+    @Option(names = "--luns", defaultValue = "1", description = "Volumes lun0..lunN-1 created on the first start of a directory (default ${DEFAULT-VALUE}).")
     int luns;
 
-    @Option(names = "--lun-size", defaultValue = "4G", description = "Size of each LUN: bytes or K/M/G/T (default ${DEFAULT-VALUE}).")
+    @Option(names = "--lun-size", defaultValue = "4G", description = "Size of each first-start volume: bytes or K/M/G/T (default ${DEFAULT-VALUE}).")
     String lunSize;
 
     @Option(names = "--block-size", defaultValue = "512", description = "Logical block size: 512 or 4096 (default ${DEFAULT-VALUE}).")
@@ -58,48 +60,44 @@ public final class Main implements Callable<Integer> {
     @Option(names = "--nop-interval-ms", defaultValue = "5000", description = "Idle time before a NOP-In ping, 0 = off (default ${DEFAULT-VALUE}).")
     int nopIntervalMs;
 
+    @Option(names = "--mgmt-port", defaultValue = "3280", description = "Management API port on --host, 0 = any (default ${DEFAULT-VALUE}).")
+    int mgmtPort;
+
     @Override
     public Integer call() throws Exception {
-        long size = parseSize(lunSize);
-        if (blockSize != 512 && blockSize != 4096) {
-            throw new CommandLine.ParameterException(new CommandLine(this), "--block-size must be 512 or 4096: " + blockSize);
-        }
-        if (luns < 1 || luns > 256) {
-            throw new CommandLine.ParameterException(new CommandLine(this), "--luns must be 1..256: " + luns);
+        long size = Sizes.parse(lunSize);
+        if (luns < 1 || luns > VolumeService.MAX_VOLUMES) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--luns must be 1.." + VolumeService.MAX_VOLUMES + ": " + luns);
         }
         Files.createDirectories(dir);
-        List<LogicalUnit> units = new ArrayList<>();
-        List<BlockDevice> devices = new ArrayList<>();
-        for (int i = 0; i < luns; i++) {
-            BlockDevice dev = FileBlockDevice.open(dir.resolve("lun" + i + ".img"), size, blockSize);
-            devices.add(dev);
-            units.add(new LogicalUnit(i, dev, targetName + "/lun" + i));
+        ScsiDeviceServer scsi = new ScsiDeviceServer("HASHBRCK", "XBRICK LUN", List.of());
+        VolumeService volumes = VolumeService.open(dir, scsi, targetName);
+        if (volumes.list().isEmpty()) {
+            // First start on this directory: the default volumes the options describe.
+            for (int i = 0; i < luns; i++) {
+                volumes.create("lun" + i, size, blockSize, targetName);
+            }
         }
-        ScsiDeviceServer scsi = new ScsiDeviceServer("HASHBRCK", "XBRICK LUN", units);
         TargetConfig config = TargetConfig.defaults(targetName, host, port).withNop(nopIntervalMs, 15_000)
                 .withChap(credentials(chapUser, "HASHBRICK_CHAP_SECRET"), credentials(mutualUser, "HASHBRICK_MUTUAL_SECRET"));
         IscsiServer server = new IscsiServer(config, scsi);
         int bound = server.start();
-        String url = "iscsi://" + host + ":" + bound + "/" + targetName + "/0";
-        Path tmp = dir.resolve("node.url.tmp");
-        Files.writeString(tmp, url + "\n", StandardCharsets.UTF_8);
-        Files.move(tmp, dir.resolve("node.url"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        Log.info("node_ready", "url=" + url + " luns=" + luns + " lun_bytes=" + size + " block_size=" + blockSize
+        String url = "iscsi://" + host + ":" + bound + "/" + targetName + "/" + volumes.list().get(0).lun();
+        ManagementServer mgmt = new ManagementServer(host, mgmtPort, volumes, targetName, () -> status(server, volumes, url));
+        int mgmtBound = mgmt.start();
+        writeAtomically(dir.resolve("node.mgmt"), "http://" + host + ":" + mgmtBound + "\n");
+        writeAtomically(dir.resolve("node.url"), url + "\n");
+        Log.info("node_ready", "url=" + url + " volumes=" + volumes.list().size() + " mgmt_port=" + mgmtBound
                 + " dir=" + dir.toAbsolutePath() + " pid=" + ProcessHandle.current().pid());
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             Log.info("node_stopping", "reason=signal");
+            mgmt.close();
             server.close();
-            for (BlockDevice d : devices) {
-                try {
-                    d.flush();
-                    d.close();
-                } catch (Exception e) {
-                    Log.warn("lun_close_failed", "error=" + Log.q(e.getMessage()));
-                }
-            }
+            volumes.close();
             try {
                 Files.deleteIfExists(dir.resolve("node.url"));
+                Files.deleteIfExists(dir.resolve("node.mgmt"));
             } catch (java.io.IOException ignored) {
                 // best effort
             }
@@ -108,6 +106,20 @@ public final class Main implements Callable<Integer> {
         }, "shutdown"));
         stopped.await();
         return 0;
+    }
+
+    private ObjectNode status(IscsiServer server, VolumeService volumes, String url) {
+        ObjectNode n = new ObjectMapper().createObjectNode();
+        n.put("state", "running").put("target", targetName).put("url", url).put("portal", host + ":" + port)
+                .put("sessions", server.sessionCount()).put("volumes", volumes.list().size())
+                .put("pid", ProcessHandle.current().pid());
+        return n;
+    }
+
+    private static void writeAtomically(Path file, String text) throws java.io.IOException {
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.writeString(tmp, text, StandardCharsets.UTF_8);
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
     private static ChapCredentials credentials(String user, String secretVariable) {
@@ -119,30 +131,6 @@ public final class Main implements Callable<Integer> {
             throw new IllegalArgumentException("CHAP user given but $" + secretVariable + " is not set: user=" + user);
         }
         return new ChapCredentials(user, secret);
-    }
-
-    static long parseSize(String s) {
-        String t = s.trim().toUpperCase(java.util.Locale.ROOT);
-        long mult = 1;
-        char last = t.isEmpty() ? ' ' : t.charAt(t.length() - 1);
-        switch (last) {
-            case 'K' -> mult = 1L << 10;
-            case 'M' -> mult = 1L << 20;
-            case 'G' -> mult = 1L << 30;
-            case 'T' -> mult = 1L << 40;
-            default -> mult = 1;
-        }
-        String num = mult == 1 ? t : t.substring(0, t.length() - 1);
-        long v;
-        try {
-            v = Long.parseLong(num) * mult;
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("bad size: " + s);
-        }
-        if (v < 1 << 20 || v % 4096 != 0) {
-            throw new IllegalArgumentException("LUN size must be a multiple of 4096 and at least 1 MiB: size=" + s);
-        }
-        return v;
     }
 
     public static void main(String[] args) {

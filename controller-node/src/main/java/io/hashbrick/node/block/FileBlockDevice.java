@@ -25,7 +25,8 @@ public final class FileBlockDevice implements BlockDevice {
     private final RandomAccessFile raf;
     private final FileChannel channel;
     private final int blockSize;
-    private final long blockCount;
+    /** Grows online (volume resize); read on every command, so volatile. */
+    private volatile long blockCount;
     private final LibC libc;
     private final int fd;
     private final Arena arena;
@@ -88,6 +89,23 @@ public final class FileBlockDevice implements BlockDevice {
     @Override
     public long blockCount() {
         return blockCount;
+    }
+
+    /**
+     * Grows the device to {@code newSizeBytes} (a volume resize): the file is extended sparsely, the new
+     * blocks read as zeros, and the SCSI layer reports CAPACITY DATA HAS CHANGED. Shrinking would drop
+     * data the host may still use, so it is refused.
+     */
+    public synchronized void grow(long newSizeBytes) throws IOException {
+        long current = blockCount * blockSize;
+        if (newSizeBytes % blockSize != 0 || newSizeBytes < current) {
+            throw new IllegalArgumentException("a volume can only grow, in whole blocks: current_bytes=" + current
+                    + " new_bytes=" + newSizeBytes + " block_size=" + blockSize);
+        }
+        if (raf.length() < newSizeBytes) {
+            raf.setLength(newSizeBytes);
+        }
+        blockCount = newSizeBytes / blockSize;
     }
 
     @Override

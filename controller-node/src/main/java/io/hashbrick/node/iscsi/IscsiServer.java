@@ -180,7 +180,7 @@ public final class IscsiServer implements AutoCloseable {
         internalErrors.incrementAndGet();
     }
 
-    int sessionCount() {
+    public int sessionCount() {
         return sessions.size();
     }
 

@@ -1,0 +1,156 @@
+package io.hashbrick.node.mgmt;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.hashbrick.node.Log;
+import io.hashbrick.node.volume.Sizes;
+import io.hashbrick.node.volume.Volume;
+import io.hashbrick.node.volume.VolumeException;
+import io.hashbrick.node.volume.VolumeService;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.util.concurrent.Executors;
+import java.util.function.Supplier;
+
+/**
+ * The node's management API: JSON over HTTP on a loopback port (the JDK's HTTP server). The launcher's
+ * {@code hashbrick volume ...} commands use it.
+ * <pre>
+ *  GET    /api/v1/volumes              list
+ *  POST   /api/v1/volumes              {"name": "db1", "size": "10G", "block_size": 512}   create
+ *  PUT    /api/v1/volumes/{name}       {"size": "20G"}                                     grow
+ *  DELETE /api/v1/volumes/{name}                                                           delete
+ *  GET    /api/v1/status               node summary
+ * </pre>
+ * Errors answer {"error": "..."} with 400 (invalid), 404 (unknown volume), 409 (conflict), 405, 413.
+ */
+public final class ManagementServer implements AutoCloseable {
+    static final int MAX_BODY_BYTES = 16 * 1024;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final HttpServer http;
+    private final VolumeService volumes;
+    private final String targetName;
+    private final Supplier<ObjectNode> status;
+
+    public ManagementServer(String host, int port, VolumeService volumes, String targetName, Supplier<ObjectNode> status)
+            throws IOException {
+        this.volumes = volumes;
+        this.targetName = targetName;
+        this.status = status;
+        this.http = HttpServer.create(new InetSocketAddress(host, port), 16);
+        http.createContext("/api/v1/volumes", this::volumes);
+        http.createContext("/api/v1/status", ex -> respond(ex, 200, status.get()));
+        http.setExecutor(Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "mgmt-http");
+            t.setDaemon(true);
+            return t;
+        }));
+    }
+
+    public int start() {
+        http.start();
+        int port = http.getAddress().getPort();
+        Log.info("mgmt_listening", "address=" + http.getAddress().getHostString() + ":" + port);
+        return port;
+    }
+
+    private void volumes(HttpExchange ex) throws IOException {
+        String path = ex.getRequestURI().getPath();
+        String name = path.length() > "/api/v1/volumes/".length() ? path.substring("/api/v1/volumes/".length()) : null;
+        String method = ex.getRequestMethod();
+        try {
+            if (name == null && method.equals("GET")) {
+                ArrayNode list = JSON.createArrayNode();
+                for (Volume v : volumes.list()) {
+                    list.add(json(v));
+                }
+                respond(ex, 200, list);
+            } else if (name == null && method.equals("POST")) {
+                JsonNode body = body(ex);
+                Volume v = volumes.create(body.path("name").asText(null), size(body), body.path("block_size").asInt(512),
+                        targetName);
+                respond(ex, 201, json(v));
+            } else if (name != null && method.equals("PUT")) {
+                respond(ex, 200, json(volumes.resize(name, size(body(ex)))));
+            } else if (name != null && method.equals("DELETE")) {
+                volumes.delete(name);
+                respond(ex, 200, JSON.createObjectNode().put("deleted", name));
+            } else {
+                error(ex, 405, "method not allowed: " + method + " " + path);
+            }
+        } catch (VolumeException e) {
+            int code = switch (e.kind()) {
+                case INVALID -> 400;
+                case NOT_FOUND -> 404;
+                case CONFLICT -> 409;
+            };
+            error(ex, code, e.getMessage());
+        } catch (IllegalArgumentException e) {
+            error(ex, 400, e.getMessage());
+        } catch (BodyTooLarge e) {
+            error(ex, 413, "request body over " + MAX_BODY_BYTES + " bytes");
+        }
+    }
+
+    private static long size(JsonNode body) {
+        JsonNode s = body.path("size");
+        if (s.isMissingNode() || s.isNull()) {
+            throw new IllegalArgumentException("missing \"size\"");
+        }
+        return s.isNumber() ? s.asLong() : Sizes.parse(s.asText());
+    }
+
+    private static JsonNode body(HttpExchange ex) throws IOException, BodyTooLarge {
+        try (InputStream in = ex.getRequestBody()) {
+            byte[] b = in.readNBytes(MAX_BODY_BYTES + 1);
+            if (b.length > MAX_BODY_BYTES) {
+                throw new BodyTooLarge();
+            }
+            try {
+                JsonNode n = JSON.readTree(b);
+                if (n == null || !n.isObject()) {
+                    throw new IllegalArgumentException("request body must be a JSON object");
+                }
+                return n;
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                throw new IllegalArgumentException("malformed JSON: " + e.getOriginalMessage());
+            }
+        }
+    }
+
+    private ObjectNode json(Volume v) {
+        return JSON.createObjectNode().put("name", v.name()).put("lun", v.lun()).put("size_bytes", v.sizeBytes())
+                .put("block_size", v.blockSize()).put("target", targetName);
+    }
+
+    private static void error(HttpExchange ex, int code, String message) throws IOException {
+        Log.warn("mgmt_request_failed", "method=" + ex.getRequestMethod() + " path=" + ex.getRequestURI().getPath()
+                + " status=" + code + " reason=" + Log.q(message));
+        respond(ex, code, JSON.createObjectNode().put("error", message));
+    }
+
+    private static void respond(HttpExchange ex, int code, JsonNode body) throws IOException {
+        byte[] b = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(body);
+        ex.getResponseHeaders().set("Content-Type", "application/json");
+        ex.sendResponseHeaders(code, b.length);
+        try (var out = ex.getResponseBody()) {
+            out.write(b);
+        }
+    }
+
+    /** A request body over the limit. */
+    private static final class BodyTooLarge extends Exception {
+        private static final long serialVersionUID = 1L;
+    }
+
+    @Override
+    public void close() {
+        http.stop(0);
+    }
+}

@@ -1,0 +1,170 @@
+package io.hashbrick.node.volume;
+
+import io.hashbrick.node.Log;
+import io.hashbrick.node.block.FileBlockDevice;
+import io.hashbrick.node.scsi.LogicalUnit;
+import io.hashbrick.node.scsi.ScsiDeviceServer;
+import io.hashbrick.node.volume.VolumeException.Kind;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * Volumes of this controller: create, delete, grow and list, each mapped at a LUN of the target and
+ * recorded in the {@link VolumeCatalog}. Volumes are sparse files for now (FileBlockDevice); the
+ * content-addressed data path replaces the backing, not this service.
+ *
+ * <p>Order of steps, so a crash leaves no catalog entry without its data: create writes the file,
+ * then the catalog, then maps the LUN; delete unmaps the LUN, rewrites the catalog, and only then
+ * removes the file (a crash in between leaves an orphan file, reported at start-up).
+ */
+public final class VolumeService implements AutoCloseable {
+    public static final int MAX_VOLUMES = 256;
+    static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+    static final long MIN_BYTES = 1L << 20;
+
+    private final Path dir;
+    private final ScsiDeviceServer scsi;
+    private final List<Volume> volumes = new ArrayList<>();
+    private final Map<String, FileBlockDevice> devices = new HashMap<>();
+
+    private VolumeService(Path dir, ScsiDeviceServer scsi) {
+        this.dir = dir;
+        this.scsi = scsi;
+    }
+
+    /** Opens the catalog of {@code dir} and maps every volume on {@code scsi}. */
+    public static VolumeService open(Path dir, ScsiDeviceServer scsi, String targetName) throws IOException {
+        VolumeService s = new VolumeService(dir, scsi);
+        for (Volume v : VolumeCatalog.load(dir)) {
+            Path file = dir.resolve(v.file());
+            if (!Files.exists(file)) {
+                throw new IOException("volume file missing: volume=" + v.name() + " file=" + file
+                        + " (restore it, or remove the volume from " + VolumeCatalog.FILE + ")");
+            }
+            FileBlockDevice dev = FileBlockDevice.open(file, v.sizeBytes(), v.blockSize());
+            s.devices.put(v.name(), dev);
+            s.volumes.add(v);
+            scsi.addLogicalUnit(new LogicalUnit(v.lun(), dev, targetName + "/" + v.name()));
+        }
+        Log.info("volumes_loaded", "count=" + s.volumes.size() + " dir=" + dir);
+        return s;
+    }
+
+    public synchronized List<Volume> list() {
+        return List.copyOf(volumes);
+    }
+
+    public synchronized Volume create(String name, long sizeBytes, int blockSize, String targetName)
+            throws VolumeException, IOException {
+        if (name == null || !NAME.matcher(name).matches()) {
+            throw new VolumeException(Kind.INVALID, "volume name must be 1-64 of [A-Za-z0-9._-], starting alphanumeric: name=" + name);
+        }
+        if (blockSize != 512 && blockSize != 4096) {
+            throw new VolumeException(Kind.INVALID, "block size must be 512 or 4096: block_size=" + blockSize);
+        }
+        if (sizeBytes < MIN_BYTES || sizeBytes % 4096 != 0) {
+            throw new VolumeException(Kind.INVALID, "size must be a multiple of 4096 and at least 1 MiB: size_bytes=" + sizeBytes);
+        }
+        if (find(name) != null) {
+            throw new VolumeException(Kind.CONFLICT, "volume exists: name=" + name);
+        }
+        int lun = freeLun();
+        if (lun < 0) {
+            throw new VolumeException(Kind.CONFLICT, "no free LUN: volumes=" + volumes.size() + " max=" + MAX_VOLUMES);
+        }
+        String file = name + ".img";
+        if (Files.exists(dir.resolve(file))) {
+            throw new VolumeException(Kind.CONFLICT, "a file of that name is in the data directory (an orphan?): file="
+                    + dir.resolve(file));
+        }
+        FileBlockDevice dev = FileBlockDevice.open(dir.resolve(file), sizeBytes, blockSize);
+        Volume v = new Volume(name, lun, sizeBytes, blockSize, file);
+        volumes.add(v);
+        try {
+            VolumeCatalog.store(dir, volumes);
+        } catch (IOException e) {
+            volumes.remove(v);
+            dev.close();
+            Files.deleteIfExists(dir.resolve(file));
+            throw e;
+        }
+        devices.put(name, dev);
+        scsi.addLogicalUnit(new LogicalUnit(lun, dev, targetName + "/" + name));
+        Log.info("volume_created", "name=" + name + " lun=" + lun + " size_bytes=" + sizeBytes + " block_size=" + blockSize);
+        return v;
+    }
+
+    public synchronized void delete(String name) throws VolumeException, IOException {
+        Volume v = require(name);
+        scsi.removeLogicalUnit(v.lun());
+        volumes.remove(v);
+        VolumeCatalog.store(dir, volumes);
+        FileBlockDevice dev = devices.remove(name);
+        dev.close();
+        Files.deleteIfExists(dir.resolve(v.file()));
+        Log.info("volume_deleted", "name=" + name + " lun=" + v.lun());
+    }
+
+    public synchronized Volume resize(String name, long newSizeBytes) throws VolumeException, IOException {
+        Volume v = require(name);
+        if (newSizeBytes % 4096 != 0 || newSizeBytes < v.sizeBytes()) {
+            throw new VolumeException(newSizeBytes < v.sizeBytes() ? Kind.CONFLICT : Kind.INVALID,
+                    "a volume only grows, in multiples of 4096: name=" + name + " size_bytes=" + v.sizeBytes()
+                            + " new_size_bytes=" + newSizeBytes);
+        }
+        devices.get(name).grow(newSizeBytes);
+        Volume grown = new Volume(v.name(), v.lun(), newSizeBytes, v.blockSize(), v.file());
+        volumes.set(volumes.indexOf(v), grown);
+        VolumeCatalog.store(dir, volumes);
+        scsi.capacityChanged(v.lun());
+        Log.info("volume_resized", "name=" + name + " lun=" + v.lun() + " old_size_bytes=" + v.sizeBytes()
+                + " size_bytes=" + newSizeBytes);
+        return grown;
+    }
+
+    private Volume require(String name) throws VolumeException {
+        Volume v = find(name);
+        if (v == null) {
+            throw new VolumeException(Kind.NOT_FOUND, "no such volume: name=" + name);
+        }
+        return v;
+    }
+
+    private Volume find(String name) {
+        for (Volume v : volumes) {
+            if (v.name().equals(name)) {
+                return v;
+            }
+        }
+        return null;
+    }
+
+    private int freeLun() {
+        boolean[] used = new boolean[MAX_VOLUMES];
+        for (Volume v : volumes) {
+            used[v.lun()] = true;
+        }
+        for (int i = 0; i < MAX_VOLUMES; i++) {
+            if (!used[i]) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** Flushes and closes every volume (shutdown). */
+    @Override
+    public synchronized void close() {
+        for (Map.Entry<String, FileBlockDevice> e : devices.entrySet()) {
+            e.getValue().flush();
+            e.getValue().close();
+        }
+        devices.clear();
+    }
+}

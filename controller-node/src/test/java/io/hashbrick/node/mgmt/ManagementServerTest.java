@@ -1,0 +1,56 @@
+package io.hashbrick.node.mgmt;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.hashbrick.node.scsi.ScsiDeviceServer;
+import io.hashbrick.node.volume.VolumeService;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ManagementServerTest {
+    static final String TARGET = "iqn.2026-11.io.hashbrick:test";
+    @TempDir
+    Path dir;
+
+    @Test
+    void volumesThroughTheApi() throws Exception {
+        try (VolumeService volumes = VolumeService.open(dir, new ScsiDeviceServer("HASHBRCK", "TEST", List.of()), TARGET);
+                ManagementServer api = new ManagementServer("127.0.0.1", 0, volumes, TARGET,
+                        () -> new ObjectMapper().createObjectNode().put("state", "running"))) {
+            int port = api.start();
+            HttpClient http = HttpClient.newHttpClient();
+            String base = "http://127.0.0.1:" + port + "/api/v1/";
+            HttpResponse<String> r = send(http, "POST", base + "volumes", "{\"name\":\"db1\",\"size\":\"16M\",\"block_size\":4096}");
+            assertEquals(201, r.statusCode(), r.body());
+            assertTrue(r.body().contains("\"lun\" : 0"), r.body());
+            assertEquals(409, send(http, "POST", base + "volumes", "{\"name\":\"db1\",\"size\":\"16M\"}").statusCode());
+            assertEquals(400, send(http, "POST", base + "volumes", "{\"name\":\"db2\"}").statusCode(), "size missing");
+            assertEquals(400, send(http, "POST", base + "volumes", "not json").statusCode());
+            assertEquals(400, send(http, "POST", base + "volumes", "{\"name\":\"db2\",\"size\":\"many\"}").statusCode());
+            assertEquals(413, send(http, "POST", base + "volumes", "{\"x\":\"" + "y".repeat(20_000) + "\"}").statusCode());
+            r = send(http, "PUT", base + "volumes/db1", "{\"size\":33554432}");
+            assertEquals(200, r.statusCode(), r.body());
+            assertTrue(r.body().contains("33554432"), r.body());
+            assertTrue(send(http, "GET", base + "volumes", null).body().contains("db1"));
+            assertEquals(405, send(http, "PATCH", base + "volumes", "{}").statusCode());
+            assertEquals(404, send(http, "DELETE", base + "volumes/nope", null).statusCode());
+            assertEquals(200, send(http, "DELETE", base + "volumes/db1", null).statusCode());
+            assertEquals("[ ]", send(http, "GET", base + "volumes", null).body());
+            assertEquals(200, send(http, "GET", base + "status", null).statusCode());
+        }
+    }
+
+    static HttpResponse<String> send(HttpClient http, String method, String url, String body) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).header("Content-Type", "application/json")
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+}

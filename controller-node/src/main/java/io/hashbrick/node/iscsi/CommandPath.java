@@ -119,6 +119,8 @@ final class CommandPath {
         t.unsolicitedDataSn = 0;
         t.r2tSn = 0;
         t.active = true;
+        t.lunResetGeneration = conn.server.lunResetGeneration(s.lun);
+        t.targetResetGeneration = conn.server.targetResetGeneration();
     }
 
     /** Checks the command PDU against the negotiated data rules; returns why it is invalid, or null. */
@@ -154,6 +156,14 @@ final class CommandPath {
             return null;
         }
         unpark(t);
+        if (t.lunResetGeneration != conn.server.lunResetGeneration(t.scsi.lun)
+                || t.targetResetGeneration != conn.server.targetResetGeneration()) {
+            // Aborted by a reset from another session while it waited for data: no status (TAS=0).
+            Log.info("task_aborted_by_reset", "peer=" + conn.peer + " itt=0x" + Integer.toHexString(t.itt)
+                    + " lun=" + t.scsi.lun);
+            release(t);
+            return null;
+        }
         execute(t);
         return null;
     }

@@ -38,6 +38,15 @@ public final class IscsiServer implements AutoCloseable {
     private final AtomicInteger nextTsih = new AtomicInteger(1);
     private final AtomicLong nextNexusId = new AtomicLong(1);
     private final AtomicLong internalErrors = new AtomicLong();
+    /**
+     * Reset generations: a LUN RESET bumps its LUN's, a target reset the target's. A task remembers
+     * both when it arrives; one that is still waiting for Data-Out when a reset comes from another
+     * session is dropped before it runs (SAM-5 §6.3: a reset aborts every task of the logical unit,
+     * whichever I_T nexus it came on; with TAS=0 the aborted tasks get no status).
+     */
+    private final java.util.concurrent.atomic.AtomicIntegerArray lunResets =
+            new java.util.concurrent.atomic.AtomicIntegerArray(16384);
+    private final java.util.concurrent.atomic.AtomicInteger targetResets = new java.util.concurrent.atomic.AtomicInteger();
     private final ScheduledExecutorService housekeeping;
     private ServerSocketChannel listener;
     private java.util.concurrent.ScheduledFuture<?> ticker;
@@ -169,6 +178,24 @@ public final class IscsiServer implements AutoCloseable {
         for (Connection c : connections) {
             c.close(reason);
         }
+    }
+
+    void lunReset(int lun) {
+        if (lun >= 0 && lun < lunResets.length()) {
+            lunResets.incrementAndGet(lun);
+        }
+    }
+
+    void targetReset() {
+        targetResets.incrementAndGet();
+    }
+
+    int lunResetGeneration(int lun) {
+        return lun >= 0 && lun < lunResets.length() ? lunResets.get(lun) : 0;
+    }
+
+    int targetResetGeneration() {
+        return targetResets.get();
     }
 
     /** Unexpected exceptions on connection threads: bugs, never expected conditions. Tests assert 0. */

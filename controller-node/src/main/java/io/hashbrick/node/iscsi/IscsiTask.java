@@ -32,6 +32,9 @@ final class IscsiTask {
     int r2tEnd;
     int solicitedDataSn;
     boolean active;
+    /** Reset generations when the command arrived (see IscsiServer). */
+    int lunResetGeneration;
+    int targetResetGeneration;
 
     void ensureCapacity(int bytes) {
         if (buffer.capacity() < bytes) {

@@ -38,14 +38,24 @@ final class TaskManagement {
         int response;
         switch (function) {
             case 1 -> response = abortTask(rtt, lunField);
-            case ScsiTarget.TMF_ABORT_TASK_SET, ScsiTarget.TMF_CLEAR_TASK_SET, ScsiTarget.TMF_LUN_RESET -> {
+            case ScsiTarget.TMF_ABORT_TASK_SET, ScsiTarget.TMF_CLEAR_TASK_SET -> {
                 commands.abortWhere(lunField);
                 response = target.taskManagement(session.nexus, function, lun);
+            }
+            case ScsiTarget.TMF_LUN_RESET -> {
+                commands.abortWhere(lunField);
+                response = target.taskManagement(session.nexus, function, lun);
+                if (response == ScsiTarget.TMF_COMPLETE) {
+                    conn.server.lunReset(lun); // and the other sessions' tasks of this LUN
+                }
             }
             case ScsiTarget.TMF_CLEAR_ACA -> response = target.taskManagement(session.nexus, function, lun);
             case ScsiTarget.TMF_TARGET_WARM_RESET, ScsiTarget.TMF_TARGET_COLD_RESET -> {
                 commands.abortWhere(-1L);
                 response = target.taskManagement(session.nexus, function, lun);
+                if (response == ScsiTarget.TMF_COMPLETE) {
+                    conn.server.targetReset();
+                }
             }
             case 8 -> response = 4; // TASK REASSIGN: allegiance reassignment needs ErrorRecoveryLevel 2
             default -> response = ScsiTarget.TMF_NOT_SUPPORTED;

@@ -395,6 +395,33 @@ class IscsiProtocolTest {
         }
     }
 
+    @Test
+    void lunResetAbortsWaitingTasksOfOtherSessionsToo() throws IOException {
+        try (TestInitiator a = loggedIn(Map.of("InitialR2T", "Yes", "ImmediateData", "No"));
+                TestInitiator b = new TestInitiator(target.port)) {
+            b.isid = 0x023d_0000_0077L;
+            assertEquals(0, b.login(INITIATOR, TargetFixture.TARGET, Map.of()).loginStatus());
+            assertEquals(0, a.command(0, new byte[16], 0, false, null)[0], "a has used the LUN");
+            ByteBuffer h = a.scsiHeader(0, cdb10(0x2a, 0, 8), 4096, false, true);
+            a.send(h, null);
+            Pdu r2t = a.receive();
+            assertEquals(Bhs.OP_R2T, r2t.opcode());
+            ByteBuffer tmf = TestInitiator.header(0x42, 0x85); // LUN RESET from the other session
+            tmf.putLong(8, Bhs.encodeLun(0)).putInt(16, 500).putInt(20, -1).putInt(24, b.cmdSn);
+            b.send(tmf, null);
+            assertEquals(0, b.receive().header().get(2), "function complete");
+            // a's data arrives after the reset: the task was aborted, so no status comes back
+            ByteBuffer d = TestInitiator.header(Bhs.OP_DATA_OUT, 0x80);
+            d.putInt(16, h.getInt(16)).putInt(20, r2t.header().getInt(20)).putInt(36, 0).putInt(40, 0);
+            a.send(d, new byte[4096]);
+            a.socket.setSoTimeout(500);
+            assertThrows(java.net.SocketTimeoutException.class, a::receive);
+            a.socket.setSoTimeout(5000);
+            byte[] sense = a.command(0, new byte[16], 0, false, null);
+            assertEquals(ScsiTask.CHECK_CONDITION, sense[0], "the reset shows as a unit attention on a's nexus");
+        }
+    }
+
     static Map<String, String> keys(String... kv) {
         Map<String, String> m = new LinkedHashMap<>();
         for (int i = 0; i < kv.length; i += 2) {

@@ -187,6 +187,45 @@ public final class H2pBucket implements AutoCloseable {
         }
     }
 
+    /** @return slots ever handed out: every handle of this bucket has a slot below (checkpoints) */
+    long highWater() {
+        return entries.highWater();
+    }
+
+    /** @return whether {@code slot} holds a live entry (checkpoints) */
+    boolean isLiveSlot(long slot) {
+        return entries.isLive(slot);
+    }
+
+    /**
+     * Restore only ({@link H2pCheckpoint}), slots strictly ascending: re-creates a live entry at exactly
+     * {@code slot}; skipped slots become free. The fingerprint's stored bytes are {@code fp[offset+5 ..
+     * offset+32)}; bytes 0..4 are not read. The caller validated every field against the format's ranges.
+     * @return false, changing nothing, when the fingerprint is present already (a corrupt checkpoint)
+     */
+    boolean restoreEntry(long slot, MemorySegment fp, long offset, long location, int length, int flags,
+            long refcount) {
+        checkPlacement(location, length, flags);
+        checkWritable();
+        assert refcount > 0 : "refcount=" + refcount;
+        long word0 = fp.get(H2pEntries.LONG_LE, offset + H2pEntries.FP_FIRST_STORED);
+        if (index.find(fp, offset, word0) >= 0) {
+            return false;
+        }
+        entries.takeAt(slot);
+        entries.write(slot, fp, offset, location, length, flags, 1);
+        storeRefcount(slot, 1, refcount);
+        index.add(slot, word0);
+        live++;
+        return true;
+    }
+
+    /** Restore only: raises the high-water mark to {@code slots}; the slots above the last entry become free. */
+    void restoreHighWater(long slots) {
+        checkWritable();
+        entries.freeUpTo(slots);
+    }
+
     public int bucket() {
         return bucket;
     }

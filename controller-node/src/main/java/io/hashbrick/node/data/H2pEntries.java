@@ -104,6 +104,37 @@ final class H2pEntries {
         return highWater++;
     }
 
+    /**
+     * Restore only (checkpoints, {@link H2pCheckpoint}): hands out exactly {@code slot}, which must lie at
+     * or above the high-water mark, so restored entries come in ascending slot order. Slots skipped on the
+     * way were free when the checkpoint was taken and go on the free list.
+     */
+    void takeAt(long slot) {
+        if (slot < highWater || slot >= MAX_SLOTS) {
+            throw new IllegalStateException("restore out of slot order: slot=" + slot + " high_water=" + highWater
+                    + " max_slots=" + MAX_SLOTS);
+        }
+        freeUpTo(slot);
+        if (highWater == capacity) {
+            grow();
+        }
+        highWater++;
+    }
+
+    /** Restore only: raises the high-water mark to {@code slots}, every slot added going on the free list. */
+    void freeUpTo(long slots) {
+        if (slots < highWater || slots > MAX_SLOTS) {
+            throw new IllegalStateException("restore lowers the high-water mark: slots=" + slots + " high_water="
+                    + highWater + " max_slots=" + MAX_SLOTS);
+        }
+        while (highWater < slots) { // bounded by slots - highWater; grows a page each 32 slots
+            if (highWater == capacity) {
+                grow();
+            }
+            give(highWater++);
+        }
+    }
+
     /** Puts a slot on the free list; the caller removed it from the index first. */
     void give(long slot) {
         long at = at(slot);

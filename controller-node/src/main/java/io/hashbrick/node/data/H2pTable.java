@@ -1,6 +1,9 @@
 package io.hashbrick.node.data;
 
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
 
 /**
  * The D role's H2P table: 4096 {@link H2pBucket}s, each call routed by the fingerprint's top 12 bits or
@@ -16,9 +19,11 @@ public final class H2pTable implements AutoCloseable {
     private static final long HEAP_BYTES_FIXED = 32 + 16 + 4L * H2pHandle.BUCKETS;
 
     private final H2pBucket[] buckets = new H2pBucket[H2pHandle.BUCKETS];
+    private final long hashSeed;
 
     /** @param hashSeed secret seed of every bucket's index hash (see {@link H2pIndex}) */
     public H2pTable(long hashSeed) {
+        this.hashSeed = hashSeed;
         for (int b = 0; b < buckets.length; b++) {
             buckets[b] = new H2pBucket(b, hashSeed);
         }
@@ -30,6 +35,29 @@ public final class H2pTable implements AutoCloseable {
             throw new IllegalArgumentException("bucket out of range: bucket=" + bucket);
         }
         return buckets[bucket];
+    }
+
+    /**
+     * Writes every bucket's live entries and slot high-water mark to {@code out} ({@link H2pCheckpoint}
+     * draws the format). Run it on a thread that may read every bucket, with no writer active.
+     * @return bytes written
+     */
+    public long writeCheckpoint(WritableByteChannel out) throws IOException {
+        return H2pCheckpoint.write(this, out);
+    }
+
+    /**
+     * Reads a checkpoint into a new table whose every entry sits in the slot it had, so handles held by
+     * A2H stay valid. The buckets come back without a writer thread: the D role's threads take them
+     * over (the hand-over must give a happens-before edge, as for {@link H2pBucket#releaseWriter}).
+     * @throws CorruptCheckpointException if any check fails; no table is returned then
+     */
+    public static H2pTable readCheckpoint(ReadableByteChannel in) throws IOException {
+        return H2pCheckpoint.read(in);
+    }
+
+    long hashSeed() {
+        return hashSeed;
     }
 
     public long lookup(MemorySegment fp, long offset) {

@@ -1,5 +1,7 @@
 package io.hashbrick.node.data;
 
+import io.hashbrick.node.CorruptCheckpointException;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;

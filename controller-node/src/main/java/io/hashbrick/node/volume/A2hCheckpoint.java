@@ -1,5 +1,7 @@
 package io.hashbrick.node.volume;
 
+import io.hashbrick.node.CorruptCheckpointException;
+
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -126,15 +128,6 @@ public final class A2hCheckpoint {
             if (in.read(buf) < 0) {
                 throw new CorruptCheckpointException("A2H checkpoint truncated");
             }
-        }
-    }
-
-    /** A checkpoint that is not intact. */
-    public static final class CorruptCheckpointException extends IOException {
-        private static final long serialVersionUID = 1L;
-
-        public CorruptCheckpointException(String message) {
-            super(message);
         }
     }
 }

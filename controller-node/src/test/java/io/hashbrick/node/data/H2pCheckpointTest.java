@@ -1,5 +1,7 @@
 package io.hashbrick.node.data;
 
+import io.hashbrick.node.CorruptCheckpointException;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.hashbrick.node.mem.NativeMemory;
-import io.hashbrick.node.volume.A2hCheckpoint.CorruptCheckpointException;
+import io.hashbrick.node.CorruptCheckpointException;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.nio.channels.Channels;

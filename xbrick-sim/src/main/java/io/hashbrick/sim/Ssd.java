@@ -38,9 +38,11 @@ public final class Ssd implements AutoCloseable {
     public static final int CELL_BYTES = 4096;
     /** The atomic write unit of the torn-write model: a 512-byte sector, as on a 512e SAS SSD. */
     public static final int SECTOR_BYTES = 512;
+
     public static final int HEADER_BYTES = CELL_BYTES;
     /** Bounds one command, as a drive's maximum transfer length does (SBC-4 Block Limits VPD). */
     public static final int IO_BYTES_MAX = 1 << 20;
+
     public static final long CAPACITY_BYTES_MAX = 1L << 40;
 
     private final Path file;
@@ -87,8 +89,9 @@ public final class Ssd implements AutoCloseable {
             }
             ssd.generationSeen = state.generation();
         }
-        ssd.event("ssd_opened", "mode=" + ssd.mode + " uuid=" + ssd.header.uuid() + " capacity_bytes="
-                + ssd.header.capacityBytes());
+        ssd.event(
+                "ssd_opened",
+                "mode=" + ssd.mode + " uuid=" + ssd.header.uuid() + " capacity_bytes=" + ssd.header.capacityBytes());
         return ssd;
     }
 
@@ -107,7 +110,11 @@ public final class Ssd implements AutoCloseable {
 
     /** A direct buffer of {@code bytes} whose memory starts on a 4 KiB boundary. Allocate at start-up. */
     public static ByteBuffer allocateAligned(int bytes) {
-        return ByteBuffer.allocateDirect(bytes + CELL_BYTES).alignedSlice(CELL_BYTES).limit(bytes);
+        // capacity exactly {@code bytes}: alignedSlice may keep up to a cell more, which a later clear() would expose
+        return ByteBuffer.allocateDirect(bytes + CELL_BYTES)
+                .alignedSlice(CELL_BYTES)
+                .limit(bytes)
+                .slice();
     }
 
     // ---------------------------------------------------------------- I/O
@@ -216,8 +223,10 @@ public final class Ssd implements AutoCloseable {
         }
         faults.clearLatent(offset / CELL_BYTES, (keptBytes + CELL_BYTES - 1) / CELL_BYTES);
         boolean failsDrive = faults.tornFailsDrive();
-        event("fault_fired", "kind=TORN_WRITE offset=" + offset + " length=" + length + " kept_bytes=" + keptBytes
-                + " outcome=" + (failsDrive ? "drive_failed" : "reported_ok"));
+        event(
+                "fault_fired",
+                "kind=TORN_WRITE offset=" + offset + " length=" + length + " kept_bytes=" + keptBytes + " outcome="
+                        + (failsDrive ? "drive_failed" : "reported_ok"));
         if (failsDrive) {
             src.position(start);
             state.fail(slot());
@@ -426,8 +435,10 @@ public final class Ssd implements AutoCloseable {
             }
             return state.health() == Health.PULLED ? IoStatus.NOT_PRESENT : IoStatus.DEVICE_FAILED;
         }
-        event("ssd_host_io_error", "op=" + op + " offset=" + offset + " length=" + length + " error=\""
-                + e.toString().replace('"', '\'') + "\"");
+        event(
+                "ssd_host_io_error",
+                "op=" + op + " offset=" + offset + " length=" + length + " error=\""
+                        + e.toString().replace('"', '\'') + "\"");
         if (state.health() == Health.OK) {
             state.fail(slot());
         }
@@ -460,7 +471,9 @@ public final class Ssd implements AutoCloseable {
                 if (ch != null) {
                     ch.close();
                 }
-                event("ssd_direct_refused", "fallback=BUFFERED error=\"" + e.toString().replace('"', '\'') + "\"");
+                event(
+                        "ssd_direct_refused",
+                        "fallback=BUFFERED error=\"" + e.toString().replace('"', '\'') + "\"");
             }
         }
         channel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
@@ -561,7 +574,10 @@ public final class Ssd implements AutoCloseable {
     private void event(String event, String fields) {
         SsdHeader h = header;
         String slot = h == null ? "" : "slot=" + h.slot() + " ";
-        EventSink.emit(options.events(), options.clock(), event,
+        EventSink.emit(
+                options.events(),
+                options.clock(),
+                event,
                 slot + "file=" + file.getFileName() + (fields.isEmpty() ? "" : " " + fields));
     }
 }

@@ -135,8 +135,12 @@ class FaultInjectorTest {
                 assertEquals(Health.FAILED, ssd.health());
                 int kept = (int) (e.value() % 64) * Ssd.SECTOR_BYTES;
                 assertPrefix(ssd, 8192, bytes(pattern(32768, 3)), kept, (byte) 0x11);
-                assertTrue(events.stream().anyMatch(l -> l.contains("event=fault_fired") && l.contains("kept_bytes="
-                        + kept) && l.contains("outcome=drive_failed")), events.toString());
+                assertTrue(
+                        events.stream()
+                                .anyMatch(l -> l.contains("event=fault_fired")
+                                        && l.contains("kept_bytes=" + kept)
+                                        && l.contains("outcome=drive_failed")),
+                        events.toString());
             }
         });
     }
@@ -174,8 +178,10 @@ class FaultInjectorTest {
             try (Dae dae = shelf(dir)) {
                 FaultInjector faults = injector(seed);
                 FaultEvent e = faults.inject(dae, FaultKind.SLOW);
-                assertTrue(e.value() >= FaultInjector.SLOW_LATENCY_NS_MIN
-                        && e.value() <= FaultInjector.SLOW_LATENCY_NS_MAX, e.toString());
+                assertTrue(
+                        e.value() >= FaultInjector.SLOW_LATENCY_NS_MIN
+                                && e.value() <= FaultInjector.SLOW_LATENCY_NS_MAX,
+                        e.toString());
                 Ssd ssd = dae.slot(e.slot());
                 long before = clock.nanoTime();
                 assertEquals(IoStatus.OK, ssd.write(0, pattern(4096, 1)));
@@ -231,8 +237,8 @@ class FaultInjectorTest {
     private List<String> scenario(long seed, Path where) throws IOException {
         events.clear();
         java.util.SplittableRandom work = new java.util.SplittableRandom(seed ^ 0xABCDL);
-        EnumSet<FaultKind> kinds = EnumSet.of(
-                FaultKind.LATENT_ERROR, FaultKind.BIT_FLIP, FaultKind.TORN_WRITE_SILENT, FaultKind.SLOW);
+        EnumSet<FaultKind> kinds =
+                EnumSet.of(FaultKind.LATENT_ERROR, FaultKind.BIT_FLIP, FaultKind.TORN_WRITE_SILENT, FaultKind.SLOW);
         ManualClock time = new ManualClock(0); // each run starts at virtual time 0
         try (Dae dae = Dae.open(where, SLOTS, CAPACITY, 99, SsdOptions.simulated(time, events::add))) {
             FaultInjector faults = new FaultInjector(seed, time, events::add);
@@ -242,20 +248,29 @@ class FaultInjectorTest {
                 faults.step(dae, 100_000, kinds);
                 Ssd ssd = dae.slot(work.nextInt(SLOTS));
                 long offset = (long) work.nextInt(CELLS) * Ssd.CELL_BYTES;
-                IoStatus s = work.nextBoolean()
-                        ? ssd.write(offset, pattern(4096, step))
-                        : ssd.read(offset, buf.clear());
+                IoStatus s =
+                        work.nextBoolean() ? ssd.write(offset, pattern(4096, step)) : ssd.read(offset, buf.clear());
                 outcome.add(step + ":" + s);
             }
             long sum = 0;
             for (int i = 0; i < SLOTS; i++) {
                 for (int cell = 0; cell < CELLS; cell++) {
                     dae.slot(i).faults().clearLatent(cell, 1);
-                    assertEquals(IoStatus.OK, dae.slot(i).read((long) cell * 4096, buf.clear()));
+                    IoStatus read = dae.slot(i).read((long) cell * 4096, buf.clear());
+                    if (read != IoStatus.OK) {
+                        assertEquals(
+                                IoStatus.OK,
+                                read,
+                                "slot=" + i + " cell=" + cell + " events="
+                                        + events.stream()
+                                                .filter(l -> !l.contains("fault_slow"))
+                                                .toList());
+                    }
                     sum = sum * 31 + java.util.Arrays.hashCode(bytes(buf));
                 }
             }
-            List<String> lines = new ArrayList<>(events.stream().filter(l -> l.contains("event=fault_")).toList());
+            List<String> lines = new ArrayList<>(
+                    events.stream().filter(l -> l.contains("event=fault_")).toList());
             lines.addAll(outcome);
             lines.add("checksum=" + sum + " faults=" + faults.total() + " t_ns=" + time.nanoTime());
             assertNotNull(lines);

@@ -1,10 +1,10 @@
 package io.hashbrick.node;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hashbrick.node.iscsi.IscsiServer;
 import io.hashbrick.node.iscsi.TargetConfig;
 import io.hashbrick.node.iscsi.TargetConfig.ChapCredentials;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hashbrick.node.mgmt.ManagementServer;
 import io.hashbrick.node.scsi.ScsiDeviceServer;
 import io.hashbrick.node.volume.Sizes;
@@ -26,7 +26,10 @@ import picocli.CommandLine.Option;
  * and {@code <dir>/node.mgmt} (the API's base URL), which the launcher waits for and uses. SIGTERM
  * closes sessions and flushes and closes every volume.
  */
-@Command(name = "hashbrick-node", mixinStandardHelpOptions = true, version = "hashbrick 0.1",
+@Command(
+        name = "hashbrick-node",
+        mixinStandardHelpOptions = true,
+        version = "hashbrick 0.1",
         description = "Runs one Hashbrick controller: an iSCSI target serving LUNs.")
 public final class Main implements Callable<Integer> {
     @Option(names = "--dir", required = true, description = "Data directory (LUN files, node.url).")
@@ -38,36 +41,58 @@ public final class Main implements Callable<Integer> {
     @Option(names = "--port", defaultValue = "3260", description = "Portal TCP port (default ${DEFAULT-VALUE}).")
     int port;
 
-    @Option(names = "--target", defaultValue = "iqn.2026-11.io.hashbrick:xbrick1",
+    @Option(
+            names = "--target",
+            defaultValue = "iqn.2026-11.io.hashbrick:xbrick1",
             description = "Target IQN (default ${DEFAULT-VALUE}).")
     String targetName;
 
-    @Option(names = "--luns", defaultValue = "1", description = "Volumes lun0..lunN-1 created on the first start of a directory (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--luns",
+            defaultValue = "1",
+            description = "Volumes lun0..lunN-1 created on the first start of a directory (default ${DEFAULT-VALUE}).")
     int luns;
 
-    @Option(names = "--lun-size", defaultValue = "4G", description = "Size of each first-start volume: bytes or K/M/G/T (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--lun-size",
+            defaultValue = "4G",
+            description = "Size of each first-start volume: bytes or K/M/G/T (default ${DEFAULT-VALUE}).")
     String lunSize;
 
-    @Option(names = "--block-size", defaultValue = "512", description = "Logical block size: 512 or 4096 (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--block-size",
+            defaultValue = "512",
+            description = "Logical block size: 512 or 4096 (default ${DEFAULT-VALUE}).")
     int blockSize;
 
-    @Option(names = "--chap-user", description = "Require one-way CHAP with this user (secret from $HASHBRICK_CHAP_SECRET).")
+    @Option(
+            names = "--chap-user",
+            description = "Require one-way CHAP with this user (secret from $HASHBRICK_CHAP_SECRET).")
     String chapUser;
 
-    @Option(names = "--mutual-user", description = "Target's user for mutual CHAP (secret from $HASHBRICK_MUTUAL_SECRET).")
+    @Option(
+            names = "--mutual-user",
+            description = "Target's user for mutual CHAP (secret from $HASHBRICK_MUTUAL_SECRET).")
     String mutualUser;
 
-    @Option(names = "--nop-interval-ms", defaultValue = "5000", description = "Idle time before a NOP-In ping, 0 = off (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--nop-interval-ms",
+            defaultValue = "5000",
+            description = "Idle time before a NOP-In ping, 0 = off (default ${DEFAULT-VALUE}).")
     int nopIntervalMs;
 
-    @Option(names = "--mgmt-port", defaultValue = "3280", description = "Management API port on --host, 0 = any (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--mgmt-port",
+            defaultValue = "3280",
+            description = "Management API port on --host, 0 = any (default ${DEFAULT-VALUE}).")
     int mgmtPort;
 
     @Override
     public Integer call() throws Exception {
         long size = Sizes.parse(lunSize);
         if (luns < 1 || luns > VolumeService.MAX_VOLUMES) {
-            throw new CommandLine.ParameterException(new CommandLine(this), "--luns must be 1.." + VolumeService.MAX_VOLUMES + ": " + luns);
+            throw new CommandLine.ParameterException(
+                    new CommandLine(this), "--luns must be 1.." + VolumeService.MAX_VOLUMES + ": " + luns);
         }
         Files.createDirectories(dir);
         ScsiDeviceServer scsi = new ScsiDeviceServer("HASHBRCK", "XBRICK LUN", List.of());
@@ -78,40 +103,55 @@ public final class Main implements Callable<Integer> {
                 volumes.create("lun" + i, size, blockSize, targetName);
             }
         }
-        TargetConfig config = TargetConfig.defaults(targetName, host, port).withNop(nopIntervalMs, 15_000)
-                .withChap(credentials(chapUser, "HASHBRICK_CHAP_SECRET"), credentials(mutualUser, "HASHBRICK_MUTUAL_SECRET"));
+        TargetConfig config = TargetConfig.defaults(targetName, host, port)
+                .withNop(nopIntervalMs, 15_000)
+                .withChap(
+                        credentials(chapUser, "HASHBRICK_CHAP_SECRET"),
+                        credentials(mutualUser, "HASHBRICK_MUTUAL_SECRET"));
         IscsiServer server = new IscsiServer(config, scsi);
         int bound = server.start();
-        String url = "iscsi://" + host + ":" + bound + "/" + targetName + "/" + volumes.list().get(0).lun();
-        ManagementServer mgmt = new ManagementServer(host, mgmtPort, volumes, targetName, () -> status(server, volumes, url));
+        String url = "iscsi://" + host + ":" + bound + "/" + targetName + "/"
+                + volumes.list().get(0).lun();
+        ManagementServer mgmt =
+                new ManagementServer(host, mgmtPort, volumes, targetName, () -> status(server, volumes, url));
         int mgmtBound = mgmt.start();
         writeAtomically(dir.resolve("node.mgmt"), "http://" + host + ":" + mgmtBound + "\n");
         writeAtomically(dir.resolve("node.url"), url + "\n");
-        Log.info("node_ready", "url=" + url + " volumes=" + volumes.list().size() + " mgmt_port=" + mgmtBound
-                + " dir=" + dir.toAbsolutePath() + " pid=" + ProcessHandle.current().pid());
+        Log.info(
+                "node_ready",
+                "url=" + url + " volumes=" + volumes.list().size() + " mgmt_port=" + mgmtBound + " dir="
+                        + dir.toAbsolutePath() + " pid="
+                        + ProcessHandle.current().pid());
         CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            Log.info("node_stopping", "reason=signal");
-            mgmt.close();
-            server.close();
-            volumes.close();
-            try {
-                Files.deleteIfExists(dir.resolve("node.url"));
-                Files.deleteIfExists(dir.resolve("node.mgmt"));
-            } catch (java.io.IOException ignored) {
-                // best effort
-            }
-            Log.info("node_stopped", "");
-            stopped.countDown();
-        }, "shutdown"));
+        Runtime.getRuntime()
+                .addShutdownHook(new Thread(
+                        () -> {
+                            Log.info("node_stopping", "reason=signal");
+                            mgmt.close();
+                            server.close();
+                            volumes.close();
+                            try {
+                                Files.deleteIfExists(dir.resolve("node.url"));
+                                Files.deleteIfExists(dir.resolve("node.mgmt"));
+                            } catch (java.io.IOException ignored) {
+                                // best effort
+                            }
+                            Log.info("node_stopped", "");
+                            stopped.countDown();
+                        },
+                        "shutdown"));
         stopped.await();
         return 0;
     }
 
     private ObjectNode status(IscsiServer server, VolumeService volumes, String url) {
         ObjectNode n = new ObjectMapper().createObjectNode();
-        n.put("state", "running").put("target", targetName).put("url", url).put("portal", host + ":" + port)
-                .put("sessions", server.sessionCount()).put("volumes", volumes.list().size())
+        n.put("state", "running")
+                .put("target", targetName)
+                .put("url", url)
+                .put("portal", host + ":" + port)
+                .put("sessions", server.sessionCount())
+                .put("volumes", volumes.list().size())
                 .put("pid", ProcessHandle.current().pid());
         return n;
     }

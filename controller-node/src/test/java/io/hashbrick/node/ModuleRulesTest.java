@@ -21,43 +21,64 @@ class ModuleRulesTest {
 
     @Test
     void simulatedHardwareDependsOnNothingOfOurs() {
-        noClasses().that().resideInAPackage("io.hashbrick.sim..")
-                .should().dependOnClassesThat().resideInAnyPackage(
-                        "io.hashbrick.node..", "io.hashbrick.journal..", "io.hashbrick.routing..", "io.hashbrick.proto..")
+        noClasses()
+                .that()
+                .resideInAPackage("io.hashbrick.sim..")
+                .should()
+                .dependOnClassesThat()
+                .resideInAnyPackage(
+                        "io.hashbrick.node..",
+                        "io.hashbrick.journal..",
+                        "io.hashbrick.routing..",
+                        "io.hashbrick.proto..")
                 .allowEmptyShould(true)
                 .check(classes);
     }
 
     @Test
     void placementDependsOnlyOnTheJdk() {
-        noClasses().that().resideInAPackage("io.hashbrick.routing.placement..")
-                .should().dependOnClassesThat().resideOutsideOfPackages(
-                        "java..", "io.hashbrick.routing.placement..")
+        noClasses()
+                .that()
+                .resideInAPackage("io.hashbrick.routing.placement..")
+                .should()
+                .dependOnClassesThat()
+                .resideOutsideOfPackages("java..", "io.hashbrick.routing.placement..")
                 .allowEmptyShould(true)
                 .check(classes);
     }
 
     @Test
     void routingDependsOnlyOnProto() {
-        noClasses().that().resideInAPackage("io.hashbrick.routing..")
-                .should().dependOnClassesThat().resideInAnyPackage(
-                        "io.hashbrick.node..", "io.hashbrick.journal..", "io.hashbrick.sim..")
+        noClasses()
+                .that()
+                .resideInAPackage("io.hashbrick.routing..")
+                .should()
+                .dependOnClassesThat()
+                .resideInAnyPackage("io.hashbrick.node..", "io.hashbrick.journal..", "io.hashbrick.sim..")
                 .allowEmptyShould(true)
                 .check(classes);
     }
 
     @Test
     void journalDependsOnlyOnRoutingAndProto() {
-        noClasses().that().resideInAPackage("io.hashbrick.journal..")
-                .should().dependOnClassesThat().resideInAnyPackage("io.hashbrick.node..", "io.hashbrick.sim..")
+        noClasses()
+                .that()
+                .resideInAPackage("io.hashbrick.journal..")
+                .should()
+                .dependOnClassesThat()
+                .resideInAnyPackage("io.hashbrick.node..", "io.hashbrick.sim..")
                 .allowEmptyShould(true)
                 .check(classes);
     }
 
     @Test
     void protoDependsOnNothingOfOurs() {
-        noClasses().that().resideInAPackage("io.hashbrick.proto..")
-                .should().dependOnClassesThat().resideInAnyPackage(
+        noClasses()
+                .that()
+                .resideInAPackage("io.hashbrick.proto..")
+                .should()
+                .dependOnClassesThat()
+                .resideInAnyPackage(
                         "io.hashbrick.node..", "io.hashbrick.journal..", "io.hashbrick.sim..", "io.hashbrick.routing..")
                 .allowEmptyShould(true)
                 .check(classes);

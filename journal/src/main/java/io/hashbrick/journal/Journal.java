@@ -37,8 +37,13 @@ public final class Journal implements AutoCloseable {
     private volatile boolean closed;
     private volatile JournalWriterThread thread;
 
-    private Journal(JournalRegion region, JournalConfig config, NanoClock clock, JournalMirror mirror,
-            RegionLayout.Header header, ReplayResult replayed) {
+    private Journal(
+            JournalRegion region,
+            JournalConfig config,
+            NanoClock clock,
+            JournalMirror mirror,
+            RegionLayout.Header header,
+            ReplayResult replayed) {
         this.region = region;
         this.config = config;
         this.clock = clock;
@@ -49,8 +54,8 @@ public final class Journal implements AutoCloseable {
         this.releaseRequested = new AtomicLong(header.replaySequence() - 1);
         // One record's worth is kept back for the padding at the wrap (see JournalWriter.write).
         this.reserveLimitBytes = region.segment().byteSize() - RegionLayout.DATA_OFFSET - config.maxRecordBytes();
-        this.writer = new JournalWriter(region, config, clock, mirror, metrics, queue, reservedBytes,
-                releaseRequested, header, replayed);
+        this.writer = new JournalWriter(
+                region, config, clock, mirror, metrics, queue, reservedBytes, releaseRequested, header, replayed);
     }
 
     /** Makes {@code region} an empty journal: zeroes it, writes the header, persists all of it. */
@@ -69,16 +74,16 @@ public final class Journal implements AutoCloseable {
      *
      * @throws CorruptRecordException if neither region-header copy is valid
      */
-    public static Journal open(JournalRegion region, JournalConfig config, NanoClock clock, JournalMirror mirror,
-            ReplayHandler handler) {
+    public static Journal open(
+            JournalRegion region, JournalConfig config, NanoClock clock, JournalMirror mirror, ReplayHandler handler) {
         var segment = region.segment();
         RegionLayout.check(segment, config.maxRecordBytes());
         RegionLayout.Header stored = RegionLayout.read(segment);
         ReplayResult replayed = new Replayer(segment).replay(stored, handler);
         // Every record ever written carries an incarnation <= the stored one (each open persists its
         // incarnation before writing), so records of this incarnation are newer than any leftover.
-        RegionLayout.Header header = new RegionLayout.Header(stored.generation() + 1, stored.replayPosition(),
-                stored.replaySequence(), stored.incarnation() + 1);
+        RegionLayout.Header header = new RegionLayout.Header(
+                stored.generation() + 1, stored.replayPosition(), stored.replaySequence(), stored.incarnation() + 1);
         RegionLayout.write(segment, region, header);
         return new Journal(region, config, clock, mirror, header, replayed);
     }
@@ -89,8 +94,13 @@ public final class Journal implements AutoCloseable {
      */
     public long append(JournalEntry entry) {
         long length = entry.payload == null ? -1 : entry.payload.byteSize();
-        Checks.argument(length >= 0 && length <= config.maxPayloadBytes(), "payload length out of range",
-                "payloadLength", length, "maxPayloadBytes", config.maxPayloadBytes());
+        Checks.argument(
+                length >= 0 && length <= config.maxPayloadBytes(),
+                "payload length out of range",
+                "payloadLength",
+                length,
+                "maxPayloadBytes",
+                config.maxPayloadBytes());
         Checks.argument(entry.status() != JournalEntry.QUEUED, "entry appended twice", "sequence", entry.sequence);
         activeAppends.incrementAndGet(); // lets close() wait for appends that passed the closed check
         try {
@@ -140,8 +150,13 @@ public final class Journal implements AutoCloseable {
      */
     public void release(long upToSequence) {
         long durable = writer.durableSequence();
-        Checks.argument(upToSequence <= durable, "release beyond the durable sequence", "upToSequence",
-                upToSequence, "durableSequence", durable);
+        Checks.argument(
+                upToSequence <= durable,
+                "release beyond the durable sequence",
+                "upToSequence",
+                upToSequence,
+                "durableSequence",
+                durable);
         long current;
         do {
             current = releaseRequested.get();
@@ -181,8 +196,13 @@ public final class Journal implements AutoCloseable {
 
     /** Starts the platform thread that runs the writer. */
     public synchronized void startWriterThread(String name) {
-        Checks.state(thread == null && !closed, "writer already started or journal closed", "started",
-                thread == null ? 0 : 1, "closed", closed ? 1 : 0);
+        Checks.state(
+                thread == null && !closed,
+                "writer already started or journal closed",
+                "started",
+                thread == null ? 0 : 1,
+                "closed",
+                closed ? 1 : 0);
         writer.handOver(); // the caller may have driven doWork() itself until now (replay, tests)
         JournalWriterThread t = new JournalWriterThread(name, writer, queue);
         thread = t;
@@ -204,13 +224,18 @@ public final class Journal implements AutoCloseable {
             t.shutdown();
         }
         for (long spins = 0; activeAppends.get() != 0; spins++) {
-            Checks.state(spins < 100_000_000L, "appender stuck in append", "activeAppends", activeAppends.get(),
-                    "spins", spins);
+            Checks.state(
+                    spins < 100_000_000L,
+                    "appender stuck in append",
+                    "activeAppends",
+                    activeAppends.get(),
+                    "spins",
+                    spins);
             Thread.onSpinWait();
         }
         for (long spins = 0; queue.head() != queue.tail(); spins++) {
-            Checks.state(spins < 100_000_000L, "queued entry never published", "head", queue.head(), "tail",
-                    queue.tail());
+            Checks.state(
+                    spins < 100_000_000L, "queued entry never published", "head", queue.head(), "tail", queue.tail());
             writer.doWork();
         }
         writer.flushNow();

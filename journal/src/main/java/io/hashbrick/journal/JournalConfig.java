@@ -24,16 +24,33 @@ public record JournalConfig(
     public static final int MAX_PAYLOAD_LIMIT = 1 << 20;
 
     public JournalConfig {
-        Checks.argument(queueCapacity >= 2 && queueCapacity <= (1 << 20) && Integer.bitCount(queueCapacity) == 1,
-                "queueCapacity must be a power of two in [2, 2^20]", "queueCapacity", queueCapacity);
-        Checks.argument(maxBatchEntries >= 1 && maxBatchEntries <= queueCapacity,
-                "maxBatchEntries must be in [1, queueCapacity]", "maxBatchEntries", maxBatchEntries,
-                "queueCapacity", queueCapacity);
-        Checks.argument(flushBytes >= RecordLayout.HEADER_BYTES, "flushBytes must hold at least one header",
-                "flushBytes", flushBytes, "headerBytes", RecordLayout.HEADER_BYTES);
+        Checks.argument(
+                queueCapacity >= 2 && queueCapacity <= (1 << 20) && Integer.bitCount(queueCapacity) == 1,
+                "queueCapacity must be a power of two in [2, 2^20]",
+                "queueCapacity",
+                queueCapacity);
+        Checks.argument(
+                maxBatchEntries >= 1 && maxBatchEntries <= queueCapacity,
+                "maxBatchEntries must be in [1, queueCapacity]",
+                "maxBatchEntries",
+                maxBatchEntries,
+                "queueCapacity",
+                queueCapacity);
+        Checks.argument(
+                flushBytes >= RecordLayout.HEADER_BYTES,
+                "flushBytes must hold at least one header",
+                "flushBytes",
+                flushBytes,
+                "headerBytes",
+                RecordLayout.HEADER_BYTES);
         Checks.argument(maxWaitNs >= 0, "maxWaitNs must not be negative", "maxWaitNs", maxWaitNs);
-        Checks.argument(maxPayloadBytes >= 0 && maxPayloadBytes <= MAX_PAYLOAD_LIMIT,
-                "maxPayloadBytes out of range", "maxPayloadBytes", maxPayloadBytes, "max", MAX_PAYLOAD_LIMIT);
+        Checks.argument(
+                maxPayloadBytes >= 0 && maxPayloadBytes <= MAX_PAYLOAD_LIMIT,
+                "maxPayloadBytes out of range",
+                "maxPayloadBytes",
+                maxPayloadBytes,
+                "max",
+                MAX_PAYLOAD_LIMIT);
     }
 
     /**
@@ -49,8 +66,8 @@ public record JournalConfig(
     }
 
     public JournalConfig withQueueCapacity(int v) {
-        return new JournalConfig(v, Math.min(maxBatchEntries, v), flushBytes, maxWaitNs, flushWhenQueueEmpty,
-                maxPayloadBytes);
+        return new JournalConfig(
+                v, Math.min(maxBatchEntries, v), flushBytes, maxWaitNs, flushWhenQueueEmpty, maxPayloadBytes);
     }
 
     public JournalConfig withMaxBatchEntries(int v) {

@@ -33,8 +33,13 @@ public final class JournalEntry {
     /** Fills the entry for the next append. Returns this, for chaining. */
     public JournalEntry set(byte type, long epoch, MemorySegment payload, JournalCompletion completion) {
         Checks.argument(status != QUEUED, "entry reused before completion", "sequence", sequence);
-        Checks.argument(RecordType.isUserType(type), "record type reserved for the journal", "type", type & 0xFF,
-                "firstUserType", RecordType.FIRST_USER_TYPE);
+        Checks.argument(
+                RecordType.isUserType(type),
+                "record type reserved for the journal",
+                "type",
+                type & 0xFF,
+                "firstUserType",
+                RecordType.FIRST_USER_TYPE);
         this.type = type;
         this.epoch = epoch;
         this.payload = payload;

@@ -61,9 +61,17 @@ public final class JournalWriter {
     private long batchBytes;
     private long batchOldestNs;
 
-    JournalWriter(JournalRegion region, JournalConfig config, NanoClock clock, JournalMirror mirror,
-            JournalMetrics metrics, AppendQueue queue, AtomicLong reservedBytes, AtomicLong releaseRequested,
-            RegionLayout.Header header, ReplayResult replayed) {
+    JournalWriter(
+            JournalRegion region,
+            JournalConfig config,
+            NanoClock clock,
+            JournalMirror mirror,
+            JournalMetrics metrics,
+            AppendQueue queue,
+            AtomicLong reservedBytes,
+            AtomicLong releaseRequested,
+            RegionLayout.Header header,
+            ReplayResult replayed) {
         this.region = region;
         this.segment = region.segment();
         this.layout = new RecordLayout(segment);
@@ -156,8 +164,12 @@ public final class JournalWriter {
         long padding = remaining < bytes ? remaining : 0;
         // Admission in Journal.append keeps live records below dataBytes - maxRecordBytes, and at most
         // one padding is ever live, so this holds; if it did not, we would overwrite unreleased records.
-        Checks.state(writePosition + padding + bytes - headPosition <= dataBytes,
-                "journal would overwrite unreleased records", "writePosition", writePosition, "headPosition",
+        Checks.state(
+                writePosition + padding + bytes - headPosition <= dataBytes,
+                "journal would overwrite unreleased records",
+                "writePosition",
+                writePosition,
+                "headPosition",
                 headPosition);
         if (padding > 0) {
             if (padding >= RecordLayout.HEADER_BYTES) {
@@ -241,8 +253,8 @@ public final class JournalWriter {
         }
         skipPaddingAtHead();
         generation++;
-        RegionLayout.write(segment, region, new RegionLayout.Header(generation, headPosition,
-                releasedSequence + 1, incarnation));
+        RegionLayout.write(
+                segment, region, new RegionLayout.Header(generation, headPosition, releasedSequence + 1, incarnation));
         metrics.persistCalls++;
         metrics.releases++;
         metrics.bytesReleased += freed;

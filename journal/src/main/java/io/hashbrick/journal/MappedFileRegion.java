@@ -25,10 +25,15 @@ public final class MappedFileRegion implements JournalRegion {
 
     /** Opens {@code file}, creating or extending it to exactly {@code sizeBytes}. */
     public static MappedFileRegion open(Path file, long sizeBytes) throws IOException {
-        Checks.argument(sizeBytes > 0 && sizeBytes <= RegionLayout.MAX_REGION_BYTES,
-                "region size out of range", "sizeBytes", sizeBytes, "max", RegionLayout.MAX_REGION_BYTES);
-        FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                StandardOpenOption.WRITE);
+        Checks.argument(
+                sizeBytes > 0 && sizeBytes <= RegionLayout.MAX_REGION_BYTES,
+                "region size out of range",
+                "sizeBytes",
+                sizeBytes,
+                "max",
+                RegionLayout.MAX_REGION_BYTES);
+        FileChannel channel =
+                FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
         try {
             long existing = channel.size();
             if (existing != sizeBytes && existing != 0) {

@@ -1,7 +1,6 @@
 package io.hashbrick.journal;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.zip.CRC32C;
 
 /**
@@ -94,8 +93,8 @@ final class RegionLayout {
         Header a = decode(region, 0);
         Header b = decode(region, 1);
         if (a == null && b == null) {
-            throw new CorruptRecordException("no valid journal region header slot0=invalid slot1=invalid"
-                    + " regionBytes=" + region.byteSize());
+            throw new CorruptRecordException(
+                    "no valid journal region header slot0=invalid slot1=invalid" + " regionBytes=" + region.byteSize());
         }
         if (a == null) {
             return b;
@@ -121,8 +120,11 @@ final class RegionLayout {
                     + " regionBytes=" + regionBytes + " actual=" + region.byteSize() + " dataOffset=" + dataOffset
                     + " generation=" + generation);
         }
-        return new Header(generation, s.get(RecordLayout.LONG, REPLAY_POSITION_OFFSET),
-                s.get(RecordLayout.LONG, REPLAY_SEQUENCE_OFFSET), s.get(RecordLayout.INT, INCARNATION_OFFSET));
+        return new Header(
+                generation,
+                s.get(RecordLayout.LONG, REPLAY_POSITION_OFFSET),
+                s.get(RecordLayout.LONG, REPLAY_SEQUENCE_OFFSET),
+                s.get(RecordLayout.INT, INCARNATION_OFFSET));
     }
 
     private static int crc(MemorySegment slot) {
@@ -134,11 +136,15 @@ final class RegionLayout {
     static void check(MemorySegment region, int maxRecordBytes) {
         long size = region.byteSize();
         Checks.argument(size <= MAX_REGION_BYTES, "region too large", "regionBytes", size, "max", MAX_REGION_BYTES);
-        Checks.argument(size % RecordLayout.ALIGNMENT == 0, "region size must be a multiple of 8",
-                "regionBytes", size);
+        Checks.argument(size % RecordLayout.ALIGNMENT == 0, "region size must be a multiple of 8", "regionBytes", size);
         // Four records of the largest size must fit: one may be lost to padding at the wrap, and the
         // log still needs room to make progress while the oldest waits for destage.
-        Checks.argument(size - DATA_OFFSET >= 4L * maxRecordBytes, "region too small for maxPayloadBytes",
-                "regionBytes", size, "maxRecordBytes", maxRecordBytes);
+        Checks.argument(
+                size - DATA_OFFSET >= 4L * maxRecordBytes,
+                "region too small for maxPayloadBytes",
+                "regionBytes",
+                size,
+                "maxRecordBytes",
+                maxRecordBytes);
     }
 }

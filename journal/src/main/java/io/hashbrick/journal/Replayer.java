@@ -55,15 +55,20 @@ final class Replayer {
                 continue;
             }
             int length = layout.payloadLength(offset);
-            handler.onRecord(layout.type(offset), expected, layout.epoch(offset), region,
-                    offset + RecordLayout.HEADER_BYTES, length);
+            handler.onRecord(
+                    layout.type(offset),
+                    expected,
+                    layout.epoch(offset),
+                    region,
+                    offset + RecordLayout.HEADER_BYTES,
+                    length);
             records++;
             expected++;
             position += RecordLayout.recordBytes(length);
             liveBytes += RecordLayout.recordBytes(length);
         }
-        return new ReplayResult(records, header.replaySequence(), expected, start, position, physical(position),
-                liveBytes, stop);
+        return new ReplayResult(
+                records, header.replaySequence(), expected, start, position, physical(position), liveBytes, stop);
     }
 
     /** Null if the record at {@code offset} is valid and next, else why not. */

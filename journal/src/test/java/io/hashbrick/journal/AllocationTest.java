@@ -29,7 +29,8 @@ class AllocationTest {
             run(journal, entry, payload);
             long allocated = threads.getCurrentThreadAllocatedBytes() - before;
             long perRecord = allocated / RECORDS;
-            System.out.println("allocation records=" + RECORDS + " allocatedBytes=" + allocated + " perRecord=" + perRecord);
+            System.out.println(
+                    "allocation records=" + RECORDS + " allocatedBytes=" + allocated + " perRecord=" + perRecord);
             assertTrue(perRecord < 8, "allocatedBytes=" + allocated + " records=" + RECORDS);
             assertEquals(2L * RECORDS, journal.durableSequence());
         }

@@ -57,7 +57,8 @@ class CrashReplayTest {
     }
 
     private static ReplayResult replay(JournalRegion image, Collector into) {
-        return Journal.open(image, CONFIG, new FakeClock(), JournalMirror.NONE, into).replayResult();
+        return Journal.open(image, CONFIG, new FakeClock(), JournalMirror.NONE, into)
+                .replayResult();
     }
 
     @Test
@@ -82,12 +83,17 @@ class CrashReplayTest {
                         String ctx = "cut=" + cut + " variant=" + variant + " " + r;
                         assertEquals(n - 1, c.records.size(), ctx);
                         assertEquals(start, r.stopPosition(), ctx);
-                        assertArrayEquals(written.get(n - 2).payload(), c.records.getLast().payload(), ctx);
+                        assertArrayEquals(
+                                written.get(n - 2).payload(),
+                                c.records.getLast().payload(),
+                                ctx);
                     }
                 }
             }
             Collector whole = new Collector();
-            assertEquals(Stop.END_OF_LOG, replay(JournalFixture.copyOf(region), whole).reason());
+            assertEquals(
+                    Stop.END_OF_LOG,
+                    replay(JournalFixture.copyOf(region), whole).reason());
             assertEquals(n, whole.records.size());
         }
     }
@@ -126,7 +132,9 @@ class CrashReplayTest {
                         assertEquals(expected, c.records.size(), "cut=" + cut + " head=" + head + " " + r);
                         for (int i = 0; i < c.records.size(); i++) {
                             assertEquals(released + 1 + i, c.records.get(i).sequence());
-                            assertArrayEquals(written.get((int) released + i).payload(), c.records.get(i).payload());
+                            assertArrayEquals(
+                                    written.get((int) released + i).payload(),
+                                    c.records.get(i).payload());
                         }
                     }
                 }
@@ -142,7 +150,8 @@ class CrashReplayTest {
             Written victim = written.get(4);
             for (int bit = 0; bit < 8; bit++) {
                 try (MemoryJournalRegion image = JournalFixture.copyOf(region)) {
-                    long at = physical(image, victim.position() + RecordLayout.HEADER_BYTES + victim.payload().length / 2);
+                    long at = physical(
+                            image, victim.position() + RecordLayout.HEADER_BYTES + victim.payload().length / 2);
                     byte b = image.segment().get(ValueLayout.JAVA_BYTE, at);
                     image.segment().set(ValueLayout.JAVA_BYTE, at, (byte) (b ^ (1 << bit)));
                     Collector c = new Collector();
@@ -163,8 +172,11 @@ class CrashReplayTest {
             long at = physical(region, written.get(6).position());
             RecordLayout layout = new RecordLayout(region.segment());
             region.segment().set(RecordLayout.LONG, at + RecordLayout.SEQUENCE_OFFSET, 9L); // 7 -> 9, CRC redone
-            region.segment().set(RecordLayout.INT, at + RecordLayout.CRC_OFFSET,
-                    layout.checksum(at, written.get(6).payload().length));
+            region.segment()
+                    .set(
+                            RecordLayout.INT,
+                            at + RecordLayout.CRC_OFFSET,
+                            layout.checksum(at, written.get(6).payload().length));
             Collector c = new Collector();
             ReplayResult r = replay(JournalFixture.copyOf(region), c);
             assertEquals(Stop.BAD_SEQUENCE, r.reason(), r.toString());
@@ -233,7 +245,8 @@ class CrashReplayTest {
                 Files.copy(file, image);
                 try (MappedFileRegion copied = MappedFileRegion.open(image, 8 << 20)) {
                     Collector c = new Collector();
-                    ReplayResult r = Journal.open(copied, config, new FakeClock(), JournalMirror.NONE, c).replayResult();
+                    ReplayResult r = Journal.open(copied, config, new FakeClock(), JournalMirror.NONE, c)
+                            .replayResult();
                     System.out.println("mid_stream_copy copy=" + copy + " durableBefore=" + durableBefore + " " + r);
                     assertTrue(r.records() >= durableBefore, "durableBefore=" + durableBefore + " " + r);
                     for (int i = 0; i < c.records.size(); i++) {

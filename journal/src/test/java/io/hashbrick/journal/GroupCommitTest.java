@@ -76,7 +76,8 @@ class GroupCommitTest {
     void triggerA_oldestEntryWaitedMaxWait() {
         FakeClock clock = new FakeClock();
         try (CountingRegion region = new CountingRegion(1 << 16)) {
-            Journal journal = formatAndOpen(region, BASE.withFlushWhenQueueEmpty(false).withMaxWaitNs(1_000), clock);
+            Journal journal =
+                    formatAndOpen(region, BASE.withFlushWhenQueueEmpty(false).withMaxWaitNs(1_000), clock);
             List<JournalEntry> first = appendN(journal, 2, 10);
             journal.writer().doWork();
             assertEquals(0, journal.metrics().batches(), "queue empty, but (c) is off and nothing waited long");
@@ -99,7 +100,8 @@ class GroupCommitTest {
     @Test
     void triggerB_bufferedBytesAndFullBatch() {
         try (CountingRegion region = new CountingRegion(1 << 16)) {
-            JournalConfig config = BASE.withFlushWhenQueueEmpty(false).withMaxWaitNs(Long.MAX_VALUE / 4)
+            JournalConfig config = BASE.withFlushWhenQueueEmpty(false)
+                    .withMaxWaitNs(Long.MAX_VALUE / 4)
                     .withFlushBytes(4096);
             Journal journal = formatAndOpen(region, config, new FakeClock());
             appendN(journal, 10, 1000); // 1040 bytes each: 4 reach 4096
@@ -108,7 +110,8 @@ class GroupCommitTest {
             assertEquals(8, journal.durableSequence(), "two records wait for the next trigger");
         }
         try (CountingRegion region = new CountingRegion(1 << 16)) {
-            JournalConfig config = BASE.withFlushWhenQueueEmpty(false).withMaxWaitNs(Long.MAX_VALUE / 4)
+            JournalConfig config = BASE.withFlushWhenQueueEmpty(false)
+                    .withMaxWaitNs(Long.MAX_VALUE / 4)
                     .withMaxBatchEntries(4);
             Journal journal = formatAndOpen(region, config, new FakeClock());
             appendN(journal, 10, 8);
@@ -134,12 +137,18 @@ class GroupCommitTest {
         long persistsAtOpen = region.persists;
         JournalCompletion completion = e -> events.add("complete " + e.sequence() + " persists=" + region.persists);
         for (int i = 0; i < 3; i++) {
-            journal.append(new JournalEntry().set(RecordType.A2H_MAP, 1, MemorySegment.ofArray(new byte[24]), completion));
+            journal.append(
+                    new JournalEntry().set(RecordType.A2H_MAP, 1, MemorySegment.ofArray(new byte[24]), completion));
         }
         journal.writer().doWork();
         long p = persistsAtOpen + 1;
-        assertEquals(List.of("mirror 1..3 ranges=1 persists=" + p, "complete 1 persists=" + p,
-                "complete 2 persists=" + p, "complete 3 persists=" + p), events);
+        assertEquals(
+                List.of(
+                        "mirror 1..3 ranges=1 persists=" + p,
+                        "complete 1 persists=" + p,
+                        "complete 2 persists=" + p,
+                        "complete 3 persists=" + p),
+                events);
         region.close();
     }
 

@@ -32,8 +32,14 @@ class JournalConfigTest {
     void regionTooSmallForTheRecordsIsRefused() {
         try (MemoryJournalRegion region = new MemoryJournalRegion(8192)) {
             Journal.format(region);
-            rejects(() -> Journal.open(region, JournalConfig.defaults(), new JournalFixture.FakeClock(),
-                    JournalMirror.NONE, ReplayHandler.NONE), "regionBytes=8192");
+            rejects(
+                    () -> Journal.open(
+                            region,
+                            JournalConfig.defaults(),
+                            new JournalFixture.FakeClock(),
+                            JournalMirror.NONE,
+                            ReplayHandler.NONE),
+                    "regionBytes=8192");
         }
         rejects(() -> new MemoryJournalRegion(0), "sizeBytes=0");
     }
@@ -41,9 +47,10 @@ class JournalConfigTest {
     @Test
     void badAppendsAreRefused() {
         try (MemoryJournalRegion region = new MemoryJournalRegion(1 << 16)) {
-            Journal journal = JournalFixture.formatAndOpen(region, JournalFixture.smallConfig(),
-                    new JournalFixture.FakeClock());
-            rejects(() -> journal.append(JournalFixture.entry(RecordType.A2H_MAP, 1, new byte[1025])),
+            Journal journal =
+                    JournalFixture.formatAndOpen(region, JournalFixture.smallConfig(), new JournalFixture.FakeClock());
+            rejects(
+                    () -> journal.append(JournalFixture.entry(RecordType.A2H_MAP, 1, new byte[1025])),
                     "payloadLength=1025");
             rejects(() -> new JournalEntry().set(RecordType.PADDING, 1, null, JournalCompletion.NONE), "type=1");
             JournalEntry e = JournalFixture.entry(RecordType.A2H_MAP, 1, new byte[8]);
@@ -65,9 +72,14 @@ class JournalConfigTest {
     void unformattedRegionIsCorrupt() {
         try (MemoryJournalRegion region = new MemoryJournalRegion(1 << 16)) {
             region.segment().fill((byte) 0x5A);
-            CorruptRecordException x = assertThrows(CorruptRecordException.class, () -> Journal.open(region,
-                    JournalFixture.smallConfig(), new JournalFixture.FakeClock(), JournalMirror.NONE,
-                    ReplayHandler.NONE));
+            CorruptRecordException x = assertThrows(
+                    CorruptRecordException.class,
+                    () -> Journal.open(
+                            region,
+                            JournalFixture.smallConfig(),
+                            new JournalFixture.FakeClock(),
+                            JournalMirror.NONE,
+                            ReplayHandler.NONE));
             assertTrue(x.getMessage().contains("slot0=invalid"), x.getMessage());
         }
     }

@@ -31,8 +31,8 @@ final class JournalFixture {
         final List<Rec> records = new ArrayList<>();
 
         @Override
-        public void onRecord(byte type, long sequence, long epoch, MemorySegment region, long payloadOffset,
-                int payloadLength) {
+        public void onRecord(
+                byte type, long sequence, long epoch, MemorySegment region, long payloadOffset, int payloadLength) {
             byte[] p = region.asSlice(payloadOffset, payloadLength).toArray(ValueLayout.JAVA_BYTE);
             records.add(new Rec(type, sequence, epoch, p));
         }
@@ -75,7 +75,8 @@ final class JournalFixture {
 
     static MemoryJournalRegion copyOf(JournalRegion region) {
         MemoryJournalRegion copy = new MemoryJournalRegion(region.segment().byteSize());
-        MemorySegment.copy(region.segment(), 0, copy.segment(), 0, region.segment().byteSize());
+        MemorySegment.copy(
+                region.segment(), 0, copy.segment(), 0, region.segment().byteSize());
         return copy;
     }
 

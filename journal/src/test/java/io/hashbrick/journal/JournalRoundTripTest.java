@@ -25,7 +25,8 @@ class JournalRoundTripTest {
     void appendThenReplayReturnsEveryRecord(@TempDir Path dir) throws Exception {
         SplittableRandom random = new SplittableRandom(7);
         List<byte[]> written = new ArrayList<>();
-        byte[] types = {RecordType.BLOCK_PUT, RecordType.REFCOUNT_DELTA, RecordType.A2H_MAP, RecordType.CHECKPOINT_MARK};
+        byte[] types = {RecordType.BLOCK_PUT, RecordType.REFCOUNT_DELTA, RecordType.A2H_MAP, RecordType.CHECKPOINT_MARK
+        };
         try (MappedFileRegion region = MappedFileRegion.open(dir.resolve("nvram"), 1 << 17)) {
             Journal journal = formatAndOpen(region, CONFIG, new FakeClock());
             for (int i = 0; i < 50; i++) {
@@ -43,7 +44,10 @@ class JournalRoundTripTest {
         try (MappedFileRegion region = MappedFileRegion.open(dir.resolve("nvram"), 1 << 17)) {
             Collector c = new Collector();
             Journal journal = Journal.open(region, CONFIG, new FakeClock(), JournalMirror.NONE, c);
-            assertEquals(ReplayResult.Stop.END_OF_LOG, journal.replayResult().reason(), journal.replayResult().toString());
+            assertEquals(
+                    ReplayResult.Stop.END_OF_LOG,
+                    journal.replayResult().reason(),
+                    journal.replayResult().toString());
             assertEquals(50, c.records.size());
             for (int i = 0; i < 50; i++) {
                 assertEquals(i + 1, c.records.get(i).sequence());
@@ -79,7 +83,9 @@ class JournalRoundTripTest {
                     all.add(p);
                 }
                 released = journal.writer().releasedSequence();
-                assertTrue(journal.metrics().paddingRecords() > 0, journal.metrics().toString());
+                assertTrue(
+                        journal.metrics().paddingRecords() > 0,
+                        journal.metrics().toString());
                 assertTrue(journal.metrics().bytesWritten() > 10L * 16 * 1024, "several laps");
                 Collector c = reopen(JournalFixture.copyOf(region), CONFIG);
                 assertEquals(all.size() - 1 - released, c.records.size());
@@ -130,10 +136,13 @@ class JournalRoundTripTest {
                 assertEquals(i + 1, journal.append(JournalFixture.entry(RecordType.A2H_MAP, 1, new byte[16])));
             }
             long before = journal.reservedBytes();
-            assertEquals(Journal.BACK_PRESSURED, journal.append(JournalFixture.entry(RecordType.A2H_MAP, 1, new byte[16])));
+            assertEquals(
+                    Journal.BACK_PRESSURED, journal.append(JournalFixture.entry(RecordType.A2H_MAP, 1, new byte[16])));
             assertEquals(before, journal.reservedBytes(), "a refused append holds no space");
             journal.writer().doWork();
-            assertEquals(CONFIG.queueCapacity() + 1, journal.append(JournalFixture.entry(RecordType.A2H_MAP, 1, new byte[16])));
+            assertEquals(
+                    CONFIG.queueCapacity() + 1,
+                    journal.append(JournalFixture.entry(RecordType.A2H_MAP, 1, new byte[16])));
             journal.close();
             assertEquals(Journal.CLOSED, journal.append(JournalFixture.entry(RecordType.A2H_MAP, 1, new byte[16])));
             assertEquals(CONFIG.queueCapacity() + 1, journal.durableSequence(), "close drains the queue");

@@ -47,6 +47,7 @@ public final class BatteryBackedMemory implements AutoCloseable {
     public static final int HEADER_BYTES = 4096;
     /** Bounded so the whole mapping fits one {@code ByteBuffer} for the vault copy. */
     public static final long DATA_BYTES_MAX = 1L << 30;
+
     static final long MAGIC = 0x3152_564E_4B52_4248L; // "HBRKNVR1" little-endian
     static final int VERSION = 1;
     static final int OWNER_OFFSET = 12;
@@ -73,8 +74,8 @@ public final class BatteryBackedMemory implements AutoCloseable {
         this.dataBytes = dataBytes;
         this.clock = clock;
         this.events = events;
-        this.channel = FileChannel.open(
-                file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        this.channel =
+                FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
         boolean fresh = channel.size() == 0;
         try {
             if (fresh) {
@@ -108,8 +109,11 @@ public final class BatteryBackedMemory implements AutoCloseable {
         if (!Files.exists(m.vaultFile)) {
             m.vault(); // the image a power loss before the first vault returns to
         }
-        EventSink.emit(events, clock, "nvram_opened", "file=" + file.getFileName() + " owner=" + ownerId
-                + " data_bytes=" + dataBytes);
+        EventSink.emit(
+                events,
+                clock,
+                "nvram_opened",
+                "file=" + file.getFileName() + " owner=" + ownerId + " data_bytes=" + dataBytes);
         return m;
     }
 
@@ -141,14 +145,15 @@ public final class BatteryBackedMemory implements AutoCloseable {
                     + Long.toHexString(MAGIC) + " found=0x" + Long.toHexString(b.getLong(0)));
         }
         if (b.getInt(8) != VERSION) {
-            throw new CorruptHeaderException("nvram header version unsupported file=" + file + " supported="
-                    + VERSION + " found=" + b.getInt(8));
+            throw new CorruptHeaderException("nvram header version unsupported file=" + file + " supported=" + VERSION
+                    + " found=" + b.getInt(8));
         }
         if (b.getInt(CRC_OFFSET) != crc(b)) {
             throw new CorruptHeaderException("nvram header crc mismatch file=" + file + " stored=0x"
                     + Integer.toHexString(b.getInt(CRC_OFFSET)) + " computed=0x" + Integer.toHexString(crc(b)));
         }
-        if (b.getInt(OWNER_OFFSET) != ownerId || b.getLong(SIZE_OFFSET) != dataBytes
+        if (b.getInt(OWNER_OFFSET) != ownerId
+                || b.getLong(SIZE_OFFSET) != dataBytes
                 || channel.size() != HEADER_BYTES + dataBytes) {
             throw new IllegalArgumentException("nvram belongs to another controller or size file=" + file + " owner="
                     + ownerId + " found_owner=" + b.getInt(OWNER_OFFSET) + " data_bytes=" + dataBytes
@@ -168,16 +173,19 @@ public final class BatteryBackedMemory implements AutoCloseable {
     public synchronized void vault() throws IOException {
         mapping.force();
         Path tmp = vaultFile.resolveSibling(vaultFile.getFileName() + ".tmp");
-        try (FileChannel v = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
+        try (FileChannel v = FileChannel.open(
+                tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
             Ssd.writeFully(v, 0, mapping.asByteBuffer());
             v.force(true);
         }
         Files.move(tmp, vaultFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         Ssd.syncDirectory(file.toAbsolutePath().getParent());
         vaults++;
-        EventSink.emit(events, clock, "nvram_vaulted", "file=" + file.getFileName() + " owner=" + ownerId
-                + " vaults=" + vaults);
+        EventSink.emit(
+                events,
+                clock,
+                "nvram_vaulted",
+                "file=" + file.getFileName() + " owner=" + ownerId + " vaults=" + vaults);
     }
 
     /** Power fails now: the memory reverts to the last vaulted image, stores since then are gone. */
@@ -187,8 +195,11 @@ public final class BatteryBackedMemory implements AutoCloseable {
             Ssd.readFully(v, 0, mapping.asByteBuffer());
         }
         mapping.force();
-        EventSink.emit(events, clock, "nvram_power_lost", "file=" + file.getFileName() + " owner=" + ownerId
-                + " reverted_to_vault=" + vaults);
+        EventSink.emit(
+                events,
+                clock,
+                "nvram_power_lost",
+                "file=" + file.getFileName() + " owner=" + ownerId + " reverted_to_vault=" + vaults);
     }
 
     /**
@@ -214,8 +225,8 @@ public final class BatteryBackedMemory implements AutoCloseable {
 
     private static void checkVaultSize(FileChannel v, Path vault, long expected) throws IOException {
         if (v.size() != expected) {
-            throw new CorruptHeaderException(
-                    "nvram vault image has the wrong size file=" + vault + " size=" + v.size() + " expected=" + expected);
+            throw new CorruptHeaderException("nvram vault image has the wrong size file=" + vault + " size=" + v.size()
+                    + " expected=" + expected);
         }
     }
 

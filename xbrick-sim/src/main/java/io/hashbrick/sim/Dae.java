@@ -70,8 +70,8 @@ public final class Dae implements AutoCloseable {
     private final SlotState[] states;
     private final Ssd[] drives;
 
-    private Dae(Path directory, long uuidSeed, SsdOptions options, FileChannel stateChannel, Arena arena,
-            int slotCount) {
+    private Dae(
+            Path directory, long uuidSeed, SsdOptions options, FileChannel stateChannel, Arena arena, int slotCount) {
         this.directory = directory;
         this.uuidSeed = uuidSeed;
         this.options = options;
@@ -92,8 +92,11 @@ public final class Dae implements AutoCloseable {
             throw new IllegalArgumentException("slot count out of range slots=" + slotCount + " max=" + SLOTS_MAX);
         }
         Files.createDirectories(directory);
-        FileChannel ch = FileChannel.open(directory.resolve(STATE_FILE),
-                StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        FileChannel ch = FileChannel.open(
+                directory.resolve(STATE_FILE),
+                StandardOpenOption.CREATE,
+                StandardOpenOption.READ,
+                StandardOpenOption.WRITE);
         Arena arena = Arena.ofShared();
         Dae dae = new Dae(directory, uuidSeed, options, ch, arena, slotCount);
         try {
@@ -135,7 +138,10 @@ public final class Dae implements AutoCloseable {
                         + " label_capacity_bytes=" + ssd.capacityBytes());
             }
         }
-        EventSink.emit(options.events(), options.clock(), "dae_opened",
+        EventSink.emit(
+                options.events(),
+                options.clock(),
+                "dae_opened",
                 "dir=" + directory + " slots=" + states.length + " capacity_bytes=" + capacityBytes + " "
                         + healthSummary());
     }
@@ -163,7 +169,8 @@ public final class Dae implements AutoCloseable {
                     + Long.toHexString(b.getLong(0)) + " version=" + b.getInt(8) + " crc_ok="
                     + (b.getInt(CRC_OFFSET) == crc(b)));
         }
-        if (b.getInt(SLOT_COUNT_OFFSET) != states.length || b.getLong(CAPACITY_OFFSET) != capacityBytes
+        if (b.getInt(SLOT_COUNT_OFFSET) != states.length
+                || b.getLong(CAPACITY_OFFSET) != capacityBytes
                 || b.getLong(SEED_OFFSET) != uuidSeed) {
             throw new IllegalArgumentException("dae directory holds another shelf dir=" + directory + " slots="
                     + states.length + " found_slots=" + b.getInt(SLOT_COUNT_OFFSET) + " capacity_bytes="
@@ -245,7 +252,8 @@ public final class Dae implements AutoCloseable {
     public String healthSummary() {
         StringBuilder each = new StringBuilder();
         for (int i = 0; i < states.length; i++) {
-            each.append(i == 0 ? "" : ",").append(states[i] == null ? "-" : states[i].health().name());
+            each.append(i == 0 ? "" : ",")
+                    .append(states[i] == null ? "-" : states[i].health().name());
         }
         return "slots=" + states.length + " ok=" + count(Health.OK) + " failed=" + count(Health.FAILED) + " pulled="
                 + count(Health.PULLED) + " health=" + each;

@@ -12,7 +12,8 @@ public record FaultEvent(long sequence, FaultKind kind, int slot, long cell, int
     /** {@code seq=3 kind=BIT_FLIP slot=4 cell=17 bit=12345}: only the fields that apply. */
     @Override
     public String toString() {
-        StringBuilder b = new StringBuilder("seq=").append(sequence).append(" kind=").append(kind);
+        StringBuilder b =
+                new StringBuilder("seq=").append(sequence).append(" kind=").append(kind);
         b.append(" slot=").append(slot);
         if (cell >= 0) {
             b.append(" cell=").append(cell);

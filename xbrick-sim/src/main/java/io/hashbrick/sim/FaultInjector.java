@@ -84,8 +84,8 @@ public final class FaultInjector {
     /** Adds {@code latencyNs} (> 0) to every command on the drive until {@link #clearSlow}. */
     public FaultEvent slow(Ssd ssd, long latencyNs) {
         if (latencyNs <= 0) {
-            throw new IllegalArgumentException("slow needs a positive latency slot=" + ssd.slot() + " latency_ns="
-                    + latencyNs);
+            throw new IllegalArgumentException(
+                    "slow needs a positive latency slot=" + ssd.slot() + " latency_ns=" + latencyNs);
         }
         ssd.faults().latencyNs(latencyNs);
         return record(FaultKind.SLOW, ssd, -1, -1, latencyNs);

@@ -25,6 +25,7 @@ final class SlotState {
     private static final int WAS_FAILED = 1 << 8;
     /** CAS retries before declaring a livelock: two controllers contend at most a handful of times. */
     private static final int CAS_ATTEMPTS_MAX = 1_000;
+
     private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
 
     private final MemorySegment words;

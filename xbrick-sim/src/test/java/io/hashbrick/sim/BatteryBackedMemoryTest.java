@@ -72,8 +72,12 @@ class BatteryBackedMemoryTest {
     void sigkilledProcessLosesNothingPowerLossLosesTheUnvaulted() throws Exception {
         Path file = dir.resolve("nvram-1.img");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process child = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
-                        NvramCrashChild.class.getName(), file.toString())
+        Process child = new ProcessBuilder(
+                        java,
+                        "-cp",
+                        System.getProperty("java.class.path"),
+                        NvramCrashChild.class.getName(),
+                        file.toString())
                 .redirectErrorStream(true)
                 .start();
         try (BufferedReader out =
@@ -108,7 +112,8 @@ class BatteryBackedMemoryTest {
         SsdTest.pokeByte(file, 0, (byte) 0);
         CorruptHeaderException magic = assertThrows(CorruptHeaderException.class, () -> open(file, 1));
         assertTrue(magic.getMessage().contains("magic mismatch"), magic.getMessage());
-        assertThrows(IllegalArgumentException.class,
+        assertThrows(
+                IllegalArgumentException.class,
                 () -> BatteryBackedMemory.open(dir.resolve("x"), 1, 5000, clock, events::add));
     }
 }

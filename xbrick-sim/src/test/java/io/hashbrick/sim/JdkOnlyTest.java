@@ -14,9 +14,12 @@ import org.junit.jupiter.api.Test;
 class JdkOnlyTest {
     @Test
     void simDependsOnlyOnTheJdk() {
-        noClasses().that().resideInAPackage("io.hashbrick.sim..")
-                .should().dependOnClassesThat().resideOutsideOfPackages(
-                        "java..", "com.sun.nio.file..", "io.hashbrick.sim..")
+        noClasses()
+                .that()
+                .resideInAPackage("io.hashbrick.sim..")
+                .should()
+                .dependOnClassesThat()
+                .resideOutsideOfPackages("java..", "com.sun.nio.file..", "io.hashbrick.sim..")
                 .check(new ClassFileImporter()
                         .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
                         .importPackages("io.hashbrick.sim"));

@@ -25,7 +25,11 @@ class SsdAllocationTest {
     void readWriteFlushAllocateNothingAfterWarmUp(IoMode mode) throws IOException {
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         assumeTrue(threads.isThreadAllocatedMemorySupported());
-        try (Ssd ssd = Ssd.create(dir.resolve("ssd.img"), 0, 256 * 1024, new UUID(1, 2),
+        try (Ssd ssd = Ssd.create(
+                dir.resolve("ssd.img"),
+                0,
+                256 * 1024,
+                new UUID(1, 2),
                 SsdOptions.simulated(new ManualClock(0), EventSink.NONE).withMode(mode))) {
             ByteBuffer buf = Ssd.allocateAligned(8192);
             run(ssd, buf); // warm-up: class loading, JIT, lazily created channel state
@@ -56,7 +60,11 @@ class SsdAllocationTest {
     @Test
     void refusedCommandsAllocateNothingEither() throws IOException {
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        try (Ssd ssd = Ssd.create(dir.resolve("f.img"), 0, 64 * 1024, new UUID(1, 2),
+        try (Ssd ssd = Ssd.create(
+                dir.resolve("f.img"),
+                0,
+                64 * 1024,
+                new UUID(1, 2),
                 SsdOptions.simulated(new ManualClock(0), EventSink.NONE))) {
             ByteBuffer buf = Ssd.allocateAligned(4096);
             ssd.fail();

@@ -50,7 +50,8 @@ class SsdTest {
     @ParameterizedTest
     @EnumSource(IoMode.class)
     void roundTripInEitherMode(IoMode preferred) throws IOException {
-        try (Ssd ssd = Ssd.create(dir.resolve("ssd.img"), 3, CAPACITY, UUID_A, options().withMode(preferred))) {
+        try (Ssd ssd = Ssd.create(
+                dir.resolve("ssd.img"), 3, CAPACITY, UUID_A, options().withMode(preferred))) {
             System.out.println("preferred=" + preferred + " mode=" + ssd.mode());
             if (preferred == IoMode.BUFFERED) {
                 assertEquals(IoMode.BUFFERED, ssd.mode());
@@ -78,16 +79,22 @@ class SsdTest {
             assertTrue(offset.getMessage().contains("offset=512"), offset.getMessage());
             assertTrue(offset.getMessage().contains("slot=3"), offset.getMessage());
             IllegalArgumentException length = assertThrows(
-                    IllegalArgumentException.class, () -> ssd.write(0, Ssd.allocateAligned(4096).limit(1000)));
+                    IllegalArgumentException.class,
+                    () -> ssd.write(0, Ssd.allocateAligned(4096).limit(1000)));
             assertTrue(length.getMessage().contains("length=1000"), length.getMessage());
             assertThrows(IllegalArgumentException.class, () -> ssd.read(0, ByteBuffer.allocate(4096)), "heap buffer");
-            ByteBuffer shifted = ByteBuffer.allocateDirect(8192 + 4096).alignedSlice(4096).position(8).limit(4104);
+            ByteBuffer shifted = ByteBuffer.allocateDirect(8192 + 4096)
+                    .alignedSlice(4096)
+                    .position(8)
+                    .limit(4104);
             IllegalArgumentException memory = assertThrows(IllegalArgumentException.class, () -> ssd.write(0, shifted));
             assertTrue(memory.getMessage().contains("address_mod_4096=8"), memory.getMessage());
             IllegalArgumentException beyond =
                     assertThrows(IllegalArgumentException.class, () -> ssd.read(CAPACITY, cell.clear()));
             assertTrue(beyond.getMessage().contains("capacity_bytes=" + CAPACITY), beyond.getMessage());
-            assertThrows(IllegalArgumentException.class, () -> ssd.read(0, cell.clear().asReadOnlyBuffer()));
+            assertThrows(
+                    IllegalArgumentException.class,
+                    () -> ssd.read(0, cell.clear().asReadOnlyBuffer()));
             assertEquals(0, ssd.counters().reads() + ssd.counters().writes(), "rejected commands are not counted");
         }
     }
@@ -130,8 +137,7 @@ class SsdTest {
         try (FileChannel ch = FileChannel.open(truncated, StandardOpenOption.WRITE)) {
             ch.truncate(8192);
         }
-        CorruptHeaderException size =
-                assertThrows(CorruptHeaderException.class, () -> Ssd.open(truncated, options()));
+        CorruptHeaderException size = assertThrows(CorruptHeaderException.class, () -> Ssd.open(truncated, options()));
         assertTrue(size.getMessage().contains("size=8192"), size.getMessage());
     }
 
@@ -217,8 +223,7 @@ class SsdTest {
     @Test
     void capacityIsValidated() {
         IllegalArgumentException e = assertThrows(
-                IllegalArgumentException.class,
-                () -> Ssd.create(dir.resolve("bad.img"), 0, 5000, UUID_A, options()));
+                IllegalArgumentException.class, () -> Ssd.create(dir.resolve("bad.img"), 0, 5000, UUID_A, options()));
         assertTrue(e.getMessage().contains("capacity_bytes=5000"), e.getMessage());
     }
 }

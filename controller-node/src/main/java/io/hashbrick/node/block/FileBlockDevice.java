@@ -27,16 +27,18 @@ public final class FileBlockDevice implements BlockDevice {
     private final int blockSize;
     /** Grows online (volume resize); read on every command, so volatile. */
     private volatile long blockCount;
+
     private final LibC libc;
     private final int fd;
     private final Arena arena;
     /** errno capture for the (rare, serialised) libc calls. */
     private final MemorySegment errnoCapture;
+
     private volatile boolean thin;
     private ByteBuffer zeros; // lazily, only for the no-FFM fallback
 
-    private FileBlockDevice(Path file, RandomAccessFile raf, int blockSize, long blockCount, LibC libc, int fd,
-            Arena arena) {
+    private FileBlockDevice(
+            Path file, RandomAccessFile raf, int blockSize, long blockCount, LibC libc, int fd, Arena arena) {
         this.file = file;
         this.raf = raf;
         this.channel = raf.getChannel();
@@ -58,9 +60,8 @@ public final class FileBlockDevice implements BlockDevice {
             throw new IllegalArgumentException("blockSize must be 512 or 4096 blockSize=" + blockSize);
         }
         if (sizeBytes <= 0 || sizeBytes % blockSize != 0) {
-            throw new IllegalArgumentException(
-                    "sizeBytes must be a positive multiple of blockSize sizeBytes=" + sizeBytes + " blockSize="
-                            + blockSize);
+            throw new IllegalArgumentException("sizeBytes must be a positive multiple of blockSize sizeBytes="
+                    + sizeBytes + " blockSize=" + blockSize);
         }
         RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw");
         if (raf.length() < sizeBytes) {

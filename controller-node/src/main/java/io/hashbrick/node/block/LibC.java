@@ -45,19 +45,27 @@ final class LibC {
             Linker linker = Linker.nativeLinker();
             var libc = linker.defaultLookup();
             Linker.Option errno = Linker.Option.captureCallState("errno");
-            MethodHandle open = linker.downcallHandle(libc.findOrThrow("open"),
-                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT,
-                            ValueLayout.JAVA_INT),
-                    errno, Linker.Option.firstVariadicArg(2));
-            MethodHandle close = linker.downcallHandle(libc.findOrThrow("close"),
-                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-            MethodHandle fallocate = linker.downcallHandle(libc.findOrThrow("fallocate"),
-                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT,
-                            ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG),
+            MethodHandle open = linker.downcallHandle(
+                    libc.findOrThrow("open"),
+                    FunctionDescriptor.of(
+                            ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
+                    errno,
+                    Linker.Option.firstVariadicArg(2));
+            MethodHandle close = linker.downcallHandle(
+                    libc.findOrThrow("close"), FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+            MethodHandle fallocate = linker.downcallHandle(
+                    libc.findOrThrow("fallocate"),
+                    FunctionDescriptor.of(
+                            ValueLayout.JAVA_INT,
+                            ValueLayout.JAVA_INT,
+                            ValueLayout.JAVA_INT,
+                            ValueLayout.JAVA_LONG,
+                            ValueLayout.JAVA_LONG),
                     errno);
-            MethodHandle lseek = linker.downcallHandle(libc.findOrThrow("lseek"),
-                    FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
-                            ValueLayout.JAVA_INT),
+            MethodHandle lseek = linker.downcallHandle(
+                    libc.findOrThrow("lseek"),
+                    FunctionDescriptor.of(
+                            ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT),
                     errno);
             return new LibC(open, close, fallocate, lseek);
         } catch (RuntimeException | Error e) { // IllegalCallerException without native access, etc.
@@ -96,8 +104,8 @@ final class LibC {
     /** @return 0, or -errno */
     int punchHole(int fd, long offset, long length, MemorySegment capture) {
         try {
-            int rc = (int) fallocate.invokeExact(capture, fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset,
-                    length);
+            int rc = (int)
+                    fallocate.invokeExact(capture, fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length);
             return rc == 0 ? 0 : -errno(capture);
         } catch (Throwable t) {
             throw new IllegalStateException("libc fallocate failed fd=" + fd + " offset=" + offset, t);

@@ -21,13 +21,15 @@ public final class BlockCodec {
     /** Stored length meaning "raw": compression did not save anything worth a decompression. */
     public static final int RAW = BLOCK_BYTES;
     /** LZ4's bound for 4 KiB of input: the room {@link #compress} needs at its destination. */
-    public static final int MAX_COMPRESSED_BYTES = LZ4Factory.fastestInstance().fastCompressor().maxCompressedLength(BLOCK_BYTES);
+    public static final int MAX_COMPRESSED_BYTES =
+            LZ4Factory.fastestInstance().fastCompressor().maxCompressedLength(BLOCK_BYTES);
 
     private static final MemorySegment ZEROS = MemorySegment.ofArray(new byte[BLOCK_BYTES]);
 
     private final MessageDigest sha256;
     private final LZ4Compressor compressor = LZ4Factory.fastestInstance().fastCompressor();
-    private final LZ4SafeDecompressor decompressor = LZ4Factory.fastestInstance().safeDecompressor();
+    private final LZ4SafeDecompressor decompressor =
+            LZ4Factory.fastestInstance().safeDecompressor();
 
     public BlockCodec() {
         try {
@@ -47,13 +49,17 @@ public final class BlockCodec {
         try {
             sha256.digest(fp, fpOff, FINGERPRINT_BYTES);
         } catch (DigestException e) {
-            throw new IllegalArgumentException("fingerprint buffer too small: fp_length=" + fp.length + " offset=" + fpOff, e);
+            throw new IllegalArgumentException(
+                    "fingerprint buffer too small: fp_length=" + fp.length + " offset=" + fpOff, e);
         }
     }
 
     /** True if the 4 KiB at {@code off} are all zero (vectorised compare). */
     public static boolean isZero(ByteBuffer block, int off) {
-        return MemorySegment.ofBuffer(block).asSlice(off - block.position(), BLOCK_BYTES).mismatch(ZEROS) < 0;
+        return MemorySegment.ofBuffer(block)
+                        .asSlice(off - block.position(), BLOCK_BYTES)
+                        .mismatch(ZEROS)
+                < 0;
     }
 
     /**

@@ -1,7 +1,6 @@
 package io.hashbrick.node.data;
 
 import io.hashbrick.node.CorruptCheckpointException;
-
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -17,7 +16,8 @@ import java.util.zip.CRC32C;
 final class CheckpointInput {
     private final ReadableByteChannel channel;
     private final byte[] bytes = new byte[CheckpointOutput.BUFFER_BYTES];
-    private final ByteBuffer buf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).limit(0);
+    private final ByteBuffer buf =
+            ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).limit(0);
     private final MemorySegment segment = MemorySegment.ofArray(bytes);
     private final CRC32C crc = new CRC32C();
     /** Buffer bytes [0, summed) are in the CRC already. */

@@ -177,8 +177,12 @@ public final class H2pBucket implements AutoCloseable {
         for (long slot = 0, n = entries.highWater(); slot < n; slot++) {
             if (entries.isLive(slot)) {
                 seen++;
-                visitor.entry(H2pHandle.of(bucket, slot), entries.location(slot), entries.length(slot),
-                        entries.flags(slot), refcountOf(slot));
+                visitor.entry(
+                        H2pHandle.of(bucket, slot),
+                        entries.location(slot),
+                        entries.length(slot),
+                        entries.flags(slot),
+                        refcountOf(slot));
             }
         }
         if (seen != live) {
@@ -203,8 +207,8 @@ public final class H2pBucket implements AutoCloseable {
      * offset+32)}; bytes 0..4 are not read. The caller validated every field against the format's ranges.
      * @return false, changing nothing, when the fingerprint is present already (a corrupt checkpoint)
      */
-    boolean restoreEntry(long slot, MemorySegment fp, long offset, long location, int length, int flags,
-            long refcount) {
+    boolean restoreEntry(
+            long slot, MemorySegment fp, long offset, long location, int length, int flags, long refcount) {
         checkPlacement(location, length, flags);
         checkWritable();
         assert refcount > 0 : "refcount=" + refcount;
@@ -286,13 +290,16 @@ public final class H2pBucket implements AutoCloseable {
     private void checkBucket(MemorySegment fp, long offset) {
         int fpBucket = H2pHandle.bucketOf(fp, offset);
         if (fpBucket != bucket) {
-            throw new IllegalArgumentException("fingerprint belongs to another bucket: bucket=" + bucket
-                    + " fingerprint_bucket=" + fpBucket);
+            throw new IllegalArgumentException(
+                    "fingerprint belongs to another bucket: bucket=" + bucket + " fingerprint_bucket=" + fpBucket);
         }
     }
 
     private static void checkPlacement(long location, int length, int flags) {
-        if (location < 0 || location > H2pEntries.MAX_LOCATION || length < 0 || length > H2pEntries.MAX_LENGTH
+        if (location < 0
+                || location > H2pEntries.MAX_LOCATION
+                || length < 0
+                || length > H2pEntries.MAX_LENGTH
                 || (flags & ~H2pEntries.CALLER_FLAGS_MASK) != 0) {
             throw new IllegalArgumentException("placement out of range: location=" + location + " max_location="
                     + H2pEntries.MAX_LOCATION + " length=" + length + " max_length=" + H2pEntries.MAX_LENGTH
@@ -305,8 +312,9 @@ public final class H2pBucket implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("H2P bucket is closed: bucket=" + bucket);
         }
-        assert sameWriter() : "H2P bucket mutated from a second thread: bucket=" + bucket + " writer=" + writer
-                + " current=" + Thread.currentThread();
+        assert sameWriter()
+                : "H2P bucket mutated from a second thread: bucket=" + bucket + " writer=" + writer + " current="
+                        + Thread.currentThread();
     }
 
     private boolean sameWriter() {

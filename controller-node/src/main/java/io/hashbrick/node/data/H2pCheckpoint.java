@@ -1,7 +1,6 @@
 package io.hashbrick.node.data;
 
 import io.hashbrick.node.CorruptCheckpointException;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
@@ -67,8 +66,12 @@ final class H2pCheckpoint {
     static long write(H2pTable table, WritableByteChannel channel) throws IOException {
         CheckpointOutput out = new CheckpointOutput(channel);
         CRC32C sectionCrc = new CRC32C();
-        out.reserve(HEADER_BYTES).putLong(MAGIC).putInt(VERSION).putInt(H2pHandle.BUCKETS)
-                .putLong(table.uniqueBlocks()).putLong(table.hashSeed());
+        out.reserve(HEADER_BYTES)
+                .putLong(MAGIC)
+                .putInt(VERSION)
+                .putInt(H2pHandle.BUCKETS)
+                .putLong(table.uniqueBlocks())
+                .putLong(table.hashSeed());
         for (int b = 0; b < H2pHandle.BUCKETS; b++) {
             writeBucket(table.bucket(b), out, sectionCrc);
         }
@@ -93,7 +96,11 @@ final class H2pCheckpoint {
                 seen++;
             }
         }
-        check(seen == live, "H2P bucket changed during checkpoint: bucket=%d live=%d seen=%d", bucket.bucket(), live,
+        check(
+                seen == live,
+                "H2P bucket changed during checkpoint: bucket=%d live=%d seen=%d",
+                bucket.bucket(),
+                live,
                 seen);
     }
 
@@ -101,8 +108,12 @@ final class H2pCheckpoint {
         long handle = H2pHandle.of(bucket.bucket(), slot);
         ByteBuffer buf = out.reserve(RECORD_BYTES);
         int at = buf.position();
-        buf.putInt((int) slot).putShort((short) bucket.length(handle)).put((byte) bucket.flags(handle)).put((byte) 0)
-                .putLong(bucket.location(handle)).putLong(bucket.refcount(handle));
+        buf.putInt((int) slot)
+                .putShort((short) bucket.length(handle))
+                .put((byte) bucket.flags(handle))
+                .put((byte) 0)
+                .putLong(bucket.location(handle))
+                .putLong(bucket.refcount(handle));
         bucket.copyStoredFingerprint(handle, out.segment(), at + RECORD_FP_AT);
         buf.position(at + RECORD_FP_AT + H2pEntries.FP_STORED_BYTES);
         buf.put((byte) 0).putInt(0);
@@ -117,8 +128,15 @@ final class H2pCheckpoint {
         long entries = buf.getLong();
         long seed = buf.getLong();
         if (magic != MAGIC || version != VERSION || buckets != H2pHandle.BUCKETS) {
-            throw fail(in, "not an H2P checkpoint of this format: magic=0x%x version=%d buckets=%d expected_magic=0x%x"
-                    + " expected_version=%d expected_buckets=%d", magic, version, buckets, MAGIC, VERSION,
+            throw fail(
+                    in,
+                    "not an H2P checkpoint of this format: magic=0x%x version=%d buckets=%d expected_magic=0x%x"
+                            + " expected_version=%d expected_buckets=%d",
+                    magic,
+                    version,
+                    buckets,
+                    MAGIC,
+                    VERSION,
                     H2pHandle.BUCKETS);
         }
         H2pTable table = new H2pTable(seed);
@@ -148,10 +166,19 @@ final class H2pCheckpoint {
         long highWater = Integer.toUnsignedLong(buf.getInt());
         long live = Integer.toUnsignedLong(buf.getInt());
         int crc = buf.getInt();
-        if (crc != (int) sectionCrc.getValue() || number != bucket.bucket() || highWater > H2pEntries.MAX_SLOTS
+        if (crc != (int) sectionCrc.getValue()
+                || number != bucket.bucket()
+                || highWater > H2pEntries.MAX_SLOTS
                 || live > highWater) {
-            throw fail(in, "H2P checkpoint bucket header invalid: bucket=%d expected_bucket=%d high_water=%d live=%d"
-                    + " crc=0x%x computed_crc=0x%x", number, bucket.bucket(), highWater, live, crc,
+            throw fail(
+                    in,
+                    "H2P checkpoint bucket header invalid: bucket=%d expected_bucket=%d high_water=%d live=%d"
+                            + " crc=0x%x computed_crc=0x%x",
+                    number,
+                    bucket.bucket(),
+                    highWater,
+                    live,
+                    crc,
                     (int) sectionCrc.getValue());
         }
         long nextSlot = 0;
@@ -174,12 +201,27 @@ final class H2pCheckpoint {
         long location = buf.getLong();
         long refcount = buf.getLong();
         zero |= buf.get(at + RECORD_FP_AT + H2pEntries.FP_STORED_BYTES) | buf.getInt(at + RECORD_BYTES - 4);
-        if (slot < nextSlot || slot >= highWater || length > H2pEntries.MAX_LENGTH
-                || (flags & ~H2pEntries.CALLER_FLAGS_MASK) != 0 || zero != 0 || location < 0
-                || location > H2pEntries.MAX_LOCATION || refcount <= 0) {
-            throw fail(in, "H2P checkpoint record invalid: bucket=%d slot=%d min_slot=%d high_water=%d length=%d"
-                    + " flags=0x%x padding=0x%x location=%d refcount=%d", bucket.bucket(), slot, nextSlot, highWater,
-                    length, flags, zero, location, refcount);
+        if (slot < nextSlot
+                || slot >= highWater
+                || length > H2pEntries.MAX_LENGTH
+                || (flags & ~H2pEntries.CALLER_FLAGS_MASK) != 0
+                || zero != 0
+                || location < 0
+                || location > H2pEntries.MAX_LOCATION
+                || refcount <= 0) {
+            throw fail(
+                    in,
+                    "H2P checkpoint record invalid: bucket=%d slot=%d min_slot=%d high_water=%d length=%d"
+                            + " flags=0x%x padding=0x%x location=%d refcount=%d",
+                    bucket.bucket(),
+                    slot,
+                    nextSlot,
+                    highWater,
+                    length,
+                    flags,
+                    zero,
+                    location,
+                    refcount);
         }
         if (!bucket.restoreEntry(slot, in.segment(), at + RECORD_FP_BASE, location, length, flags, refcount)) {
             throw fail(in, "H2P checkpoint holds a fingerprint twice: bucket=%d slot=%d", bucket.bucket(), slot);
@@ -194,9 +236,16 @@ final class H2pCheckpoint {
         int computed = in.crcSoFar();
         int stored = buf.getInt();
         if (endMagic != END_MAGIC || stored != computed || entries != restored) {
-            throw fail(in, "H2P checkpoint trailer invalid: end_magic=0x%x expected_end_magic=0x%x crc=0x%x"
-                    + " computed_crc=0x%x header_entries=%d restored_entries=%d", endMagic, END_MAGIC, stored,
-                    computed, entries, restored);
+            throw fail(
+                    in,
+                    "H2P checkpoint trailer invalid: end_magic=0x%x expected_end_magic=0x%x crc=0x%x"
+                            + " computed_crc=0x%x header_entries=%d restored_entries=%d",
+                    endMagic,
+                    END_MAGIC,
+                    stored,
+                    computed,
+                    entries,
+                    restored);
         }
         if (!in.atEnd()) {
             throw fail(in, "H2P checkpoint has bytes after its trailer: trailer_end=%d", in.offset());

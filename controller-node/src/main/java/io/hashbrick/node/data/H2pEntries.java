@@ -1,7 +1,6 @@
 package io.hashbrick.node.data;
 
 import io.hashbrick.node.mem.NativeMemory;
-
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -58,6 +57,7 @@ final class H2pEntries {
     static final int ENTRY_BYTES = 37;
     /** The first fingerprint byte stored; bytes 0..4 are the bucket (implicit) or dropped. */
     static final int FP_FIRST_STORED = 5;
+
     static final int FP_STORED_BYTES = 27;
     static final long MAX_LOCATION = (1L << 40) - 1;
     static final int MAX_LENGTH = (1 << 9) - 1;
@@ -111,8 +111,8 @@ final class H2pEntries {
      */
     void takeAt(long slot) {
         if (slot < highWater || slot >= MAX_SLOTS) {
-            throw new IllegalStateException("restore out of slot order: slot=" + slot + " high_water=" + highWater
-                    + " max_slots=" + MAX_SLOTS);
+            throw new IllegalStateException(
+                    "restore out of slot order: slot=" + slot + " high_water=" + highWater + " max_slots=" + MAX_SLOTS);
         }
         freeUpTo(slot);
         if (highWater == capacity) {

@@ -56,6 +56,7 @@ public final class H2pHandle {
 
     /** @return the bucket of a fingerprint: its top 12 bits (DESIGN.md, "bucket") */
     public static int bucketOf(MemorySegment fp, long offset) {
-        return (fp.get(ValueLayout.JAVA_BYTE, offset) & 0xFF) << 4 | (fp.get(ValueLayout.JAVA_BYTE, offset + 1) & 0xF0) >>> 4;
+        return (fp.get(ValueLayout.JAVA_BYTE, offset) & 0xFF) << 4
+                | (fp.get(ValueLayout.JAVA_BYTE, offset + 1) & 0xF0) >>> 4;
     }
 }

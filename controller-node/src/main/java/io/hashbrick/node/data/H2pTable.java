@@ -1,7 +1,6 @@
 package io.hashbrick.node.data;
 
 import io.hashbrick.node.CorruptCheckpointException;
-
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.channels.ReadableByteChannel;

@@ -10,6 +10,7 @@ final class RefcountSpill {
     private static final int MIN_CAPACITY = 8;
     /** slot + 1, 0 = empty. */
     private long[] keys = new long[MIN_CAPACITY];
+
     private long[] values = new long[MIN_CAPACITY];
     private int size;
 

@@ -22,20 +22,39 @@ final class Bhs {
     static final int ITT_NONE = 0xffffffff;
 
     // Initiator opcodes (RFC 7143 §11.1.1)
-    static final int OP_NOP_OUT = 0x00, OP_SCSI_CMD = 0x01, OP_TMF_REQ = 0x02, OP_LOGIN_REQ = 0x03,
-            OP_TEXT_REQ = 0x04, OP_DATA_OUT = 0x05, OP_LOGOUT_REQ = 0x06, OP_SNACK = 0x10;
+    static final int OP_NOP_OUT = 0x00,
+            OP_SCSI_CMD = 0x01,
+            OP_TMF_REQ = 0x02,
+            OP_LOGIN_REQ = 0x03,
+            OP_TEXT_REQ = 0x04,
+            OP_DATA_OUT = 0x05,
+            OP_LOGOUT_REQ = 0x06,
+            OP_SNACK = 0x10;
     // Target opcodes (RFC 7143 §11.1.2)
-    static final int OP_NOP_IN = 0x20, OP_SCSI_RESP = 0x21, OP_TMF_RESP = 0x22, OP_LOGIN_RESP = 0x23,
-            OP_TEXT_RESP = 0x24, OP_DATA_IN = 0x25, OP_LOGOUT_RESP = 0x26, OP_R2T = 0x31,
-            OP_ASYNC = 0x32, OP_REJECT = 0x3f;
+    static final int OP_NOP_IN = 0x20,
+            OP_SCSI_RESP = 0x21,
+            OP_TMF_RESP = 0x22,
+            OP_LOGIN_RESP = 0x23,
+            OP_TEXT_RESP = 0x24,
+            OP_DATA_IN = 0x25,
+            OP_LOGOUT_RESP = 0x26,
+            OP_R2T = 0x31,
+            OP_ASYNC = 0x32,
+            OP_REJECT = 0x3f;
 
     static final int FLAG_FINAL = 0x80;
     static final int FLAG_IMMEDIATE = 0x40;
 
     // Reject reasons (RFC 7143 §11.17.1)
-    static final int REJECT_DATA_DIGEST = 0x02, REJECT_SNACK = 0x03, REJECT_PROTOCOL_ERROR = 0x04,
-            REJECT_CMD_NOT_SUPPORTED = 0x05, REJECT_IMMEDIATE_CMD = 0x06, REJECT_TASK_IN_PROGRESS = 0x07,
-            REJECT_INVALID_DATA_ACK = 0x08, REJECT_INVALID_PDU_FIELD = 0x09, REJECT_LONG_OP = 0x0a,
+    static final int REJECT_DATA_DIGEST = 0x02,
+            REJECT_SNACK = 0x03,
+            REJECT_PROTOCOL_ERROR = 0x04,
+            REJECT_CMD_NOT_SUPPORTED = 0x05,
+            REJECT_IMMEDIATE_CMD = 0x06,
+            REJECT_TASK_IN_PROGRESS = 0x07,
+            REJECT_INVALID_DATA_ACK = 0x08,
+            REJECT_INVALID_PDU_FIELD = 0x09,
+            REJECT_LONG_OP = 0x0a,
             REJECT_WAITING_FOR_LOGOUT = 0x0c;
 
     private Bhs() {}

@@ -15,7 +15,11 @@ import java.util.random.RandomGenerator;
  * CHAP_C from the initiator), proves itself with its own secret. Only MD5 (CHAP_A=5) is offered.
  */
 final class Chap {
-    enum Step { CONTINUE, DONE, FAILED }
+    enum Step {
+        CONTINUE,
+        DONE,
+        FAILED
+    }
 
     private static final int CHALLENGE_BYTES = 16;
 

@@ -2,8 +2,8 @@ package io.hashbrick.node.iscsi;
 
 import io.hashbrick.node.Log;
 import io.hashbrick.node.scsi.ScsiTarget;
-import io.hashbrick.node.scsi.Sense;
 import io.hashbrick.node.scsi.ScsiTask;
+import io.hashbrick.node.scsi.Sense;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
@@ -24,6 +24,7 @@ final class CommandPath {
     private int freeCount;
     /** Tasks waiting for Data-Out, in arrival order; few, so a linear scan finds them. */
     private final IscsiTask[] waiting;
+
     private int waitingCount;
     private final ByteBuffer dataIn;
     private final ByteBuffer senseData = ByteBuffer.allocateDirect(2 + ScsiTask.SENSE_MAX);
@@ -63,7 +64,9 @@ final class CommandPath {
         if (Bhs.totalAhsLength(h) > 0) {
             // Extended CDBs and bidirectional commands (AHS types 1 and 2) are not supported.
             io.receiveData(null, 0);
-            Log.warn("command_rejected", "peer=" + conn.peer + " itt=0x" + Integer.toHexString(itt) + " reason=ahs_not_supported");
+            Log.warn(
+                    "command_rejected",
+                    "peer=" + conn.peer + " itt=0x" + Integer.toHexString(itt) + " reason=ahs_not_supported");
             conn.reject(h, Bhs.REJECT_CMD_NOT_SUPPORTED);
             return null;
         }
@@ -86,7 +89,9 @@ final class CommandPath {
         }
         t.buffer.clear();
         if (!io.receiveData(t.buffer, Math.min(dsl, t.want))) {
-            Log.warn("data_digest_error", "peer=" + conn.peer + " itt=0x" + Integer.toHexString(itt) + " pdu=scsi_command");
+            Log.warn(
+                    "data_digest_error",
+                    "peer=" + conn.peer + " itt=0x" + Integer.toHexString(itt) + " pdu=scsi_command");
             terminate(t, Sense.PROTOCOL_SERVICE_CRC_ERROR);
             return null;
         }
@@ -159,8 +164,9 @@ final class CommandPath {
         if (t.lunResetGeneration != conn.server.lunResetGeneration(t.scsi.lun)
                 || t.targetResetGeneration != conn.server.targetResetGeneration()) {
             // Aborted by a reset from another session while it waited for data: no status (TAS=0).
-            Log.info("task_aborted_by_reset", "peer=" + conn.peer + " itt=0x" + Integer.toHexString(t.itt)
-                    + " lun=" + t.scsi.lun);
+            Log.info(
+                    "task_aborted_by_reset",
+                    "peer=" + conn.peer + " itt=0x" + Integer.toHexString(t.itt) + " lun=" + t.scsi.lun);
             release(t);
             return null;
         }
@@ -189,8 +195,10 @@ final class CommandPath {
             // The header is sound, so the stream stays framed: the task ends with the sense RFC 7143
             // §11.4.7.2 names, its later Data-Out PDUs are discarded, and the connection goes on.
             io.receiveData(null, 0);
-            Log.warn("data_out_error", "peer=" + conn.peer + " itt=0x" + Integer.toHexString(itt) + " reason=" + error
-                    + " action=check_condition");
+            Log.warn(
+                    "data_out_error",
+                    "peer=" + conn.peer + " itt=0x" + Integer.toHexString(itt) + " reason=" + error
+                            + " action=check_condition");
             terminate(t, senseFor(error));
             return null;
         }
@@ -360,7 +368,8 @@ final class CommandPath {
         }
     }
 
-    private void sendResponse(int itt, ScsiTask s, int residualFlags, int residual, int dataSnCount) throws IOException {
+    private void sendResponse(int itt, ScsiTask s, int residualFlags, int residual, int dataSnCount)
+            throws IOException {
         ByteBuffer r = conn.beginStatus(Bhs.OP_SCSI_RESP, 0x80 | residualFlags, itt);
         r.put(2, (byte) 0); // Command Completed at Target
         r.put(3, (byte) s.status);
@@ -399,7 +408,6 @@ final class CommandPath {
             }
         }
     }
-
 
     IscsiTask find(int itt) {
         for (int i = 0; i < waitingCount; i++) {

@@ -27,6 +27,7 @@ final class Connection implements Runnable {
     volatile int expCmdSn;
     /** The MaxCmdSN last sent to the initiator. */
     private volatile int advertisedMaxCmdSn;
+
     private final long startNs;
     private volatile long lastReceiveNs;
     private volatile long pingSentNs;
@@ -95,16 +96,19 @@ final class Connection implements Runnable {
             int op = Bhs.opcode(h);
             if (io.dataLength() > server.config.maxRecvDataSegmentBytes()) {
                 // RFC 7143 §13.12: the data segment may not exceed what the target declared.
-                Log.warn("protocol_error", "peer=" + peer + " reason=data_segment_too_long length=" + io.dataLength()
-                        + " max=" + server.config.maxRecvDataSegmentBytes() + " opcode=0x" + Integer.toHexString(op));
+                Log.warn(
+                        "protocol_error",
+                        "peer=" + peer + " reason=data_segment_too_long length=" + io.dataLength() + " max="
+                                + server.config.maxRecvDataSegmentBytes() + " opcode=0x" + Integer.toHexString(op));
                 reject(h, Bhs.REJECT_PROTOCOL_ERROR);
                 io.flushIfPending();
                 return "protocol_error";
             }
             if (s.params.discovery && op != Bhs.OP_TEXT_REQ && op != Bhs.OP_LOGOUT_REQ && op != Bhs.OP_NOP_OUT) {
                 io.receiveData(null, 0);
-                Log.warn("protocol_error", "peer=" + peer + " reason=command_in_discovery_session opcode=0x"
-                        + Integer.toHexString(op));
+                Log.warn(
+                        "protocol_error",
+                        "peer=" + peer + " reason=command_in_discovery_session opcode=0x" + Integer.toHexString(op));
                 reject(h, Bhs.REJECT_PROTOCOL_ERROR);
                 continue;
             }
@@ -146,7 +150,9 @@ final class Connection implements Runnable {
             }
             default -> {
                 io.receiveData(null, 0);
-                Log.warn("protocol_error", "peer=" + peer + " reason=unexpected_opcode opcode=0x" + Integer.toHexString(op));
+                Log.warn(
+                        "protocol_error",
+                        "peer=" + peer + " reason=unexpected_opcode opcode=0x" + Integer.toHexString(op));
                 reject(h, op == Bhs.OP_LOGIN_REQ ? Bhs.REJECT_PROTOCOL_ERROR : Bhs.REJECT_CMD_NOT_SUPPORTED);
                 return null;
             }
@@ -169,15 +175,20 @@ final class Connection implements Runnable {
         }
         int max = advertisedMaxCmdSn;
         if (Bhs.snLess(cmdSn, exp) || Bhs.snLess(max, cmdSn)) {
-            Log.warn("cmdsn_outside_window", "peer=" + peer + " cmdsn=" + Integer.toUnsignedString(cmdSn)
-                    + " exp_cmdsn=" + Integer.toUnsignedString(exp) + " max_cmdsn=" + Integer.toUnsignedString(max)
-                    + " action=ignored");
+            Log.warn(
+                    "cmdsn_outside_window",
+                    "peer=" + peer + " cmdsn=" + Integer.toUnsignedString(cmdSn)
+                            + " exp_cmdsn=" + Integer.toUnsignedString(exp) + " max_cmdsn="
+                            + Integer.toUnsignedString(max)
+                            + " action=ignored");
             return false;
         }
         // Ahead of ExpCmdSN inside the window: with one connection per session nothing can fill the
         // gap, so the command runs now and the window moves past it.
-        Log.warn("cmdsn_gap", "peer=" + peer + " cmdsn=" + Integer.toUnsignedString(cmdSn) + " exp_cmdsn="
-                + Integer.toUnsignedString(exp));
+        Log.warn(
+                "cmdsn_gap",
+                "peer=" + peer + " cmdsn=" + Integer.toUnsignedString(cmdSn) + " exp_cmdsn="
+                        + Integer.toUnsignedString(exp));
         expCmdSn = cmdSn + 1;
         return true;
     }

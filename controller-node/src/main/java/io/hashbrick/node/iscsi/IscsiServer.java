@@ -46,7 +46,9 @@ public final class IscsiServer implements AutoCloseable {
      */
     private final java.util.concurrent.atomic.AtomicIntegerArray lunResets =
             new java.util.concurrent.atomic.AtomicIntegerArray(16384);
-    private final java.util.concurrent.atomic.AtomicInteger targetResets = new java.util.concurrent.atomic.AtomicInteger();
+
+    private final java.util.concurrent.atomic.AtomicInteger targetResets =
+            new java.util.concurrent.atomic.AtomicInteger();
     private final ScheduledExecutorService housekeeping;
     private ServerSocketChannel listener;
     private java.util.concurrent.ScheduledFuture<?> ticker;
@@ -82,9 +84,11 @@ public final class IscsiServer implements AutoCloseable {
         acceptor = new Thread(this::acceptLoop, "iscsi-accept-" + port);
         acceptor.start();
         ticker = housekeeping.scheduleAtFixedRate(this::tick, 250, 250, TimeUnit.MILLISECONDS);
-        Log.info("portal_listening", "portal=" + config.host() + ":" + port + " target=" + config.targetName()
-                + " tpgt=" + config.portalGroupTag() + " chap=" + (config.chap() != null)
-                + " mutual_chap=" + (config.mutualChap() != null));
+        Log.info(
+                "portal_listening",
+                "portal=" + config.host() + ":" + port + " target=" + config.targetName()
+                        + " tpgt=" + config.portalGroupTag() + " chap=" + (config.chap() != null)
+                        + " mutual_chap=" + (config.mutualChap() != null));
         return port;
     }
 
@@ -101,7 +105,8 @@ public final class IscsiServer implements AutoCloseable {
             }
             String peer = peerOf(ch);
             if (connections.size() >= MAX_CONNECTIONS) {
-                Log.warn("connection_refused", "peer=" + peer + " reason=too_many_connections limit=" + MAX_CONNECTIONS);
+                Log.warn(
+                        "connection_refused", "peer=" + peer + " reason=too_many_connections limit=" + MAX_CONNECTIONS);
                 closeQuietly(ch);
                 continue;
             }
@@ -142,8 +147,13 @@ public final class IscsiServer implements AutoCloseable {
     ItNexus newNexus(String initiatorName, long isid) {
         String initiatorPort = initiatorName + ",i,0x" + String.format("%012x", isid);
         String targetPort = config.targetName() + ",t,0x" + String.format("%04x", config.portalGroupTag());
-        return new ItNexus(nextNexusId.getAndIncrement(), initiatorName, initiatorPort, targetPort,
-                config.portalGroupTag(), config.portalGroupTag());
+        return new ItNexus(
+                nextNexusId.getAndIncrement(),
+                initiatorName,
+                initiatorPort,
+                targetPort,
+                config.portalGroupTag(),
+                config.portalGroupTag());
     }
 
     /** Registers a new session, closing the one it reinstates (same initiator and ISID), if any. */

@@ -11,6 +11,7 @@ final class IscsiTask {
     final ScsiTask scsi = new ScsiTask();
     /** Grows to the largest transfer seen on this connection, at most the target's max transfer. */
     ByteBuffer buffer = ByteBuffer.allocateDirect(0);
+
     int itt;
     long lunField;
     int cmdSn;
@@ -24,9 +25,11 @@ final class IscsiTask {
     int nextOffset;
     /** Unsolicited Data-Out still to come (the command PDU had F=0). */
     boolean unsolicitedPending;
+
     int unsolicitedDataSn;
     /** The outstanding R2T, if any. */
     boolean r2tOutstanding;
+
     int ttt;
     int r2tSn;
     int r2tEnd;
@@ -34,6 +37,7 @@ final class IscsiTask {
     boolean active;
     /** Reset generations when the command arrived (see IscsiServer). */
     int lunResetGeneration;
+
     int targetResetGeneration;
 
     void ensureCapacity(int bytes) {

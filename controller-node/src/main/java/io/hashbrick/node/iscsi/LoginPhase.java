@@ -14,11 +14,19 @@ import java.util.Map;
  */
 final class LoginPhase {
     // Login status class and detail (RFC 7143 §11.13.5), as (class << 8) | detail.
-    static final int SUCCESS = 0x0000, INITIATOR_ERROR = 0x0200, AUTH_FAILED = 0x0201,
-            FORBIDDEN = 0x0202, NOT_FOUND = 0x0203, UNSUPPORTED_VERSION = 0x0205, TOO_MANY_CONNECTIONS = 0x0206,
-            MISSING_PARAMETER = 0x0207, SESSION_TYPE_UNSUPPORTED = 0x0209, NO_SESSION = 0x020a,
-            INVALID_DURING_LOGIN = 0x020b, TARGET_ERROR = 0x0300, OUT_OF_RESOURCES = 0x0302;
-
+    static final int SUCCESS = 0x0000,
+            INITIATOR_ERROR = 0x0200,
+            AUTH_FAILED = 0x0201,
+            FORBIDDEN = 0x0202,
+            NOT_FOUND = 0x0203,
+            UNSUPPORTED_VERSION = 0x0205,
+            TOO_MANY_CONNECTIONS = 0x0206,
+            MISSING_PARAMETER = 0x0207,
+            SESSION_TYPE_UNSUPPORTED = 0x0209,
+            NO_SESSION = 0x020a,
+            INVALID_DURING_LOGIN = 0x020b,
+            TARGET_ERROR = 0x0300,
+            OUT_OF_RESOURCES = 0x0302;
     static final int STAGE_SECURITY = 0, STAGE_OPERATIONAL = 1, STAGE_FULL_FEATURE = 3;
 
     private final Connection conn;
@@ -56,7 +64,10 @@ final class LoginPhase {
             ByteBuffer h = io.header();
             if (Bhs.opcode(h) != Bhs.OP_LOGIN_REQ) {
                 io.receiveData(null, 0);
-                return fail(h, INVALID_DURING_LOGIN, "non-login PDU in login phase opcode=0x" + Integer.toHexString(Bhs.opcode(h)));
+                return fail(
+                        h,
+                        INVALID_DURING_LOGIN,
+                        "non-login PDU in login phase opcode=0x" + Integer.toHexString(Bhs.opcode(h)));
             }
             if (io.dataLength() > TextKeys.MAX_TEXT_BYTES - textLength) {
                 return fail(h, INITIATOR_ERROR, "login text too long bytes=" + (textLength + io.dataLength()));
@@ -117,8 +128,9 @@ final class LoginPhase {
         return stage(h, offered, answer, transit, csg, nsg);
     }
 
-    private Session stage(ByteBuffer h, Map<String, String> offered, Map<String, String> answer, boolean transit,
-            int csg, int nsg) throws IOException {
+    private Session stage(
+            ByteBuffer h, Map<String, String> offered, Map<String, String> answer, boolean transit, int csg, int nsg)
+            throws IOException {
         if (csg == STAGE_SECURITY) {
             int status = security(offered, answer);
             if (status != SUCCESS) {
@@ -138,8 +150,8 @@ final class LoginPhase {
         } else {
             return fail(h, INITIATOR_ERROR, "invalid current stage csg=" + csg);
         }
-        boolean canTransit = transit && authenticated && (nsg == STAGE_OPERATIONAL || nsg == STAGE_FULL_FEATURE)
-                && nsg > csg;
+        boolean canTransit =
+                transit && authenticated && (nsg == STAGE_OPERATIONAL || nsg == STAGE_FULL_FEATURE) && nsg > csg;
         if (transit && !canTransit && authenticated) {
             return fail(h, INITIATOR_ERROR, "invalid stage transition csg=" + csg + " nsg=" + nsg);
         }
@@ -234,8 +246,8 @@ final class LoginPhase {
             }
         }
         int newTsih = server.allocateTsih();
-        Session s = new Session(params.initiatorName, isid, newTsih, params,
-                server.newNexus(params.initiatorName, isid));
+        Session s =
+                new Session(params.initiatorName, isid, newTsih, params, server.newNexus(params.initiatorName, isid));
         conn.cid = cid;
         s.connection = conn;
         server.register(s);
@@ -245,8 +257,9 @@ final class LoginPhase {
         io.flushIfPending();
         io.headerDigest = params.headerDigest;
         io.dataDigest = params.dataDigest;
-        Log.info("login_ok", s + " peer=" + conn.peer + " cid=" + cid + " " + params
-                + " auth=" + (chap != null ? "CHAP" : "None"));
+        Log.info(
+                "login_ok",
+                s + " peer=" + conn.peer + " cid=" + cid + " " + params + " auth=" + (chap != null ? "CHAP" : "None"));
         return s;
     }
 
@@ -266,7 +279,9 @@ final class LoginPhase {
             r.putInt(32, conn.maxCmdSn());
             r.put(36, (byte) (status >> 8));
             r.put(37, (byte) status);
-            ByteBuffer d = ByteBuffer.allocateDirect(Math.max(1, data.length)).put(data).flip();
+            ByteBuffer d = ByteBuffer.allocateDirect(Math.max(1, data.length))
+                    .put(data)
+                    .flip();
             io.send(d, 0, data.length);
         } finally {
             io.sendLock.unlock();
@@ -274,8 +289,10 @@ final class LoginPhase {
     }
 
     private Session fail(ByteBuffer req, int status, String why) throws IOException {
-        Log.warn("login_failed", "peer=" + conn.peer + " initiator=" + Log.q(params.initiatorName)
-                + " status=0x" + String.format("%04x", status) + " reason=" + Log.q(why));
+        Log.warn(
+                "login_failed",
+                "peer=" + conn.peer + " initiator=" + Log.q(params.initiatorName) + " status=0x"
+                        + String.format("%04x", status) + " reason=" + Log.q(why));
         int flags = Bhs.flags(req);
         sendResponse(req, false, (flags >> 2) & 3, (flags >> 2) & 3, status, new byte[0]);
         io.flushIfPending();

@@ -25,17 +25,33 @@ final class Negotiation {
             String value = e.getValue();
             switch (key) {
                 // Declarative and login-only keys, handled by the login itself.
-                case "InitiatorName", "TargetName", "SessionType", "AuthMethod", "InitiatorAlias",
-                        "CHAP_A", "CHAP_N", "CHAP_R", "CHAP_I", "CHAP_C", "TargetAlias", "TargetAddress",
+                case "InitiatorName",
+                        "TargetName",
+                        "SessionType",
+                        "AuthMethod",
+                        "InitiatorAlias",
+                        "CHAP_A",
+                        "CHAP_N",
+                        "CHAP_R",
+                        "CHAP_I",
+                        "CHAP_C",
+                        "TargetAlias",
+                        "TargetAddress",
                         "TargetPortalGroupTag" -> {}
                 case "HeaderDigest" -> params.headerDigest = digest(key, value, answer);
                 case "DataDigest" -> params.dataDigest = digest(key, value, answer);
-                case "MaxConnections" -> params.maxConnections = leadingOnly(key, answer, leadingLogin)
-                        ? minimum(key, value, 1, 65535, 1, 1, answer) : params.maxConnections;
-                case "InitialR2T" -> params.initialR2T = leadingOnly(key, answer, leadingLogin)
-                        ? bool(key, value, false, true, answer) : params.initialR2T;
-                case "ImmediateData" -> params.immediateData = leadingOnly(key, answer, leadingLogin)
-                        ? bool(key, value, true, false, answer) : params.immediateData;
+                case "MaxConnections" ->
+                    params.maxConnections = leadingOnly(key, answer, leadingLogin)
+                            ? minimum(key, value, 1, 65535, 1, 1, answer)
+                            : params.maxConnections;
+                case "InitialR2T" ->
+                    params.initialR2T = leadingOnly(key, answer, leadingLogin)
+                            ? bool(key, value, false, true, answer)
+                            : params.initialR2T;
+                case "ImmediateData" ->
+                    params.immediateData = leadingOnly(key, answer, leadingLogin)
+                            ? bool(key, value, true, false, answer)
+                            : params.immediateData;
                 case "MaxRecvDataSegmentLength" -> {
                     int v = number(value, 512, 16_777_215);
                     if (v < 0) {
@@ -44,16 +60,20 @@ final class Negotiation {
                         params.sendSegmentMax = v;
                     }
                 }
-                case "MaxBurstLength" -> params.maxBurstLength = leadingOnly(key, answer, leadingLogin)
-                        ? minimum(key, value, 512, 16_777_215, config.maxBurstBytes(), 262_144, answer)
-                        : params.maxBurstLength;
-                case "FirstBurstLength" -> params.firstBurstLength = leadingOnly(key, answer, leadingLogin)
-                        ? minimum(key, value, 512, 16_777_215, config.maxBurstBytes(), 65_536, answer)
-                        : params.firstBurstLength;
+                case "MaxBurstLength" ->
+                    params.maxBurstLength = leadingOnly(key, answer, leadingLogin)
+                            ? minimum(key, value, 512, 16_777_215, config.maxBurstBytes(), 262_144, answer)
+                            : params.maxBurstLength;
+                case "FirstBurstLength" ->
+                    params.firstBurstLength = leadingOnly(key, answer, leadingLogin)
+                            ? minimum(key, value, 512, 16_777_215, config.maxBurstBytes(), 65_536, answer)
+                            : params.firstBurstLength;
                 case "DefaultTime2Wait" -> params.defaultTime2Wait = maximum(key, value, 0, 3600, 2, answer);
                 case "DefaultTime2Retain" -> params.defaultTime2Retain = minimum(key, value, 0, 3600, 0, 20, answer);
-                case "MaxOutstandingR2T" -> params.maxOutstandingR2T = leadingOnly(key, answer, leadingLogin)
-                        ? minimum(key, value, 1, 65535, 1, 1, answer) : params.maxOutstandingR2T;
+                case "MaxOutstandingR2T" ->
+                    params.maxOutstandingR2T = leadingOnly(key, answer, leadingLogin)
+                            ? minimum(key, value, 1, 65535, 1, 1, answer)
+                            : params.maxOutstandingR2T;
                 case "DataPDUInOrder" -> params.dataPduInOrder = bool(key, value, true, true, answer);
                 case "DataSequenceInOrder" -> params.dataSequenceInOrder = bool(key, value, true, true, answer);
                 case "ErrorRecoveryLevel" -> params.errorRecoveryLevel = minimum(key, value, 0, 2, 0, 0, answer);
@@ -117,7 +137,8 @@ final class Negotiation {
         return result;
     }
 
-    private static int minimum(String key, String value, int lo, int hi, int ours, int dflt, Map<String, String> answer) {
+    private static int minimum(
+            String key, String value, int lo, int hi, int ours, int dflt, Map<String, String> answer) {
         int v = number(value, lo, hi);
         if (v < 0) {
             answer.put(key, "Reject");
@@ -142,7 +163,8 @@ final class Negotiation {
     static int number(String value, int lo, int hi) {
         try {
             long v = value.startsWith("0x") || value.startsWith("0X")
-                    ? Long.parseLong(value.substring(2), 16) : Long.parseLong(value);
+                    ? Long.parseLong(value.substring(2), 16)
+                    : Long.parseLong(value);
             return v < lo || v > hi ? -1 : (int) v;
         } catch (NumberFormatException e) {
             return -1;

@@ -21,6 +21,7 @@ import java.util.zip.CRC32C;
 final class PduChannel {
     /** Segments at least this large go straight between the socket and the caller's buffer. */
     static final int DIRECT_BYTES = 16 * 1024;
+
     static final int MAX_AHS_BYTES = 255 * 4;
 
     private final SocketChannel channel;
@@ -37,6 +38,7 @@ final class PduChannel {
     volatile boolean dataDigest;
     /** Nanosecond clock reading when a blocking write began, 0 when none is in progress (stall detection). */
     volatile long writeBlockedSinceNs;
+
     private final java.util.function.LongSupplier clockNs;
     private int dataLength;
 

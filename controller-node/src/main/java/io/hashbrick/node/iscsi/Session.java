@@ -34,7 +34,7 @@ final class Session {
 
     @Override
     public String toString() {
-        return "initiator=" + initiatorName + " isid=0x" + String.format("%012x", isid) + " tsih=" + tsih
-                + " type=" + (params.discovery ? "discovery" : "normal");
+        return "initiator=" + initiatorName + " isid=0x" + String.format("%012x", isid) + " tsih=" + tsih + " type="
+                + (params.discovery ? "discovery" : "normal");
     }
 }

@@ -17,6 +17,7 @@ final class SessionParams {
     boolean immediateData = true;
     /** The initiator's MaxRecvDataSegmentLength: the largest data segment we may send it. */
     int sendSegmentMax = 8192;
+
     int maxBurstLength = 262_144;
     int firstBurstLength = 65_536;
     int defaultTime2Wait = 2;
@@ -28,8 +29,10 @@ final class SessionParams {
 
     @Override
     public String toString() {
-        return "header_digest=" + (headerDigest ? "CRC32C" : "None") + " data_digest=" + (dataDigest ? "CRC32C" : "None")
-                + " initial_r2t=" + initialR2T + " immediate_data=" + immediateData + " max_send_segment=" + sendSegmentMax
+        return "header_digest=" + (headerDigest ? "CRC32C" : "None") + " data_digest="
+                + (dataDigest ? "CRC32C" : "None")
+                + " initial_r2t=" + initialR2T + " immediate_data=" + immediateData + " max_send_segment="
+                + sendSegmentMax
                 + " max_burst=" + maxBurstLength + " first_burst=" + firstBurstLength
                 + " max_outstanding_r2t=" + maxOutstandingR2T;
     }

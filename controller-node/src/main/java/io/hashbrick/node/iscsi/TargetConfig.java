@@ -39,8 +39,8 @@ public record TargetConfig(
                 throw new IllegalArgumentException("CHAP user name is empty");
             }
             if (secret == null || secret.length() < 12 || secret.length() > 255) {
-                throw new IllegalArgumentException("CHAP secret must be 12..255 bytes: user=" + user
-                        + " secret_length=" + (secret == null ? 0 : secret.length()));
+                throw new IllegalArgumentException("CHAP secret must be 12..255 bytes: user=" + user + " secret_length="
+                        + (secret == null ? 0 : secret.length()));
             }
         }
 
@@ -51,19 +51,23 @@ public record TargetConfig(
     }
 
     public TargetConfig {
-        if (targetName == null || !(targetName.startsWith("iqn.") || targetName.startsWith("eui.")
-                || targetName.startsWith("naa.")) || targetName.length() > 223) {
-            throw new IllegalArgumentException("target name must be an iqn./eui./naa. name of at most 223 bytes: target_name="
-                    + targetName);
+        if (targetName == null
+                || !(targetName.startsWith("iqn.") || targetName.startsWith("eui.") || targetName.startsWith("naa."))
+                || targetName.length() > 223) {
+            throw new IllegalArgumentException(
+                    "target name must be an iqn./eui./naa. name of at most 223 bytes: target_name=" + targetName);
         }
         check(port >= 0 && port < 65536, "port=" + port); // 0: an ephemeral port (tests)
         check(portalGroupTag > 0 && portalGroupTag < 65536, "portal_group_tag=" + portalGroupTag);
-        check(maxRecvDataSegmentBytes >= 512 && maxRecvDataSegmentBytes <= 16_777_215,
+        check(
+                maxRecvDataSegmentBytes >= 512 && maxRecvDataSegmentBytes <= 16_777_215,
                 "max_recv_data_segment_bytes=" + maxRecvDataSegmentBytes);
         check(maxBurstBytes >= 512 && maxBurstBytes <= 16_777_215, "max_burst_bytes=" + maxBurstBytes);
         check(commandWindow >= 1 && commandWindow <= 1024, "command_window=" + commandWindow);
-        check(nopIntervalMs >= 0 && nopTimeoutMs > 0 && loginTimeoutMs > 0,
-                "nop_interval_ms=" + nopIntervalMs + " nop_timeout_ms=" + nopTimeoutMs + " login_timeout_ms=" + loginTimeoutMs);
+        check(
+                nopIntervalMs >= 0 && nopTimeoutMs > 0 && loginTimeoutMs > 0,
+                "nop_interval_ms=" + nopIntervalMs + " nop_timeout_ms=" + nopTimeoutMs + " login_timeout_ms="
+                        + loginTimeoutMs);
         if (mutualChap != null && chap == null) {
             throw new IllegalArgumentException("mutual CHAP needs one-way CHAP configured too");
         }
@@ -77,22 +81,58 @@ public record TargetConfig(
 
     /** Defaults for a target on the given portal: no CHAP, 256 KiB segments, 1 MiB bursts, window 64. */
     public static TargetConfig defaults(String targetName, String host, int port) {
-        return new TargetConfig(targetName, "hashbrick", host, port, 1, null, null, 262_144, 1_048_576, 64,
-                5_000, 15_000, 15_000);
+        return new TargetConfig(
+                targetName, "hashbrick", host, port, 1, null, null, 262_144, 1_048_576, 64, 5_000, 15_000, 15_000);
     }
 
     public TargetConfig withChap(ChapCredentials oneWay, ChapCredentials mutual) {
-        return new TargetConfig(targetName, alias, host, port, portalGroupTag, oneWay, mutual,
-                maxRecvDataSegmentBytes, maxBurstBytes, commandWindow, nopIntervalMs, nopTimeoutMs, loginTimeoutMs);
+        return new TargetConfig(
+                targetName,
+                alias,
+                host,
+                port,
+                portalGroupTag,
+                oneWay,
+                mutual,
+                maxRecvDataSegmentBytes,
+                maxBurstBytes,
+                commandWindow,
+                nopIntervalMs,
+                nopTimeoutMs,
+                loginTimeoutMs);
     }
 
     public TargetConfig withPort(int newPort) {
-        return new TargetConfig(targetName, alias, host, newPort, portalGroupTag, chap, mutualChap,
-                maxRecvDataSegmentBytes, maxBurstBytes, commandWindow, nopIntervalMs, nopTimeoutMs, loginTimeoutMs);
+        return new TargetConfig(
+                targetName,
+                alias,
+                host,
+                newPort,
+                portalGroupTag,
+                chap,
+                mutualChap,
+                maxRecvDataSegmentBytes,
+                maxBurstBytes,
+                commandWindow,
+                nopIntervalMs,
+                nopTimeoutMs,
+                loginTimeoutMs);
     }
 
     public TargetConfig withNop(int intervalMs, int timeoutMs) {
-        return new TargetConfig(targetName, alias, host, port, portalGroupTag, chap, mutualChap,
-                maxRecvDataSegmentBytes, maxBurstBytes, commandWindow, intervalMs, timeoutMs, loginTimeoutMs);
+        return new TargetConfig(
+                targetName,
+                alias,
+                host,
+                port,
+                portalGroupTag,
+                chap,
+                mutualChap,
+                maxRecvDataSegmentBytes,
+                maxBurstBytes,
+                commandWindow,
+                intervalMs,
+                timeoutMs,
+                loginTimeoutMs);
     }
 }

@@ -60,8 +60,10 @@ final class TaskManagement {
             case 8 -> response = 4; // TASK REASSIGN: allegiance reassignment needs ErrorRecoveryLevel 2
             default -> response = ScsiTarget.TMF_NOT_SUPPORTED;
         }
-        Log.info("task_management", "peer=" + conn.peer + " function=" + function + " lun=" + lun
-                + " ref_itt=0x" + Integer.toHexString(rtt) + " response=" + response);
+        Log.info(
+                "task_management",
+                "peer=" + conn.peer + " function=" + function + " lun=" + lun + " ref_itt=0x" + Integer.toHexString(rtt)
+                        + " response=" + response);
         io.sendLock.lock();
         try {
             ByteBuffer r = conn.beginStatus(Bhs.OP_TMF_RESP, 0x80, Bhs.itt(h));

@@ -34,7 +34,9 @@ final class TextExchange {
         Map<String, String> offered = TextKeys.parse(text, text.length);
         if (offered == null || cont) {
             // Multi-PDU text requests are not needed by any key this target answers.
-            Log.warn("protocol_error", "peer=" + conn.peer + " reason=" + (cont ? "text_continuation" : "malformed_text"));
+            Log.warn(
+                    "protocol_error",
+                    "peer=" + conn.peer + " reason=" + (cont ? "text_continuation" : "malformed_text"));
             conn.reject(h, Bhs.REJECT_PROTOCOL_ERROR);
             return null;
         }
@@ -43,21 +45,30 @@ final class TextExchange {
         String sendTargets = offered.get("SendTargets");
         if (sendTargets != null) {
             TargetConfig c = conn.server.config;
-            boolean match = sendTargets.equals("All") ? session.params.discovery
+            boolean match = sendTargets.equals("All")
+                    ? session.params.discovery
                     : sendTargets.isEmpty() ? !session.params.discovery : sendTargets.equals(c.targetName());
             if (sendTargets.equals("All") && !session.params.discovery) {
                 match = true; // a normal session sees its own target (RFC 7143 Appendix C)
             }
             if (match) {
-                targets.append("TargetName=").append(c.targetName()).append('\0')
-                        .append("TargetAddress=").append(conn.portalAddress()).append(',')
-                        .append(c.portalGroupTag()).append('\0');
+                targets.append("TargetName=")
+                        .append(c.targetName())
+                        .append('\0')
+                        .append("TargetAddress=")
+                        .append(conn.portalAddress())
+                        .append(',')
+                        .append(c.portalGroupTag())
+                        .append('\0');
             }
         }
         new Negotiation(conn.server.config, session.params).answer(offered, answer, false);
         byte[] keys = TextKeys.encode(answer);
         byte[] tb = targets.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        ByteBuffer data = ByteBuffer.allocateDirect(Math.max(1, keys.length + tb.length)).put(tb).put(keys).flip();
+        ByteBuffer data = ByteBuffer.allocateDirect(Math.max(1, keys.length + tb.length))
+                .put(tb)
+                .put(keys)
+                .flip();
         int length = Math.min(data.limit(), session.params.sendSegmentMax);
         io.sendLock.lock();
         try {

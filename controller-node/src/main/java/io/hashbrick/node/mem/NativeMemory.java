@@ -30,9 +30,10 @@ public final class NativeMemory {
     static {
         Linker linker = Linker.nativeLinker();
         SymbolLookup libc = linker.defaultLookup();
-        MALLOC = linker.downcallHandle(libc.findOrThrow("malloc"),
-                FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
-        CALLOC = linker.downcallHandle(libc.findOrThrow("calloc"),
+        MALLOC = linker.downcallHandle(
+                libc.findOrThrow("malloc"), FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+        CALLOC = linker.downcallHandle(
+                libc.findOrThrow("calloc"),
                 FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
         FREE = linker.downcallHandle(libc.findOrThrow("free"), FunctionDescriptor.ofVoid(ValueLayout.ADDRESS));
     }
@@ -89,7 +90,8 @@ public final class NativeMemory {
 
     private static MemorySegment counted(MemorySegment p, long bytes) {
         if (p.address() == 0) {
-            throw new OutOfMemoryError("native metadata memory exhausted: bytes=" + bytes + " live_bytes=" + LIVE_BYTES.get());
+            throw new OutOfMemoryError(
+                    "native metadata memory exhausted: bytes=" + bytes + " live_bytes=" + LIVE_BYTES.get());
         }
         LIVE_BYTES.addAndGet(bytes);
         return p.reinterpret(bytes);

@@ -38,7 +38,8 @@ public final class ManagementServer implements AutoCloseable {
     private final String targetName;
     private final Supplier<ObjectNode> status;
 
-    public ManagementServer(String host, int port, VolumeService volumes, String targetName, Supplier<ObjectNode> status)
+    public ManagementServer(
+            String host, int port, VolumeService volumes, String targetName, Supplier<ObjectNode> status)
             throws IOException {
         this.volumes = volumes;
         this.targetName = targetName;
@@ -73,7 +74,10 @@ public final class ManagementServer implements AutoCloseable {
                 respond(ex, 200, list);
             } else if (name == null && method.equals("POST")) {
                 JsonNode body = body(ex);
-                Volume v = volumes.create(body.path("name").asText(null), size(body), body.path("block_size").asInt(512),
+                Volume v = volumes.create(
+                        body.path("name").asText(null),
+                        size(body),
+                        body.path("block_size").asInt(512),
                         targetName);
                 respond(ex, 201, json(v));
             } else if (name != null && method.equals("PUT")) {
@@ -85,11 +89,12 @@ public final class ManagementServer implements AutoCloseable {
                 error(ex, 405, "method not allowed: " + method + " " + path);
             }
         } catch (VolumeException e) {
-            int code = switch (e.kind()) {
-                case INVALID -> 400;
-                case NOT_FOUND -> 404;
-                case CONFLICT -> 409;
-            };
+            int code =
+                    switch (e.kind()) {
+                        case INVALID -> 400;
+                        case NOT_FOUND -> 404;
+                        case CONFLICT -> 409;
+                    };
             error(ex, code, e.getMessage());
         } catch (IllegalArgumentException e) {
             error(ex, 400, e.getMessage());
@@ -125,13 +130,19 @@ public final class ManagementServer implements AutoCloseable {
     }
 
     private ObjectNode json(Volume v) {
-        return JSON.createObjectNode().put("name", v.name()).put("lun", v.lun()).put("size_bytes", v.sizeBytes())
-                .put("block_size", v.blockSize()).put("target", targetName);
+        return JSON.createObjectNode()
+                .put("name", v.name())
+                .put("lun", v.lun())
+                .put("size_bytes", v.sizeBytes())
+                .put("block_size", v.blockSize())
+                .put("target", targetName);
     }
 
     private static void error(HttpExchange ex, int code, String message) throws IOException {
-        Log.warn("mgmt_request_failed", "method=" + ex.getRequestMethod() + " path=" + ex.getRequestURI().getPath()
-                + " status=" + code + " reason=" + Log.q(message));
+        Log.warn(
+                "mgmt_request_failed",
+                "method=" + ex.getRequestMethod() + " path="
+                        + ex.getRequestURI().getPath() + " status=" + code + " reason=" + Log.q(message));
         respond(ex, code, JSON.createObjectNode().put("error", message));
     }
 

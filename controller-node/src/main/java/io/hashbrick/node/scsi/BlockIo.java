@@ -50,10 +50,18 @@ final class BlockIo {
             case OK -> {
                 return true;
             }
-            case NO_SPACE -> Sense.check(t, lu.descriptorSense(), Sense.DATA_PROTECT,
-                    Sense.SPACE_ALLOCATION_FAILED_WRITE_PROTECT); // SBC-4 §4.7.3.7
-            default -> Sense.check(t, lu.descriptorSense(), Sense.MEDIUM_ERROR,
-                    write ? Sense.WRITE_ERROR : Sense.UNRECOVERED_READ_ERROR);
+            case NO_SPACE ->
+                Sense.check(
+                        t,
+                        lu.descriptorSense(),
+                        Sense.DATA_PROTECT,
+                        Sense.SPACE_ALLOCATION_FAILED_WRITE_PROTECT); // SBC-4 §4.7.3.7
+            default ->
+                Sense.check(
+                        t,
+                        lu.descriptorSense(),
+                        Sense.MEDIUM_ERROR,
+                        write ? Sense.WRITE_ERROR : Sense.UNRECOVERED_READ_ERROR);
         }
         return false;
     }

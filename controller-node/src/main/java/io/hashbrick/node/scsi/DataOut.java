@@ -9,11 +9,12 @@ final class DataOut {
         int bs = lu.device().blockSize();
         return switch (c[0] & 0xff) {
             case 0x0A, 0x2A, 0xAA, 0x8A, 0x2E, 0xAE, 0x8E, 0x8B, 0x9C -> ReadWrite.blocks(c) * bs;
-            case 0x2F, 0xAF, 0x8F -> switch ((c[1] >>> 1) & 3) {
-                case 1 -> ReadWrite.blocks(c) * bs;
-                case 3 -> ReadWrite.blocks(c) == 0 ? 0 : bs;
-                default -> 0;
-            };
+            case 0x2F, 0xAF, 0x8F ->
+                switch ((c[1] >>> 1) & 3) {
+                    case 1 -> ReadWrite.blocks(c) * bs;
+                    case 3 -> ReadWrite.blocks(c) == 0 ? 0 : bs;
+                    default -> 0;
+                };
             case 0x89 -> 2L * (c[13] & 0xff) * bs;
             case 0x41 -> bs;
             case 0x93 -> (c[1] & 0x01) != 0 ? 0 : bs; // NDOB: no data-out buffer

@@ -26,6 +26,7 @@ public final class LogicalUnit {
     final Reservations reservations = new Reservations();
     /** Reads and writes share it; COMPARE AND WRITE and WRITE ATOMIC take it exclusively (SBC-4 §4.29 atomicity). */
     final StampedLock writeLock = new StampedLock();
+
     final ConcurrentHashMap<ItNexus, UnitAttentions> attentions = new ConcurrentHashMap<>();
 
     public LogicalUnit(int lun, BlockDevice device, String name) {

@@ -55,11 +55,12 @@ final class ModePages {
 
     /** Appends page {@code index} for page control {@code pc} at {@code off}; returns the new offset. */
     synchronized int append(int index, int pc, byte[] dst, int off) {
-        byte[] src = switch (pc) {
-            case PC_CHANGEABLE -> CHANGEABLE[index];
-            case PC_DEFAULT -> DEFAULTS[index];
-            default -> current[index];
-        };
+        byte[] src =
+                switch (pc) {
+                    case PC_CHANGEABLE -> CHANGEABLE[index];
+                    case PC_DEFAULT -> DEFAULTS[index];
+                    default -> current[index];
+                };
         System.arraycopy(src, 0, dst, off, src.length);
         return off + src.length;
     }

@@ -9,7 +9,12 @@ final class PersistentReserveCommands {
     private PersistentReserveCommands() {}
 
     static final int READ_KEYS = 0, READ_RESERVATION = 1, REPORT_CAPABILITIES = 2, READ_FULL_STATUS = 3;
-    static final int REGISTER = 0, RESERVE = 1, RELEASE = 2, CLEAR = 3, PREEMPT = 4, PREEMPT_AND_ABORT = 5,
+    static final int REGISTER = 0,
+            RESERVE = 1,
+            RELEASE = 2,
+            CLEAR = 3,
+            PREEMPT = 4,
+            PREEMPT_AND_ABORT = 5,
             REGISTER_AND_IGNORE = 6;
     private static final int INVALID_RELEASE = 0x2604;
 
@@ -151,8 +156,14 @@ final class PersistentReserveCommands {
         return type == 1 || type == 3 || type == 5 || type == 6 || type == 7 || type == 8;
     }
 
-    private static void register(ScsiTask t, LogicalUnit lu, Reservations r, Reservations.Registration me, long key,
-            long saKey, boolean ignore) {
+    private static void register(
+            ScsiTask t,
+            LogicalUnit lu,
+            Reservations r,
+            Reservations.Registration me,
+            long key,
+            long saKey,
+            boolean ignore) {
         if (me == null) {
             if (!ignore && key != 0) {
                 t.status = ScsiTask.RESERVATION_CONFLICT; // §5.13.7.3: unregistered nexus must send key 0
@@ -224,8 +235,8 @@ final class PersistentReserveCommands {
         r.generation++;
     }
 
-    private static void preempt(ScsiTask t, LogicalUnit lu, Reservations r, Reservations.Registration me, long saKey,
-            int type) {
+    private static void preempt(
+            ScsiTask t, LogicalUnit lu, Reservations r, Reservations.Registration me, long saKey, int type) {
         boolean ar = r.holder != null && (r.type == Reservations.WE_AR || r.type == Reservations.EA_AR);
         if (r.holder != null && (ar ? saKey == 0 : saKey == r.holder.key)) {
             // §5.13.12.2.2 (and .3 for all-registrants with key 0): take over the reservation
@@ -247,8 +258,8 @@ final class PersistentReserveCommands {
     }
 
     /** Removes the registrations with {@code saKey} (all others but {@code me} when {@code all}). */
-    private static boolean removeKey(LogicalUnit lu, Reservations r, Reservations.Registration me, long saKey,
-            boolean all) {
+    private static boolean removeKey(
+            LogicalUnit lu, Reservations r, Reservations.Registration me, long saKey, boolean all) {
         boolean removed = false;
         for (Iterator<Reservations.Registration> it = r.registrations.iterator(); it.hasNext(); ) {
             Reservations.Registration reg = it.next();

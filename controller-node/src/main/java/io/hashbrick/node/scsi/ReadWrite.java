@@ -86,7 +86,8 @@ final class ReadWrite {
             Sense.invalidField(t, lu.descriptorSense(), true, 1);
             return;
         }
-        if (!BlockIo.inRange(t, lu, lba, blocks) || !BlockIo.lengthOk(t, lu, blocks, MAX, lengthOffset(c))
+        if (!BlockIo.inRange(t, lu, lba, blocks)
+                || !BlockIo.lengthOk(t, lu, blocks, MAX, lengthOffset(c))
                 || !BlockIo.writable(t, lu)) {
             return;
         }
@@ -139,7 +140,8 @@ final class ReadWrite {
             Sense.invalidField(t, lu.descriptorSense(), true, 1);
             return;
         }
-        if (!BlockIo.inRange(t, lu, lba, blocks) || !BlockIo.lengthOk(t, lu, blocks, MAX, lengthOffset(c))
+        if (!BlockIo.inRange(t, lu, lba, blocks)
+                || !BlockIo.lengthOk(t, lu, blocks, MAX, lengthOffset(c))
                 || blocks == 0) {
             return;
         }

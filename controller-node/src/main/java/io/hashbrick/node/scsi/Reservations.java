@@ -35,6 +35,7 @@ final class Reservations {
     final List<Registration> registrations = new ArrayList<>();
     /** The reservation holder, or null; for all-registrants types any registration holds it. */
     Registration holder;
+
     int type;
     int generation;
 

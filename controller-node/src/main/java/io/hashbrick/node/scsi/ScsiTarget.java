@@ -32,8 +32,12 @@ public interface ScsiTarget {
     /** The largest Data-In or Data-Out a single command may carry, in bytes (Block Limits VPD). */
     int maxTransferBytes();
 
-    int TMF_ABORT_TASK_SET = 2, TMF_CLEAR_ACA = 3, TMF_CLEAR_TASK_SET = 4, TMF_LUN_RESET = 5,
-            TMF_TARGET_WARM_RESET = 6, TMF_TARGET_COLD_RESET = 7;
+    int TMF_ABORT_TASK_SET = 2,
+            TMF_CLEAR_ACA = 3,
+            TMF_CLEAR_TASK_SET = 4,
+            TMF_LUN_RESET = 5,
+            TMF_TARGET_WARM_RESET = 6,
+            TMF_TARGET_COLD_RESET = 7;
 
     /** RFC 7143 §11.6.1 response codes. */
     int TMF_COMPLETE = 0, TMF_NO_TASK = 1, TMF_NO_LUN = 2, TMF_NOT_SUPPORTED = 5, TMF_REJECTED = 255;

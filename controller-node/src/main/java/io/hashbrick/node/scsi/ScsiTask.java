@@ -22,12 +22,17 @@ import java.nio.ByteBuffer;
  */
 public final class ScsiTask {
     /** SAM-5 status codes. */
-    public static final int GOOD = 0x00, CHECK_CONDITION = 0x02, CONDITION_MET = 0x04, BUSY = 0x08,
-            RESERVATION_CONFLICT = 0x18, TASK_SET_FULL = 0x28, ACA_ACTIVE = 0x30, TASK_ABORTED = 0x40;
+    public static final int GOOD = 0x00,
+            CHECK_CONDITION = 0x02,
+            CONDITION_MET = 0x04,
+            BUSY = 0x08,
+            RESERVATION_CONFLICT = 0x18,
+            TASK_SET_FULL = 0x28,
+            ACA_ACTIVE = 0x30,
+            TASK_ABORTED = 0x40;
 
     /** SAM task attributes (the values of the iSCSI ATTR field, RFC 7143 §11.3.1). */
-    public static final int ATTR_UNTAGGED = 0, ATTR_SIMPLE = 1, ATTR_ORDERED = 2, ATTR_HEAD_OF_QUEUE = 3,
-            ATTR_ACA = 4;
+    public static final int ATTR_UNTAGGED = 0, ATTR_SIMPLE = 1, ATTR_ORDERED = 2, ATTR_HEAD_OF_QUEUE = 3, ATTR_ACA = 4;
 
     public static final int CDB_MAX = 16;
     public static final int SENSE_MAX = 252;
@@ -37,9 +42,11 @@ public final class ScsiTask {
     public int cdbLength;
     /** Logical unit number, decoded from the SAM LUN structure (flat or peripheral addressing). */
     public int lun;
+
     public ItNexus nexus;
     /** Expected data transfer length of the command, from the transport (iSCSI EDTL). */
     public int expectedLength;
+
     public boolean readFlag;
     public boolean writeFlag;
     public int taskAttribute;

@@ -1,8 +1,6 @@
 package io.hashbrick.node.volume;
 
 import io.hashbrick.node.CorruptCheckpointException;
-
-import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -75,10 +73,12 @@ public final class A2hCheckpoint {
         long blocks = buf.getLong(16);
         long n = buf.getLong(24);
         if (magic != MAGIC || version != VERSION) {
-            throw new CorruptCheckpointException("not an A2H checkpoint: magic=0x" + Long.toHexString(magic) + " version=" + version);
+            throw new CorruptCheckpointException(
+                    "not an A2H checkpoint: magic=0x" + Long.toHexString(magic) + " version=" + version);
         }
         if (blocks <= 0 || blocks > (1L << 40) || n < 0 || n > blocks) {
-            throw new CorruptCheckpointException("A2H checkpoint header out of range: blocks=" + blocks + " mapped=" + n);
+            throw new CorruptCheckpointException(
+                    "A2H checkpoint header out of range: blocks=" + blocks + " mapped=" + n);
         }
         crc.update(buf.flip());
         A2hMap map = new A2hMap(blocks);
@@ -101,8 +101,8 @@ public final class A2hCheckpoint {
             fill(in, buf, 4);
             int stored = buf.getInt(0);
             if (stored != (int) crc.getValue()) {
-                throw new CorruptCheckpointException("A2H checkpoint checksum mismatch: stored=0x" + Integer.toHexString(stored)
-                        + " computed=0x" + Integer.toHexString((int) crc.getValue()));
+                throw new CorruptCheckpointException("A2H checkpoint checksum mismatch: stored=0x"
+                        + Integer.toHexString(stored) + " computed=0x" + Integer.toHexString((int) crc.getValue()));
             }
             return map;
         } catch (IOException | RuntimeException e) {

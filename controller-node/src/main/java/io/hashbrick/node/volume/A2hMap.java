@@ -40,6 +40,7 @@ public final class A2hMap implements AutoCloseable {
     private final MemorySegment[] directories;
     /** Mapped cells per leaf, per region (heap: 4 KiB per touched GiB), so empty leaves can be freed. */
     private final short[][] leafCounts;
+
     private final int[] regionLeaves;
     private long mapped;
 
@@ -172,7 +173,8 @@ public final class A2hMap implements AutoCloseable {
         long n = 0;
         for (int r = 0; r < directories.length; r++) {
             if (directories[r] != null) {
-                n += DIRECTORY_BYTES + NativeMemory.OVERHEAD_BYTES
+                n += DIRECTORY_BYTES
+                        + NativeMemory.OVERHEAD_BYTES
                         + (long) regionLeaves[r] * (LEAF_BYTES + NativeMemory.OVERHEAD_BYTES);
             }
         }

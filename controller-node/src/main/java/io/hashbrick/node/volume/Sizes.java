@@ -12,13 +12,14 @@ public final class Sizes {
         if (t.endsWith("B")) {
             t = t.substring(0, t.length() - 1);
         }
-        long mult = switch (t.isEmpty() ? ' ' : t.charAt(t.length() - 1)) {
-            case 'K' -> 1L << 10;
-            case 'M' -> 1L << 20;
-            case 'G' -> 1L << 30;
-            case 'T' -> 1L << 40;
-            default -> 1;
-        };
+        long mult =
+                switch (t.isEmpty() ? ' ' : t.charAt(t.length() - 1)) {
+                    case 'K' -> 1L << 10;
+                    case 'M' -> 1L << 20;
+                    case 'G' -> 1L << 30;
+                    case 'T' -> 1L << 40;
+                    default -> 1;
+                };
         String num = mult == 1 ? t : t.substring(0, t.length() - 1);
         try {
             long v = Long.parseLong(num);

@@ -45,7 +45,8 @@ final class VolumeCatalog {
         JsonNode root = JSON.readTree(file.toFile());
         if (!FORMAT.equals(root.path("format").asText()) || root.path("version").asInt(-1) != VERSION) {
             throw new IOException("not a version " + VERSION + " volume catalog: file=" + file + " format="
-                    + root.path("format").asText() + " version=" + root.path("version").asText());
+                    + root.path("format").asText() + " version="
+                    + root.path("version").asText());
         }
         JsonNode list = root.path("volumes");
         String want = crc(list);
@@ -54,8 +55,12 @@ final class VolumeCatalog {
                     + root.path("crc32c").asText() + " computed=" + want);
         }
         for (JsonNode v : list) {
-            volumes.add(new Volume(v.path("name").asText(), v.path("lun").asInt(), v.path("size_bytes").asLong(),
-                    v.path("block_size").asInt(), v.path("file").asText()));
+            volumes.add(new Volume(
+                    v.path("name").asText(),
+                    v.path("lun").asInt(),
+                    v.path("size_bytes").asLong(),
+                    v.path("block_size").asInt(),
+                    v.path("file").asText()));
         }
         return volumes;
     }
@@ -66,14 +71,18 @@ final class VolumeCatalog {
         root.put("version", VERSION);
         ArrayNode list = root.putArray("volumes");
         for (Volume v : volumes) {
-            list.addObject().put("name", v.name()).put("lun", v.lun()).put("size_bytes", v.sizeBytes())
-                    .put("block_size", v.blockSize()).put("file", v.file());
+            list.addObject()
+                    .put("name", v.name())
+                    .put("lun", v.lun())
+                    .put("size_bytes", v.sizeBytes())
+                    .put("block_size", v.blockSize())
+                    .put("file", v.file());
         }
         root.put("crc32c", crc(list));
         Path tmp = dir.resolve(FILE + ".tmp");
         byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(root);
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
+        try (FileChannel ch = FileChannel.open(
+                tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
             ch.write(java.nio.ByteBuffer.wrap(bytes));
             ch.force(true);
         }

@@ -5,7 +5,11 @@ public final class VolumeException extends Exception {
     private static final long serialVersionUID = 1L;
 
     /** Why a request failed. */
-    public enum Kind { INVALID, NOT_FOUND, CONFLICT }
+    public enum Kind {
+        INVALID,
+        NOT_FOUND,
+        CONFLICT
+    }
 
     private final Kind kind;
 

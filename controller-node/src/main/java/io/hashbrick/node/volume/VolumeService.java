@@ -63,13 +63,15 @@ public final class VolumeService implements AutoCloseable {
     public synchronized Volume create(String name, long sizeBytes, int blockSize, String targetName)
             throws VolumeException, IOException {
         if (name == null || !NAME.matcher(name).matches()) {
-            throw new VolumeException(Kind.INVALID, "volume name must be 1-64 of [A-Za-z0-9._-], starting alphanumeric: name=" + name);
+            throw new VolumeException(
+                    Kind.INVALID, "volume name must be 1-64 of [A-Za-z0-9._-], starting alphanumeric: name=" + name);
         }
         if (blockSize != 512 && blockSize != 4096) {
             throw new VolumeException(Kind.INVALID, "block size must be 512 or 4096: block_size=" + blockSize);
         }
         if (sizeBytes < MIN_BYTES || sizeBytes % 4096 != 0) {
-            throw new VolumeException(Kind.INVALID, "size must be a multiple of 4096 and at least 1 MiB: size_bytes=" + sizeBytes);
+            throw new VolumeException(
+                    Kind.INVALID, "size must be a multiple of 4096 and at least 1 MiB: size_bytes=" + sizeBytes);
         }
         if (find(name) != null) {
             throw new VolumeException(Kind.CONFLICT, "volume exists: name=" + name);
@@ -80,8 +82,9 @@ public final class VolumeService implements AutoCloseable {
         }
         String file = name + ".img";
         if (Files.exists(dir.resolve(file))) {
-            throw new VolumeException(Kind.CONFLICT, "a file of that name is in the data directory (an orphan?): file="
-                    + dir.resolve(file));
+            throw new VolumeException(
+                    Kind.CONFLICT,
+                    "a file of that name is in the data directory (an orphan?): file=" + dir.resolve(file));
         }
         FileBlockDevice dev = FileBlockDevice.open(dir.resolve(file), sizeBytes, blockSize);
         Volume v = new Volume(name, lun, sizeBytes, blockSize, file);
@@ -96,7 +99,9 @@ public final class VolumeService implements AutoCloseable {
         }
         devices.put(name, dev);
         scsi.addLogicalUnit(new LogicalUnit(lun, dev, targetName + "/" + name));
-        Log.info("volume_created", "name=" + name + " lun=" + lun + " size_bytes=" + sizeBytes + " block_size=" + blockSize);
+        Log.info(
+                "volume_created",
+                "name=" + name + " lun=" + lun + " size_bytes=" + sizeBytes + " block_size=" + blockSize);
         return v;
     }
 
@@ -114,7 +119,8 @@ public final class VolumeService implements AutoCloseable {
     public synchronized Volume resize(String name, long newSizeBytes) throws VolumeException, IOException {
         Volume v = require(name);
         if (newSizeBytes % 4096 != 0 || newSizeBytes < v.sizeBytes()) {
-            throw new VolumeException(newSizeBytes < v.sizeBytes() ? Kind.CONFLICT : Kind.INVALID,
+            throw new VolumeException(
+                    newSizeBytes < v.sizeBytes() ? Kind.CONFLICT : Kind.INVALID,
                     "a volume only grows, in multiples of 4096: name=" + name + " size_bytes=" + v.sizeBytes()
                             + " new_size_bytes=" + newSizeBytes);
         }
@@ -123,8 +129,10 @@ public final class VolumeService implements AutoCloseable {
         volumes.set(volumes.indexOf(v), grown);
         VolumeCatalog.store(dir, volumes);
         scsi.capacityChanged(v.lun());
-        Log.info("volume_resized", "name=" + name + " lun=" + v.lun() + " old_size_bytes=" + v.sizeBytes()
-                + " size_bytes=" + newSizeBytes);
+        Log.info(
+                "volume_resized",
+                "name=" + name + " lun=" + v.lun() + " old_size_bytes=" + v.sizeBytes() + " size_bytes="
+                        + newSizeBytes);
         return grown;
     }
 

@@ -1,12 +1,11 @@
 package io.hashbrick.node.data;
 
-import io.hashbrick.node.mem.NativeMemory;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.hashbrick.node.mem.NativeMemory;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
@@ -164,7 +163,8 @@ class H2pBucketTest {
             MemorySegment probe = Fingerprints.newSegment();
             for (int byteIndex = 5; byteIndex < 32; byteIndex++) { // every kept byte, the overlapped tail too
                 MemorySegment.copy(fp, 0, probe, 0, 32);
-                probe.set(ValueLayout.JAVA_BYTE, byteIndex, (byte) (probe.get(ValueLayout.JAVA_BYTE, byteIndex) ^ 0x80));
+                probe.set(
+                        ValueLayout.JAVA_BYTE, byteIndex, (byte) (probe.get(ValueLayout.JAVA_BYTE, byteIndex) ^ 0x80));
                 assertEquals(H2pHandle.NONE, bucket.lookup(probe, 0), "byte=" + byteIndex);
                 assertFalse(bucket.fingerprintMatches(h, probe, 0), "byte=" + byteIndex);
             }

@@ -1,13 +1,12 @@
 package io.hashbrick.node.data;
 
-import io.hashbrick.node.CorruptCheckpointException;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.hashbrick.node.CorruptCheckpointException;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -34,6 +33,7 @@ class H2pCheckpointTest {
     private static final int OPS = 40_000;
     /** Few buckets, so each has many slots and holes; bucket 4095 checks the last section. */
     private static final int[] BUCKETS = {0, 7, 4095};
+
     private static final int FLIPS = 200;
 
     static long[] seeds() {
@@ -48,7 +48,8 @@ class H2pCheckpointTest {
         try {
             roundTrip(seed, dir);
         } catch (AssertionError | RuntimeException | IOException e) {
-            throw new AssertionError("H2P checkpoint test failed: seed=" + seed + " (replay with -Dseed=" + seed + ")", e);
+            throw new AssertionError(
+                    "H2P checkpoint test failed: seed=" + seed + " (replay with -Dseed=" + seed + ")", e);
         }
     }
 
@@ -65,8 +66,9 @@ class H2pCheckpointTest {
             image = write(table);
         }
         Set<Integer> positions = new HashSet<>();
-        for (int p : new int[] {0, 7, 8, 12, 16, 24, 31, 32, 35, 44, 48, image.length - 9, image.length - 5,
-                image.length - 1}) {
+        for (int p :
+                new int[] {0, 7, 8, 12, 16, 24, 31, 32, 35, 44, 48, image.length - 9, image.length - 5, image.length - 1
+                }) {
             positions.add(p);
         }
         while (positions.size() < FLIPS) {
@@ -75,13 +77,17 @@ class H2pCheckpointTest {
         for (int p : positions) {
             byte[] bad = image.clone();
             bad[p] ^= (byte) (1 << random.nextInt(8));
-            assertThrows(CorruptCheckpointException.class, () -> read(bad), "flipped byte not refused: seed=" + seed
-                    + " position=" + p + " length=" + image.length);
+            assertThrows(
+                    CorruptCheckpointException.class,
+                    () -> read(bad),
+                    "flipped byte not refused: seed=" + seed + " position=" + p + " length=" + image.length);
         }
         for (int n : new int[] {0, 1, 31, 32, 33, image.length / 2, image.length - 8, image.length - 1}) {
             byte[] cut = Arrays.copyOf(image, n);
-            assertThrows(CorruptCheckpointException.class, () -> read(cut), "truncation not refused: seed=" + seed
-                    + " length=" + n);
+            assertThrows(
+                    CorruptCheckpointException.class,
+                    () -> read(cut),
+                    "truncation not refused: seed=" + seed + " length=" + n);
         }
         byte[] longer = Arrays.copyOf(image, image.length + 1);
         assertThrows(CorruptCheckpointException.class, () -> read(longer), "trailing byte not refused: seed=" + seed);
@@ -139,8 +145,8 @@ class H2pCheckpointTest {
     }
 
     /** New inserts take the free slots below the high-water mark first, and never a live slot. */
-    private static void insertAfterRestore(SplittableRandom random, H2pTable table, long[] handle, long[] refcount,
-            long[] highWater) {
+    private static void insertAfterRestore(
+            SplittableRandom random, H2pTable table, long[] handle, long[] refcount, long[] highWater) {
         Set<Long> liveHandles = new HashSet<>();
         for (int i = 0; i < POOL; i++) {
             if (refcount[i] > 0) {
@@ -155,10 +161,12 @@ class H2pCheckpointTest {
             for (long n = 0; n <= free; n++) {
                 Fingerprints.randomInBucket(random, fp, 0, BUCKETS[k]);
                 long h = bucket.insert(fp, 0, 1, 1, 0);
-                assertTrue(liveHandles.add(h), "insert after restore got a live handle: handle=0x" + Long.toHexString(h));
+                assertTrue(
+                        liveHandles.add(h), "insert after restore got a live handle: handle=0x" + Long.toHexString(h));
                 long slot = H2pHandle.slot(h);
                 if (n < free) {
-                    assertTrue(slot < highWater[k], "free slot not reused: slot=" + slot + " high_water=" + highWater[k]);
+                    assertTrue(
+                            slot < highWater[k], "free slot not reused: slot=" + slot + " high_water=" + highWater[k]);
                 } else {
                     assertEquals(highWater[k], slot, "after the free slots comes the high-water mark");
                 }
@@ -173,8 +181,12 @@ class H2pCheckpointTest {
             long off = 32L * i;
             int r = random.nextInt(100);
             if (r < 55) {
-                long result = table.addOrInsert(fps, off, random.nextLong(H2pEntries.MAX_LOCATION + 1),
-                        random.nextInt(H2pEntries.MAX_LENGTH + 1), random.nextInt(64));
+                long result = table.addOrInsert(
+                        fps,
+                        off,
+                        random.nextLong(H2pEntries.MAX_LOCATION + 1),
+                        random.nextInt(H2pEntries.MAX_LENGTH + 1),
+                        random.nextInt(64));
                 handle[i] = H2pHandle.handle(result);
                 refcount[i]++;
             } else if (r < 90 && refcount[i] > 0) {

@@ -1,10 +1,9 @@
 package io.hashbrick.node.data;
 
-import io.hashbrick.node.mem.NativeMemory;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.hashbrick.node.mem.NativeMemory;
 import java.io.IOException;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -50,7 +49,8 @@ class H2pMemoryTest {
             for (int i = 0; i < n; i++) {
                 Fingerprints.random(random, fp, 0);
                 if (!H2pHandle.inserted(table.addOrInsert(fp, 0, i, i & 511, H2pBucket.FLAG_IN_JOURNAL))) {
-                    throw new AssertionError("duplicate random fingerprint: seed=" + seed + " i=" + i); // no garbage per op
+                    throw new AssertionError(
+                            "duplicate random fingerprint: seed=" + seed + " i=" + i); // no garbage per op
                 }
             }
             long rssAfter = rssBytes();
@@ -62,19 +62,31 @@ class H2pMemoryTest {
             }
             double perBlock = (double) (nativeBytes + heapBytes) / n;
             long rssGrowth = rssAfter - rssBefore;
-            System.out.printf("H2P memory: unique_blocks=%d native_bytes=%d entries_per_block=%.2f index_per_block=%.2f"
+            System.out.printf(
+                    "H2P memory: unique_blocks=%d native_bytes=%d entries_per_block=%.2f index_per_block=%.2f"
                             + " heap_bytes=%d heap_estimate=%d ram_bytes_per_block=%.2f rss_growth_bytes=%d"
                             + " rss_over_native=%.3f rss_bytes_per_block=%.2f"
                             + " table_says=%.2f%n",
-                    n, nativeBytes, (double) (nativeBytes - indexBytes) / n, (double) indexBytes / n, heapBytes,
-                    table.heapBytesEstimate(), perBlock, rssGrowth, (double) rssGrowth / nativeBytes,
+                    n,
+                    nativeBytes,
+                    (double) (nativeBytes - indexBytes) / n,
+                    (double) indexBytes / n,
+                    heapBytes,
+                    table.heapBytesEstimate(),
+                    perBlock,
+                    rssGrowth,
+                    (double) rssGrowth / nativeBytes,
                     (double) (rssGrowth + heapBytes) / n,
                     table.ramBytesPerUniqueBlock());
             assertEquals(n, table.uniqueBlocks());
             assertEquals(nativeBytes, NativeMemory.liveBytes() - nativeBefore, "the counter and the buckets agree");
-            assertTrue(perBlock <= BUDGET_BYTES_PER_BLOCK, "over budget: seed=" + seed + " ram_bytes_per_block=" + perBlock);
-            assertTrue(rssGrowth <= 1.2 * nativeBytes + RSS_SLACK_BYTES, "native use hides from the counter: rss_growth_bytes="
-                    + rssGrowth + " native_bytes=" + nativeBytes);
+            assertTrue(
+                    perBlock <= BUDGET_BYTES_PER_BLOCK,
+                    "over budget: seed=" + seed + " ram_bytes_per_block=" + perBlock);
+            assertTrue(
+                    rssGrowth <= 1.2 * nativeBytes + RSS_SLACK_BYTES,
+                    "native use hides from the counter: rss_growth_bytes=" + rssGrowth + " native_bytes="
+                            + nativeBytes);
             verifySample(table, seed, n);
         } finally {
             table.close();
@@ -126,7 +138,8 @@ class H2pMemoryTest {
 
     private static void mallocTrim() throws Throwable {
         Linker linker = Linker.nativeLinker();
-        MethodHandle trim = linker.downcallHandle(linker.defaultLookup().findOrThrow("malloc_trim"),
+        MethodHandle trim = linker.downcallHandle(
+                linker.defaultLookup().findOrThrow("malloc_trim"),
                 FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
         int released = (int) trim.invokeExact(0L);
         assert released == 0 || released == 1;

@@ -101,8 +101,14 @@ class H2pModelTest {
         }
     }
 
-    private static void audit(H2pTable table, MemorySegment fps, long[] refcount, long[] handle, long[] location,
-            int[] lengthAndFlags, Map<Long, Integer> byHandle) {
+    private static void audit(
+            H2pTable table,
+            MemorySegment fps,
+            long[] refcount,
+            long[] handle,
+            long[] location,
+            int[] lengthAndFlags,
+            Map<Long, Integer> byHandle) {
         for (int i = 0; i < POOL; i++) {
             long off = 32L * i;
             if (refcount[i] == 0) {

@@ -19,8 +19,10 @@ class ChapLoginTest {
     static final String INITIATOR = "iqn.2026-11.io.hashbrick:chap-initiator";
     static final ChapCredentials USER = new ChapCredentials("alice", "alice-secret-123");
     static final ChapCredentials TARGET_CRED = new ChapCredentials("xbrick", "target-secret-456");
+
     @TempDir
     Path dir;
+
     TargetFixture target;
 
     @AfterEach
@@ -35,9 +37,21 @@ class ChapLoginTest {
     }
 
     /** Runs the CHAP exchange; returns the final login response. */
-    private static Pdu chapLogin(TestInitiator i, String user, String secret, byte[] mutualChallenge) throws IOException {
-        Pdu r = i.loginStep(0, 1, false, IscsiProtocolTest.keys("InitiatorName", INITIATOR, "TargetName",
-                TargetFixture.TARGET, "SessionType", "Normal", "AuthMethod", "CHAP,None"));
+    private static Pdu chapLogin(TestInitiator i, String user, String secret, byte[] mutualChallenge)
+            throws IOException {
+        Pdu r = i.loginStep(
+                0,
+                1,
+                false,
+                IscsiProtocolTest.keys(
+                        "InitiatorName",
+                        INITIATOR,
+                        "TargetName",
+                        TargetFixture.TARGET,
+                        "SessionType",
+                        "Normal",
+                        "AuthMethod",
+                        "CHAP,None"));
         if (r.loginStatus() != 0) {
             return r;
         }
@@ -48,7 +62,8 @@ class ChapLoginTest {
         int id = Integer.parseInt(k.get("CHAP_I"));
         byte[] challenge = Chap.binary(k.get("CHAP_C"));
         byte[] response = Chap.md5(id, secret, challenge);
-        Map<String, String> answer = IscsiProtocolTest.keys("CHAP_N", user, "CHAP_R", "0x" + HexFormat.of().formatHex(response));
+        Map<String, String> answer = IscsiProtocolTest.keys(
+                "CHAP_N", user, "CHAP_R", "0x" + HexFormat.of().formatHex(response));
         if (mutualChallenge != null) {
             answer.put("CHAP_I", "42");
             answer.put("CHAP_C", "0x" + HexFormat.of().formatHex(mutualChallenge));
@@ -80,12 +95,14 @@ class ChapLoginTest {
             assertEquals(0x0201, chapLogin(i, "mallory", USER.secret(), null).loginStatus());
         }
         try (TestInitiator i = new TestInitiator(target.port)) {
-            assertEquals(0x0201, i.login(INITIATOR, TargetFixture.TARGET, Map.of()).loginStatus(),
+            assertEquals(
+                    0x0201,
+                    i.login(INITIATOR, TargetFixture.TARGET, Map.of()).loginStatus(),
                     "AuthMethod=None refused when CHAP is configured");
         }
         try (TestInitiator i = new TestInitiator(target.port)) {
-            Pdu r = i.loginStep(1, 3, true, IscsiProtocolTest.keys("InitiatorName", INITIATOR, "TargetName",
-                    TargetFixture.TARGET));
+            Pdu r = i.loginStep(
+                    1, 3, true, IscsiProtocolTest.keys("InitiatorName", INITIATOR, "TargetName", TargetFixture.TARGET));
             assertEquals(0x0201, r.loginStatus(), "skipping the security stage");
         }
     }
@@ -107,7 +124,8 @@ class ChapLoginTest {
     void mutualChapWithoutTargetCredentialsFails() throws IOException {
         start(USER, null);
         try (TestInitiator i = new TestInitiator(target.port)) {
-            assertEquals(0x0201, chapLogin(i, "alice", USER.secret(), new byte[16]).loginStatus());
+            assertEquals(
+                    0x0201, chapLogin(i, "alice", USER.secret(), new byte[16]).loginStatus());
         }
     }
 

@@ -2,7 +2,6 @@ package io.hashbrick.node.iscsi;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -25,10 +24,25 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("slow")
 class ConformanceIT {
     /** Suites whose commands later issues deliver (the data path, reservations, copy offload, multipath). */
-    static final Set<String> LATER = Set.of("CompareAndWrite", "ExtendedCopy", "ReceiveCopyResults", "Unmap",
-            "WriteSame10", "WriteSame16", "GetLBAStatus", "PrinReadKeys", "PrinServiceactionRange",
-            "PrinReportCapabilities", "ProutRegister", "ProutReserve", "ProutClear", "ProutPreempt", "Reserve6",
-            "Sanitize", "MultipathIO");
+    static final Set<String> LATER = Set.of(
+            "CompareAndWrite",
+            "ExtendedCopy",
+            "ReceiveCopyResults",
+            "Unmap",
+            "WriteSame10",
+            "WriteSame16",
+            "GetLBAStatus",
+            "PrinReadKeys",
+            "PrinServiceactionRange",
+            "PrinReportCapabilities",
+            "ProutRegister",
+            "ProutReserve",
+            "ProutClear",
+            "ProutPreempt",
+            "Reserve6",
+            "Sanitize",
+            "MultipathIO");
+
     static final int MIN_PASSED = Integer.getInteger("conformance.minPassed", 150);
     /**
      * Tests that fail against every target because of a bug in libiscsi 1.19's test itself, with the
@@ -36,7 +50,8 @@ class ConformanceIT {
      */
     static final Map<String, String[]> KNOWN_TEST_BUGS = Map.of("ALL.iSCSITMF.LUNResetSimpleAsync", new String[] {
         "test_async_lu_reset_simple.c:157",
-        "libiscsi 1.19 asserts the reset callback ran before servicing the socket (fixed upstream: 5553d6b); tgt fails it too"});
+        "libiscsi 1.19 asserts the reset callback ran before servicing the socket (fixed upstream: 5553d6b); tgt fails it too"
+    });
 
     @TempDir
     Path dir;
@@ -44,7 +59,8 @@ class ConformanceIT {
     @Test
     void libiscsiConformanceSuite() throws Exception {
         List<String> tests = new ArrayList<>();
-        for (String line : RealClientsIT.run(List.of("iscsi-test-cu", "--list"), 60).split("\n")) {
+        for (String line :
+                RealClientsIT.run(List.of("iscsi-test-cu", "--list"), 60).split("\n")) {
             String t = line.trim();
             if (t.startsWith("ALL.") && t.chars().filter(c -> c == '.').count() == 2) {
                 tests.add(t);
@@ -66,8 +82,14 @@ class ConformanceIT {
                 String[] result = runOne(test, t.url());
                 int[] row = bySuite.computeIfAbsent(suite, k -> new int[3]);
                 switch (result[0]) {
-                    case "pass" -> { row[0]++; passed++; }
-                    case "skip" -> { row[1]++; skips.add(test + ": " + result[1]); }
+                    case "pass" -> {
+                        row[0]++;
+                        passed++;
+                    }
+                    case "skip" -> {
+                        row[1]++;
+                        skips.add(test + ": " + result[1]);
+                    }
                     default -> {
                         String[] known = KNOWN_TEST_BUGS.get(test);
                         if (known != null && result[2].contains(known[0])) {
@@ -87,15 +109,22 @@ class ConformanceIT {
             bySuite.forEach((s, r) -> System.out.printf("| %s | %d | %d | %d |%n", s, r[0], r[1], r[2]));
             skips.forEach(s -> System.out.println("SKIPPED " + s));
             failures.forEach(s -> System.out.println("FAILED " + s));
-            System.out.printf("conformance summary: passed=%d failed=%d (in scope %d, later issues %d) skipped=%d%n",
+            System.out.printf(
+                    "conformance summary: passed=%d failed=%d (in scope %d, later issues %d) skipped=%d%n",
                     passed, failures.size(), failedInScope, failures.size() - failedInScope, skips.size());
             assertEquals(0, t.server.internalErrors(), "no internal error on the target");
             // the target survived the whole suite
             try (TestInitiator i = new TestInitiator(t.port)) {
-                assertEquals(0, i.login(IscsiProtocolTest.INITIATOR, TargetFixture.TARGET, Map.of()).loginStatus());
+                assertEquals(
+                        0,
+                        i.login(IscsiProtocolTest.INITIATOR, TargetFixture.TARGET, Map.of())
+                                .loginStatus());
             }
         }
-        assertEquals(List.of(), failures.stream().filter(f -> !f.endsWith("(later issue)")).toList(), "in-scope failures");
+        assertEquals(
+                List.of(),
+                failures.stream().filter(f -> !f.endsWith("(later issue)")).toList(),
+                "in-scope failures");
         if (only.isEmpty()) {
             assertTrue(passed >= MIN_PASSED, "passed " + passed + " < " + MIN_PASSED);
         }
@@ -104,14 +133,17 @@ class ConformanceIT {
     /** Runs one test; returns {status, reason, output}. */
     private static String[] runOne(String test, String url) throws IOException, InterruptedException {
         Process p = new ProcessBuilder("iscsi-test-cu", "-t", test, "--dataloss", "--allow-sanitize", url)
-                .redirectErrorStream(true).start();
+                .redirectErrorStream(true)
+                .start();
         if (!p.waitFor(120, TimeUnit.SECONDS)) {
             p.destroyForcibly();
             return new String[] {"fail", "timed out after 120s", ""};
         }
         String out = new String(p.getInputStream().readAllBytes());
         String body = out.contains("Suite:") ? out.substring(out.indexOf("Suite:")) : out;
-        if (body.matches("(?s).*\\.\\.\\.\\s*FAILED.*") || body.matches("(?s)(^|.*\\n)FAILED.*") || !body.contains("Test: ")) {
+        if (body.matches("(?s).*\\.\\.\\.\\s*FAILED.*")
+                || body.matches("(?s)(^|.*\\n)FAILED.*")
+                || !body.contains("Test: ")) {
             return new String[] {"fail", firstLine(body, "[FAILED]", out), out};
         }
         if (body.contains("[SKIPPED]")) {
@@ -127,6 +159,7 @@ class ConformanceIT {
             return f.length() > 300 ? f.substring(f.length() - 300) : f;
         }
         int end = body.indexOf('\n', i);
-        return body.substring(i + marker.length(), end < 0 ? body.length() : end).strip();
+        return body.substring(i + marker.length(), end < 0 ? body.length() : end)
+                .strip();
     }
 }

@@ -65,8 +65,8 @@ class CrashSafetyIT {
                 version++;
                 inflightBlock = block;
                 inflightVersion = version;
-                byte[] status = i.command(0, IscsiProtocolTest.cdb10(0x2a, block * 8L, 8), 4096, false,
-                        pattern(seed, block, version));
+                byte[] status = i.command(
+                        0, IscsiProtocolTest.cdb10(0x2a, block * 8L, 8), 4096, false, pattern(seed, block, version));
                 assertEquals(0, status[0], "write status seed=" + seed);
                 acked[block] = version;
                 inflightBlock = -1;
@@ -75,7 +75,8 @@ class CrashSafetyIT {
             int block = rnd.nextInt(BLOCKS);
             inflightBlock = block;
             inflightVersion = version + 1;
-            i.send(i.scsiHeader(0, IscsiProtocolTest.cdb10(0x2a, block * 8L, 8), 4096, false, true),
+            i.send(
+                    i.scsiHeader(0, IscsiProtocolTest.cdb10(0x2a, block * 8L, 8), 4096, false, true),
                     pattern(seed, block, version + 1));
             node.destroyForcibly(); // SIGKILL
             node.waitFor(10, TimeUnit.SECONDS);
@@ -105,8 +106,9 @@ class CrashSafetyIT {
                 checked++;
             }
             assertTrue(checked > 0, "the run wrote something before the kill: seed=" + seed);
-            System.out.printf("crash seed=%d acknowledged_versions=%d blocks_checked=%d inflight_block=%d%n", seed,
-                    inflightVersion - 1, checked, inflightBlock);
+            System.out.printf(
+                    "crash seed=%d acknowledged_versions=%d blocks_checked=%d inflight_block=%d%n",
+                    seed, inflightVersion - 1, checked, inflightBlock);
         } finally {
             node.destroy();
             node.waitFor(10, TimeUnit.SECONDS);
@@ -142,10 +144,28 @@ class CrashSafetyIT {
         Files.deleteIfExists(data.resolve("node.url"));
         String java = ProcessHandle.current().info().command().orElse("java");
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-Xmx256m", "-cp", cp,
-                "io.hashbrick.node.Main", "--dir", data.toString(), "--port", Integer.toString(port), "--mgmt-port", "0",
-                "--target", TARGET, "--lun-size", (BLOCKS * 4) + "K", "--nop-interval-ms", "0")
-                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(data.resolve("node.log").toFile()))
+        Process p = new ProcessBuilder(
+                        java,
+                        "--enable-native-access=ALL-UNNAMED",
+                        "-Xmx256m",
+                        "-cp",
+                        cp,
+                        "io.hashbrick.node.Main",
+                        "--dir",
+                        data.toString(),
+                        "--port",
+                        Integer.toString(port),
+                        "--mgmt-port",
+                        "0",
+                        "--target",
+                        TARGET,
+                        "--lun-size",
+                        (BLOCKS * 4) + "K",
+                        "--nop-interval-ms",
+                        "0")
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(
+                        data.resolve("node.log").toFile()))
                 .start();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (!Files.exists(data.resolve("node.url"))) {

@@ -25,8 +25,10 @@ import org.junit.jupiter.api.io.TempDir;
 /** The iSCSI front end against a raw-PDU initiator: login, data transfer, and bad input (RFC 7143). */
 class IscsiProtocolTest {
     static final String INITIATOR = "iqn.2026-11.io.hashbrick:test-initiator";
+
     @TempDir
     Path dir;
+
     TargetFixture target;
 
     @BeforeEach
@@ -57,7 +59,8 @@ class IscsiProtocolTest {
     @Test
     void loginNegotiatesAndServesTestUnitReady() throws IOException {
         try (TestInitiator i = new TestInitiator(target.port)) {
-            Pdu r = i.login(INITIATOR, TargetFixture.TARGET, Map.of("MaxBurstLength", "99999999", "FirstBurstLength", "4096"));
+            Pdu r = i.login(
+                    INITIATOR, TargetFixture.TARGET, Map.of("MaxBurstLength", "99999999", "FirstBurstLength", "4096"));
             assertEquals(0, r.loginStatus());
             Map<String, String> keys = r.keys();
             assertEquals("Reject", keys.get("MaxBurstLength"), "out of range value is rejected: " + keys);
@@ -83,7 +86,8 @@ class IscsiProtocolTest {
 
     @Test
     void writeSolicitedByR2T() throws IOException {
-        try (TestInitiator i = loggedIn(Map.of("InitialR2T", "Yes", "ImmediateData", "No", "MaxBurstLength", "65536"))) {
+        try (TestInitiator i =
+                loggedIn(Map.of("InitialR2T", "Yes", "ImmediateData", "No", "MaxBurstLength", "65536"))) {
             byte[] data = new byte[256 * 1024];
             new SplittableRandom(8).nextBytes(data);
             ByteBuffer h = i.scsiHeader(0, cdb10(0x2a, 0, 512), data.length, false, true);
@@ -100,7 +104,10 @@ class IscsiProtocolTest {
                     assertEquals(r2ts - 1, p.header().getInt(36), "R2TSN");
                     for (int sn = 0, o = off; o < off + len; o += 16384, sn++) {
                         ByteBuffer d = TestInitiator.header(Bhs.OP_DATA_OUT, o + 16384 >= off + len ? 0x80 : 0);
-                        d.putInt(16, itt).putInt(20, p.header().getInt(20)).putInt(36, sn).putInt(40, o);
+                        d.putInt(16, itt)
+                                .putInt(20, p.header().getInt(20))
+                                .putInt(36, sn)
+                                .putInt(40, o);
                         i.send(d, Arrays.copyOfRange(data, o, Math.min(o + 16384, off + len)));
                     }
                     received += len;
@@ -139,7 +146,10 @@ class IscsiProtocolTest {
     @Test
     void unknownTargetAndMissingNamesFailLogin() throws IOException {
         try (TestInitiator i = new TestInitiator(target.port)) {
-            assertEquals(0x0203, i.login(INITIATOR, "iqn.2026-11.io.hashbrick:nope", Map.of()).loginStatus());
+            assertEquals(
+                    0x0203,
+                    i.login(INITIATOR, "iqn.2026-11.io.hashbrick:nope", Map.of())
+                            .loginStatus());
         }
         try (TestInitiator i = new TestInitiator(target.port)) {
             Pdu r = i.loginStep(0, 1, true, Map.of("TargetName", TargetFixture.TARGET, "AuthMethod", "None"));
@@ -224,7 +234,10 @@ class IscsiProtocolTest {
             Pdu r2t = i.receive();
             assertEquals(Bhs.OP_R2T, r2t.opcode());
             ByteBuffer d = TestInitiator.header(Bhs.OP_DATA_OUT, 0x80);
-            d.putInt(16, h.getInt(16)).putInt(20, r2t.header().getInt(20)).putInt(36, 5).putInt(40, 0);
+            d.putInt(16, h.getInt(16))
+                    .putInt(20, r2t.header().getInt(20))
+                    .putInt(36, 5)
+                    .putInt(40, 0);
             i.send(d, new byte[1024]);
             Pdu r = i.receive();
             assertEquals(Bhs.OP_SCSI_RESP, r.opcode());
@@ -249,7 +262,8 @@ class IscsiProtocolTest {
 
     @Test
     void sessionReinstatementClosesTheOldSession() throws IOException {
-        try (TestInitiator first = loggedIn(Map.of()); TestInitiator second = loggedIn(Map.of())) {
+        try (TestInitiator first = loggedIn(Map.of());
+                TestInitiator second = loggedIn(Map.of())) {
             assertEquals(0, second.command(0, new byte[16], 0, false, null)[0]);
             assertThrows(IOException.class, first::receive, "the reinstated session's connection is closed");
         }
@@ -300,7 +314,10 @@ class IscsiProtocolTest {
             i.send(h, null);
             assertEquals(Bhs.OP_R2T, i.receive().opcode());
             ByteBuffer tmf = TestInitiator.header(0x42, 0x81);
-            tmf.putLong(8, Bhs.encodeLun(0)).putInt(16, 900).putInt(20, h.getInt(16)).putInt(24, i.cmdSn)
+            tmf.putLong(8, Bhs.encodeLun(0))
+                    .putInt(16, 900)
+                    .putInt(20, h.getInt(16))
+                    .putInt(24, i.cmdSn)
                     .putInt(32, h.getInt(24));
             i.send(tmf, null);
             Pdu r = i.receive();
@@ -359,8 +376,10 @@ class IscsiProtocolTest {
                 i.command(0, cdb10(0x28, n % 1000 * 8, 8), 4096, true, null);
             }
             String name = "iscsi-conn-127.0.0.1:" + i.socket.getLocalPort();
-            Thread conn = Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals(name))
-                    .findFirst().orElseThrow();
+            Thread conn = Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t.getName().equals(name))
+                    .findFirst()
+                    .orElseThrow();
             var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
             long before = mx.getThreadAllocatedBytes(conn.threadId());
             int commands = 0;
@@ -370,8 +389,10 @@ class IscsiProtocolTest {
                 commands += 2;
             }
             long bytes = mx.getThreadAllocatedBytes(conn.threadId()) - before;
-            assertTrue(bytes < 64 * 1024, "connection thread allocated " + bytes + " bytes over " + commands
-                    + " commands (" + (bytes / commands) + " per command)");
+            assertTrue(
+                    bytes < 64 * 1024,
+                    "connection thread allocated " + bytes + " bytes over " + commands + " commands ("
+                            + (bytes / commands) + " per command)");
         }
     }
 
@@ -384,7 +405,8 @@ class IscsiProtocolTest {
             stalled.send(stalled.scsiHeader(0, cdb10(0x2a, 0, 8), 4096, false, true), null);
             assertEquals(Bhs.OP_R2T, stalled.receive().opcode());
             other.isid = 0x023d_0000_0099L;
-            assertEquals(0, other.login(INITIATOR, TargetFixture.TARGET, Map.of()).loginStatus());
+            assertEquals(
+                    0, other.login(INITIATOR, TargetFixture.TARGET, Map.of()).loginStatus());
             assertEquals(0, other.command(0, new byte[16], 0, false, null)[0], "other sessions are served");
             // the stalled initiator neither sends its data nor answers NOP-In: dropped after the timeout
             assertThrows(IOException.class, () -> {
@@ -412,7 +434,10 @@ class IscsiProtocolTest {
             assertEquals(0, b.receive().header().get(2), "function complete");
             // a's data arrives after the reset: the task was aborted, so no status comes back
             ByteBuffer d = TestInitiator.header(Bhs.OP_DATA_OUT, 0x80);
-            d.putInt(16, h.getInt(16)).putInt(20, r2t.header().getInt(20)).putInt(36, 0).putInt(40, 0);
+            d.putInt(16, h.getInt(16))
+                    .putInt(20, r2t.header().getInt(20))
+                    .putInt(36, 0)
+                    .putInt(40, 0);
             a.send(d, new byte[4096]);
             a.socket.setSoTimeout(500);
             assertThrows(java.net.SocketTimeoutException.class, a::receive);

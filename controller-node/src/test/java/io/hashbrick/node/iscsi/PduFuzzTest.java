@@ -19,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class PduFuzzTest {
     static final int PDUS = Integer.getInteger("fuzz.pdus", 2000);
+
     @TempDir
     Path dir;
 
@@ -44,8 +45,10 @@ class PduFuzzTest {
                     i = new TestInitiator(target.port);
                     i.isid = 0x023d_0000_0000L + rnd.nextInt(4);
                     if (rnd.nextInt(10) > 0) {
-                        i.login(IscsiProtocolTest.INITIATOR, TargetFixture.TARGET, Map.of(
-                                "HeaderDigest", rnd.nextBoolean() ? "None" : "CRC32C,None"));
+                        i.login(
+                                IscsiProtocolTest.INITIATOR,
+                                TargetFixture.TARGET,
+                                Map.of("HeaderDigest", rnd.nextBoolean() ? "None" : "CRC32C,None"));
                     }
                     i.socket.setSoTimeout(15); // short only while draining answers to fuzzed PDUs
                 }
@@ -82,13 +85,14 @@ class PduFuzzTest {
         }
         h.put(0, (byte) (opcodes[rnd.nextInt(opcodes.length)] | (rnd.nextBoolean() ? 0x40 : 0)));
         h.put(4, (byte) (rnd.nextInt(8) == 0 ? rnd.nextInt(4) : 0));
-        int dsl = switch (rnd.nextInt(6)) {
-            case 0 -> 0;
-            case 1 -> rnd.nextInt(600);
-            case 2 -> 512 * rnd.nextInt(1, 9);
-            case 3 -> rnd.nextInt(300_000);
-            default -> rnd.nextInt(64);
-        };
+        int dsl =
+                switch (rnd.nextInt(6)) {
+                    case 0 -> 0;
+                    case 1 -> rnd.nextInt(600);
+                    case 2 -> 512 * rnd.nextInt(1, 9);
+                    case 3 -> rnd.nextInt(300_000);
+                    default -> rnd.nextInt(64);
+                };
         h.put(5, (byte) (dsl >>> 16)).put(6, (byte) (dsl >>> 8)).put(7, (byte) dsl);
         if (rnd.nextInt(3) > 0) {
             h.putInt(24, i.cmdSn + rnd.nextInt(-2, 4)); // mostly plausible CmdSN
@@ -115,7 +119,10 @@ class PduFuzzTest {
     private static void checkStillServes(TargetFixture target) throws IOException {
         try (TestInitiator i = new TestInitiator(target.port)) {
             i.isid = 0x0400_0000_0001L;
-            assertEquals(0, i.login(IscsiProtocolTest.INITIATOR, TargetFixture.TARGET, Map.of()).loginStatus());
+            assertEquals(
+                    0,
+                    i.login(IscsiProtocolTest.INITIATOR, TargetFixture.TARGET, Map.of())
+                            .loginStatus());
             byte[] data = new byte[4096];
             new SplittableRandom(1).nextBytes(data);
             assertEquals(0, i.command(0, IscsiProtocolTest.cdb10(0x2a, 2048, 8), 4096, false, data)[0]);

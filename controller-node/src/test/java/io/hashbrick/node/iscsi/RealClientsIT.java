@@ -30,9 +30,11 @@ class RealClientsIT {
 
     static Path fio() {
         String env = System.getenv("HASHBRICK_FIO");
-        Path p = env != null ? Path.of(env) : Path.of(System.getProperty("user.home"), ".cache/hashbrick-tools/fio/fio");
+        Path p =
+                env != null ? Path.of(env) : Path.of(System.getProperty("user.home"), ".cache/hashbrick-tools/fio/fio");
         if (!Files.isExecutable(p)) {
-            fail("fio with the libiscsi engine not found at " + p + ": run ../shared/tools/build-fio-libiscsi.sh or set HASHBRICK_FIO");
+            fail("fio with the libiscsi engine not found at " + p
+                    + ": run ../shared/tools/build-fio-libiscsi.sh or set HASHBRICK_FIO");
         }
         return p;
     }
@@ -54,9 +56,16 @@ class RealClientsIT {
     }
 
     private static List<String> fioJob(String url, String name, String... extra) {
-        List<String> cmd = new ArrayList<>(List.of(fio().toString(), "--name=" + name, "--ioengine=libiscsi",
-                "--initiator=iqn.2026-11.io.hashbrick:fio", "--filename=" + url.replace(":", "\\:"),
-                "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--output-format=normal"));
+        List<String> cmd = new ArrayList<>(List.of(
+                fio().toString(),
+                "--name=" + name,
+                "--ioengine=libiscsi",
+                "--initiator=iqn.2026-11.io.hashbrick:fio",
+                "--filename=" + url.replace(":", "\\:"),
+                "--verify=crc32c",
+                "--do_verify=1",
+                "--verify_fatal=1",
+                "--output-format=normal"));
         cmd.addAll(List.of(extra));
         return cmd;
     }
@@ -64,8 +73,16 @@ class RealClientsIT {
     @Test
     void fioVerifiesRandomAndSequentialWrites() throws Exception {
         try (TargetFixture t = new TargetFixture(dir, TargetFixture.config(), 256L << 20)) {
-            String out = run(fioJob(t.url(), "rand4k", "--rw=randwrite", "--bs=4k", "--iodepth=32", "--size=48m",
-                    "--randrepeat=0"), 300);
+            String out = run(
+                    fioJob(
+                            t.url(),
+                            "rand4k",
+                            "--rw=randwrite",
+                            "--bs=4k",
+                            "--iodepth=32",
+                            "--size=48m",
+                            "--randrepeat=0"),
+                    300);
             assertTrue(out.contains("rand4k"), out);
             assertTrue(!out.contains("verify failed") && !out.contains("bad magic"), out);
             out = run(fioJob(t.url(), "seq128k", "--rw=write", "--bs=128k", "--iodepth=32", "--size=128m"), 300);

@@ -20,7 +20,8 @@ final class TargetFixture implements AutoCloseable {
 
     TargetFixture(Path dir, TargetConfig config, long lunBytes) throws IOException {
         device = FileBlockDevice.open(dir.resolve("lun0.img"), lunBytes, 512);
-        ScsiDeviceServer scsi = new ScsiDeviceServer("HASHBRCK", "TEST LUN", List.of(new LogicalUnit(0, device, "test/lun0")));
+        ScsiDeviceServer scsi =
+                new ScsiDeviceServer("HASHBRCK", "TEST LUN", List.of(new LogicalUnit(0, device, "test/lun0")));
         server = new IscsiServer(config, scsi);
         port = server.start();
     }

@@ -17,25 +17,41 @@ import org.junit.jupiter.api.io.TempDir;
 
 class ManagementServerTest {
     static final String TARGET = "iqn.2026-11.io.hashbrick:test";
+
     @TempDir
     Path dir;
 
     @Test
     void volumesThroughTheApi() throws Exception {
-        try (VolumeService volumes = VolumeService.open(dir, new ScsiDeviceServer("HASHBRCK", "TEST", List.of()), TARGET);
-                ManagementServer api = new ManagementServer("127.0.0.1", 0, volumes, TARGET,
-                        () -> new ObjectMapper().createObjectNode().put("state", "running"))) {
+        try (VolumeService volumes =
+                        VolumeService.open(dir, new ScsiDeviceServer("HASHBRCK", "TEST", List.of()), TARGET);
+                ManagementServer api = new ManagementServer("127.0.0.1", 0, volumes, TARGET, () -> new ObjectMapper()
+                        .createObjectNode()
+                        .put("state", "running"))) {
             int port = api.start();
             HttpClient http = HttpClient.newHttpClient();
             String base = "http://127.0.0.1:" + port + "/api/v1/";
-            HttpResponse<String> r = send(http, "POST", base + "volumes", "{\"name\":\"db1\",\"size\":\"16M\",\"block_size\":4096}");
+            HttpResponse<String> r =
+                    send(http, "POST", base + "volumes", "{\"name\":\"db1\",\"size\":\"16M\",\"block_size\":4096}");
             assertEquals(201, r.statusCode(), r.body());
             assertTrue(r.body().contains("\"lun\" : 0"), r.body());
-            assertEquals(409, send(http, "POST", base + "volumes", "{\"name\":\"db1\",\"size\":\"16M\"}").statusCode());
-            assertEquals(400, send(http, "POST", base + "volumes", "{\"name\":\"db2\"}").statusCode(), "size missing");
+            assertEquals(
+                    409,
+                    send(http, "POST", base + "volumes", "{\"name\":\"db1\",\"size\":\"16M\"}")
+                            .statusCode());
+            assertEquals(
+                    400,
+                    send(http, "POST", base + "volumes", "{\"name\":\"db2\"}").statusCode(),
+                    "size missing");
             assertEquals(400, send(http, "POST", base + "volumes", "not json").statusCode());
-            assertEquals(400, send(http, "POST", base + "volumes", "{\"name\":\"db2\",\"size\":\"many\"}").statusCode());
-            assertEquals(413, send(http, "POST", base + "volumes", "{\"x\":\"" + "y".repeat(20_000) + "\"}").statusCode());
+            assertEquals(
+                    400,
+                    send(http, "POST", base + "volumes", "{\"name\":\"db2\",\"size\":\"many\"}")
+                            .statusCode());
+            assertEquals(
+                    413,
+                    send(http, "POST", base + "volumes", "{\"x\":\"" + "y".repeat(20_000) + "\"}")
+                            .statusCode());
             r = send(http, "PUT", base + "volumes/db1", "{\"size\":33554432}");
             assertEquals(200, r.statusCode(), r.body());
             assertTrue(r.body().contains("33554432"), r.body());
@@ -49,8 +65,11 @@ class ManagementServerTest {
     }
 
     static HttpResponse<String> send(HttpClient http, String method, String url, String body) throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url)).header("Content-Type", "application/json")
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url))
+                .header("Content-Type", "application/json")
+                .method(
+                        method,
+                        body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
         return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
     }
 }

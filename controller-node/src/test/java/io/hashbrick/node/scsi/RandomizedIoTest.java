@@ -44,21 +44,38 @@ class RandomizedIoTest {
                 }
                 case 1 -> {
                     ScsiHarness.assertGood(h.run(ScsiHarness.rw10(0x28, lba, blocks)));
-                    assertArrayEquals(Arrays.copyOfRange(model, lba * BS, (lba + blocks) * BS), h.dataIn(),
+                    assertArrayEquals(
+                            Arrays.copyOfRange(model, lba * BS, (lba + blocks) * BS),
+                            h.dataIn(),
                             "step=" + step + " lba=" + lba + " blocks=" + blocks);
                 }
                 case 2 -> {
                     byte[] list = new byte[24];
                     var l = java.nio.ByteBuffer.wrap(list);
-                    l.putShort(0, (short) 22).putShort(2, (short) 16).putLong(8, lba).putInt(16, blocks);
+                    l.putShort(0, (short) 22)
+                            .putShort(2, (short) 16)
+                            .putLong(8, lba)
+                            .putInt(16, blocks);
                     ScsiHarness.assertGood(h.run(A, 0, list, 0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0));
                     Arrays.fill(model, lba * BS, (lba + blocks) * BS, (byte) 0);
                 }
                 default -> {
                     byte[] block = new byte[BS];
                     rnd.nextBytes(block);
-                    ScsiHarness.assertGood(h.run(A, 0, block, 0x41, 0, lba >>> 24, (lba >>> 16) & 0xff,
-                            (lba >>> 8) & 0xff, lba & 0xff, 0, blocks >>> 8, blocks & 0xff, 0));
+                    ScsiHarness.assertGood(h.run(
+                            A,
+                            0,
+                            block,
+                            0x41,
+                            0,
+                            lba >>> 24,
+                            (lba >>> 16) & 0xff,
+                            (lba >>> 8) & 0xff,
+                            lba & 0xff,
+                            0,
+                            blocks >>> 8,
+                            blocks & 0xff,
+                            0));
                     for (int i = 0; i < blocks; i++) {
                         System.arraycopy(block, 0, model, (lba + i) * BS, BS);
                     }

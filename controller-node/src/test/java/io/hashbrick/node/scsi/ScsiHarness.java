@@ -74,13 +74,27 @@ final class ScsiHarness implements AutoCloseable {
     }
 
     static void assertGood(ScsiTask t) {
-        assertEquals(ScsiTask.GOOD, t.status, () -> String.format("status=0x%02x sense=%X/%02X/%02X", t.status,
-                t.sense[2] & 0xf, t.sense[12] & 0xff, t.sense[13] & 0xff));
+        assertEquals(
+                ScsiTask.GOOD,
+                t.status,
+                () -> String.format(
+                        "status=0x%02x sense=%X/%02X/%02X",
+                        t.status, t.sense[2] & 0xf, t.sense[12] & 0xff, t.sense[13] & 0xff));
     }
 
     static int[] rw10(int op, long lba, int blocks) {
-        return new int[] {op, 0, (int) (lba >>> 24) & 0xff, (int) (lba >>> 16) & 0xff, (int) (lba >>> 8) & 0xff,
-            (int) lba & 0xff, 0, blocks >>> 8, blocks & 0xff, 0};
+        return new int[] {
+            op,
+            0,
+            (int) (lba >>> 24) & 0xff,
+            (int) (lba >>> 16) & 0xff,
+            (int) (lba >>> 8) & 0xff,
+            (int) lba & 0xff,
+            0,
+            blocks >>> 8,
+            blocks & 0xff,
+            0
+        };
     }
 
     static int[] rw16(int op, long lba, int blocks) {

@@ -114,7 +114,11 @@ class ScsiLengthLimitsTest {
     void getLbaStatusFirstDescriptorStartsAtRequestedLba() {
         assertGood(h.run(A, 0, filled(264 * BS, 'A'), rw10(0x2A, 0, 264)));
         byte[] list = new byte[24];
-        ByteBuffer.wrap(list).putShort(0, (short) 22).putShort(2, (short) 16).putLong(8, 0).putInt(16, 8);
+        ByteBuffer.wrap(list)
+                .putShort(0, (short) 22)
+                .putShort(2, (short) 16)
+                .putLong(8, 0)
+                .putInt(16, 8);
         assertGood(h.run(A, 0, list, 0x42, 0, 0, 0, 0, 0, 0, 0, 24, 0));
         for (long lba : new long[] {0, 3, 8, 9, 100}) {
             assertGood(h.run(0x9E, 0x12, 0, 0, 0, 0, 0, 0, 0, (int) lba, 0, 0, 0, 24, 0, 0));

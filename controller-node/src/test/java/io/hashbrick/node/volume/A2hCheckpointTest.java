@@ -3,8 +3,8 @@ package io.hashbrick.node.volume;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import io.hashbrick.node.mem.NativeMemory;
 import io.hashbrick.node.CorruptCheckpointException;
+import io.hashbrick.node.mem.NativeMemory;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.nio.channels.Channels;
@@ -71,7 +71,8 @@ class A2hCheckpointTest {
 
     @Test
     void emptyMapRoundTrips() throws Exception {
-        try (A2hMap m = new A2hMap(10); A2hMap r = restore(checkpoint(m))) {
+        try (A2hMap m = new A2hMap(10);
+                A2hMap r = restore(checkpoint(m))) {
             assertEquals(0, r.mappedBlocks());
             assertEquals(10, r.blocks());
         }

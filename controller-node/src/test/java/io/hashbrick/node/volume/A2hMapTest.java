@@ -39,9 +39,12 @@ class A2hMapTest {
                 m.put(b, b * 7);
             }
             double perBlock = (double) (m.nativeBytes() + m.heapBytes()) / m.mappedBlocks();
-            System.out.printf("a2h dense: %.2f bytes per mapped 4 KiB (native %d, heap %d, blocks %d)%n", perBlock,
-                    m.nativeBytes(), m.heapBytes(), m.mappedBlocks());
-            assertEquals(NativeMemory.liveBytes() - before, m.nativeBytes() - NativeMemory.OVERHEAD_BYTES * m.allocations(),
+            System.out.printf(
+                    "a2h dense: %.2f bytes per mapped 4 KiB (native %d, heap %d, blocks %d)%n",
+                    perBlock, m.nativeBytes(), m.heapBytes(), m.mappedBlocks());
+            assertEquals(
+                    NativeMemory.liveBytes() - before,
+                    m.nativeBytes() - NativeMemory.OVERHEAD_BYTES * m.allocations(),
                     "the map's figure is what it asked libc for, plus malloc's header per allocation");
             assertTrue(perBlock <= 8.0, "A2H budget: " + perBlock);
         }

@@ -16,6 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 class VolumeServiceTest {
     static final String TARGET = "iqn.2026-11.io.hashbrick:test";
+
     @TempDir
     Path dir;
 
@@ -36,7 +37,8 @@ class VolumeServiceTest {
             assertEquals(0, s.create("c", 4L << 20, 512, TARGET).lun(), "the lowest free LUN is reused");
         }
         try (VolumeService s = open()) {
-            assertEquals(List.of(new Volume("b", 1, 32L << 20, 4096, "b.img"), new Volume("c", 0, 4L << 20, 512, "c.img")),
+            assertEquals(
+                    List.of(new Volume("b", 1, 32L << 20, 4096, "b.img"), new Volume("c", 0, 4L << 20, 512, "c.img")),
                     s.list());
         }
     }

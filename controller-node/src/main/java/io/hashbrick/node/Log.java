@@ -26,10 +26,6 @@ public final class Log {
         line("ERROR", event, fields);
     }
 
-    public static boolean debugEnabled() {
-        return debug;
-    }
-
     public static void debug(String event, String fields) {
         if (debug) {
             line("DEBUG", event, fields);

@@ -97,10 +97,6 @@ final class Bhs {
         return b.getInt(16);
     }
 
-    static int int32(ByteBuffer b, int offset) {
-        return b.getInt(offset);
-    }
-
     /** Clears a header to be built (all 48 bytes zero). */
     static void clear(ByteBuffer b) {
         for (int i = 0; i < LENGTH; i += 8) {

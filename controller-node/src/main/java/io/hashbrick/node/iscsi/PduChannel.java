@@ -193,12 +193,6 @@ final class PduChannel {
         }
         return true;
     }
-
-    /** True if a complete PDU header is already staged: the reader will not block for it. */
-    boolean headerStaged() {
-        return in.remaining() >= Bhs.LENGTH;
-    }
-
     // ------------------------------------------------------------------ send
 
     /** The header under construction, cleared; the caller holds {@link #sendLock}. */

@@ -102,23 +102,6 @@ public record TargetConfig(
                 loginTimeoutMs);
     }
 
-    public TargetConfig withPort(int newPort) {
-        return new TargetConfig(
-                targetName,
-                alias,
-                host,
-                newPort,
-                portalGroupTag,
-                chap,
-                mutualChap,
-                maxRecvDataSegmentBytes,
-                maxBurstBytes,
-                commandWindow,
-                nopIntervalMs,
-                nopTimeoutMs,
-                loginTimeoutMs);
-    }
-
     public TargetConfig withNop(int intervalMs, int timeoutMs) {
         return new TargetConfig(
                 targetName,

@@ -1,5 +1,7 @@
 package io.hashbrick.node.data;
 
+import io.hashbrick.node.CheckpointInput;
+import io.hashbrick.node.CheckpointOutput;
 import io.hashbrick.node.CorruptCheckpointException;
 import java.io.IOException;
 import java.nio.ByteBuffer;

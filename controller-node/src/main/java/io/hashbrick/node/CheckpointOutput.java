@@ -1,4 +1,4 @@
-package io.hashbrick.node.data;
+package io.hashbrick.node;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -8,13 +8,13 @@ import java.nio.channels.WritableByteChannel;
 import java.util.zip.CRC32C;
 
 /**
- * A buffered, CRC32C-summing sink for {@link H2pCheckpoint}: one 64 KiB heap buffer per checkpoint, seen
+ * A buffered, CRC32C-summing sink for metadata checkpoints (H2P, A2H): one 64 KiB heap buffer per checkpoint, seen
  * both as a little-endian {@link ByteBuffer} and as a {@link MemorySegment} so entries copy their
  * fingerprint bytes straight in; nothing is allocated per record. Blocking channels only (a write that
  * accepts 0 bytes is retried).
  */
-final class CheckpointOutput {
-    static final int BUFFER_BYTES = 64 * 1024;
+public final class CheckpointOutput {
+    public static final int BUFFER_BYTES = 64 * 1024;
 
     private final WritableByteChannel channel;
     private final byte[] bytes = new byte[BUFFER_BYTES];
@@ -25,12 +25,12 @@ final class CheckpointOutput {
     /** Buffer bytes [0, summed) are in the CRC already. */
     private int summed;
 
-    CheckpointOutput(WritableByteChannel channel) {
+    public CheckpointOutput(WritableByteChannel channel) {
         this.channel = channel;
     }
 
     /** Makes room for {@code n} contiguous bytes; @return the buffer, positioned where they go */
-    ByteBuffer reserve(int n) throws IOException {
+    public ByteBuffer reserve(int n) throws IOException {
         assert n <= BUFFER_BYTES : "n=" + n;
         if (buf.remaining() < n) {
             flush();
@@ -39,18 +39,18 @@ final class CheckpointOutput {
     }
 
     /** The buffer as a segment: absolute offsets equal the buffer's positions. */
-    MemorySegment segment() {
+    public MemorySegment segment() {
         return segment;
     }
 
     /** @return CRC32C of every byte put so far */
-    int crcSoFar() {
+    public int crcSoFar() {
         sum();
         return (int) crc.getValue();
     }
 
     /** Writes out what is buffered. @return bytes written by this output in all */
-    long flush() throws IOException {
+    public long flush() throws IOException {
         sum();
         summed = 0;
         buf.flip();

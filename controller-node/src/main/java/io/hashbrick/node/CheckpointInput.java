@@ -1,6 +1,5 @@
-package io.hashbrick.node.data;
+package io.hashbrick.node;
 
-import io.hashbrick.node.CorruptCheckpointException;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -9,11 +8,11 @@ import java.nio.channels.ReadableByteChannel;
 import java.util.zip.CRC32C;
 
 /**
- * A buffered, CRC32C-summing source for {@link H2pCheckpoint}, the mirror of {@link CheckpointOutput}:
+ * A buffered, CRC32C-summing source for metadata checkpoints (H2P, A2H), the mirror of {@link CheckpointOutput}:
  * one 64 KiB heap buffer, nothing allocated per record. Blocking channels only. Running out of bytes is corruption (the
  * checkpoint is truncated), reported with the offset where it happened.
  */
-final class CheckpointInput {
+public final class CheckpointInput {
     private final ReadableByteChannel channel;
     private final byte[] bytes = new byte[CheckpointOutput.BUFFER_BYTES];
     private final ByteBuffer buf =
@@ -25,12 +24,12 @@ final class CheckpointInput {
     /** Stream offset of buffer byte 0. */
     private long bufferStart;
 
-    CheckpointInput(ReadableByteChannel channel) {
+    public CheckpointInput(ReadableByteChannel channel) {
         this.channel = channel;
     }
 
     /** Makes {@code n} contiguous bytes readable; @return the buffer, positioned at them */
-    ByteBuffer need(int n) throws IOException {
+    public ByteBuffer need(int n) throws IOException {
         assert n <= bytes.length : "n=" + n;
         if (buf.remaining() < n) {
             refill(n);
@@ -39,31 +38,31 @@ final class CheckpointInput {
     }
 
     /** The buffer as a segment: absolute offsets equal the buffer's positions. */
-    MemorySegment segment() {
+    public MemorySegment segment() {
         return segment;
     }
 
     /** @return stream offset of the next unread byte */
-    long offset() {
+    public long offset() {
         return bufferStart + buf.position();
     }
 
     /** @return CRC32C of every byte consumed so far */
-    int crcSoFar() {
+    public int crcSoFar() {
         sum();
         return (int) crc.getValue();
     }
 
     /** @return whether the channel has no byte left after the ones consumed */
-    boolean atEnd() throws IOException {
+    public boolean atEnd() throws IOException {
         return !buf.hasRemaining() && fillOnce() < 0;
     }
 
     private void refill(int n) throws IOException {
         while (buf.remaining() < n) {
             if (fillOnce() < 0) {
-                throw new CorruptCheckpointException("H2P checkpoint truncated: offset=" + offset() + " needed_bytes="
-                        + n + " available_bytes=" + buf.remaining());
+                throw new CorruptCheckpointException("checkpoint truncated: offset=" + offset() + " needed_bytes=" + n
+                        + " available_bytes=" + buf.remaining());
             }
         }
     }

@@ -2,6 +2,7 @@ package io.hashbrick.node;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.hashbrick.node.data.DataPath;
 import io.hashbrick.node.iscsi.IscsiServer;
 import io.hashbrick.node.iscsi.TargetConfig;
 import io.hashbrick.node.iscsi.TargetConfig.ChapCredentials;
@@ -87,6 +88,36 @@ public final class Main implements Callable<Integer> {
             description = "Management API port on --host, 0 = any (default ${DEFAULT-VALUE}).")
     int mgmtPort;
 
+    @Option(
+            names = "--backend",
+            defaultValue = "ca",
+            description = "Data path of new volumes: ca (dedup, compression, DAE) or file (default ${DEFAULT-VALUE}).")
+    String backend;
+
+    @Option(
+            names = "--ssds",
+            defaultValue = "25",
+            description = "Simulated SSDs in the DAE (default ${DEFAULT-VALUE}).")
+    int ssds;
+
+    @Option(
+            names = "--ssd-size",
+            defaultValue = "4G",
+            description = "Capacity of each simulated SSD (sparse files; default ${DEFAULT-VALUE}).")
+    String ssdSize;
+
+    @Option(
+            names = "--nvram-size",
+            defaultValue = "256M",
+            description = "Battery-backed memory for the journal (default ${DEFAULT-VALUE}).")
+    String nvramSize;
+
+    @Option(
+            names = "--checkpoint-interval-ms",
+            defaultValue = "60000",
+            description = "Metadata checkpoint at least this often while data changes (default ${DEFAULT-VALUE}).")
+    long checkpointIntervalMs;
+
     @Override
     public Integer call() throws Exception {
         long size = Sizes.parse(lunSize);
@@ -96,7 +127,15 @@ public final class Main implements Callable<Integer> {
         }
         Files.createDirectories(dir);
         ScsiDeviceServer scsi = new ScsiDeviceServer("HASHBRCK", "XBRICK LUN", List.of());
-        VolumeService volumes = VolumeService.open(dir, scsi, targetName);
+        DataPath.Config dataConfig;
+        if (backend.equals("ca")) {
+            dataConfig = new DataPath.Config(ssds, Sizes.parse(ssdSize), Sizes.parse(nvramSize), checkpointIntervalMs);
+        } else if (backend.equals("file")) {
+            dataConfig = null;
+        } else {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--backend must be ca or file: " + backend);
+        }
+        VolumeService volumes = VolumeService.open(dir, scsi, targetName, dataConfig);
         if (volumes.list().isEmpty()) {
             // First start on this directory: the default volumes the options describe.
             for (int i = 0; i < luns; i++) {

@@ -32,6 +32,7 @@ public final class H2pBucket implements AutoCloseable {
     private RefcountSpill spill;
     private long live;
     private Thread writer;
+    private boolean anyThread;
     private boolean closed;
 
     /**
@@ -317,7 +318,15 @@ public final class H2pBucket implements AutoCloseable {
                         + Thread.currentThread();
     }
 
+    /** The caller serialises every mutation itself (one lock over the D role); no thread ownership check. */
+    void anyWriterThread() {
+        anyThread = true;
+    }
+
     private boolean sameWriter() {
+        if (anyThread) {
+            return true;
+        }
         if (writer == null) {
             writer = Thread.currentThread();
         }

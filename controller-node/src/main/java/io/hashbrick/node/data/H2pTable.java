@@ -57,6 +57,16 @@ public final class H2pTable implements AutoCloseable {
         return H2pCheckpoint.read(in);
     }
 
+    /**
+     * Lets any thread mutate any bucket: for a caller that serialises all mutations under one lock of
+     * its own (the single-controller data path), where the lock gives the happens-before edges.
+     */
+    public void guardedByCallerLock() {
+        for (H2pBucket b : buckets) {
+            b.anyWriterThread();
+        }
+    }
+
     long hashSeed() {
         return hashSeed;
     }

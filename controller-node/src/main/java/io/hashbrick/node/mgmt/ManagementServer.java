@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.hashbrick.node.Log;
+import io.hashbrick.node.data.DataPath;
 import io.hashbrick.node.volume.Sizes;
 import io.hashbrick.node.volume.Volume;
 import io.hashbrick.node.volume.VolumeException;
@@ -26,6 +27,8 @@ import java.util.function.Supplier;
  *  PUT    /api/v1/volumes/{name}       {"size": "20G"}                                     grow
  *  DELETE /api/v1/volumes/{name}                                                           delete
  *  GET    /api/v1/status               node summary
+ *  GET    /api/v1/stats                data-path statistics (logical/physical bytes, ratios, RAM)
+ *  POST   /api/v1/audit[?fingerprints=true]   run the metadata auditor now; answers its report
  * </pre>
  * Errors answer {"error": "..."} with 400 (invalid), 404 (unknown volume), 409 (conflict), 405, 413.
  */
@@ -47,6 +50,8 @@ public final class ManagementServer implements AutoCloseable {
         this.http = HttpServer.create(new InetSocketAddress(host, port), 16);
         http.createContext("/api/v1/volumes", this::volumes);
         http.createContext("/api/v1/status", ex -> respond(ex, 200, status.get()));
+        http.createContext("/api/v1/stats", this::stats);
+        http.createContext("/api/v1/audit", this::audit);
         http.setExecutor(Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "mgmt-http");
             t.setDaemon(true);
@@ -100,6 +105,33 @@ public final class ManagementServer implements AutoCloseable {
             error(ex, 400, e.getMessage());
         } catch (BodyTooLarge e) {
             error(ex, 413, "request body over " + MAX_BODY_BYTES + " bytes");
+        }
+    }
+
+    private void stats(HttpExchange ex) throws IOException {
+        DataPath data = volumes.dataPath();
+        if (!ex.getRequestMethod().equals("GET")) {
+            error(ex, 405, "method not allowed: " + ex.getRequestMethod());
+        } else if (data == null) {
+            error(ex, 409, "the data path is off (file-backed volumes): no statistics");
+        } else {
+            respond(ex, 200, JSON.valueToTree(data.stats()));
+        }
+    }
+
+    private void audit(HttpExchange ex) throws IOException {
+        DataPath data = volumes.dataPath();
+        if (!ex.getRequestMethod().equals("POST")) {
+            error(ex, 405, "method not allowed: " + ex.getRequestMethod());
+        } else if (data == null) {
+            error(ex, 409, "the data path is off (file-backed volumes): nothing to audit");
+        } else {
+            String q = ex.getRequestURI().getQuery();
+            boolean fingerprints = q != null && q.contains("fingerprints=true");
+            DataPath.AuditReport r = data.audit(fingerprints);
+            ObjectNode n = JSON.valueToTree(r);
+            n.put("discrepancies", r.discrepancies());
+            respond(ex, 200, n);
         }
     }
 

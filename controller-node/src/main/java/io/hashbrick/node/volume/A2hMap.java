@@ -36,12 +36,12 @@ public final class A2hMap implements AutoCloseable {
     /** All of native memory as one segment: cells are read by absolute address, with no segment object per access. */
     private static final MemorySegment ALL = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
 
-    private final long blocks;
-    private final MemorySegment[] directories;
+    private long blocks;
+    private MemorySegment[] directories;
     /** Mapped cells per leaf, per region (heap: 4 KiB per touched GiB), so empty leaves can be freed. */
-    private final short[][] leafCounts;
+    private short[][] leafCounts;
 
-    private final int[] regionLeaves;
+    private int[] regionLeaves;
     private long mapped;
 
     public A2hMap(long blocks) {
@@ -57,6 +57,18 @@ public final class A2hMap implements AutoCloseable {
 
     public long blocks() {
         return blocks;
+    }
+
+    /** Grows the volume to {@code newBlocks}; existing mappings stay, the new space is unmapped. */
+    public void grow(long newBlocks) {
+        if (newBlocks < blocks || newBlocks > (1L << 40)) {
+            throw new IllegalArgumentException("a map only grows: blocks=" + blocks + " new_blocks=" + newBlocks);
+        }
+        int regions = (int) ((newBlocks + (1L << REGION_SHIFT) - 1) >>> REGION_SHIFT);
+        directories = java.util.Arrays.copyOf(directories, regions);
+        leafCounts = java.util.Arrays.copyOf(leafCounts, regions);
+        regionLeaves = java.util.Arrays.copyOf(regionLeaves, regions);
+        blocks = newBlocks;
     }
 
     /** The handle mapped at {@code block}, or {@link #UNMAPPED}. */

@@ -29,12 +29,25 @@ import java.util.zip.CRC32C;
  */
 final class VolumeCatalog {
     static final String FORMAT = "hashbrick-volume-catalog";
-    static final int VERSION = 1;
+    static final int VERSION = 2;
     static final String FILE = "volumes.json";
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private VolumeCatalog() {}
+
+    /** Volume ids are never reused (a deleted volume's journal records may still be replayed). */
+    static int nextId(Path dir) throws IOException {
+        Path file = dir.resolve(FILE);
+        if (!Files.exists(file)) {
+            return 1;
+        }
+        int next = JSON.readTree(file.toFile()).path("next_id").asInt(1);
+        for (Volume v : load(dir)) {
+            next = Math.max(next, v.id() + 1);
+        }
+        return next;
+    }
 
     static List<Volume> load(Path dir) throws IOException {
         Path file = dir.resolve(FILE);
@@ -43,7 +56,8 @@ final class VolumeCatalog {
             return volumes;
         }
         JsonNode root = JSON.readTree(file.toFile());
-        if (!FORMAT.equals(root.path("format").asText()) || root.path("version").asInt(-1) != VERSION) {
+        int version = root.path("version").asInt(-1);
+        if (!FORMAT.equals(root.path("format").asText()) || version < 1 || version > VERSION) {
             throw new IOException("not a version " + VERSION + " volume catalog: file=" + file + " format="
                     + root.path("format").asText() + " version="
                     + root.path("version").asText());
@@ -60,15 +74,18 @@ final class VolumeCatalog {
                     v.path("lun").asInt(),
                     v.path("size_bytes").asLong(),
                     v.path("block_size").asInt(),
-                    v.path("file").asText()));
+                    v.path("file").asText(),
+                    v.path("id").asInt(0),
+                    version == 1 ? Volume.FILE : v.path("backend").asText(Volume.FILE)));
         }
         return volumes;
     }
 
-    static void store(Path dir, List<Volume> volumes) throws IOException {
+    static void store(Path dir, List<Volume> volumes, int nextId) throws IOException {
         ObjectNode root = JSON.createObjectNode();
         root.put("format", FORMAT);
         root.put("version", VERSION);
+        root.put("next_id", nextId);
         ArrayNode list = root.putArray("volumes");
         for (Volume v : volumes) {
             list.addObject()
@@ -76,7 +93,9 @@ final class VolumeCatalog {
                     .put("lun", v.lun())
                     .put("size_bytes", v.sizeBytes())
                     .put("block_size", v.blockSize())
-                    .put("file", v.file());
+                    .put("file", v.file())
+                    .put("id", v.id())
+                    .put("backend", v.backend());
         }
         root.put("crc32c", crc(list));
         Path tmp = dir.resolve(FILE + ".tmp");

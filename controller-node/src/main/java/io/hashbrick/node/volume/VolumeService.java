@@ -1,7 +1,10 @@
 package io.hashbrick.node.volume;
 
 import io.hashbrick.node.Log;
+import io.hashbrick.node.block.BlockDevice;
 import io.hashbrick.node.block.FileBlockDevice;
+import io.hashbrick.node.data.BlockCodec;
+import io.hashbrick.node.data.DataPath;
 import io.hashbrick.node.scsi.LogicalUnit;
 import io.hashbrick.node.scsi.ScsiDeviceServer;
 import io.hashbrick.node.volume.VolumeException.Kind;
@@ -31,29 +34,73 @@ public final class VolumeService implements AutoCloseable {
     private final Path dir;
     private final ScsiDeviceServer scsi;
     private final List<Volume> volumes = new ArrayList<>();
-    private final Map<String, FileBlockDevice> devices = new HashMap<>();
+    private final Map<String, BlockDevice> devices = new HashMap<>();
+    private final DataPath data;
+    private int nextId;
 
-    private VolumeService(Path dir, ScsiDeviceServer scsi) {
+    private VolumeService(Path dir, ScsiDeviceServer scsi, DataPath data, int nextId) {
         this.dir = dir;
         this.scsi = scsi;
+        this.data = data;
+        this.nextId = nextId;
     }
 
-    /** Opens the catalog of {@code dir} and maps every volume on {@code scsi}. */
+    /** Opens the catalog of {@code dir} and maps every volume on {@code scsi}; new volumes are file-backed. */
     public static VolumeService open(Path dir, ScsiDeviceServer scsi, String targetName) throws IOException {
-        VolumeService s = new VolumeService(dir, scsi);
-        for (Volume v : VolumeCatalog.load(dir)) {
-            Path file = dir.resolve(v.file());
-            if (!Files.exists(file)) {
-                throw new IOException("volume file missing: volume=" + v.name() + " file=" + file
-                        + " (restore it, or remove the volume from " + VolumeCatalog.FILE + ")");
+        return open(dir, scsi, targetName, null);
+    }
+
+    /**
+     * Opens the catalog of {@code dir}, and the content-addressed data path in {@code dir} when
+     * {@code dataConfig} is given (new volumes then use it; recovery replays its journal now), and
+     * maps every volume on {@code scsi}.
+     */
+    public static VolumeService open(Path dir, ScsiDeviceServer scsi, String targetName, DataPath.Config dataConfig)
+            throws IOException {
+        List<Volume> catalog = VolumeCatalog.load(dir);
+        DataPath data = null;
+        boolean anyCa = catalog.stream().anyMatch(Volume::contentAddressed);
+        if (anyCa && dataConfig == null) {
+            throw new IOException("the catalog has content-addressed volumes but the data path is off: dir=" + dir);
+        }
+        if (dataConfig != null) {
+            List<DataPath.VolumeRef> refs = new ArrayList<>();
+            for (Volume v : catalog) {
+                if (v.contentAddressed()) {
+                    refs.add(new DataPath.VolumeRef(v.id(), v.sizeBytes() / BlockCodec.BLOCK_BYTES));
+                }
             }
-            FileBlockDevice dev = FileBlockDevice.open(file, v.sizeBytes(), v.blockSize());
+            data = DataPath.open(dir, dataConfig, refs);
+        }
+        VolumeService s = new VolumeService(dir, scsi, data, VolumeCatalog.nextId(dir));
+        for (Volume v : catalog) {
+            BlockDevice dev;
+            if (v.contentAddressed()) {
+                dev = new ContentAddressedDevice(data, v.id(), v.sizeBytes(), v.blockSize());
+            } else {
+                Path file = dir.resolve(v.file());
+                if (!Files.exists(file)) {
+                    throw new IOException("volume file missing: volume=" + v.name() + " file=" + file
+                            + " (restore it, or remove the volume from " + VolumeCatalog.FILE + ")");
+                }
+                dev = FileBlockDevice.open(file, v.sizeBytes(), v.blockSize());
+            }
             s.devices.put(v.name(), dev);
             s.volumes.add(v);
             scsi.addLogicalUnit(new LogicalUnit(v.lun(), dev, targetName + "/" + v.name()));
         }
-        Log.info("volumes_loaded", "count=" + s.volumes.size() + " dir=" + dir);
+        Log.info("volumes_loaded", "count=" + s.volumes.size() + " dir=" + dir + " data_path=" + (data != null));
         return s;
+    }
+
+    /** The device behind volume {@code name}, or null. */
+    public synchronized BlockDevice device(String name) {
+        return devices.get(name);
+    }
+
+    /** The content-addressed data path, or null when volumes are file-backed. */
+    public DataPath dataPath() {
+        return data;
     }
 
     public synchronized List<Volume> list() {
@@ -80,22 +127,36 @@ public final class VolumeService implements AutoCloseable {
         if (lun < 0) {
             throw new VolumeException(Kind.CONFLICT, "no free LUN: volumes=" + volumes.size() + " max=" + MAX_VOLUMES);
         }
-        String file = name + ".img";
-        if (Files.exists(dir.resolve(file))) {
-            throw new VolumeException(
-                    Kind.CONFLICT,
-                    "a file of that name is in the data directory (an orphan?): file=" + dir.resolve(file));
+        Volume v;
+        BlockDevice dev;
+        int id = nextId;
+        if (data != null) {
+            v = new Volume(name, lun, sizeBytes, blockSize, "", id, Volume.CA);
+            dev = new ContentAddressedDevice(data, id, sizeBytes, blockSize);
+        } else {
+            String file = name + ".img";
+            if (Files.exists(dir.resolve(file))) {
+                throw new VolumeException(
+                        Kind.CONFLICT,
+                        "a file of that name is in the data directory (an orphan?): file=" + dir.resolve(file));
+            }
+            dev = FileBlockDevice.open(dir.resolve(file), sizeBytes, blockSize);
+            v = new Volume(name, lun, sizeBytes, blockSize, file, id, Volume.FILE);
         }
-        FileBlockDevice dev = FileBlockDevice.open(dir.resolve(file), sizeBytes, blockSize);
-        Volume v = new Volume(name, lun, sizeBytes, blockSize, file);
         volumes.add(v);
         try {
-            VolumeCatalog.store(dir, volumes);
+            VolumeCatalog.store(dir, volumes, id + 1);
         } catch (IOException e) {
             volumes.remove(v);
             dev.close();
-            Files.deleteIfExists(dir.resolve(file));
+            if (!v.contentAddressed()) {
+                Files.deleteIfExists(dir.resolve(v.file()));
+            }
             throw e;
+        }
+        nextId = id + 1;
+        if (data != null) {
+            data.addVolume(id, sizeBytes / BlockCodec.BLOCK_BYTES);
         }
         devices.put(name, dev);
         scsi.addLogicalUnit(new LogicalUnit(lun, dev, targetName + "/" + name));
@@ -109,10 +170,14 @@ public final class VolumeService implements AutoCloseable {
         Volume v = require(name);
         scsi.removeLogicalUnit(v.lun());
         volumes.remove(v);
-        VolumeCatalog.store(dir, volumes);
-        FileBlockDevice dev = devices.remove(name);
+        VolumeCatalog.store(dir, volumes, nextId);
+        BlockDevice dev = devices.remove(name);
         dev.close();
-        Files.deleteIfExists(dir.resolve(v.file()));
+        if (v.contentAddressed()) {
+            data.dropVolume(v.id());
+        } else {
+            Files.deleteIfExists(dir.resolve(v.file()));
+        }
         Log.info("volume_deleted", "name=" + name + " lun=" + v.lun());
     }
 
@@ -124,10 +189,18 @@ public final class VolumeService implements AutoCloseable {
                     "a volume only grows, in multiples of 4096: name=" + name + " size_bytes=" + v.sizeBytes()
                             + " new_size_bytes=" + newSizeBytes);
         }
-        devices.get(name).grow(newSizeBytes);
-        Volume grown = new Volume(v.name(), v.lun(), newSizeBytes, v.blockSize(), v.file());
-        volumes.set(volumes.indexOf(v), grown);
-        VolumeCatalog.store(dir, volumes);
+        Volume grown = new Volume(v.name(), v.lun(), newSizeBytes, v.blockSize(), v.file(), v.id(), v.backend());
+        BlockDevice dev = devices.get(name);
+        if (dev instanceof ContentAddressedDevice ca) {
+            volumes.set(volumes.indexOf(v), grown);
+            VolumeCatalog.store(dir, volumes, nextId);
+            data.growVolume(v.id(), newSizeBytes / BlockCodec.BLOCK_BYTES);
+            ca.grow(newSizeBytes);
+        } else {
+            ((FileBlockDevice) dev).grow(newSizeBytes);
+            volumes.set(volumes.indexOf(v), grown);
+            VolumeCatalog.store(dir, volumes, nextId);
+        }
         scsi.capacityChanged(v.lun());
         Log.info(
                 "volume_resized",
@@ -169,10 +242,13 @@ public final class VolumeService implements AutoCloseable {
     /** Flushes and closes every volume (shutdown). */
     @Override
     public synchronized void close() {
-        for (Map.Entry<String, FileBlockDevice> e : devices.entrySet()) {
+        for (Map.Entry<String, BlockDevice> e : devices.entrySet()) {
             e.getValue().flush();
             e.getValue().close();
         }
         devices.clear();
+        if (data != null) {
+            data.close();
+        }
     }
 }

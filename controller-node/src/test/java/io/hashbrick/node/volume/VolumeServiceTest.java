@@ -5,9 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.hashbrick.node.block.IoStatus;
+import io.hashbrick.node.data.DataPath;
 import io.hashbrick.node.scsi.ScsiDeviceServer;
 import io.hashbrick.node.volume.VolumeException.Kind;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -38,8 +41,48 @@ class VolumeServiceTest {
         }
         try (VolumeService s = open()) {
             assertEquals(
-                    List.of(new Volume("b", 1, 32L << 20, 4096, "b.img"), new Volume("c", 0, 4L << 20, 512, "c.img")),
+                    List.of(
+                            new Volume("b", 1, 32L << 20, 4096, "b.img", 2, Volume.FILE),
+                            new Volume("c", 0, 4L << 20, 512, "c.img", 3, Volume.FILE)),
                     s.list());
+        }
+    }
+
+    private VolumeService openCa() throws IOException {
+        return VolumeService.open(
+                dir,
+                new ScsiDeviceServer("HASHBRCK", "TEST", List.of()),
+                TARGET,
+                new DataPath.Config(6, 16L << 20, 8L << 20, 60_000));
+    }
+
+    @Test
+    void contentAddressedVolumesKeepDataAcrossRestartAndDeleteDropsMappings() throws Exception {
+        ByteBuffer block = ByteBuffer.allocateDirect(4096);
+        for (int i = 0; i < 4096; i++) {
+            block.put(i, (byte) (i * 31));
+        }
+        try (VolumeService s = openCa()) {
+            Volume a = s.create("a", 16L << 20, 512, TARGET);
+            Volume b = s.create("b", 8L << 20, 4096, TARGET);
+            assertEquals(Volume.CA, a.backend());
+            assertEquals(IoStatus.OK, s.device("a").write(8, 8, block.duplicate(), false));
+            assertEquals(IoStatus.OK, s.device("b").write(3, 1, block.duplicate(), false));
+            assertEquals(2L, s.dataPath().stats().get("mapped_blocks"));
+            assertEquals(1L, s.dataPath().stats().get("unique_blocks"), "the same 4 KiB in two volumes is stored once");
+            s.resize("b", 16L << 20);
+            assertEquals(4096, s.device("b").blockCount());
+            s.delete("a");
+            assertEquals(1L, s.dataPath().stats().get("mapped_blocks"));
+            Volume c = s.create("c", 4L << 20, 512, TARGET);
+            assertTrue(c.id() > b.id(), "volume ids are never reused");
+        }
+        try (VolumeService s = openCa()) {
+            ByteBuffer out = ByteBuffer.allocateDirect(4096);
+            assertEquals(IoStatus.OK, s.device("b").read(3, 1, out));
+            assertEquals(block.rewind(), out.flip());
+            assertEquals(0, s.dataPath().audit(true).discrepancies());
+            assertEquals(16L << 20, s.list().get(0).sizeBytes());
         }
     }
 

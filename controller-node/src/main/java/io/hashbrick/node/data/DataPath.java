@@ -1,0 +1,1417 @@
+package io.hashbrick.node.data;
+
+import io.hashbrick.journal.Journal;
+import io.hashbrick.journal.JournalCompletion;
+import io.hashbrick.journal.JournalConfig;
+import io.hashbrick.journal.JournalEntry;
+import io.hashbrick.journal.JournalMirror;
+import io.hashbrick.journal.JournalRegion;
+import io.hashbrick.journal.NanoClock;
+import io.hashbrick.journal.RecordType;
+import io.hashbrick.node.CorruptCheckpointException;
+import io.hashbrick.node.Log;
+import io.hashbrick.node.block.IoStatus;
+import io.hashbrick.node.volume.A2hCheckpoint;
+import io.hashbrick.node.volume.A2hMap;
+import io.hashbrick.sim.BatteryBackedMemory;
+import io.hashbrick.sim.Dae;
+import io.hashbrick.sim.Ssd;
+import io.hashbrick.sim.SsdOptions;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The content-addressed data path of one controller (DESIGN.md "Write path", "Read path",
+ * "Metadata"): the C role's A2H map per volume and the D role's H2P table, the NVRAM journal that makes
+ * every change durable before it is acknowledged, destage of new blocks into packed stripes on the DAE
+ * ({@link SegmentStore}), checkpoints of all metadata to the DAE ({@link MetadataArea}), recovery
+ * (checkpoint + journal replay), the auditor and the statistics.
+ *
+ * <p><b>Write</b> ({@link #write}): per chunk of up to {@link #CHUNK} blocks, without the lock: zero
+ * detection and SHA-256; under the lock: H2P lookups; without it: LZ4 of the misses; under the lock
+ * again: one journal record (a MAP record: per block a reference to a known fingerprint, a new block
+ * with its compressed bytes, or an unmap) is appended and then applied to H2P and A2H by the very code
+ * replay uses ({@link #apply}). The caller is answered once the record is durable. Appending and
+ * applying under one lock makes the journal's order the order of the changes, so replay rebuilds
+ * exactly the state the controller had.
+ *
+ * <p><b>Read</b>: under the lock, a block's handle, location and the 27 fingerprint bytes H2P keeps;
+ * without it, the bytes from the journal copy (not yet destaged) or the SSD cells, LZ4 decompression
+ * and a SHA-256 compared with the fingerprint. A mismatch caused by a concurrent overwrite is retried;
+ * a persistent one is a medium error, logged and counted (XDP repairs it in issue 4).
+ *
+ * <p><b>Space</b>: a block's space is live while H2P references it. Stripes whose blocks all died
+ * become free after the next checkpoint; stripes with few live blocks are compacted. New blocks are
+ * refused ({@link IoStatus#NO_SPACE}) when live + journalled data would pass the usable capacity, while
+ * reads, duplicate writes and unmaps go on.
+ *
+ * <p>Threads: host I/O threads call {@link #write}/{@link #read}; one destage thread destages,
+ * compacts and checkpoints; the journal's writer thread persists records. All metadata changes hold
+ * {@link #lock}.
+ */
+public final class DataPath implements AutoCloseable {
+    /** Blocks per journal record and per lock hold. */
+    public static final int CHUNK = 16;
+
+    static final byte MAP_RECORD = RecordType.A2H_MAP;
+    static final byte KIND_DEDUP = 1;
+    static final byte KIND_NEW = 2;
+    static final byte KIND_UNMAP = 3;
+    static final int ENTRY_DEDUP_BYTES = 1 + 8 + 32;
+    static final int ENTRY_NEW_FIXED = 1 + 8 + 32 + 2;
+    static final int ENTRY_UNMAP_BYTES = 1 + 8 + 8;
+    static final int RECORD_HEADER = 8;
+    static final int MAX_PAYLOAD = RECORD_HEADER + CHUNK * (ENTRY_NEW_FIXED + BlockCodec.BLOCK_BYTES);
+
+    static final int SECTION_H2P = 1;
+    static final int SECTION_A2H = 2;
+
+    private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final int FLAG_IN_JOURNAL = H2pBucket.FLAG_IN_JOURNAL;
+    private static final int UNMAP_RUN_MAX = 1 << 20;
+
+    /**
+     * @param ssds SSD slots of the DAE (stripe width: ssds - 2 data columns + P + Q)
+     * @param ssdBytes capacity of each simulated SSD
+     * @param nvramBytes battery-backed memory for the journal
+     * @param checkpointIntervalMs a checkpoint at least this often while anything changes
+     */
+    public record Config(int ssds, long ssdBytes, long nvramBytes, long checkpointIntervalMs) {
+        public Config {
+            if (ssds < 4 || ssds > 25) {
+                throw new IllegalArgumentException("--ssds must be 4..25: ssds=" + ssds);
+            }
+            if (ssdBytes < (8L << 20) || ssdBytes % StripeLayout.CELL != 0) {
+                throw new IllegalArgumentException(
+                        "--ssd-size must be at least 8 MiB, a multiple of 4096: bytes=" + ssdBytes);
+            }
+            if (nvramBytes < (4L << 20) || nvramBytes > BatteryBackedMemory.DATA_BYTES_MAX) {
+                throw new IllegalArgumentException("--nvram-size must be 4 MiB..1 GiB: bytes=" + nvramBytes);
+            }
+        }
+    }
+
+    /** A volume the catalog holds: its data-path id and size in 4 KiB blocks. */
+    public record VolumeRef(int id, long blocks) {}
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition destageWake = lock.newCondition();
+    private final Config config;
+    private final Dae dae;
+    private final StripeLayout layout;
+    private final SegmentStore store;
+    private final MetadataArea meta;
+    private final BatteryBackedMemory nvram;
+    private final H2pTable h2p;
+    private final Map<Integer, A2hMap> volumes = new HashMap<>();
+    private final long usableBytes;
+    private final ThreadLocal<Ctx> contexts = ThreadLocal.withInitial(Ctx::new);
+    private Journal journal;
+
+    // Blocks in the journal, not yet destaged: H2P location = index here. Guarded by lock.
+    private byte[][] pending = new byte[1024][];
+    private long[] pendingHandle = new long[1024];
+    private int[] pendingFree = new int[1024];
+    private int pendingFreeCount;
+    private int pendingHigh;
+    private int pendingCount;
+    private long pendingBytes;
+
+    private long storedBytes; // exact bytes of every live block (headers included)
+    private long lastSequence;
+    private long checkpointSequence;
+    private long checkpointGeneration;
+    private long lastCheckpointNs = System.nanoTime();
+    private long changesSinceCheckpoint;
+    private boolean checkpointRequested;
+    private volatile boolean running;
+    private boolean replaying;
+    private Thread destager;
+
+    // Counters (guarded by lock unless noted).
+    private long writesUnique;
+    private long writesDuplicate;
+    private long writesZero;
+    private long readVerifyRetries;
+    private long readVerifyErrors;
+    private long replayMissing;
+    private long checkpoints;
+    private long checkpointLastMs;
+    private long compactedStripes;
+    private long noSpaceRefusals;
+    private long destagedBlocks;
+
+    private DataPath(Config config, Dae dae, StripeLayout layout, BatteryBackedMemory nvram, H2pTable h2p) {
+        this.config = config;
+        this.dae = dae;
+        this.layout = layout;
+        this.store = new SegmentStore(dae, layout);
+        this.meta = new MetadataArea(dae, layout);
+        this.nvram = nvram;
+        this.h2p = h2p;
+        h2p.guardedByCallerLock();
+        long reserveStripes = 2;
+        this.usableBytes = (long) ((layout.stripes() - reserveStripes) * layout.stripeDataBytes() * 0.97);
+    }
+
+    /**
+     * Opens (or creates) the data path in {@code dir}: the DAE in {@code dir/dae}, the NVRAM journal in
+     * {@code dir/nvram.bbm}; loads the newest checkpoint, replays the journal after it, drops volumes
+     * the catalog no longer lists, audits the refcounts, and starts the destage and journal threads.
+     */
+    public static DataPath open(Path dir, Config config, List<VolumeRef> catalog) throws IOException {
+        Files.createDirectories(dir);
+        long t0 = System.nanoTime();
+        Dae dae = Dae.open(dir.resolve("dae"), config.ssds(), config.ssdBytes(), 0x4842L, SsdOptions.defaults());
+        StripeLayout layout = StripeLayout.forDae(config.ssds(), config.ssdBytes());
+        MetadataArea meta = new MetadataArea(dae, layout);
+        MetadataArea.Checkpoint cp = meta.latest();
+        H2pTable h2p;
+        Map<Integer, A2hMap> loaded = new HashMap<>();
+        if (cp == null) {
+            h2p = new H2pTable(new SecureRandom().nextLong());
+        } else {
+            h2p = null;
+            for (MetadataArea.Section s : cp.sections()) {
+                try (ReadableByteChannel ch = meta.open(cp, s)) {
+                    if (s.kind() == SECTION_H2P) {
+                        h2p = H2pTable.readCheckpoint(ch);
+                    } else if (s.kind() == SECTION_A2H) {
+                        loaded.put(s.id(), A2hCheckpoint.read(ch));
+                    }
+                }
+            }
+            if (h2p == null) {
+                throw new CorruptCheckpointException(
+                        "checkpoint without an H2P section: generation=" + cp.generation());
+            }
+        }
+        Path nvramFile = dir.resolve("nvram.bbm");
+        boolean fresh = !Files.exists(nvramFile);
+        if (fresh && cp != null) {
+            throw new IOException("the NVRAM journal is missing but the DAE holds a checkpoint: file=" + nvramFile
+                    + " (acknowledged writes after the checkpoint would be lost; restore the file)");
+        }
+        BatteryBackedMemory nvram = BatteryBackedMemory.open(nvramFile, 0, config.nvramBytes());
+        DataPath dp = new DataPath(config, dae, layout, nvram, h2p);
+        dp.volumes.putAll(loaded);
+        if (cp != null) {
+            dp.checkpointSequence = cp.journalSequence();
+            dp.lastSequence = cp.journalSequence();
+            dp.checkpointGeneration = cp.generation();
+        }
+        dp.recover(fresh, catalog);
+        Log.info(
+                "data_path_open",
+                "ssds=" + config.ssds() + " ssd_bytes=" + config.ssdBytes() + " stripes=" + layout.stripes()
+                        + " capacity_bytes=" + layout.capacityBytes() + " checkpoint_generation="
+                        + (cp == null ? "none" : cp.generation()) + " unique_blocks=" + h2p.uniqueBlocks()
+                        + " replayed_to=" + dp.lastSequence + " ms=" + (System.nanoTime() - t0) / 1_000_000);
+        return dp;
+    }
+
+    private void recover(boolean fresh, List<VolumeRef> catalog) {
+        lock.lock();
+        try {
+            for (VolumeRef v : catalog) {
+                A2hMap m = volumes.get(v.id());
+                if (m == null) {
+                    volumes.put(v.id(), new A2hMap(Math.max(1, v.blocks())));
+                } else if (m.blocks() < v.blocks()) {
+                    m.grow(v.blocks());
+                }
+            }
+            JournalRegion region = new NvramRegion(nvram);
+            JournalConfig jc = JournalConfig.defaults().withMaxPayloadBytes(MAX_PAYLOAD);
+            if (fresh) {
+                Journal.format(region);
+            }
+            long[] replayed = new long[2];
+            replaying = true;
+            journal =
+                    Journal.open(region, jc, NanoClock.SYSTEM, JournalMirror.NONE, (type, seq, epoch, r, off, len) -> {
+                        if (seq <= checkpointSequence || type != MAP_RECORD) {
+                            return;
+                        }
+                        apply(r, off, true);
+                        lastSequence = seq;
+                        replayed[0]++;
+                    });
+            // Volumes the catalog no longer lists were deleted: drop their mappings.
+            replaying = true;
+            List<Integer> known = new ArrayList<>();
+            for (VolumeRef v : catalog) {
+                known.add(v.id());
+            }
+            for (Integer id : new ArrayList<>(volumes.keySet())) {
+                if (!known.contains(id)) {
+                    dropLocked(id);
+                }
+            }
+            replaying = false;
+            // Rebuild space accounting from H2P (replay counted the journalled blocks already).
+            storedBytes = 0;
+            for (int b = 0; b < H2pHandle.BUCKETS; b++) {
+                h2p.bucket(b).forEachLive((handle, location, length, flags, refcount) -> {
+                    int bytes = storedBytesOf(length, flags);
+                    storedBytes += bytes;
+                    if ((flags & FLAG_IN_JOURNAL) == 0) {
+                        store.recoverLive(location, bytes);
+                    }
+                });
+            }
+            Log.info(
+                    "journal_replayed",
+                    "records=" + replayed[0] + " from_sequence=" + (checkpointSequence + 1) + " to_sequence="
+                            + lastSequence + " pending_blocks=" + pendingCount + " missing_blocks=" + replayMissing
+                            + " stop=" + journal.replayResult().reason());
+            AuditReport audit = auditLocked();
+            Log.info("audit_at_start", audit.toLogString());
+        } finally {
+            lock.unlock();
+        }
+        journal.startWriterThread("journal-writer");
+        running = true;
+        destager = new Thread(this::destageLoop, "destage");
+        destager.setDaemon(true);
+        destager.start();
+    }
+
+    // ---------------------------------------------------------------- volumes
+
+    public void addVolume(int id, long blocks) {
+        lock.lock();
+        try {
+            if (volumes.containsKey(id)) {
+                throw new IllegalStateException("volume id in use: id=" + id);
+            }
+            volumes.put(id, new A2hMap(blocks));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public void growVolume(int id, long blocks) {
+        lock.lock();
+        try {
+            map(id).grow(blocks);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Drops every mapping of the volume (its catalog entry is gone already). */
+    public void dropVolume(int id) {
+        lock.lock();
+        try {
+            dropLocked(id);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void dropLocked(int id) {
+        A2hMap m = volumes.remove(id);
+        if (m == null) {
+            return;
+        }
+        long[] n = new long[1];
+        m.forEachMapped((block, handle) -> {
+            deref(handle);
+            n[0]++;
+        });
+        m.close();
+        changesSinceCheckpoint++;
+        Log.info("volume_dropped", "id=" + id + " mappings=" + n[0]);
+    }
+
+    private A2hMap map(int id) {
+        A2hMap m = volumes.get(id);
+        if (m == null) {
+            throw new IllegalArgumentException("unknown volume id: id=" + id);
+        }
+        return m;
+    }
+
+    // ---------------------------------------------------------------- write path
+
+    /**
+     * Writes {@code count} whole 4 KiB blocks from {@code src} (position advanced). Zero blocks are
+     * unmapped. Durable when it returns OK.
+     */
+    public IoStatus write(int volume, long block, int count, ByteBuffer src) {
+        Ctx c = contexts.get();
+        int done = 0;
+        while (done < count) {
+            int n = Math.min(CHUNK, count - done);
+            IoStatus s = writeChunk(c, volume, block + done, n, src, src.position() + done * BlockCodec.BLOCK_BYTES);
+            if (s != IoStatus.OK) {
+                return s;
+            }
+            done += n;
+        }
+        src.position(src.position() + count * BlockCodec.BLOCK_BYTES);
+        return IoStatus.OK;
+    }
+
+    private IoStatus writeChunk(Ctx c, int volume, long block, int n, ByteBuffer src, int off) {
+        for (int i = 0; i < n; i++) {
+            int at = off + i * BlockCodec.BLOCK_BYTES;
+            c.zero[i] = BlockCodec.isZero(src, at);
+            c.clen[i] = 0;
+            if (!c.zero[i]) {
+                c.codec.fingerprint(src, at, c.fp, i * 32);
+            }
+        }
+        lock.lock();
+        try {
+            for (int i = 0; i < n; i++) {
+                c.hit[i] = !c.zero[i] && h2p.lookup(c.fpSeg, i * 32L) != H2pHandle.NONE;
+            }
+        } finally {
+            lock.unlock();
+        }
+        for (int i = 0; i < n; i++) {
+            if (!c.zero[i] && !c.hit[i]) {
+                compress(c, src, off, i);
+            }
+        }
+        return commit(c, volume, block, n, src, off);
+    }
+
+    private void compress(Ctx c, ByteBuffer src, int off, int i) {
+        c.clen[i] =
+                c.codec.compress(src, off + i * BlockCodec.BLOCK_BYTES, c.comp, i * BlockCodec.MAX_COMPRESSED_BYTES);
+    }
+
+    private static final long NO_SPACE = -100;
+    private static final long NO_VOLUME = -101;
+
+    /** Commits the chunk (see {@link #commitLocked}), retrying while the journal is back-pressured. */
+    private IoStatus commit(Ctx c, int volume, long block, int n, ByteBuffer src, int off) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            long seq;
+            lock.lock();
+            try {
+                seq = commitLocked(c, volume, block, n, src, off);
+            } finally {
+                lock.unlock();
+            }
+            IoStatus s = afterCommit(c, seq, volume, block, deadline);
+            if (s != null) {
+                return s;
+            }
+        }
+    }
+
+    /** @return the final status, or null to try again (journal back-pressure) */
+    private IoStatus afterCommit(Ctx c, long seq, int volume, long block, long deadline) {
+        if (seq > 0) {
+            return awaitDurable(c);
+        }
+        if (seq == NO_SPACE) {
+            return IoStatus.NO_SPACE;
+        }
+        if (seq == NO_VOLUME || seq == Journal.CLOSED) {
+            return IoStatus.MEDIUM_ERROR;
+        }
+        if (System.nanoTime() > deadline) {
+            Log.error("journal_full_timeout", "volume=" + volume + " block=" + block);
+            return IoStatus.MEDIUM_ERROR;
+        }
+        LockSupport.parkNanos(200_000);
+        return null;
+    }
+
+    /**
+     * Builds the chunk's MAP record, appends it and applies it; the lock is held. @return the record's
+     * sequence, or {@link #NO_SPACE}, {@link #NO_VOLUME}, {@link Journal#CLOSED},
+     * {@link Journal#BACK_PRESSURED} (nothing changed then)
+     */
+    private long commitLocked(Ctx c, int volume, long block, int n, ByteBuffer src, int off) {
+        A2hMap m = volumes.get(volume);
+        if (m == null) {
+            return NO_VOLUME; // deleted under the host's feet
+        }
+        MemorySegment p = c.payload;
+        long at = RECORD_HEADER;
+        long need = 0;
+        int news = 0;
+        int dups = 0;
+        int zeros = 0;
+        for (int i = 0; i < n; i++) {
+            if (c.zero[i]) {
+                p.set(ValueLayout.JAVA_BYTE, at, KIND_UNMAP);
+                p.set(U64, at + 1, block + i);
+                p.set(U64, at + 9, 1);
+                at += ENTRY_UNMAP_BYTES;
+                zeros++;
+                continue;
+            }
+            boolean known = h2p.lookup(c.fpSeg, i * 32L) != H2pHandle.NONE;
+            p.set(ValueLayout.JAVA_BYTE, at, known ? KIND_DEDUP : KIND_NEW);
+            p.set(U64, at + 1, block + i);
+            MemorySegment.copy(c.fpSeg, i * 32L, p, at + 9, 32);
+            if (known) {
+                at += ENTRY_DEDUP_BYTES;
+                dups++;
+                continue;
+            }
+            if (c.clen[i] == 0) {
+                compress(c, src, off, i); // was a hit, died since: rare
+            }
+            int len = c.clen[i];
+            p.set(U16, at + 41, (short) len);
+            MemorySegment.copy(c.compSeg, (long) i * BlockCodec.MAX_COMPRESSED_BYTES, p, at + ENTRY_NEW_FIXED, len);
+            at += ENTRY_NEW_FIXED + len;
+            need += SegmentStore.HEADER_BYTES + len;
+            news++;
+        }
+        if (need > 0 && store.liveBytes() + pendingBytes + need > usableBytes) {
+            noSpaceRefusals++;
+            if (noSpaceRefusals % 1000 == 1) {
+                Log.warn(
+                        "pool_full",
+                        "volume=" + volume + " block=" + block + " need_bytes=" + need + " live_bytes="
+                                + store.liveBytes() + " journal_bytes=" + pendingBytes + " usable_bytes="
+                                + usableBytes + " refusals=" + noSpaceRefusals);
+            }
+            return NO_SPACE;
+        }
+        p.set(U32, 0, volume);
+        p.set(U16, 4, (short) n);
+        p.set(U16, 6, (short) 0);
+        c.entry.set(MAP_RECORD, 0, p.asSlice(0, at), c.completion);
+        long seq = journal.append(c.entry);
+        if (seq > 0) {
+            apply(p, 0, false);
+            lastSequence = seq;
+            writesUnique += news;
+            writesDuplicate += dups;
+            writesZero += zeros;
+            if (pendingBytes > layout.stripeDataBytes() / 2) {
+                destageWake.signal();
+            }
+        } else if (seq == Journal.BACK_PRESSURED) {
+            checkpointRequested = true;
+            destageWake.signal();
+        }
+        return seq;
+    }
+
+    private static IoStatus awaitDurable(Ctx c) {
+        while (c.entry.status() == JournalEntry.QUEUED) {
+            LockSupport.parkNanos(c, 1_000_000);
+        }
+        return c.entry.status() == JournalEntry.DURABLE ? IoStatus.OK : IoStatus.MEDIUM_ERROR;
+    }
+
+    /**
+     * Writes part of one 4 KiB block: read-modify-write under the lock, so concurrent writes to other
+     * sectors of the block are not lost. {@code src} supplies {@code length} bytes (position advanced).
+     */
+    public IoStatus writePartial(int volume, long block, int offsetInBlock, int length, ByteBuffer src) {
+        Ctx c = contexts.get();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        int from = src.position();
+        while (true) {
+            long seq;
+            lock.lock(); // held from the read to the append: no other write slips in between
+            try {
+                ByteBuffer b = c.rmw.clear();
+                IoStatus s = readBlocks(c, volume, block, 1, b, 0);
+                if (s != IoStatus.OK) {
+                    return s;
+                }
+                b.put(offsetInBlock, src, from, length);
+                c.zero[0] = BlockCodec.isZero(b, 0);
+                c.hit[0] = false;
+                c.clen[0] = 0;
+                if (!c.zero[0]) {
+                    c.codec.fingerprint(b, 0, c.fp, 0);
+                    compress(c, b, 0, 0);
+                }
+                seq = commitLocked(c, volume, block, 1, b, 0);
+            } finally {
+                lock.unlock();
+            }
+            IoStatus s = afterCommit(c, seq, volume, block, deadline);
+            if (s != null) {
+                if (s == IoStatus.OK) {
+                    src.position(from + length);
+                }
+                return s;
+            }
+        }
+    }
+
+    /** Unmaps whole blocks: one small journal record per run of up to 2^20 blocks. */
+    public IoStatus unmap(int volume, long block, long count) {
+        Ctx c = contexts.get();
+        long done = 0;
+        while (done < count) {
+            long n = Math.min(UNMAP_RUN_MAX, count - done);
+            long seq;
+            lock.lock();
+            try {
+                if (!volumes.containsKey(volume)) {
+                    return IoStatus.MEDIUM_ERROR;
+                }
+                MemorySegment p = c.payload;
+                p.set(U32, 0, volume);
+                p.set(U16, 4, (short) 1);
+                p.set(U16, 6, (short) 0);
+                p.set(ValueLayout.JAVA_BYTE, RECORD_HEADER, KIND_UNMAP);
+                p.set(U64, RECORD_HEADER + 1, block + done);
+                p.set(U64, RECORD_HEADER + 9, n);
+                c.entry.set(MAP_RECORD, 0, p.asSlice(0, RECORD_HEADER + ENTRY_UNMAP_BYTES), c.completion);
+                seq = journal.append(c.entry);
+                if (seq > 0) {
+                    apply(p, 0, false);
+                    lastSequence = seq;
+                } else if (seq == Journal.CLOSED) {
+                    return IoStatus.MEDIUM_ERROR;
+                } else {
+                    checkpointRequested = true;
+                    destageWake.signal();
+                }
+            } finally {
+                lock.unlock();
+            }
+            if (seq > 0) {
+                IoStatus s = awaitDurable(c);
+                if (s != IoStatus.OK) {
+                    return s;
+                }
+                done += n;
+            } else {
+                LockSupport.parkNanos(200_000);
+            }
+        }
+        return IoStatus.OK;
+    }
+
+    /**
+     * Applies one MAP record to H2P and A2H: the write path right after appending it, and replay. Holds
+     * the lock. Returns nothing: on replay a reference to a fingerprint nobody stored is counted
+     * ({@code replay_missing}) and the block left unmapped.
+     */
+    private void apply(MemorySegment p, long base, boolean replay) {
+        int volume = p.get(U32, base);
+        int count = p.get(U16, base + 4) & 0xFFFF;
+        A2hMap m = volumes.get(volume);
+        if (m == null) {
+            if (!replay) {
+                throw new IllegalStateException("record for an unknown volume: volume=" + volume);
+            }
+            m = new A2hMap(1); // a volume deleted after this record; dropped at the end of recovery
+            volumes.put(volume, m);
+        }
+        long at = base + RECORD_HEADER;
+        for (int k = 0; k < count; k++) {
+            byte kind = p.get(ValueLayout.JAVA_BYTE, at);
+            long block = p.get(U64, at + 1);
+            if (kind == KIND_UNMAP) {
+                long n = p.get(U64, at + 9);
+                at += ENTRY_UNMAP_BYTES;
+                long end = Math.min(block + n, m.blocks());
+                for (long b = block; b < end; b++) {
+                    long old = m.remove(b);
+                    if (old != A2hMap.UNMAPPED) {
+                        deref(old);
+                    }
+                }
+                continue;
+            }
+            long fpAt = at + 9;
+            long h = h2p.lookup(p, fpAt);
+            if (kind == KIND_DEDUP) {
+                at += ENTRY_DEDUP_BYTES;
+                if (h == H2pHandle.NONE) {
+                    replayMissing++;
+                    Log.error("replay_missing_block", "volume=" + volume + " block=" + block + " replay=" + replay);
+                    if (block < m.blocks()) {
+                        long old = m.remove(block);
+                        if (old != A2hMap.UNMAPPED) {
+                            deref(old);
+                        }
+                    }
+                    continue;
+                }
+                h2p.addRef(h, 1);
+            } else if (kind == KIND_NEW) {
+                int len = p.get(U16, at + 41) & 0xFFFF;
+                long dataAt = at + ENTRY_NEW_FIXED;
+                at += ENTRY_NEW_FIXED + len;
+                if (h != H2pHandle.NONE) {
+                    h2p.addRef(h, 1);
+                } else {
+                    h = insertPending(p, fpAt, dataAt, len);
+                }
+            } else {
+                throw new IllegalStateException("unknown MAP entry kind: kind=" + kind + " replay=" + replay);
+            }
+            if (replay && block >= m.blocks()) {
+                m.grow(Math.max(block + 1, m.blocks() * 2));
+            }
+            long old = m.put(block, h);
+            if (old != A2hMap.UNMAPPED) {
+                deref(old);
+            }
+        }
+        changesSinceCheckpoint++;
+    }
+
+    private long insertPending(MemorySegment p, long fpAt, long dataAt, int len) {
+        int id;
+        if (pendingFreeCount > 0) {
+            id = pendingFree[--pendingFreeCount];
+        } else {
+            if (pendingHigh == pending.length) {
+                pending = Arrays.copyOf(pending, pendingHigh * 2);
+                pendingHandle = Arrays.copyOf(pendingHandle, pendingHigh * 2);
+                pendingFree = Arrays.copyOf(pendingFree, pendingHigh * 2);
+            }
+            id = pendingHigh++;
+        }
+        byte[] data = new byte[len];
+        MemorySegment.copy(p, ValueLayout.JAVA_BYTE, dataAt, data, 0, len);
+        int bytes = SegmentStore.HEADER_BYTES + len;
+        long h = h2p.insert(p, fpAt, id, bytes >>> 4, ((bytes & 15) << 1) | FLAG_IN_JOURNAL);
+        pending[id] = data;
+        pendingHandle[id] = h;
+        pendingCount++;
+        pendingBytes += bytes;
+        storedBytes += bytes;
+        return h;
+    }
+
+    /** Drops one reference; the last one frees the block's space (journal copy or stripe bytes). */
+    private void deref(long h) {
+        if (h2p.refcount(h) == 1) {
+            long location = h2p.location(h);
+            int flags = h2p.flags(h);
+            int bytes = storedBytesOf(h2p.length(h), flags);
+            h2p.addRef(h, -1);
+            storedBytes -= bytes;
+            if ((flags & FLAG_IN_JOURNAL) != 0) {
+                freePending((int) location, bytes);
+            } else if (!replaying) { // recovery counts stripe space from H2P after replay
+                store.released(location, bytes);
+            }
+        } else {
+            h2p.addRef(h, -1);
+        }
+    }
+
+    private void freePending(int id, int bytes) {
+        pending[id] = null;
+        pendingHandle[id] = -1;
+        pendingFree[pendingFreeCount++] = id;
+        pendingCount--;
+        pendingBytes -= bytes;
+    }
+
+    static int storedBytesOf(int length, int flags) {
+        return (length << 4) | ((flags >>> 1) & 15);
+    }
+
+    // ---------------------------------------------------------------- read path
+
+    /** Reads {@code count} 4 KiB blocks into {@code dst} at its position (advanced). */
+    public IoStatus read(int volume, long block, int count, ByteBuffer dst) {
+        Ctx c = contexts.get();
+        IoStatus s = readBlocks(c, volume, block, count, dst, dst.position());
+        if (s == IoStatus.OK) {
+            dst.position(dst.position() + count * BlockCodec.BLOCK_BYTES);
+        }
+        return s;
+    }
+
+    private IoStatus readBlocks(Ctx c, int volume, long block, int count, ByteBuffer dst, int dstOff) {
+        int done = 0;
+        while (done < count) {
+            int n = Math.min(CHUNK, count - done);
+            IoStatus s = readChunk(c, volume, block + done, n, dst, dstOff + done * BlockCodec.BLOCK_BYTES);
+            if (s != IoStatus.OK) {
+                return s;
+            }
+            done += n;
+        }
+        return IoStatus.OK;
+    }
+
+    private IoStatus readChunk(Ctx c, int volume, long block, int n, ByteBuffer dst, int dstOff) {
+        if (!resolve(c, volume, block, n)) {
+            return IoStatus.MEDIUM_ERROR;
+        }
+        for (int i = 0; i < n; i++) {
+            int at = dstOff + i * BlockCodec.BLOCK_BYTES;
+            if (c.rHandle[i] == A2hMap.UNMAPPED) {
+                dst.put(at, ZERO_BLOCK, 0, BlockCodec.BLOCK_BYTES);
+                continue;
+            }
+            int attempt = 0;
+            while (!fetch(c, i, dst, at)) {
+                lock.lock();
+                try {
+                    readVerifyRetries++;
+                } finally {
+                    lock.unlock();
+                }
+                if (++attempt == 3) {
+                    lock.lock();
+                    try {
+                        readVerifyErrors++;
+                    } finally {
+                        lock.unlock();
+                    }
+                    Log.error(
+                            "read_verify_failed",
+                            "volume=" + volume + " block=" + (block + i) + " handle=0x" + Long.toHexString(c.rHandle[i])
+                                    + " location=" + c.rLocation[i]);
+                    return IoStatus.MEDIUM_ERROR;
+                }
+                if (!resolve(c, volume, block + i, 1, i)) {
+                    return IoStatus.MEDIUM_ERROR;
+                }
+                if (c.rHandle[i] == A2hMap.UNMAPPED) {
+                    dst.put(at, ZERO_BLOCK, 0, BlockCodec.BLOCK_BYTES);
+                    break;
+                }
+            }
+        }
+        return IoStatus.OK;
+    }
+
+    private boolean resolve(Ctx c, int volume, long block, int n) {
+        lock.lock();
+        try {
+            A2hMap m = volumes.get(volume);
+            if (m == null) {
+                return false;
+            }
+            for (int i = 0; i < n; i++) {
+                capture(c, m, block + i, i);
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private boolean resolve(Ctx c, int volume, long block, int n, int index) {
+        lock.lock();
+        try {
+            A2hMap m = volumes.get(volume);
+            if (m == null) {
+                return false;
+            }
+            capture(c, m, block, index);
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void capture(Ctx c, A2hMap m, long block, int i) {
+        long h = block < m.blocks() ? m.get(block) : A2hMap.UNMAPPED;
+        c.rHandle[i] = h;
+        if (h == A2hMap.UNMAPPED) {
+            return;
+        }
+        long location = h2p.location(h);
+        int flags = h2p.flags(h);
+        c.rLocation[i] = location;
+        c.rBytes[i] = storedBytesOf(h2p.length(h), flags);
+        c.rPending[i] = (flags & FLAG_IN_JOURNAL) != 0 ? pending[(int) location] : null;
+        h2p.bucket(H2pHandle.bucket(h)).copyStoredFingerprint(h, c.rFpSeg, i * 27L);
+    }
+
+    /** Fetches, decompresses and verifies captured block {@code i} into {@code dst[at]}. */
+    private boolean fetch(Ctx c, int i, ByteBuffer dst, int at) {
+        ByteBuffer src;
+        int off;
+        int len;
+        byte[] p = c.rPending[i];
+        if (p != null) {
+            src = ByteBuffer.wrap(p);
+            off = 0;
+            len = p.length;
+        } else {
+            off = store.read(c.rLocation[i], c.rBytes[i], c.scratch);
+            if (off < 0) {
+                return false;
+            }
+            src = c.scratch;
+            len = (src.get(off) & 0xFF) | (src.get(off + 1) & 0xFF) << 8;
+            if (len != c.rBytes[i] - SegmentStore.HEADER_BYTES) {
+                return false;
+            }
+            off += SegmentStore.HEADER_BYTES;
+        }
+        if (!c.codec.decompress(src, off, len, dst, at)) {
+            return false;
+        }
+        c.codec.fingerprint(dst, at, c.vfp, 0);
+        int bucket = H2pHandle.bucket(c.rHandle[i]);
+        if (H2pHandle.bucketOf(c.vfpSeg, 0) != bucket) {
+            return false;
+        }
+        return Arrays.mismatch(c.vfp, 5, 32, c.rFp, i * 27, i * 27 + 27) < 0;
+    }
+
+    private static final ByteBuffer ZERO_BLOCK = ByteBuffer.allocateDirect(BlockCodec.BLOCK_BYTES);
+
+    /**
+     * Provisioning run at {@code block}: a positive count of mapped blocks or a negative count of
+     * unmapped ones (at most 65536 counted).
+     */
+    public long run(int volume, long block) {
+        lock.lock();
+        try {
+            A2hMap m = map(volume);
+            boolean mapped = m.get(block) != A2hMap.UNMAPPED;
+            long n = 1;
+            long end = Math.min(m.blocks(), block + 65536);
+            while (block + n < end && (m.get(block + n) != A2hMap.UNMAPPED) == mapped) {
+                n++;
+            }
+            return mapped ? n : -n;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- destage, compaction, checkpoint
+
+    private void destageLoop() {
+        while (running) {
+            try {
+                lock.lock();
+                try {
+                    if (running && pendingCount == 0 && !checkpointRequested) {
+                        destageWake.await(20, TimeUnit.MILLISECONDS);
+                    }
+                } finally {
+                    lock.unlock();
+                }
+                if (!running) {
+                    break;
+                }
+                destageAll();
+                maintain();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } catch (IOException | RuntimeException e) {
+                Log.error("destage_failed", "error=" + Log.q(String.valueOf(e)));
+                LockSupport.parkNanos(100_000_000);
+            }
+        }
+    }
+
+    private void maintain() throws IOException {
+        boolean journalFull = journal.reservedBytes() > config.nvramBytes() * 2 / 5;
+        boolean due = changesSinceCheckpoint > 0
+                && System.nanoTime() - lastCheckpointNs > TimeUnit.MILLISECONDS.toNanos(config.checkpointIntervalMs());
+        if (store.freeStripes() < 3) {
+            int moved = 0;
+            for (int i = 0; i < 8; i++) {
+                long victim = store.compactionVictim(0.95);
+                if (victim < 0 || !compact(victim)) {
+                    break;
+                }
+                moved++;
+            }
+            if (moved > 0 || store.reclaimableStripes() > 0) {
+                checkpointRequested = true;
+            }
+        }
+        if (journalFull || due || checkpointRequested) {
+            checkpoint();
+        }
+    }
+
+    /** Destages every block in the journal that the pool has room for. */
+    private void destageAll() throws IOException {
+        while (destageBatch(4096) > 0) {
+            // keep going until the journal holds no undestaged block
+        }
+    }
+
+    /** One destage round: copy out under the lock, write without it, publish under it. @return blocks placed */
+    int destageBatch(int max) {
+        int[] ids;
+        byte[][] data;
+        int n = 0;
+        lock.lock();
+        try {
+            ids = new int[Math.min(max, pendingCount)];
+            data = new byte[ids.length][];
+            for (int id = 0; id < pendingHigh && n < ids.length; id++) {
+                if (pending[id] != null) {
+                    ids[n] = id;
+                    data[n++] = pending[id];
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (n == 0) {
+            return 0;
+        }
+        long[] locs = new long[n];
+        int appended = 0;
+        for (; appended < n; appended++) {
+            ByteBuffer b = ByteBuffer.wrap(data[appended]);
+            long loc = store.append(b, 0, data[appended].length, 2);
+            if (loc < 0) {
+                break;
+            }
+            locs[appended] = loc;
+        }
+        if (store.flush() != io.hashbrick.sim.IoStatus.OK) {
+            return 0;
+        }
+        int placed = 0;
+        lock.lock();
+        try {
+            for (int i = 0; i < appended; i++) {
+                int id = ids[i];
+                if (pending[id] != data[i]) {
+                    continue; // died (and maybe reused) meanwhile: its appended bytes are garbage
+                }
+                long h = pendingHandle[id];
+                int bytes = SegmentStore.HEADER_BYTES + data[i].length;
+                h2p.setLocation(h, locs[i], bytes >>> 4, (bytes & 15) << 1);
+                store.placed(locs[i], bytes);
+                pending[id] = null;
+                pendingHandle[id] = -1;
+                pendingFree[pendingFreeCount++] = id;
+                pendingCount--;
+                pendingBytes -= bytes;
+                placed++;
+            }
+            destagedBlocks += placed;
+        } finally {
+            lock.unlock();
+        }
+        if (appended < n && placed == 0) {
+            checkpointRequested = true; // out of stripes: compaction and a checkpoint free some
+        }
+        return placed;
+    }
+
+    /** Moves the live blocks of {@code victim} to the open stripe. @return whether all moved */
+    private boolean compact(long victim) {
+        long lo = victim * layout.stripeDataBytes();
+        long hi = lo + layout.stripeDataBytes();
+        List<long[]> found = new ArrayList<>();
+        lock.lock();
+        try {
+            for (int b = 0; b < H2pHandle.BUCKETS; b++) {
+                h2p.bucket(b).forEachLive((handle, location, length, flags, refcount) -> {
+                    if ((flags & FLAG_IN_JOURNAL) == 0 && location >= lo && location < hi) {
+                        found.add(new long[] {handle, location, storedBytesOf(length, flags)});
+                    }
+                });
+            }
+        } finally {
+            lock.unlock();
+        }
+        ByteBuffer scratch = Ssd.allocateAligned(SegmentStore.READ_SCRATCH_BYTES);
+        long[] newLoc = new long[found.size()];
+        int moved = 0;
+        for (; moved < found.size(); moved++) {
+            long[] e = found.get(moved);
+            int off = store.read(e[1], (int) e[2], scratch);
+            if (off < 0) {
+                break;
+            }
+            long loc =
+                    store.append(scratch, off + SegmentStore.HEADER_BYTES, (int) e[2] - SegmentStore.HEADER_BYTES, 0);
+            if (loc < 0) {
+                break;
+            }
+            newLoc[moved] = loc;
+        }
+        if (store.flush() != io.hashbrick.sim.IoStatus.OK) {
+            return false;
+        }
+        lock.lock();
+        try {
+            for (int i = 0; i < moved; i++) {
+                long[] e = found.get(i);
+                long h = e[0];
+                if (!h2p.bucket(H2pHandle.bucket(h)).isLiveSlot(H2pHandle.slot(h))
+                        || h2p.location(h) != e[1]
+                        || (h2p.flags(h) & FLAG_IN_JOURNAL) != 0) {
+                    continue;
+                }
+                h2p.setLocation(h, newLoc[i], h2p.length(h), h2p.flags(h));
+                store.released(e[1], (int) e[2]);
+                store.placed(newLoc[i], (int) e[2]);
+            }
+            compactedStripes++;
+            changesSinceCheckpoint++;
+        } finally {
+            lock.unlock();
+        }
+        Log.info("stripe_compacted", "stripe=" + victim + " blocks=" + moved + " of=" + found.size());
+        return moved == found.size();
+    }
+
+    /**
+     * Writes a checkpoint of H2P and every A2H to the DAE (all journalled blocks destaged first), then
+     * releases the journal up to it and frees the stripes it no longer references.
+     */
+    public void checkpoint() throws IOException {
+        destageAll();
+        long seq;
+        long t0 = System.nanoTime();
+        lock.lock();
+        try {
+            checkpointRequested = false;
+            while (pendingCount > 0) {
+                if (destageBatch(Integer.MAX_VALUE) == 0) {
+                    Log.warn("checkpoint_deferred", "reason=no_space_to_destage pending_blocks=" + pendingCount);
+                    return;
+                }
+            }
+            if (store.sync() != io.hashbrick.sim.IoStatus.OK) {
+                throw new IOException("SSD flush failed before checkpoint");
+            }
+            seq = lastSequence;
+            long generation = checkpointGeneration + 1;
+            MetadataArea.Writer w = meta.begin(generation);
+            h2p.writeCheckpoint(w.section(SECTION_H2P, 0));
+            w.endSection();
+            for (Map.Entry<Integer, A2hMap> e : volumes.entrySet()) {
+                A2hCheckpoint.write(e.getValue(), w.section(SECTION_A2H, e.getKey()));
+                w.endSection();
+            }
+            w.commit(seq);
+            checkpointGeneration = generation;
+            checkpointSequence = seq;
+            long freed = store.checkpointed();
+            checkpoints++;
+            checkpointLastMs = (System.nanoTime() - t0) / 1_000_000;
+            changesSinceCheckpoint = 0;
+            lastCheckpointNs = System.nanoTime();
+            Log.info(
+                    "checkpoint_written",
+                    "generation=" + generation + " journal_sequence=" + seq + " unique_blocks="
+                            + h2p.uniqueBlocks() + " volumes=" + volumes.size() + " stripes_freed=" + freed
+                            + " ms=" + checkpointLastMs);
+        } finally {
+            lock.unlock();
+        }
+        for (int spins = 0; journal.durableSequence() < seq && spins < 10_000; spins++) {
+            LockSupport.parkNanos(100_000);
+        }
+        if (journal.durableSequence() >= seq) {
+            journal.release(seq);
+        }
+    }
+
+    // ---------------------------------------------------------------- audit and stats
+
+    /** What the auditor found. */
+    public record AuditReport(
+            long volumes,
+            long mappedBlocks,
+            long uniqueBlocks,
+            long refcountMismatches,
+            long danglingReferences,
+            long unreferencedEntries,
+            long blocksVerified,
+            long fingerprintErrors,
+            long spaceMismatches) {
+        public long discrepancies() {
+            return refcountMismatches + danglingReferences + unreferencedEntries + fingerprintErrors + spaceMismatches;
+        }
+
+        public String toLogString() {
+            return "volumes=" + volumes + " mapped_blocks=" + mappedBlocks + " unique_blocks=" + uniqueBlocks
+                    + " refcount_mismatches=" + refcountMismatches + " dangling_references=" + danglingReferences
+                    + " unreferenced_entries=" + unreferencedEntries + " blocks_verified=" + blocksVerified
+                    + " fingerprint_errors=" + fingerprintErrors + " space_mismatches=" + spaceMismatches
+                    + " discrepancies=" + discrepancies();
+        }
+    }
+
+    /**
+     * Recomputes every refcount from the A2H maps and compares it with H2P; with {@code fingerprints},
+     * also reads every stored block and checks it against its fingerprint. Safe on a live controller:
+     * the refcount pass holds the lock (host I/O waits for it), the fingerprint pass reads without it.
+     */
+    public AuditReport audit(boolean fingerprints) {
+        AuditReport r;
+        lock.lock();
+        try {
+            r = auditLocked();
+        } finally {
+            lock.unlock();
+        }
+        if (!fingerprints) {
+            Log.info("audit", r.toLogString());
+            return r;
+        }
+        long verified = 0;
+        long errors = 0;
+        Ctx c = contexts.get();
+        ByteBuffer out = ByteBuffer.allocateDirect(BlockCodec.BLOCK_BYTES);
+        for (int b = 0; b < H2pHandle.BUCKETS; b++) {
+            List<Long> handles = new ArrayList<>();
+            lock.lock();
+            try {
+                h2p.bucket(b).forEachLive((handle, location, length, flags, refcount) -> handles.add(handle));
+            } finally {
+                lock.unlock();
+            }
+            for (long h : handles) {
+                boolean ok = false;
+                for (int attempt = 0; attempt < 3 && !ok; attempt++) {
+                    lock.lock();
+                    try {
+                        if (!h2p.bucket(b).isLiveSlot(H2pHandle.slot(h))) {
+                            ok = true; // freed meanwhile
+                            break;
+                        }
+                        c.rHandle[0] = h;
+                        int flags = h2p.flags(h);
+                        c.rLocation[0] = h2p.location(h);
+                        c.rBytes[0] = storedBytesOf(h2p.length(h), flags);
+                        c.rPending[0] = (flags & FLAG_IN_JOURNAL) != 0 ? pending[(int) c.rLocation[0]] : null;
+                        h2p.bucket(b).copyStoredFingerprint(h, c.rFpSeg, 0);
+                    } finally {
+                        lock.unlock();
+                    }
+                    ok = fetch(c, 0, out, 0);
+                }
+                verified++;
+                if (!ok) {
+                    errors++;
+                    Log.error("audit_fingerprint_mismatch", "handle=0x" + Long.toHexString(h));
+                }
+            }
+        }
+        r = new AuditReport(
+                r.volumes(),
+                r.mappedBlocks(),
+                r.uniqueBlocks(),
+                r.refcountMismatches(),
+                r.danglingReferences(),
+                r.unreferencedEntries(),
+                verified,
+                errors,
+                r.spaceMismatches());
+        Log.info("audit", r.toLogString());
+        return r;
+    }
+
+    private AuditReport auditLocked() {
+        long[][] counts = new long[H2pHandle.BUCKETS][];
+        for (int b = 0; b < H2pHandle.BUCKETS; b++) {
+            counts[b] = new long[(int) h2p.bucket(b).highWater()];
+        }
+        long[] dangling = new long[1];
+        long[] mapped = new long[1];
+        for (A2hMap m : volumes.values()) {
+            m.forEachMapped((block, handle) -> {
+                mapped[0]++;
+                int b = H2pHandle.bucket(handle);
+                long slot = H2pHandle.slot(handle);
+                if (slot >= counts[b].length || !h2p.bucket(b).isLiveSlot(slot)) {
+                    dangling[0]++;
+                } else {
+                    counts[b][(int) slot]++;
+                }
+            });
+        }
+        long[] mismatches = new long[3];
+        long[] stored = new long[1];
+        for (int b = 0; b < H2pHandle.BUCKETS; b++) {
+            long[] cb = counts[b];
+            h2p.bucket(b).forEachLive((handle, location, length, flags, refcount) -> {
+                long expected = cb[(int) H2pHandle.slot(handle)];
+                stored[0] += storedBytesOf(length, flags);
+                if (expected == 0) {
+                    mismatches[1]++;
+                } else if (expected != refcount) {
+                    mismatches[0]++;
+                    if (mismatches[0] <= 10) {
+                        Log.warn(
+                                "audit_refcount_mismatch",
+                                "handle=0x" + Long.toHexString(handle) + " h2p=" + refcount + " a2h=" + expected);
+                    }
+                }
+                if ((flags & FLAG_IN_JOURNAL) != 0 && (location >= pendingHigh || pending[(int) location] == null)) {
+                    mismatches[2]++;
+                }
+            });
+        }
+        long space = mismatches[2] + (stored[0] != storedBytes ? 1 : 0);
+        return new AuditReport(
+                volumes.size(), mapped[0], h2p.uniqueBlocks(), mismatches[0], dangling[0], mismatches[1], 0, 0, space);
+    }
+
+    /** The statistics `hashbrick stats` prints. */
+    public Map<String, Object> stats() {
+        lock.lock();
+        try {
+            long mapped = 0;
+            long a2hRam = 0;
+            for (A2hMap m : volumes.values()) {
+                mapped += m.mappedBlocks();
+                a2hRam += m.nativeBytes() + m.heapBytes();
+            }
+            long unique = h2p.uniqueBlocks();
+            long h2pRam = h2p.nativeBytes() + h2p.heapBytesEstimate();
+            long logical = mapped * BlockCodec.BLOCK_BYTES;
+            Map<String, Object> s = new java.util.LinkedHashMap<>();
+            s.put("logical_bytes", logical);
+            s.put("physical_bytes", storedBytes);
+            s.put("unique_blocks", unique);
+            s.put("mapped_blocks", mapped);
+            s.put("h2p_ram_bytes", h2pRam);
+            s.put("a2h_ram_bytes", a2hRam);
+            s.put("dedup_ratio", ratio(mapped, unique));
+            s.put("compression_ratio", ratio(unique * BlockCodec.BLOCK_BYTES, storedBytes));
+            s.put("data_reduction_ratio", ratio(logical, storedBytes));
+            s.put("h2p_bytes_per_unique_block", ratio(h2pRam, unique));
+            s.put("a2h_bytes_per_mapped_block", ratio(a2hRam, mapped));
+            s.put("native_bytes_total", io.hashbrick.node.mem.NativeMemory.liveBytes());
+            s.put("pool_capacity_bytes", layout.capacityBytes());
+            s.put("pool_usable_bytes", usableBytes);
+            s.put("pool_live_bytes", store.liveBytes());
+            s.put("pool_free_stripes", store.freeStripes());
+            s.put("pool_stripes", layout.stripes());
+            s.put("journal_blocks", pendingCount);
+            s.put("journal_block_bytes", pendingBytes);
+            s.put("journal_reserved_bytes", journal.reservedBytes());
+            s.put("journal_capacity_bytes", config.nvramBytes());
+            s.put("writes_unique_blocks", writesUnique);
+            s.put("writes_duplicate_blocks", writesDuplicate);
+            s.put("writes_zero_blocks", writesZero);
+            s.put("destaged_blocks", destagedBlocks);
+            s.put("compacted_stripes", compactedStripes);
+            s.put("ssd_cells_written", store.cellsWritten());
+            s.put("no_space_refusals", noSpaceRefusals);
+            s.put("read_verify_retries", readVerifyRetries);
+            s.put("read_verify_errors", readVerifyErrors);
+            s.put("replay_missing_blocks", replayMissing);
+            s.put("checkpoints", checkpoints);
+            s.put("checkpoint_generation", checkpointGeneration);
+            s.put("checkpoint_last_ms", checkpointLastMs);
+            s.put("dae_health", dae.healthSummary());
+            return s;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private static double ratio(long a, long b) {
+        return b == 0 ? 0 : Math.round(1000.0 * a / b) / 1000.0;
+    }
+
+    /** Stops the destage thread, writes a final checkpoint, closes the journal and the DAE. */
+    @Override
+    public void close() {
+        running = false;
+        if (destager != null) {
+            lock.lock();
+            try {
+                destageWake.signalAll();
+            } finally {
+                lock.unlock();
+            }
+            try {
+                destager.join(30_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        try {
+            checkpoint();
+        } catch (IOException | RuntimeException e) {
+            Log.error("checkpoint_at_close_failed", "error=" + Log.q(String.valueOf(e)));
+        }
+        journal.close();
+        try {
+            nvram.close();
+            dae.close();
+        } catch (IOException e) {
+            Log.error("data_path_close_failed", "error=" + Log.q(String.valueOf(e)));
+        }
+        for (A2hMap m : volumes.values()) {
+            m.close();
+        }
+        h2p.close();
+        Log.info("data_path_closed", "checkpoint_generation=" + checkpointGeneration);
+    }
+
+    /** The journal's region in battery-backed memory: a persist is a store fence (the battery vaults on power loss). */
+    private record NvramRegion(BatteryBackedMemory memory) implements JournalRegion {
+        @Override
+        public MemorySegment segment() {
+            return memory.data();
+        }
+
+        @Override
+        public void persist(long offset, long length) {
+            VarHandle.fullFence();
+        }
+
+        @Override
+        public void close() {}
+    }
+
+    /** Per-thread buffers: nothing is allocated per block on the write path. */
+    private static final class Ctx {
+        final BlockCodec codec = new BlockCodec();
+        final byte[] fp = new byte[CHUNK * 32];
+        final MemorySegment fpSeg = MemorySegment.ofArray(fp);
+        final boolean[] zero = new boolean[CHUNK];
+        final boolean[] hit = new boolean[CHUNK];
+        final int[] clen = new int[CHUNK];
+        final ByteBuffer comp = ByteBuffer.allocateDirect(CHUNK * BlockCodec.MAX_COMPRESSED_BYTES);
+        final MemorySegment compSeg = MemorySegment.ofBuffer(comp);
+        final MemorySegment payload = Arena.ofAuto().allocate(MAX_PAYLOAD, 8);
+        final JournalEntry entry = new JournalEntry();
+        final Thread thread = Thread.currentThread();
+        final JournalCompletion completion = e -> LockSupport.unpark(thread);
+        final ByteBuffer rmw = ByteBuffer.allocateDirect(BlockCodec.BLOCK_BYTES);
+        final ByteBuffer scratch = Ssd.allocateAligned(SegmentStore.READ_SCRATCH_BYTES);
+        final long[] rHandle = new long[CHUNK];
+        final long[] rLocation = new long[CHUNK];
+        final int[] rBytes = new int[CHUNK];
+        final byte[][] rPending = new byte[CHUNK][];
+        final byte[] rFp = new byte[CHUNK * 27];
+        final MemorySegment rFpSeg = MemorySegment.ofArray(rFp);
+        final byte[] vfp = new byte[32];
+        final MemorySegment vfpSeg = MemorySegment.ofArray(vfp);
+    }
+}

@@ -1,0 +1,73 @@
+package io.hashbrick.node.data;
+
+/**
+ * Where the D role's data sits on the DAE (DESIGN.md "XDP"): every SSD's data area begins with the
+ * metadata area ({@link MetadataArea}), then stripes of {@link #ROWS} cells per SSD follow.
+ *
+ * <pre>
+ *  SSD slot:      0        1     ...     22       23      24
+ *  stripe s:   [col (0-s)%w] ...                                  column c of stripe s is on SSD (c + s) % w
+ *              data columns 0..dataColumns-1 in column-major order, then P and Q (issue 4 fills them)
+ *  SSD offset of stripe s, row r = metadataBytes + s * ROWS * 4096 + r * 4096
+ * </pre>
+ *
+ * A stripe's data area is addressed as {@code dataColumns * ROWS * 4096} bytes in column-major order
+ * (a column is 112 KiB contiguous on one SSD, so most packed blocks are one read). A pool location is
+ * {@code stripe * stripeDataBytes() + offset}, a byte address: compressed blocks are packed at byte
+ * granularity, each behind a 2-byte length header.
+ *
+ * @param width SSDs the stripe spans: data columns + 2 parity columns (25 on a full DAE)
+ * @param metadataBytes bytes at the start of every SSD's data area kept for checkpoints
+ * @param stripes stripes that fit on the smallest SSD after the metadata area
+ */
+public record StripeLayout(int width, long metadataBytes, long stripes) {
+    public static final int CELL = 4096;
+    /** RDP with p = 29: 28 rows. */
+    public static final int ROWS = 28;
+
+    public static final int COLUMN_BYTES = ROWS * CELL;
+
+    public StripeLayout {
+        if (width < 4 || width > 25) {
+            throw new IllegalArgumentException("stripe width must be 4..25 SSDs: width=" + width);
+        }
+        if (metadataBytes < 0 || metadataBytes % CELL != 0 || stripes < 2) {
+            throw new IllegalArgumentException("bad stripe layout: metadata_bytes=" + metadataBytes + " stripes="
+                    + stripes + " (an SSD must hold the metadata area and at least 2 stripes)");
+        }
+    }
+
+    /** The layout for SSDs of {@code ssdBytes} each: 1/16 of each SSD (at least 1 MiB) is metadata. */
+    public static StripeLayout forDae(int width, long ssdBytes) {
+        long meta = Math.max(1L << 20, (ssdBytes / 16) / (2L * CELL) * 2L * CELL);
+        long stripes = (ssdBytes - meta) / COLUMN_BYTES;
+        return new StripeLayout(width, meta, stripes);
+    }
+
+    public int dataColumns() {
+        return width - 2;
+    }
+
+    public long stripeDataBytes() {
+        return (long) dataColumns() * COLUMN_BYTES;
+    }
+
+    /** Bytes of packed block data the pool can hold (before dedup and compression, after parity). */
+    public long capacityBytes() {
+        return stripes * stripeDataBytes();
+    }
+
+    public int cellsPerStripe() {
+        return dataColumns() * ROWS;
+    }
+
+    /** SSD slot of data cell {@code cell} (column-major index) of {@code stripe}. */
+    public int ssdOf(long stripe, int cell) {
+        return (int) ((cell / ROWS + stripe) % width);
+    }
+
+    /** Offset in the SSD's data area of data cell {@code cell} of {@code stripe}. */
+    public long ssdOffset(long stripe, int cell) {
+        return metadataBytes + stripe * COLUMN_BYTES + (long) (cell % ROWS) * CELL;
+    }
+}

@@ -1,0 +1,79 @@
+package io.hashbrick.node.data;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.hashbrick.node.block.IoStatus;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class DataPathTest {
+    static final DataPath.Config SMALL = new DataPath.Config(6, 16L << 20, 8L << 20, 60_000);
+
+    @TempDir
+    Path dir;
+
+    static ByteBuffer random(Random r, int blocks, boolean compressible) {
+        byte[] b = new byte[blocks * 4096];
+        r.nextBytes(b);
+        if (compressible) {
+            for (int i = 0; i < b.length; i++) {
+                if ((i & 3) != 0) {
+                    b[i] = 'a';
+                }
+            }
+        }
+        return ByteBuffer.allocateDirect(b.length).put(b).flip();
+    }
+
+    @Test
+    void writesReadBackBeforeAndAfterDestageAndRestart() throws Exception {
+        long seed = Long.getLong("seed", System.nanoTime());
+        Random r = new Random(seed);
+        ByteBuffer[] data = new ByteBuffer[200];
+        try (DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, 1024)))) {
+            for (int i = 0; i < data.length; i++) {
+                data[i] = random(r, 1, i % 2 == 0);
+                assertEquals(IoStatus.OK, dp.write(1, i, 1, data[i].duplicate()), "seed=" + seed);
+            }
+            verify(dp, data, seed);
+            dp.checkpoint();
+            verify(dp, data, seed);
+            assertEquals(0, dp.audit(true).discrepancies(), "seed=" + seed);
+        }
+        try (DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, 1024)))) {
+            verify(dp, data, seed);
+            assertEquals(0, dp.audit(true).discrepancies(), "seed=" + seed);
+        }
+    }
+
+    @Test
+    void manyRawBlocksAcrossStripes() throws Exception {
+        long seed = Long.getLong("seed", System.nanoTime());
+        Random r = new Random(seed);
+        int n = 20000;
+        DataPath.Config cfg = new DataPath.Config(8, 256L << 20, 32L << 20, 60_000);
+        ByteBuffer[] data = new ByteBuffer[n];
+        try (DataPath dp = DataPath.open(dir, cfg, List.of(new DataPath.VolumeRef(1, n)))) {
+            for (int i = 0; i < n; i++) {
+                data[i] = random(r, 1, false);
+                assertEquals(IoStatus.OK, dp.write(1, i, 1, data[i].duplicate()), "seed=" + seed);
+            }
+            verify(dp, data, seed);
+            assertEquals(0, dp.audit(true).discrepancies(), "seed=" + seed);
+        }
+    }
+
+    static void verify(DataPath dp, ByteBuffer[] data, long seed) {
+        ByteBuffer out = ByteBuffer.allocateDirect(4096);
+        for (int i = 0; i < data.length; i++) {
+            out.clear();
+            assertEquals(IoStatus.OK, dp.read(1, i, 1, out), "block=" + i + " seed=" + seed);
+            out.flip();
+            assertEquals(data[i].duplicate().rewind(), out, "block=" + i + " seed=" + seed);
+        }
+    }
+}

@@ -1153,6 +1153,22 @@ public final class DataPath implements AutoCloseable {
             return refcountMismatches + danglingReferences + unreferencedEntries + fingerprintErrors + spaceMismatches;
         }
 
+        /** The report as the management API shows it (snake_case keys, like the stats). */
+        public Map<String, Object> toMap() {
+            Map<String, Object> m = new java.util.LinkedHashMap<>();
+            m.put("volumes", volumes);
+            m.put("mapped_blocks", mappedBlocks);
+            m.put("unique_blocks", uniqueBlocks);
+            m.put("refcount_mismatches", refcountMismatches);
+            m.put("dangling_references", danglingReferences);
+            m.put("unreferenced_entries", unreferencedEntries);
+            m.put("blocks_verified", blocksVerified);
+            m.put("fingerprint_errors", fingerprintErrors);
+            m.put("space_mismatches", spaceMismatches);
+            m.put("discrepancies", discrepancies());
+            return m;
+        }
+
         public String toLogString() {
             return "volumes=" + volumes + " mapped_blocks=" + mappedBlocks + " unique_blocks=" + uniqueBlocks
                     + " refcount_mismatches=" + refcountMismatches + " dangling_references=" + danglingReferences

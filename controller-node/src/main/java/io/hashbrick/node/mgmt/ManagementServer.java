@@ -129,9 +129,7 @@ public final class ManagementServer implements AutoCloseable {
             String q = ex.getRequestURI().getQuery();
             boolean fingerprints = q != null && q.contains("fingerprints=true");
             DataPath.AuditReport r = data.audit(fingerprints);
-            ObjectNode n = JSON.valueToTree(r);
-            n.put("discrepancies", r.discrepancies());
-            respond(ex, 200, n);
+            respond(ex, 200, JSON.valueToTree(r.toMap()));
         }
     }
 

@@ -54,7 +54,11 @@ final class InfoCommands {
         int bs = lu.device().blockSize();
         Cdb.put64(o.b, 0, lu.device().blockCount() - 1);
         Cdb.put32(o.b, 8, bs);
-        o.u8(13, bs == 512 ? 3 : 0); // LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT: 4 KiB physical
+        // LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT 0: every 512-byte block is separately addressable for
+        // mapping status (GET LBA STATUS answers per logical block, a partly unmapped 4 KiB stays mapped).
+        // The 4 KiB dedup unit is announced where hosts take alignment from: the Block Limits VPD's
+        // OPTIMAL TRANSFER LENGTH GRANULARITY and UNMAP GRANULARITY (8 blocks).
+        o.u8(13, 0);
         if (lu.device().thin()) {
             o.u8(14, 0x80 | 0x40); // LBPME, LBPRZ
         }

@@ -73,7 +73,7 @@ class ConformanceIT {
         List<String> skips = new ArrayList<>();
         int passed = 0;
         int failedInScope = 0;
-        try (TargetFixture t = new TargetFixture(dir, TargetFixture.config(), 1L << 30)) {
+        try (TargetFixture t = TargetFixture.contentAddressed(dir, TargetFixture.config(), 1L << 30)) {
             for (String test : tests) {
                 String suite = test.split("\\.")[1];
                 if (!only.isEmpty() && !Set.of(only.split(",")).contains(suite)) {

@@ -72,7 +72,7 @@ class RealClientsIT {
 
     @Test
     void fioVerifiesRandomAndSequentialWrites() throws Exception {
-        try (TargetFixture t = new TargetFixture(dir, TargetFixture.config(), 256L << 20)) {
+        try (TargetFixture t = TargetFixture.contentAddressed(dir, TargetFixture.config(), 256L << 20)) {
             String out = run(
                     fioJob(
                             t.url(),

@@ -1,17 +1,25 @@
 package io.hashbrick.node.iscsi;
 
+import io.hashbrick.node.block.BlockDevice;
 import io.hashbrick.node.block.FileBlockDevice;
+import io.hashbrick.node.data.DataPath;
 import io.hashbrick.node.scsi.LogicalUnit;
 import io.hashbrick.node.scsi.ScsiDeviceServer;
+import io.hashbrick.node.volume.ContentAddressedDevice;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 
-/** A real target (iSCSI server + SCSI device server + file LUN) on an ephemeral loopback port. */
+/**
+ * A real target (iSCSI server + SCSI device server + one LUN) on an ephemeral loopback port: a file
+ * LUN, or with {@link #contentAddressed} a volume on the content-addressed data path (DAE of sparse
+ * files and NVRAM journal in {@code dir}).
+ */
 final class TargetFixture implements AutoCloseable {
     static final String TARGET = "iqn.2026-11.io.hashbrick:test";
     final IscsiServer server;
-    final FileBlockDevice device;
+    final BlockDevice device;
+    final DataPath data;
     final int port;
 
     TargetFixture(Path dir, TargetConfig config) throws IOException {
@@ -19,11 +27,25 @@ final class TargetFixture implements AutoCloseable {
     }
 
     TargetFixture(Path dir, TargetConfig config, long lunBytes) throws IOException {
-        device = FileBlockDevice.open(dir.resolve("lun0.img"), lunBytes, 512);
+        this(config, FileBlockDevice.open(dir.resolve("lun0.img"), lunBytes, 512), null);
+    }
+
+    private TargetFixture(TargetConfig config, BlockDevice device, DataPath data) throws IOException {
+        this.device = device;
+        this.data = data;
         ScsiDeviceServer scsi =
                 new ScsiDeviceServer("HASHBRCK", "TEST LUN", List.of(new LogicalUnit(0, device, "test/lun0")));
         server = new IscsiServer(config, scsi);
         port = server.start();
+    }
+
+    /** A 512-byte-sector LUN of {@code lunBytes} on the content-addressed data path. */
+    static TargetFixture contentAddressed(Path dir, TargetConfig config, long lunBytes) throws IOException {
+        DataPath data = DataPath.open(
+                dir,
+                new DataPath.Config(8, 256L << 20, 64L << 20, 60_000),
+                List.of(new DataPath.VolumeRef(1, lunBytes / 4096)));
+        return new TargetFixture(config, new ContentAddressedDevice(data, 1, lunBytes, 512), data);
     }
 
     TargetFixture(Path dir) throws IOException {
@@ -43,5 +65,8 @@ final class TargetFixture implements AutoCloseable {
     public void close() throws Exception {
         server.close();
         device.close();
+        if (data != null) {
+            data.close();
+        }
     }
 }

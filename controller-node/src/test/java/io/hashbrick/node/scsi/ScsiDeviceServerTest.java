@@ -215,7 +215,7 @@ class ScsiDeviceServerTest {
         ByteBuffer d = ByteBuffer.wrap(h.dataIn());
         assertEquals(BLOCKS - 1, d.getLong(0));
         assertEquals(BS, d.getInt(8));
-        assertEquals(3, d.get(13));
+        assertEquals(0, d.get(13));
         assertEquals(h.device.thin() ? 0xC0 : 0, d.get(14) & 0xC0);
     }
 

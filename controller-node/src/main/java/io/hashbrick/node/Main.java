@@ -108,7 +108,7 @@ public final class Main implements Callable<Integer> {
 
     @Option(
             names = "--nvram-size",
-            defaultValue = "256M",
+            defaultValue = "128M",
             description = "Battery-backed memory for the journal (default ${DEFAULT-VALUE}).")
     String nvramSize;
 

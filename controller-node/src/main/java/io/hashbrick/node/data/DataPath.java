@@ -83,6 +83,8 @@ public final class DataPath implements AutoCloseable {
 
     static final int SECTION_H2P = 1;
     static final int SECTION_A2H = 2;
+    /** Blocks still in the journal at a checkpoint (the pool had no room to destage them). */
+    static final int SECTION_PENDING = 3;
 
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -183,11 +185,12 @@ public final class DataPath implements AutoCloseable {
         Files.createDirectories(dir);
         long t0 = System.nanoTime();
         Dae dae = Dae.open(dir.resolve("dae"), config.ssds(), config.ssdBytes(), 0x4842L, SsdOptions.defaults());
-        StripeLayout layout = StripeLayout.forDae(config.ssds(), config.ssdBytes());
+        StripeLayout layout = StripeLayout.forDae(config.ssds(), config.ssdBytes(), config.nvramBytes());
         MetadataArea meta = new MetadataArea(dae, layout);
         MetadataArea.Checkpoint cp = meta.latest();
         H2pTable h2p;
         Map<Integer, A2hMap> loaded = new HashMap<>();
+        Map<Integer, PendingBlock> pendingLoaded = Map.of();
         if (cp == null) {
             h2p = new H2pTable(new SecureRandom().nextLong());
         } else {
@@ -198,6 +201,8 @@ public final class DataPath implements AutoCloseable {
                         h2p = H2pTable.readCheckpoint(ch);
                     } else if (s.kind() == SECTION_A2H) {
                         loaded.put(s.id(), A2hCheckpoint.read(ch));
+                    } else if (s.kind() == SECTION_PENDING) {
+                        pendingLoaded = readPending(ch);
                     }
                 }
             }
@@ -215,6 +220,7 @@ public final class DataPath implements AutoCloseable {
         BatteryBackedMemory nvram = BatteryBackedMemory.open(nvramFile, 0, config.nvramBytes());
         DataPath dp = new DataPath(config, dae, layout, nvram, h2p);
         dp.volumes.putAll(loaded);
+        dp.restorePending(pendingLoaded);
         if (cp != null) {
             dp.checkpointSequence = cp.journalSequence();
             dp.lastSequence = cp.journalSequence();
@@ -939,7 +945,7 @@ public final class DataPath implements AutoCloseable {
         if (store.freeStripes() < 3) {
             int moved = 0;
             for (int i = 0; i < 8; i++) {
-                long victim = store.compactionVictim(0.95);
+                long victim = store.compactionVictim(0.98);
                 if (victim < 0 || !compact(victim)) {
                     break;
                 }
@@ -956,13 +962,13 @@ public final class DataPath implements AutoCloseable {
 
     /** Destages every block in the journal that the pool has room for. */
     private void destageAll() throws IOException {
-        while (destageBatch(4096) > 0) {
+        while (destageBatch(4096, 2) > 0) {
             // keep going until the journal holds no undestaged block
         }
     }
 
     /** One destage round: copy out under the lock, write without it, publish under it. @return blocks placed */
-    int destageBatch(int max) {
+    int destageBatch(int max, int keepFree) {
         int[] ids;
         byte[][] data;
         int n = 0;
@@ -986,7 +992,7 @@ public final class DataPath implements AutoCloseable {
         int appended = 0;
         for (; appended < n; appended++) {
             ByteBuffer b = ByteBuffer.wrap(data[appended]);
-            long loc = store.append(b, 0, data[appended].length, 2);
+            long loc = store.append(b, 0, data[appended].length, keepFree);
             if (loc < 0) {
                 break;
             }
@@ -1094,11 +1100,8 @@ public final class DataPath implements AutoCloseable {
         lock.lock();
         try {
             checkpointRequested = false;
-            while (pendingCount > 0) {
-                if (destageBatch(Integer.MAX_VALUE) == 0) {
-                    Log.warn("checkpoint_deferred", "reason=no_space_to_destage pending_blocks=" + pendingCount);
-                    return;
-                }
+            while (pendingCount > 0 && destageBatch(Integer.MAX_VALUE, 1) > 0) {
+                // destage what fits, keeping one stripe for compaction; the rest goes into the checkpoint
             }
             if (store.sync() != io.hashbrick.sim.IoStatus.OK) {
                 throw new IOException("SSD flush failed before checkpoint");
@@ -1111,6 +1114,13 @@ public final class DataPath implements AutoCloseable {
             for (Map.Entry<Integer, A2hMap> e : volumes.entrySet()) {
                 A2hCheckpoint.write(e.getValue(), w.section(SECTION_A2H, e.getKey()));
                 w.endSection();
+            }
+            if (pendingCount > 0) {
+                writePending(w.section(SECTION_PENDING, 0));
+                w.endSection();
+                Log.warn(
+                        "checkpoint_holds_journal_blocks",
+                        "blocks=" + pendingCount + " bytes=" + pendingBytes + " reason=pool_has_no_free_stripe");
             }
             w.commit(seq);
             checkpointGeneration = generation;
@@ -1133,6 +1143,81 @@ public final class DataPath implements AutoCloseable {
         }
         if (journal.durableSequence() >= seq) {
             journal.release(seq);
+        }
+    }
+
+    private static final int PENDING_MAGIC = 0x44504248; // "HBPD"
+
+    private void writePending(java.nio.channels.WritableByteChannel ch) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(8 + 14 + BlockCodec.BLOCK_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(PENDING_MAGIC).putInt(pendingCount).flip();
+        ch.write(b);
+        for (int id = 0; id < pendingHigh; id++) {
+            if (pending[id] != null) {
+                b.clear();
+                b.putInt(id)
+                        .putLong(pendingHandle[id])
+                        .putShort((short) pending[id].length)
+                        .put(pending[id]);
+                b.flip();
+                ch.write(b);
+            }
+        }
+    }
+
+    private record PendingBlock(long handle, byte[] data) {}
+
+    private static Map<Integer, PendingBlock> readPending(ReadableByteChannel ch) throws IOException {
+        ByteBuffer all = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        while (ch.read(all.clear()) > 0) {
+            bytes.write(all.array(), 0, all.position());
+        }
+        ByteBuffer b = ByteBuffer.wrap(bytes.toByteArray()).order(ByteOrder.LITTLE_ENDIAN);
+        try {
+            if (b.getInt() != PENDING_MAGIC) {
+                throw new CorruptCheckpointException("pending-block section has a bad magic");
+            }
+            int n = b.getInt();
+            Map<Integer, PendingBlock> m = new HashMap<>();
+            for (int i = 0; i < n; i++) {
+                int id = b.getInt();
+                long handle = b.getLong();
+                byte[] data = new byte[b.getShort() & 0xFFFF];
+                b.get(data);
+                m.put(id, new PendingBlock(handle, data));
+            }
+            return m;
+        } catch (java.nio.BufferUnderflowException e) {
+            throw new CorruptCheckpointException("pending-block section truncated");
+        }
+    }
+
+    /** Puts the journalled blocks a checkpoint carried back where H2P expects them (location = id). */
+    private void restorePending(Map<Integer, PendingBlock> loaded) {
+        if (loaded.isEmpty()) {
+            return;
+        }
+        int high = 0;
+        for (int id : loaded.keySet()) {
+            high = Math.max(high, id + 1);
+        }
+        int cap = Math.max(pending.length, Integer.highestOneBit(high) * 2);
+        pending = new byte[cap][];
+        pendingHandle = new long[cap];
+        pendingFree = new int[cap];
+        Arrays.fill(pendingHandle, -1);
+        for (Map.Entry<Integer, PendingBlock> e : loaded.entrySet()) {
+            pending[e.getKey()] = e.getValue().data();
+            pendingHandle[e.getKey()] = e.getValue().handle();
+            pendingCount++;
+            pendingBytes += SegmentStore.HEADER_BYTES + e.getValue().data().length;
+        }
+        pendingHigh = high;
+        for (int id = high - 1; id >= 0; id--) {
+            if (pending[id] == null) {
+                pendingFree[pendingFreeCount++] = id;
+            }
         }
     }
 

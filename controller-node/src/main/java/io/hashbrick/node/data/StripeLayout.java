@@ -37,9 +37,17 @@ public record StripeLayout(int width, long metadataBytes, long stripes) {
         }
     }
 
-    /** The layout for SSDs of {@code ssdBytes} each: 1/16 of each SSD (at least 1 MiB) is metadata. */
-    public static StripeLayout forDae(int width, long ssdBytes) {
-        long meta = Math.max(1L << 20, (ssdBytes / 16) / (2L * CELL) * 2L * CELL);
+    /**
+     * The layout for SSDs of {@code ssdBytes} each. The metadata area is 1/16 of each SSD, and at least
+     * two slots of (journal size + 4 MiB): a checkpoint may have to carry every block of the journal
+     * when the pool has no stripe to destage them into.
+     */
+    public static StripeLayout forDae(int width, long ssdBytes, long journalBytes) {
+        long meta = Math.max(2 * (journalBytes + (4L << 20)), (ssdBytes / 16) / (2L * CELL) * 2L * CELL);
+        if (meta + 2L * COLUMN_BYTES > ssdBytes) {
+            throw new IllegalArgumentException("SSDs too small for the metadata area: ssd_bytes=" + ssdBytes
+                    + " metadata_bytes=" + meta + " (needs 2 x (nvram + 4 MiB) plus 2 stripes)");
+        }
         long stripes = (ssdBytes - meta) / COLUMN_BYTES;
         return new StripeLayout(width, meta, stripes);
     }

@@ -1,17 +1,19 @@
 package io.hashbrick.node.data;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.hashbrick.node.block.IoStatus;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class DataPathTest {
-    static final DataPath.Config SMALL = new DataPath.Config(6, 16L << 20, 8L << 20, 60_000);
+    static final DataPath.Config SMALL = new DataPath.Config(6, 32L << 20, 4L << 20, 60_000);
 
     @TempDir
     Path dir;
@@ -66,6 +68,56 @@ class DataPathTest {
             assertEquals(0, dp.audit(true).discrepancies(), "seed=" + seed);
         }
     }
+
+    @Test
+    void fullPoolRefusesNewBlocksButServesReadsDuplicatesAndUnmapThenRecovers() throws Exception {
+        long seed = Long.getLong("seed", System.nanoTime());
+        Random r = new Random(seed);
+        DataPath.Config tiny = new DataPath.Config(6, 32L << 20, 4L << 20, 60_000);
+        int n = 32768;
+        ByteBuffer[] data = new ByteBuffer[n];
+        int written = 0;
+        try (DataPath dp = DataPath.open(dir, tiny, List.of(new DataPath.VolumeRef(1, n)))) {
+            for (; written < n; written++) {
+                ByteBuffer b = random(r, 1, false);
+                IoStatus s = dp.write(1, written, 1, b.duplicate());
+                if (s == IoStatus.NO_SPACE) {
+                    break;
+                }
+                assertEquals(IoStatus.OK, s, "seed=" + seed);
+                data[written] = b;
+            }
+            assertTrue(written > 1000 && written < n, "the pool filled: written=" + written + " seed=" + seed);
+            assertEquals(IoStatus.NO_SPACE, dp.write(1, written, 1, random(r, 1, false)), "seed=" + seed);
+            ByteBuffer[] before = Arrays.copyOf(data, written);
+            verify(dp, before, seed);
+            // a duplicate needs no space
+            assertEquals(IoStatus.OK, dp.write(1, written, 1, data[0].duplicate()), "seed=" + seed);
+            data[written] = data[0];
+            // unmap every other block: half the space is garbage scattered over every stripe
+            for (int b = 0; b < written; b += 2) {
+                assertEquals(IoStatus.OK, dp.unmap(1, b, 1), "seed=" + seed);
+                data[b] = ZERO;
+            }
+            // new unique blocks fit again: compaction and checkpoints give the stripes back
+            int more = written / 3;
+            for (int i = 0; i < more; i++) {
+                ByteBuffer b = random(r, 1, false);
+                assertEquals(IoStatus.OK, dp.write(1, written + 1 + i, 1, b.duplicate()), "i=" + i + " seed=" + seed);
+                data[written + 1 + i] = b;
+            }
+            ByteBuffer[] now = Arrays.copyOf(data, written + 1 + more);
+            verify(dp, now, seed);
+            assertEquals(0, dp.audit(true).discrepancies(), "seed=" + seed);
+            data = now;
+        }
+        try (DataPath dp = DataPath.open(dir, tiny, List.of(new DataPath.VolumeRef(1, n)))) {
+            verify(dp, data, seed);
+            assertEquals(0, dp.audit(true).discrepancies(), "seed=" + seed);
+        }
+    }
+
+    static final ByteBuffer ZERO = ByteBuffer.allocateDirect(4096);
 
     static void verify(DataPath dp, ByteBuffer[] data, long seed) {
         ByteBuffer out = ByteBuffer.allocateDirect(4096);

@@ -194,6 +194,24 @@ public final class Journal implements AutoCloseable {
         return reservedBytes.get();
     }
 
+    /**
+     * Writes and persists what is queued on the calling thread, then applies pending releases: for a
+     * caller that serialises every append under a lock of its own and holds it here, over a region
+     * whose persist is cheap (battery-backed memory, where it is a fence). The appended entries are
+     * DURABLE when this returns, with no thread hand-off. Not for use with {@link #startWriterThread}.
+     * @return work done, as {@link JournalWriter#doWork()}
+     */
+    public int writeInline() {
+        Checks.state(
+                thread == null, "writeInline with a writer thread running", "started", 1, "closed", closed ? 1 : 0);
+        writer.handOver();
+        int work = 0;
+        for (int n; (n = writer.doWork()) > 0; ) {
+            work += n;
+        }
+        return work;
+    }
+
     /** Starts the platform thread that runs the writer. */
     public synchronized void startWriterThread(String name) {
         Checks.state(

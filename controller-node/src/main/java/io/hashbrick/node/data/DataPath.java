@@ -296,8 +296,7 @@ public final class DataPath implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-        journal.startWriterThread("journal-writer");
-        running = true;
+        running = true; // the journal is written inline, under the lock (NVRAM: a persist is a fence)
         destager = new Thread(this::destageLoop, "destage");
         destager.setDaemon(true);
         destager.start();
@@ -505,12 +504,20 @@ public final class DataPath implements AutoCloseable {
             }
             return NO_SPACE;
         }
+        if (need > 0 && pendingBytes + need > config.nvramBytes() / 2) {
+            // Destage is behind (the pool is compacting): wait, so that the blocks a checkpoint may have
+            // to carry stay bounded by the journal's size.
+            checkpointRequested = true;
+            destageWake.signal();
+            return Journal.BACK_PRESSURED;
+        }
         p.set(U32, 0, volume);
         p.set(U16, 4, (short) n);
         p.set(U16, 6, (short) 0);
         c.entry.set(MAP_RECORD, 0, p.asSlice(0, at), c.completion);
         long seq = journal.append(c.entry);
         if (seq > 0) {
+            journal.writeInline(); // durable now: no hand-off to a writer thread
             apply(p, 0, false);
             lastSequence = seq;
             writesUnique += news;
@@ -594,6 +601,7 @@ public final class DataPath implements AutoCloseable {
                 c.entry.set(MAP_RECORD, 0, p.asSlice(0, RECORD_HEADER + ENTRY_UNMAP_BYTES), c.completion);
                 seq = journal.append(c.entry);
                 if (seq > 0) {
+                    journal.writeInline();
                     apply(p, 0, false);
                     lastSequence = seq;
                 } else if (seq == Journal.CLOSED) {
@@ -1100,8 +1108,8 @@ public final class DataPath implements AutoCloseable {
         lock.lock();
         try {
             checkpointRequested = false;
-            while (pendingCount > 0 && destageBatch(Integer.MAX_VALUE, 1) > 0) {
-                // destage what fits, keeping one stripe for compaction; the rest goes into the checkpoint
+            while (pendingCount > 0 && destageBatch(Integer.MAX_VALUE, 2) > 0) {
+                // destage what fits, keeping stripes for compaction; the rest goes into the checkpoint
             }
             if (store.sync() != io.hashbrick.sim.IoStatus.OK) {
                 throw new IOException("SSD flush failed before checkpoint");
@@ -1138,11 +1146,12 @@ public final class DataPath implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-        for (int spins = 0; journal.durableSequence() < seq && spins < 10_000; spins++) {
-            LockSupport.parkNanos(100_000);
-        }
-        if (journal.durableSequence() >= seq) {
+        lock.lock();
+        try {
             journal.release(seq);
+            journal.writeInline(); // frees the space now
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -1460,7 +1469,13 @@ public final class DataPath implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             Log.error("checkpoint_at_close_failed", "error=" + Log.q(String.valueOf(e)));
         }
-        journal.close();
+        lock.lock();
+        try {
+            journal.writeInline();
+            journal.close();
+        } finally {
+            lock.unlock();
+        }
         try {
             nvram.close();
             dae.close();

@@ -18,7 +18,7 @@
 #   random  RANDOM_MIB MiB of seeded pseudo-random bytes on LUN 0
 #
 # Bars (exit 1 when one fails): node data reduction >= 0.98 x ideal for every set; random data
-# physical/logical <= 1.01. Exit 3 when the controller has no `stats` yet (nothing to check).
+# physical/logical <= 1.01. Exit 3 when the controller answers no statistics (nothing to check).
 # Images are cached in CACHE (default /var/tmp/hashbrick-reduction-cache) across runs; controller
 # data goes to WORK (default /var/tmp/hashbrick-reduction.PID), deleted at the end unless --keep.
 # Needs: Java 25, mke2fs (e2fsprogs), qemu-img with qemu-block-extra, python3, postgresql (pg set).
@@ -269,11 +269,21 @@ EOF
 }
 
 # ------------------------------------------------------------------------------------------ the run
-# Reads `hashbrick stats` until logical and physical bytes stop moving (destage may lag the writes).
+# The node's statistics: `hashbrick stats`, or the management API's GET /api/v1/stats it reads, for
+# a launcher without the subcommand. Nothing (status 1) when neither answers JSON.
+node_stats() {
+  local d=$1 out
+  if out=$("$hb" stats --dir "$d" 2>/dev/null) && [[ $out == \{* ]]; then echo "$out"; return 0; fi
+  if [[ -s $d/node.mgmt ]] && out=$(curl -fsS --max-time 10 "$(cat "$d/node.mgmt")/api/v1/stats" 2>/dev/null) &&
+    [[ $out == \{* ]]; then echo "$out"; return 0; fi
+  return 1
+}
+
+# Reads the statistics until logical and physical bytes stop moving (destage may lag the writes).
 read_stats() {
   local d=$1 out prev="" i
   for ((i = 0; i < 60; i++)); do
-    if ! out=$("$hb" stats --dir "$d" 2>/dev/null) || [[ $out != \{* ]]; then return 1; fi
+    out=$(node_stats "$d") || return 1
     out=$(tr -d '\n' <<<"$out")
     local key
     key=$(python3 -c 'import json,sys; s=json.loads(sys.argv[1]); print(s.get("logical_bytes"), s.get("physical_bytes"))' "$out")
@@ -324,7 +334,7 @@ run_set() {
   if stats=$(read_stats "$d"); then
     echo "$stats" >"$work/$set.stats.json"
   else
-    log "$set: stats unavailable (deploy/hashbrick stats failed or printed no JSON)"
+    log "$set: stats unavailable (neither deploy/hashbrick stats nor GET /api/v1/stats answered JSON)"
   fi
   "$hb" down --dir "$d" >/dev/null
   t0=$(now)
@@ -397,7 +407,7 @@ print(f"\n(ideal logical MiB: " + ", ".join(f"{r['set']} {r['ideal_logical']:.1f
 for n in notes:
     print("note:", n)
 for s in unchecked:
-    print(f"{s}: stats unavailable: the controller has no `deploy/hashbrick stats` yet; bars not checked")
+    print(f"{s}: stats unavailable: the controller answered no statistics; bars not checked")
 for x in fails:
     print("FAIL:", x)
 if fails:

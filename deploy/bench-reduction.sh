@@ -336,14 +336,20 @@ run_set() {
   else
     log "$set: stats unavailable (neither deploy/hashbrick stats nor GET /api/v1/stats answered JSON)"
   fi
+  # The metadata auditor (refcounts recomputed from A2H against H2P), when the launcher has it.
+  local audit=unavailable
+  if grep -q '^#   hashbrick audit' "$hb"; then
+    if "$hb" audit --dir "$d" >"$work/$set.audit.json" 2>&1; then audit=ok; else audit=FAILED; fi
+    log "$set: audit $audit"
+  fi
   "$hb" down --dir "$d" >/dev/null
   t0=$(now)
   java -Xmx2g --enable-native-access=ALL-UNNAMED -cp "$cp_java" io.hashbrick.node.tools.ReductionIdeal "${imgs[@]}" \
     >"$work/$set.ideal.json"
   local ideal_s
   ideal_s=$(elapsed "$t0")
-  printf '{"set":"%s","volumes":%d,"build_s":%s,"write_s":%s,"ideal_s":%s,"verify":"%s"}\n' \
-    "$set" "${#imgs[@]}" "${build_secs[$set]}" "$write_s" "$ideal_s" "$verified" >"$work/$set.run.json"
+  printf '{"set":"%s","volumes":%d,"build_s":%s,"write_s":%s,"ideal_s":%s,"verify":"%s","audit":"%s"}\n' \
+    "$set" "${#imgs[@]}" "${build_secs[$set]}" "$write_s" "$ideal_s" "$verified" "$audit" >"$work/$set.run.json"
   if ((!keep)); then rm -rf "$d"; fi
 }
 
@@ -367,6 +373,8 @@ for s in sets:
     ideal, stats, run = load(f"{s}.ideal.json"), load(f"{s}.stats.json"), load(f"{s}.run.json")
     if run["verify"] == "MISMATCH":
         fails.append(f"{s}: data read back differs from what was written")
+    if run.get("audit") == "FAILED":
+        fails.append(f"{s}: the auditor reported discrepancies (see {s}.audit.json with --keep)")
     row = {"set": s, "vols": run["volumes"], "ideal_phys": ideal["ideal_physical_bytes"] / MiB,
            "ideal_drr": ideal["ideal_data_reduction_ratio"], "ideal_logical": ideal["logical_bytes"] / MiB}
     if stats is None:
@@ -394,7 +402,7 @@ for s in sets:
                          f"(ideal {ideal['ideal_dedup_ratio']} / {ideal['ideal_compression_ratio']})")
     notes.append(f"{s}: ideal: {ideal['unique_blocks']} unique of {ideal['nonzero_blocks']} non-zero blocks "
                  f"(dedup {ideal['ideal_dedup_ratio']}), compression {ideal['ideal_compression_ratio']}, "
-                 f"{ideal['raw_unique_blocks']} unique blocks raw, {ideal['zero_blocks']} zero blocks; read-back {run['verify']}")
+                 f"{ideal['raw_unique_blocks']} unique blocks raw, {ideal['zero_blocks']} zero blocks; read-back {run['verify']}, audit {run.get('audit')}")
     row["times"] = f"{run['build_s']}/{run['write_s']}/{run['ideal_s']}"
     rows.append(row)
 print()

@@ -118,6 +118,12 @@ public final class Main implements Callable<Integer> {
             description = "Metadata checkpoint at least this often while data changes (default ${DEFAULT-VALUE}).")
     long checkpointIntervalMs;
 
+    @Option(
+            names = "--read-cache-size",
+            defaultValue = "1G",
+            description = "Off-heap read cache of stored blocks, keyed by content handle (default ${DEFAULT-VALUE}).")
+    String readCacheSize;
+
     @Override
     public Integer call() throws Exception {
         long size = Sizes.parse(lunSize);
@@ -129,7 +135,12 @@ public final class Main implements Callable<Integer> {
         ScsiDeviceServer scsi = new ScsiDeviceServer("HASHBRCK", "XBRICK LUN", List.of());
         DataPath.Config dataConfig;
         if (backend.equals("ca")) {
-            dataConfig = new DataPath.Config(ssds, Sizes.parse(ssdSize), Sizes.parse(nvramSize), checkpointIntervalMs);
+            dataConfig = new DataPath.Config(
+                    ssds,
+                    Sizes.parse(ssdSize),
+                    Sizes.parse(nvramSize),
+                    checkpointIntervalMs,
+                    Sizes.parse(readCacheSize));
         } else if (backend.equals("file")) {
             dataConfig = null;
         } else {

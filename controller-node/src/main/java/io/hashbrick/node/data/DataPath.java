@@ -97,9 +97,13 @@ public final class DataPath implements AutoCloseable {
      * @param ssdBytes capacity of each simulated SSD
      * @param nvramBytes battery-backed memory for the journal
      * @param checkpointIntervalMs a checkpoint at least this often while anything changes
+     * @param readCacheBytes off-heap read cache of stored blocks keyed by handle (0: none)
      */
-    public record Config(int ssds, long ssdBytes, long nvramBytes, long checkpointIntervalMs) {
+    public record Config(int ssds, long ssdBytes, long nvramBytes, long checkpointIntervalMs, long readCacheBytes) {
         public Config {
+            if (readCacheBytes < 0 || readCacheBytes > (64L << 30)) {
+                throw new IllegalArgumentException("--read-cache-size must be 0..64G: bytes=" + readCacheBytes);
+            }
             if (ssds < 4 || ssds > 25) {
                 throw new IllegalArgumentException("--ssds must be 4..25: ssds=" + ssds);
             }
@@ -127,6 +131,7 @@ public final class DataPath implements AutoCloseable {
     private final H2pTable h2p;
     private final Map<Integer, A2hMap> volumes = new HashMap<>();
     private final long usableBytes;
+    private final ReadCache cache;
     private final ThreadLocal<Ctx> contexts = ThreadLocal.withInitial(Ctx::new);
     private Journal journal;
 
@@ -172,6 +177,7 @@ public final class DataPath implements AutoCloseable {
         this.nvram = nvram;
         this.h2p = h2p;
         h2p.guardedByCallerLock();
+        this.cache = new ReadCache(config.readCacheBytes());
         long reserveStripes = 2;
         this.usableBytes = (long) ((layout.stripes() - reserveStripes) * layout.stripeDataBytes() * 0.97);
     }
@@ -728,6 +734,7 @@ public final class DataPath implements AutoCloseable {
             int flags = h2p.flags(h);
             int bytes = storedBytesOf(h2p.length(h), flags);
             h2p.addRef(h, -1);
+            cache.remove(h);
             storedBytes -= bytes;
             if ((flags & FLAG_IN_JOURNAL) != 0) {
                 freePending((int) location, bytes);
@@ -860,6 +867,7 @@ public final class DataPath implements AutoCloseable {
         c.rLocation[i] = location;
         c.rBytes[i] = storedBytesOf(h2p.length(h), flags);
         c.rPending[i] = (flags & FLAG_IN_JOURNAL) != 0 ? pending[(int) location] : null;
+        c.rCachedLength[i] = c.rPending[i] == null ? cache.get(h, c.rCached[i]) : -1;
         h2p.bucket(H2pHandle.bucket(h)).copyStoredFingerprint(h, c.rFpSeg, i * 27L);
     }
 
@@ -869,6 +877,10 @@ public final class DataPath implements AutoCloseable {
         int off;
         int len;
         byte[] p = c.rPending[i];
+        if (c.rCachedLength[i] >= 0) { // verified when it entered the cache
+            return c.codec.decompress(ByteBuffer.wrap(c.rCached[i]), 0, c.rCachedLength[i], dst, at);
+        }
+        boolean fromSsd = p == null;
         if (p != null) {
             src = ByteBuffer.wrap(p);
             off = 0;
@@ -890,10 +902,24 @@ public final class DataPath implements AutoCloseable {
         }
         c.codec.fingerprint(dst, at, c.vfp, 0);
         int bucket = H2pHandle.bucket(c.rHandle[i]);
-        if (H2pHandle.bucketOf(c.vfpSeg, 0) != bucket) {
+        if (H2pHandle.bucketOf(c.vfpSeg, 0) != bucket
+                || Arrays.mismatch(c.vfp, 5, 32, c.rFp, i * 27, i * 27 + 27) >= 0) {
             return false;
         }
-        return Arrays.mismatch(c.vfp, 5, 32, c.rFp, i * 27, i * 27 + 27) < 0;
+        if (fromSsd && cache.capacityBytes() > 0) {
+            lock.lock();
+            try {
+                long h = c.rHandle[i];
+                if (h2p.bucket(bucket).isLiveSlot(H2pHandle.slot(h))
+                        && h2p.location(h) == c.rLocation[i]
+                        && (h2p.flags(h) & FLAG_IN_JOURNAL) == 0) {
+                    cache.put(h, src, off, len);
+                }
+            } finally {
+                lock.unlock();
+            }
+        }
+        return true;
     }
 
     private static final ByteBuffer ZERO_BLOCK = ByteBuffer.allocateDirect(BlockCodec.BLOCK_BYTES);
@@ -1021,6 +1047,7 @@ public final class DataPath implements AutoCloseable {
                 int bytes = SegmentStore.HEADER_BYTES + data[i].length;
                 h2p.setLocation(h, locs[i], bytes >>> 4, (bytes & 15) << 1);
                 store.placed(locs[i], bytes);
+                cache.put(h, data[i], 0, data[i].length);
                 pending[id] = null;
                 pendingHandle[id] = -1;
                 pendingFree[pendingFreeCount++] = id;
@@ -1315,6 +1342,7 @@ public final class DataPath implements AutoCloseable {
                         c.rLocation[0] = h2p.location(h);
                         c.rBytes[0] = storedBytesOf(h2p.length(h), flags);
                         c.rPending[0] = (flags & FLAG_IN_JOURNAL) != 0 ? pending[(int) c.rLocation[0]] : null;
+                        c.rCachedLength[0] = -1; // the auditor checks what is stored, not the cache
                         h2p.bucket(b).copyStoredFingerprint(h, c.rFpSeg, 0);
                     } finally {
                         lock.unlock();
@@ -1433,6 +1461,11 @@ public final class DataPath implements AutoCloseable {
             s.put("read_verify_retries", readVerifyRetries);
             s.put("read_verify_errors", readVerifyErrors);
             s.put("replay_missing_blocks", replayMissing);
+            s.put("read_cache_capacity_bytes", cache.capacityBytes());
+            s.put("read_cache_used_bytes", cache.usedBytes());
+            s.put("read_cache_hits", cache.hits());
+            s.put("read_cache_misses", cache.misses());
+            s.put("read_cache_evictions", cache.evictions());
             s.put("checkpoints", checkpoints);
             s.put("checkpoint_generation", checkpointGeneration);
             s.put("checkpoint_last_ms", checkpointLastMs);
@@ -1486,6 +1519,7 @@ public final class DataPath implements AutoCloseable {
             m.close();
         }
         h2p.close();
+        cache.free();
         Log.info("data_path_closed", "checkpoint_generation=" + checkpointGeneration);
     }
 
@@ -1525,6 +1559,8 @@ public final class DataPath implements AutoCloseable {
         final long[] rLocation = new long[CHUNK];
         final int[] rBytes = new int[CHUNK];
         final byte[][] rPending = new byte[CHUNK][];
+        final byte[][] rCached = new byte[CHUNK][BlockCodec.BLOCK_BYTES];
+        final int[] rCachedLength = new int[CHUNK];
         final byte[] rFp = new byte[CHUNK * 27];
         final MemorySegment rFpSeg = MemorySegment.ofArray(rFp);
         final byte[] vfp = new byte[32];

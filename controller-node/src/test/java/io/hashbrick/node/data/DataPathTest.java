@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class DataPathTest {
-    static final DataPath.Config SMALL = new DataPath.Config(6, 32L << 20, 4L << 20, 60_000);
+    static final DataPath.Config SMALL = new DataPath.Config(6, 32L << 20, 4L << 20, 60_000, 8L << 20);
 
     @TempDir
     Path dir;
@@ -57,7 +57,7 @@ class DataPathTest {
         long seed = Long.getLong("seed", System.nanoTime());
         Random r = new Random(seed);
         int n = 20000;
-        DataPath.Config cfg = new DataPath.Config(8, 256L << 20, 32L << 20, 60_000);
+        DataPath.Config cfg = new DataPath.Config(8, 256L << 20, 32L << 20, 60_000, 8L << 20);
         ByteBuffer[] data = new ByteBuffer[n];
         try (DataPath dp = DataPath.open(dir, cfg, List.of(new DataPath.VolumeRef(1, n)))) {
             for (int i = 0; i < n; i++) {
@@ -73,7 +73,7 @@ class DataPathTest {
     void fullPoolRefusesNewBlocksButServesReadsDuplicatesAndUnmapThenRecovers() throws Exception {
         long seed = Long.getLong("seed", System.nanoTime());
         Random r = new Random(seed);
-        DataPath.Config tiny = new DataPath.Config(6, 32L << 20, 4L << 20, 60_000);
+        DataPath.Config tiny = new DataPath.Config(6, 32L << 20, 4L << 20, 60_000, 8L << 20);
         int n = 32768;
         ByteBuffer[] data = new ByteBuffer[n];
         int written = 0;

@@ -219,7 +219,9 @@ class CrashSafetyIT {
                         "--nvram-size",
                         "8M",
                         "--checkpoint-interval-ms",
-                        "300")
+                        "300",
+                        "--read-cache-size",
+                        "4M")
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(
                         data.resolve("node.log").toFile()))

@@ -43,7 +43,7 @@ final class TargetFixture implements AutoCloseable {
     static TargetFixture contentAddressed(Path dir, TargetConfig config, long lunBytes) throws IOException {
         DataPath data = DataPath.open(
                 dir,
-                new DataPath.Config(8, 256L << 20, 16L << 20, 60_000),
+                new DataPath.Config(8, 256L << 20, 16L << 20, 60_000, 8L << 20),
                 List.of(new DataPath.VolumeRef(1, lunBytes / 4096)));
         return new TargetFixture(config, new ContentAddressedDevice(data, 1, lunBytes, 512), data);
     }

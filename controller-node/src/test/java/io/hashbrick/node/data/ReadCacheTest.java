@@ -1,0 +1,59 @@
+package io.hashbrick.node.data;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+class ReadCacheTest {
+    /** Random puts, gets and removes against a map: a hit always returns exactly what was put for that handle. */
+    @Test
+    void hitsReturnWhatWasPutAndRemovedHandlesMiss() {
+        long seed = Long.getLong("seed", System.nanoTime());
+        Random r = new Random(seed);
+        ReadCache cache = new ReadCache(64 * 4096L);
+        Map<Long, byte[]> model = new HashMap<>();
+        byte[] out = new byte[4096];
+        try {
+            for (int op = 0; op < 200_000; op++) {
+                long h = r.nextInt(300);
+                switch (r.nextInt(3)) {
+                    case 0 -> {
+                        byte[] b = new byte[1 + r.nextInt(4096)];
+                        r.nextBytes(b);
+                        cache.remove(h); // a handle's content never changes while it lives
+                        cache.put(h, b, 0, b.length);
+                        model.put(h, b);
+                    }
+                    case 1 -> {
+                        cache.remove(h);
+                        model.remove(h);
+                    }
+                    default -> {
+                        int n = cache.get(h, out);
+                        if (n >= 0) {
+                            assertTrue(model.containsKey(h), "hit for a removed handle: seed=" + seed);
+                            assertArrayEquals(model.get(h), Arrays.copyOf(out, n), "seed=" + seed);
+                        }
+                    }
+                }
+            }
+            assertTrue(cache.hits() > 0 && cache.evictions() > 0, "seed=" + seed);
+            assertTrue(cache.usedBytes() <= cache.capacityBytes(), "seed=" + seed);
+        } finally {
+            cache.free();
+        }
+    }
+
+    @Test
+    void zeroSizeCacheNeverHits() {
+        ReadCache cache = new ReadCache(0);
+        cache.put(1, new byte[10], 0, 10);
+        assertEquals(-1, cache.get(1, new byte[4096]));
+    }
+}

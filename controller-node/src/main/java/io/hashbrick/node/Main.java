@@ -120,7 +120,7 @@ public final class Main implements Callable<Integer> {
 
     @Option(
             names = "--read-cache-size",
-            defaultValue = "1G",
+            defaultValue = "4G",
             description = "Off-heap read cache of stored blocks, keyed by content handle (default ${DEFAULT-VALUE}).")
     String readCacheSize;
 

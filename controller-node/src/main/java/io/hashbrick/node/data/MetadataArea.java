@@ -18,16 +18,22 @@ import java.util.zip.CRC32C;
 /**
  * The DAE's metadata area: checkpoints of H2P and A2H ({@link StripeLayout#metadataBytes()} at the
  * start of every SSD). Two slots, A and B, alternate, so a checkpoint torn by a crash leaves the one
- * before it whole; each checkpoint is written to two SSDs (a mirror until XDP protects this area too).
+ * before it whole. A checkpoint is one logical byte stream striped in 1 MiB chunks over the n healthy
+ * SSDs, every chunk mirrored on the next SSD (until XDP protects this area too): chunk k lives on SSD
+ * k mod n (primary half of the slot) and on SSD (k + 1) mod n (mirror half), at row k / n. A slot can
+ * thus hold n/2 times what one SSD's slot holds.
  *
  * <pre>
- *  slot (metadataBytes / 2):
- *   cell 0      header: magic "HBMETA01", version, sections, generation, journal sequence, end, CRC32C
+ *  logical stream of a checkpoint:
+ *   cell 0      header: magic "HBMETA01", version, sections, generation, journal sequence, end,
+ *               SSD mask, CRC32C (written to the first two SSDs of the mask)
  *   cells 1..3  table of contents: 384 x {kind u32, id u32, offset u64, length u64, crc32c u32, pad u32}
  *   16 KiB ...  sections, each starting on a cell boundary, each with its own CRC32C
+ *  slot on each SSD: [header area 16 KiB | primary rows | mirror rows]
  * </pre>
  * The header's CRC covers cells 0..3 (with the CRC field taken as zero). Loading picks the highest
- * generation whose header and every section verify, on any SSD.
+ * generation whose header and every section verify; a chunk whose primary SSD fails is read from its
+ * mirror.
  */
 public final class MetadataArea {
     static final long MAGIC = 0x3130_4154_454D_4248L; // "HBMETA01" little-endian
@@ -42,37 +48,48 @@ public final class MetadataArea {
     public record Section(int kind, int id, long offset, long length, int crc) {}
 
     /** A verified checkpoint: where it is and what it holds. */
-    public record Checkpoint(int ssd, int slot, long generation, long journalSequence, List<Section> sections) {}
+    public record Checkpoint(
+            int ssd, int slot, long generation, long journalSequence, int[] ssds, List<Section> sections) {}
 
     private final Dae dae;
     private final long slotBytes;
+    /** Bytes of one half (primary or mirror rows) of a slot on one SSD, whole chunks. */
+    private final long halfBytes;
 
     public MetadataArea(Dae dae, StripeLayout layout) {
         this.dae = dae;
         this.slotBytes = layout.metadataBytes() / 2;
-        if (slotBytes < HEADER_AREA + StripeLayout.CELL) {
+        this.halfBytes = (slotBytes - HEADER_AREA) / 2 / BUFFER * BUFFER;
+        if (halfBytes < BUFFER) {
             throw new IllegalArgumentException("metadata area too small: bytes=" + layout.metadataBytes());
         }
     }
 
-    public long slotBytes() {
-        return slotBytes;
+    /** Largest checkpoint (logical bytes) a slot holds over {@code ssds} SSDs. */
+    public long capacityBytes(int ssds) {
+        return HEADER_AREA + (halfBytes / BUFFER) * ssds * BUFFER;
     }
 
-    /** Starts checkpoint {@code generation} in slot {@code generation % 2} of two healthy SSDs. */
+    /** Starts checkpoint {@code generation} in slot {@code generation % 2}, over every healthy SSD. */
     public Writer begin(long generation) throws IOException {
-        int[] copies = new int[2];
-        int n = 0;
-        for (int i = 0; i < dae.slotCount() && n < 2; i++) {
+        List<Integer> ok = new ArrayList<>();
+        for (int i = 0; i < dae.slotCount() && i < 64; i++) {
             if (dae.health(i) == Health.OK) {
-                copies[n++] = i;
+                ok.add(i);
             }
         }
-        if (n == 0) {
-            throw new IOException("no healthy SSD for the checkpoint");
+        if (ok.size() < 2) {
+            throw new IOException("fewer than 2 healthy SSDs for the checkpoint: healthy=" + ok.size());
         }
-        int[] targets = n == 2 ? copies : new int[] {copies[0]};
-        return new Writer(targets, (int) (generation & 1), generation);
+        return new Writer(ok.stream().mapToInt(Integer::intValue).toArray(), (int) (generation & 1), generation);
+    }
+
+    /** Where chunk {@code k} (its primary or mirror copy) lives: {ssd, offset in the SSD's data area}. */
+    private long[] place(int[] ssds, int slot, long k, boolean mirror) {
+        int n = ssds.length;
+        long row = k / n;
+        int ssd = ssds[(int) ((k + (mirror ? 1 : 0)) % n)];
+        return new long[] {ssd, slot * slotBytes + HEADER_AREA + (mirror ? halfBytes : 0) + row * BUFFER};
     }
 
     /** Writes one checkpoint: sections streamed in order, then the table and header. */
@@ -88,8 +105,11 @@ public final class MetadataArea {
         private int sectionId;
         private final CRC32C crc = new CRC32C();
 
+        private final int slot;
+
         Writer(int[] ssds, int slot, long generation) {
             this.ssds = ssds;
+            this.slot = slot;
             this.base = slot * slotBytes;
             this.generation = generation;
         }
@@ -149,18 +169,20 @@ public final class MetadataArea {
             if (len == 0) {
                 return;
             }
-            if (bufStart + len > slotBytes) {
+            long k = (bufStart - HEADER_AREA) / BUFFER; // every drain but the last is a whole chunk
+            if ((k / ssds.length + 1) * BUFFER > halfBytes) {
                 throw new IOException("checkpoint larger than its metadata slot: bytes>" + (bufStart + len)
-                        + " slot_bytes=" + slotBytes + " (give the SSDs more capacity)");
+                        + " capacity_bytes=" + capacityBytes(ssds.length) + " (give the SSDs more capacity)");
             }
             int aligned = (len + StripeLayout.CELL - 1) / StripeLayout.CELL * StripeLayout.CELL;
             for (int i = len; i < aligned; i++) {
                 buf.put(i, (byte) 0);
             }
-            for (int ssd : ssds) {
-                IoStatus s = dae.slot(ssd).write(base + bufStart, buf.slice(0, aligned));
+            for (boolean mirror : new boolean[] {false, true}) {
+                long[] at = place(ssds, slot, k, mirror);
+                IoStatus s = dae.slot((int) at[0]).write(at[1], buf.slice(0, aligned));
                 if (s != IoStatus.OK) {
-                    throw new IOException("checkpoint write failed: ssd=" + ssd + " status=" + s);
+                    throw new IOException("checkpoint write failed: ssd=" + at[0] + " status=" + s);
                 }
             }
             bufStart += len;
@@ -180,7 +202,8 @@ public final class MetadataArea {
                     .putLong(16, generation)
                     .putLong(24, journalSequence)
                     .putLong(32, bufStart)
-                    .putLong(40, System.currentTimeMillis());
+                    .putLong(40, System.currentTimeMillis())
+                    .putLong(56, mask(ssds));
             for (int i = 0; i < sections.size(); i++) {
                 Section s = sections.get(i);
                 int at = StripeLayout.CELL + i * TOC_ENTRY;
@@ -194,7 +217,8 @@ public final class MetadataArea {
             for (int ssd : ssds) { // the sections first, durable, then the header that makes them current
                 flush(ssd);
             }
-            for (int ssd : ssds) {
+            for (int i = 0; i < 2; i++) { // the header on two SSDs: loading looks on every SSD
+                int ssd = ssds[i];
                 IoStatus s = dae.slot(ssd).write(base, h.slice(0, HEADER_AREA));
                 if (s != IoStatus.OK) {
                     throw new IOException("checkpoint header write failed: ssd=" + ssd + " status=" + s);
@@ -209,6 +233,14 @@ public final class MetadataArea {
                 throw new IOException("checkpoint flush failed: ssd=" + ssd + " status=" + s);
             }
         }
+    }
+
+    private static long mask(int[] ssds) {
+        long m = 0;
+        for (int s : ssds) {
+            m |= 1L << s;
+        }
+        return m;
     }
 
     private static int headerCrc(ByteBuffer h) {
@@ -265,12 +297,25 @@ public final class MetadataArea {
             int at = StripeLayout.CELL + i * TOC_ENTRY;
             Section s = new Section(
                     h.getInt(at), h.getInt(at + 4), h.getLong(at + 8), h.getLong(at + 16), h.getInt(at + 24));
-            if (s.offset() < HEADER_AREA || s.length() < 0 || s.offset() + s.length() > slotBytes) {
+            if (s.offset() < HEADER_AREA || s.length() < 0 || s.offset() + s.length() > (1L << 46)) {
                 return null;
             }
             list.add(s);
         }
-        return new Checkpoint(ssd, slot, h.getLong(16), h.getLong(24), List.copyOf(list));
+        long m = h.getLong(56);
+        int[] ssds = new int[Long.bitCount(m)];
+        for (int i = 0, j = 0; i < 64; i++) {
+            if ((m & (1L << i)) != 0) {
+                if (i >= dae.slotCount()) {
+                    return null;
+                }
+                ssds[j++] = i;
+            }
+        }
+        if (ssds.length < 2) {
+            return null;
+        }
+        return new Checkpoint(ssd, slot, h.getLong(16), h.getLong(24), ssds, List.copyOf(list));
     }
 
     private boolean verify(Checkpoint c) {
@@ -296,14 +341,11 @@ public final class MetadataArea {
         return true;
     }
 
-    /** A channel over one section's bytes. */
+    /** A channel over one section's bytes; each chunk from its primary SSD, else from its mirror. */
     public ReadableByteChannel open(Checkpoint c, Section s) {
-        Ssd ssd = dae.slot(c.ssd());
-        long base = c.slot() * slotBytes;
         return new ReadableByteChannel() {
             private final ByteBuffer buf = Ssd.allocateAligned(BUFFER);
-            private long bufAt = -1; // section offset of buf[0]
-            private int bufLen;
+            private long chunk = -1; // chunk held in buf
             private long pos;
 
             @Override
@@ -311,29 +353,34 @@ public final class MetadataArea {
                 if (pos >= s.length()) {
                     return -1;
                 }
-                if (bufAt < 0 || pos >= bufAt + bufLen) {
-                    long abs = s.offset() + pos;
-                    long cellStart = abs / StripeLayout.CELL * StripeLayout.CELL;
-                    int len = (int) Math.min(
-                            BUFFER,
-                            (s.offset() + s.length() - cellStart + StripeLayout.CELL - 1)
-                                    / StripeLayout.CELL
-                                    * StripeLayout.CELL);
-                    buf.clear();
-                    IoStatus st = ssd.read(base + cellStart, buf.slice(0, len));
-                    if (st != IoStatus.OK) {
-                        throw new CorruptCheckpointException(
-                                "checkpoint read failed: ssd=" + c.ssd() + " status=" + st);
-                    }
-                    bufAt = cellStart - s.offset();
-                    bufLen = len;
+                long abs = s.offset() + pos;
+                long k = (abs - HEADER_AREA) / BUFFER;
+                if (k != chunk) {
+                    load(k);
                 }
-                int from = (int) (pos - bufAt);
-                int n = (int) Math.min(Math.min(dst.remaining(), bufLen - from), s.length() - pos);
+                int from = (int) ((abs - HEADER_AREA) % BUFFER);
+                int n = (int) Math.min(Math.min(dst.remaining(), BUFFER - from), s.length() - pos);
                 dst.put(dst.position(), buf, from, n);
                 dst.position(dst.position() + n);
                 pos += n;
                 return n;
+            }
+
+            private void load(long k) throws IOException {
+                for (boolean mirror : new boolean[] {false, true}) {
+                    long[] at = place(c.ssds(), c.slot(), k, mirror);
+                    if (dae.health((int) at[0]) != Health.OK) {
+                        continue;
+                    }
+                    buf.clear();
+                    if (dae.slot((int) at[0]).read(at[1], buf.slice(0, BUFFER)) == IoStatus.OK) {
+                        chunk = k;
+                        return;
+                    }
+                }
+                chunk = -1;
+                throw new CorruptCheckpointException(
+                        "checkpoint chunk unreadable on both copies: chunk=" + k + " generation=" + c.generation());
             }
 
             @Override

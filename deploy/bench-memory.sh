@@ -19,7 +19,7 @@ export HASHBRICK_JAVA_OPTS="-Xms2g -Xmx2g -XX:+AlwaysPreTouch"
 url=$("$root/deploy/hashbrick" up --dir "$work" --port "$port" --mgmt-port 0 --lun-size $((gib * 2))G \
   --block-size 4096 --read-cache-size 0)
 pid=$(cat "$work/node.pid")
-rss() { awk '/VmRSS/ {print $2 * 1024}' "/proc/$pid/status"; }
+rss() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; } # KiB (mawk's printf %d stops at 2^31)
 stat() { "$root/deploy/hashbrick" stats --dir "$work" | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 furl=$(sed 's/:/\\:/g' <<<"$url")
 # warm up the JIT and the buckets' first pages with 64 MiB, then measure from there
@@ -37,6 +37,7 @@ n1=$(stat native_bytes_total)
 python3 - "$rss0" "$rss1" "$h0" "$h1" "$a0" "$a1" "$u0" "$u1" "$m0" "$m1" "$n1" "$gib" "$((t1 - t0))" <<'PY'
 import sys
 rss0, rss1, h0, h1, a0, a1, u0, u1, m0, m1, n1, gib, secs = map(int, sys.argv[1:])
+rss0, rss1 = rss0 * 1024, rss1 * 1024
 print(f"wrote {gib} GiB of unique 4 KiB blocks in {secs} s: unique_blocks={u1} mapped_blocks={m1}")
 print(f"stats   h2p_ram_bytes={h1} -> {h1 / u1:.1f} B per unique block (budget 48); growth {(h1 - h0) / (u1 - u0):.1f} B/block")
 print(f"stats   a2h_ram_bytes={a1} -> {a1 / m1:.2f} B per mapped 4 KiB (budget 8)")

@@ -132,6 +132,7 @@ public final class DataPath implements AutoCloseable {
     private final Map<Integer, A2hMap> volumes = new HashMap<>();
     private final long usableBytes;
     private final ReadCache cache;
+    private final ByteBuffer compactScratch = Ssd.allocateAligned(SegmentStore.READ_SCRATCH_BYTES);
     private final ThreadLocal<Ctx> contexts = ThreadLocal.withInitial(Ctx::new);
     private Journal journal;
 
@@ -1082,7 +1083,7 @@ public final class DataPath implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-        ByteBuffer scratch = Ssd.allocateAligned(SegmentStore.READ_SCRATCH_BYTES);
+        ByteBuffer scratch = compactScratch;
         long[] newLoc = new long[found.size()];
         int moved = 0;
         for (; moved < found.size(); moved++) {

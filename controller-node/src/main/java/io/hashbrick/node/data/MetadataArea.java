@@ -53,6 +53,10 @@ public final class MetadataArea {
 
     private final Dae dae;
     private final long slotBytes;
+    // One checkpoint is written at a time (the data path's lock): its buffers are allocated once, not
+    // per checkpoint (direct buffers are only returned when the GC runs: RSS would creep up).
+    private final ByteBuffer writeBuffer = Ssd.allocateAligned(BUFFER);
+    private final ByteBuffer headerBuffer = Ssd.allocateAligned(HEADER_AREA);
     /** Bytes of one half (primary or mirror rows) of a slot on one SSD, whole chunks. */
     private final long halfBytes;
 
@@ -97,7 +101,7 @@ public final class MetadataArea {
         private final int[] ssds;
         private final long base;
         private final long generation;
-        private final ByteBuffer buf = Ssd.allocateAligned(BUFFER);
+        private final ByteBuffer buf = writeBuffer.clear();
         private final List<Section> sections = new ArrayList<>();
         private long bufStart = HEADER_AREA;
         private long sectionStart = -1;
@@ -195,7 +199,10 @@ public final class MetadataArea {
                 throw new IllegalStateException("section still open");
             }
             drain();
-            ByteBuffer h = Ssd.allocateAligned(HEADER_AREA).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer h = headerBuffer.clear().order(ByteOrder.LITTLE_ENDIAN);
+            for (int i = 0; i < HEADER_AREA; i += 8) {
+                h.putLong(i, 0);
+            }
             h.putLong(0, MAGIC)
                     .putInt(8, VERSION)
                     .putInt(12, sections.size())
@@ -344,7 +351,7 @@ public final class MetadataArea {
     /** A channel over one section's bytes; each chunk from its primary SSD, else from its mirror. */
     public ReadableByteChannel open(Checkpoint c, Section s) {
         return new ReadableByteChannel() {
-            private final ByteBuffer buf = Ssd.allocateAligned(BUFFER);
+            private final ByteBuffer buf = writeBuffer.clear();
             private long chunk = -1; // chunk held in buf
             private long pos;
 

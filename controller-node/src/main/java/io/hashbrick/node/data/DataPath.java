@@ -974,7 +974,7 @@ public final class DataPath implements AutoCloseable {
     }
 
     private void maintain() throws IOException {
-        boolean journalFull = journal.reservedBytes() > config.nvramBytes() * 2 / 5;
+        boolean journalFull = journal.reservedBytes() > config.nvramBytes() * 3 / 5;
         boolean due = changesSinceCheckpoint > 0
                 && System.nanoTime() - lastCheckpointNs > TimeUnit.MILLISECONDS.toNanos(config.checkpointIntervalMs());
         if (store.freeStripes() < 3) {
@@ -1131,6 +1131,9 @@ public final class DataPath implements AutoCloseable {
      */
     public void checkpoint() throws IOException {
         destageAll();
+        if (store.sync() != io.hashbrick.sim.IoStatus.OK) { // most of it outside the lock
+            throw new IOException("SSD flush failed before checkpoint");
+        }
         long seq;
         long t0 = System.nanoTime();
         lock.lock();

@@ -38,6 +38,7 @@ public final class SegmentStore {
     private final byte[] state;
     private final int[] live;
     private final ByteBuffer open;
+    private final boolean[] unsynced = new boolean[Dae.SLOTS_MAX]; // destage thread only
     private long openStripe = -1;
     private int fill;
     private int flushed;
@@ -134,6 +135,7 @@ public final class SegmentStore {
             int runEnd = Math.min(end, (column + 1) * StripeLayout.ROWS);
             ByteBuffer src = open.slice(cell * StripeLayout.CELL, (runEnd - cell) * StripeLayout.CELL);
             int slot = layout.ssdOf(openStripe, cell);
+            unsynced[slot] = true;
             IoStatus s = dae.slot(slot).write(layout.ssdOffset(openStripe, cell), src);
             if (s != IoStatus.OK) {
                 synchronized (this) {
@@ -156,10 +158,14 @@ public final class SegmentStore {
     /** Makes every SSD's written cells durable against power loss. */
     public IoStatus sync() {
         for (int i = 0; i < dae.slotCount() && i < layout.width(); i++) {
+            if (!unsynced[i]) {
+                continue; // nothing written there since its last flush
+            }
             IoStatus s = dae.slot(i).flush();
             if (s != IoStatus.OK) {
                 return s;
             }
+            unsynced[i] = false;
         }
         return IoStatus.OK;
     }

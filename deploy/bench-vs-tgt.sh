@@ -3,6 +3,7 @@
 # ../shared/tools/fio-compare.py (fio's libiscsi engine; A = Hashbrick, B = tgt, file LUNs of the
 # same size on the same file system). Prints IOPS, p50/p99 latency and CPU microseconds per I/O.
 #   deploy/bench-vs-tgt.sh [--jobs randwrite-4k,randread-4k,...] [--runtime 15] [--rounds 2] [--size 4G]
+# $HASHBRICK_NODE_OPTS adds controller options (e.g. "--read-cache-size 0").
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools=${HASHBRICK_TOOLS:-$root/../shared/tools}
@@ -20,7 +21,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-a=$("$root/deploy/hashbrick" up --dir "$work/hashbrick" --port 3262 --mgmt-port 0 --lun-size "$size")
+# shellcheck disable=SC2086 # $HASHBRICK_NODE_OPTS: extra controller options, e.g. "--read-cache-size 0"
+a=$("$root/deploy/hashbrick" up --dir "$work/hashbrick" --port 3262 --mgmt-port 0 --lun-size "$size" -- ${HASHBRICK_NODE_OPTS:-})
 b=$(bash "$tools/peer-tgt.sh" start --thin --size "$size" --port 3272 --dir "$work/tgt" | tail -n 1)
 echo "bench: A=$a (pid $(cat "$work/hashbrick/node.pid"))  B=$b (pid $(cat "$work/tgt/tgtd.pid"))  $(nproc) cores"
 python3 "$tools/fio-compare.py" --a "$a" --b "$b" --a-pids "$(cat "$work/hashbrick/node.pid")" \

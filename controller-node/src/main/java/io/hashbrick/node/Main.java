@@ -124,6 +124,11 @@ public final class Main implements Callable<Integer> {
             description = "Off-heap read cache of stored blocks, keyed by content handle (default ${DEFAULT-VALUE}).")
     String readCacheSize;
 
+    @Option(
+            names = "--audit-fingerprints-at-start",
+            description = "At start-up, also read every stored block and check it against its fingerprint.")
+    boolean fullAuditAtStart;
+
     @Override
     public Integer call() throws Exception {
         long size = Sizes.parse(lunSize);

@@ -98,8 +98,21 @@ public final class DataPath implements AutoCloseable {
      * @param nvramBytes battery-backed memory for the journal
      * @param checkpointIntervalMs a checkpoint at least this often while anything changes
      * @param readCacheBytes off-heap read cache of stored blocks keyed by handle (0: none)
+     * @param fullAuditAtStart whether start-up also reads every stored block against its fingerprint
+     *     (refcounts are always audited)
      */
-    public record Config(int ssds, long ssdBytes, long nvramBytes, long checkpointIntervalMs, long readCacheBytes) {
+    public record Config(
+            int ssds,
+            long ssdBytes,
+            long nvramBytes,
+            long checkpointIntervalMs,
+            long readCacheBytes,
+            boolean fullAuditAtStart) {
+        /** The usual configuration: refcounts audited at start-up. */
+        public Config(int ssds, long ssdBytes, long nvramBytes, long checkpointIntervalMs, long readCacheBytes) {
+            this(ssds, ssdBytes, nvramBytes, checkpointIntervalMs, readCacheBytes, false);
+        }
+
         public Config {
             if (readCacheBytes < 0 || readCacheBytes > (64L << 30)) {
                 throw new IllegalArgumentException("--read-cache-size must be 0..64G: bytes=" + readCacheBytes);
@@ -234,6 +247,12 @@ public final class DataPath implements AutoCloseable {
             dp.checkpointGeneration = cp.generation();
         }
         dp.recover(fresh, catalog);
+        if (config.fullAuditAtStart()) {
+            AuditReport full = dp.audit(true);
+            if (full.discrepancies() > 0) {
+                Log.error("audit_at_start_failed", full.toLogString());
+            }
+        }
         Log.info(
                 "data_path_open",
                 "ssds=" + config.ssds() + " ssd_bytes=" + config.ssdBytes() + " stripes=" + layout.stripes()
@@ -299,7 +318,11 @@ public final class DataPath implements AutoCloseable {
                             + lastSequence + " pending_blocks=" + pendingCount + " missing_blocks=" + replayMissing
                             + " stop=" + journal.replayResult().reason());
             AuditReport audit = auditLocked();
-            Log.info("audit_at_start", audit.toLogString());
+            if (audit.discrepancies() > 0) {
+                Log.error("audit_at_start", audit.toLogString());
+            } else {
+                Log.info("audit_at_start", audit.toLogString());
+            }
         } finally {
             lock.unlock();
         }

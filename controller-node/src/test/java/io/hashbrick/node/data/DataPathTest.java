@@ -119,6 +119,59 @@ class DataPathTest {
 
     static final ByteBuffer ZERO = ByteBuffer.allocateDirect(4096);
 
+    /**
+     * Silent corruption on the SSDs (every data cell's bytes flipped): no read returns wrong data —
+     * each is a medium error, counted — and the auditor finds every damaged block.
+     */
+    @Test
+    void corruptedCellsAreDetectedOnReadAndByTheAuditor() throws Exception {
+        long seed = Long.getLong("seed", System.nanoTime());
+        Random r = new Random(seed);
+        DataPath.Config noCache = new DataPath.Config(6, 32L << 20, 4L << 20, 60_000, 0);
+        int n = 100;
+        ByteBuffer[] data = new ByteBuffer[n];
+        try (DataPath dp = DataPath.open(dir, noCache, List.of(new DataPath.VolumeRef(1, n)))) {
+            for (int i = 0; i < n; i++) {
+                data[i] = random(r, 1, i % 2 == 0);
+                assertEquals(IoStatus.OK, dp.write(1, i, 1, data[i].duplicate()), "seed=" + seed);
+            }
+            dp.checkpoint(); // destaged: the blocks now live on the SSDs only
+            long meta = StripeLayout.forDae(6, 32L << 20, 4L << 20).metadataBytes();
+            for (int slot = 0; slot < 6; slot++) { // flip the first stripe's cells on every SSD
+                Path f = dir.resolve("dae").resolve(String.format("ssd-%02d.img", slot));
+                try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(
+                        f, java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+                    long at = 4096 + meta; // after the label and the metadata area
+                    ByteBuffer cells = ByteBuffer.allocate(StripeLayout.COLUMN_BYTES);
+                    ch.read(cells, at);
+                    for (int i = 0; i < cells.capacity(); i += 97) {
+                        cells.put(i, (byte) ~cells.get(i));
+                    }
+                    ch.write(cells.flip(), at);
+                }
+            }
+            ByteBuffer out = ByteBuffer.allocateDirect(4096);
+            int errors = 0;
+            for (int i = 0; i < n; i++) {
+                IoStatus s = dp.read(1, i, 1, out.clear());
+                if (s == IoStatus.OK) {
+                    assertEquals(
+                            data[i].duplicate().rewind(),
+                            out.flip(),
+                            "wrong data returned: block=" + i + " seed=" + seed);
+                } else {
+                    assertEquals(IoStatus.MEDIUM_ERROR, s);
+                    errors++;
+                }
+            }
+            assertTrue(errors > 0, "the corruption hit stored blocks: seed=" + seed);
+            assertEquals((long) errors, dp.stats().get("read_verify_errors"), "seed=" + seed);
+            DataPath.AuditReport audit = dp.audit(true);
+            assertEquals(errors, audit.fingerprintErrors(), "seed=" + seed);
+            assertEquals(0, audit.refcountMismatches() + audit.danglingReferences() + audit.unreferencedEntries());
+        }
+    }
+
     static void verify(DataPath dp, ByteBuffer[] data, long seed) {
         ByteBuffer out = ByteBuffer.allocateDirect(4096);
         for (int i = 0; i < data.length; i++) {

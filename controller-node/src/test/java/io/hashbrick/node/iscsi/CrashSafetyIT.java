@@ -221,7 +221,8 @@ class CrashSafetyIT {
                         "--checkpoint-interval-ms",
                         "300",
                         "--read-cache-size",
-                        "4M")
+                        "4M",
+                        "--audit-fingerprints-at-start")
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(
                         data.resolve("node.log").toFile()))

@@ -1318,11 +1318,11 @@ public final class DataPath implements AutoCloseable {
         }
 
         public String toLogString() {
-            return "volumes=" + volumes + " mapped_blocks=" + mappedBlocks + " unique_blocks=" + uniqueBlocks
-                    + " refcount_mismatches=" + refcountMismatches + " dangling_references=" + danglingReferences
-                    + " unreferenced_entries=" + unreferencedEntries + " blocks_verified=" + blocksVerified
-                    + " fingerprint_errors=" + fingerprintErrors + " space_mismatches=" + spaceMismatches
-                    + " discrepancies=" + discrepancies();
+            StringBuilder b = new StringBuilder();
+            for (Map.Entry<String, Object> e : toMap().entrySet()) {
+                b.append(b.isEmpty() ? "" : " ").append(e.getKey()).append('=').append(e.getValue());
+            }
+            return b.toString();
         }
     }
 

@@ -52,56 +52,64 @@ public final class ContentAddressedDevice implements BlockDevice {
     @Override
     public IoStatus read(long lba, int blocks, ByteBuffer dst) {
         check(lba, blocks);
-        long pos = lba * blockSize;
-        long end = pos + (long) blocks * blockSize;
-        while (pos < end) {
-            long block = pos / B;
-            int inBlock = (int) (pos % B);
-            if (inBlock == 0 && end - pos >= B) {
-                int n = (int) Math.min((end - pos) / B, 256);
-                IoStatus s = data.read(volumeId, block, n, dst);
-                if (s != IoStatus.OK) {
+        return walk(
+                lba * blockSize,
+                (long) blocks * blockSize,
+                256,
+                (block, n) -> data.read(volumeId, block, (int) n, dst),
+                (block, inBlock, len) -> {
+                    ByteBuffer b = bounce.get().clear();
+                    IoStatus s = data.read(volumeId, block, 1, b);
+                    if (s == IoStatus.OK) {
+                        dst.put(dst.position(), b, inBlock, len);
+                        dst.position(dst.position() + len);
+                    }
                     return s;
-                }
-                pos += (long) n * B;
-                continue;
-            }
-            int len = (int) Math.min(B - inBlock, end - pos);
-            ByteBuffer b = bounce.get().clear();
-            IoStatus s = data.read(volumeId, block, 1, b);
-            if (s != IoStatus.OK) {
-                return s;
-            }
-            dst.put(dst.position(), b, inBlock, len);
-            dst.position(dst.position() + len);
-            pos += len;
-        }
-        return IoStatus.OK;
+                });
     }
 
     @Override
     public IoStatus write(long lba, int blocks, ByteBuffer src, boolean fua) {
         check(lba, blocks);
-        long pos = lba * blockSize;
-        long end = pos + (long) blocks * blockSize;
+        return walk(
+                lba * blockSize,
+                (long) blocks * blockSize,
+                256,
+                (block, n) -> data.write(volumeId, block, (int) n, src),
+                (block, inBlock, len) -> data.writePartial(volumeId, block, inBlock, len, src));
+    }
+
+    /** Whole 4 KiB blocks {@code [block, block + n)}. */
+    @FunctionalInterface
+    private interface Whole {
+        IoStatus run(long block, long n);
+    }
+
+    /** {@code len} bytes at {@code inBlock} inside 4 KiB block {@code block}. */
+    @FunctionalInterface
+    private interface Part {
+        IoStatus run(long block, int inBlock, int len);
+    }
+
+    /** Splits the byte range into runs of whole 4 KiB blocks (at most {@code maxWhole} a call) and partial blocks, in order. */
+    private static IoStatus walk(long pos, long bytes, long maxWhole, Whole whole, Part part) {
+        long end = pos + bytes;
         while (pos < end) {
             long block = pos / B;
             int inBlock = (int) (pos % B);
+            IoStatus s;
             if (inBlock == 0 && end - pos >= B) {
-                int n = (int) Math.min((end - pos) / B, 256);
-                IoStatus s = data.write(volumeId, block, n, src);
-                if (s != IoStatus.OK) {
-                    return s;
-                }
-                pos += (long) n * B;
-                continue;
+                long n = Math.min((end - pos) / B, maxWhole);
+                s = whole.run(block, n);
+                pos += n * B;
+            } else {
+                int len = (int) Math.min(B - inBlock, end - pos);
+                s = part.run(block, inBlock, len);
+                pos += len;
             }
-            int len = (int) Math.min(B - inBlock, end - pos);
-            IoStatus s = data.writePartial(volumeId, block, inBlock, len, src);
             if (s != IoStatus.OK) {
                 return s;
             }
-            pos += len;
         }
         return IoStatus.OK;
     }
@@ -117,29 +125,13 @@ public final class ContentAddressedDevice implements BlockDevice {
             throw new IllegalArgumentException(
                     "unmap out of range: lba=" + lba + " blocks=" + blocks + " block_count=" + blockCount);
         }
-        long pos = lba * blockSize;
-        long end = pos + blocks * blockSize;
-        while (pos < end) {
-            long block = pos / B;
-            int inBlock = (int) (pos % B);
-            if (inBlock == 0 && end - pos >= B) {
-                long n = (end - pos) / B;
-                IoStatus s = data.unmap(volumeId, block, n);
-                if (s != IoStatus.OK) {
-                    return s;
-                }
-                pos += n * B;
-                continue;
-            }
-            int len = (int) Math.min(B - inBlock, end - pos);
-            IoStatus s = data.writePartial(
-                    volumeId, block, inBlock, len, ZEROS.duplicate().clear());
-            if (s != IoStatus.OK) {
-                return s;
-            }
-            pos += len;
-        }
-        return IoStatus.OK;
+        ByteBuffer zeros = ZEROS.duplicate();
+        return walk(
+                lba * blockSize,
+                blocks * blockSize,
+                Long.MAX_VALUE,
+                (block, n) -> data.unmap(volumeId, block, n),
+                (block, inBlock, len) -> data.writePartial(volumeId, block, inBlock, len, zeros.clear()));
     }
 
     @Override

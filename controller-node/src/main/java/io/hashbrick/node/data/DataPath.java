@@ -134,6 +134,9 @@ public final class DataPath implements AutoCloseable {
     public record VolumeRef(int id, long blocks) {}
 
     private final ReentrantLock lock = new ReentrantLock();
+    /** Held by whoever destages, compacts or checkpoints (taken before {@link #lock}, never after). */
+    private final ReentrantLock destageLock = new ReentrantLock();
+
     private final Condition destageWake = lock.newCondition();
     private final Config config;
     private final Dae dae;
@@ -984,8 +987,13 @@ public final class DataPath implements AutoCloseable {
                 if (!running) {
                     break;
                 }
-                destageAll();
-                maintain();
+                destageLock.lock();
+                try {
+                    destageAll();
+                    maintain();
+                } finally {
+                    destageLock.unlock();
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;
@@ -1153,6 +1161,15 @@ public final class DataPath implements AutoCloseable {
      * releases the journal up to it and frees the stripes it no longer references.
      */
     public void checkpoint() throws IOException {
+        destageLock.lock(); // one destager at a time: the open stripe is not for two threads
+        try {
+            checkpointDestaging();
+        } finally {
+            destageLock.unlock();
+        }
+    }
+
+    private void checkpointDestaging() throws IOException {
         destageAll();
         if (store.sync() != io.hashbrick.sim.IoStatus.OK) { // most of it outside the lock
             throw new IOException("SSD flush failed before checkpoint");

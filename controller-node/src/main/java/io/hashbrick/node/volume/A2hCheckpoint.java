@@ -82,7 +82,7 @@ public final class A2hCheckpoint {
                 buf = in.need(RECORD_BYTES);
                 long block = buf.getLong();
                 long handle = buf.getLong();
-                if (block <= previous || block >= blocks || handle < 0 || handle > A2hMap.MAX_HANDLE) {
+                if (block <= previous || block >= blocks || !A2hMap.storable(handle)) {
                     throw new CorruptCheckpointException("A2H checkpoint record invalid: index=" + i + " block=" + block
                             + " handle=" + handle + " previous_block=" + previous);
                 }

@@ -13,8 +13,8 @@ import java.lang.foreign.ValueLayout;
  * partitioned by), allocated on the region's first write:
  * <pre>
  *  regions[block >>> 18] ──► directory: 4096 leaf addresses (8 bytes each, 32 KiB)
- *                              └─► leaf: 64 cells x 6 bytes (384 bytes), one per 4 KiB block
- *  cell = handle + 1, little-endian 48 bits; 0 = unmapped
+ *                              └─► leaf: 64 cells x 5 bytes (320 bytes), one per 4 KiB block
+ *  cell = (bucket << 28 | slot) + 1, little-endian 40 bits; 0 = unmapped
  * </pre>
  * Handles are 48 bits ({@code bucket << 36 | slot}, see H2P), so a cell holds any handle but the
  * all-ones value. A leaf is freed when its last cell is unmapped, a directory when its last leaf is.
@@ -23,12 +23,21 @@ import java.lang.foreign.ValueLayout;
  */
 public final class A2hMap implements AutoCloseable {
     public static final long UNMAPPED = -1L;
-    public static final long MAX_HANDLE = (1L << 48) - 2;
+    /**
+     * A cell keeps a handle in 40 bits: H2P's 12-bit bucket and the low 28 bits of its 36-bit slot
+     * (268 M entries per bucket, 1.1 T in all: more than a D role's 40-bit byte locations can fill).
+     */
+    static final int CELL_SLOT_BITS = 28;
+
+    private static final long CELL_SLOT_MASK = (1L << CELL_SLOT_BITS) - 1;
+    private static final int HANDLE_SLOT_BITS = 36;
+    /** The largest handle a cell holds (all-ones is "unmapped + 1"). */
+    public static final long MAX_HANDLE = (4095L << HANDLE_SLOT_BITS) | (CELL_SLOT_MASK - 1);
 
     static final int REGION_SHIFT = 18; // 2^18 blocks of 4 KiB = 1 GiB
     static final int LEAF_SHIFT = 6; // 64 blocks per leaf
     static final int LEAVES_PER_REGION = 1 << (REGION_SHIFT - LEAF_SHIFT);
-    static final int CELL_BYTES = 6;
+    static final int CELL_BYTES = 5;
     static final int LEAF_BYTES = CELL_BYTES << LEAF_SHIFT;
     static final long DIRECTORY_BYTES = 8L * LEAVES_PER_REGION;
 
@@ -82,13 +91,35 @@ public final class A2hMap implements AutoCloseable {
         if (leaf == 0) {
             return UNMAPPED;
         }
-        return readCell(leaf + cellOffset(block)) - 1;
+        return unpack(readCell(leaf + cellOffset(block)));
+    }
+
+    /** Whether a cell can hold {@code handle} (bucket below 4096, slot below 2^28, not the all-ones value). */
+    public static boolean storable(long handle) {
+        return handle >= 0
+                && handle <= MAX_HANDLE
+                && (handle >>> HANDLE_SLOT_BITS) < 4096
+                && (handle & ((1L << HANDLE_SLOT_BITS) - 1)) <= CELL_SLOT_MASK;
+    }
+
+    /** Cell value (0 = unmapped) to handle. */
+    private static long unpack(long cell) {
+        if (cell == 0) {
+            return UNMAPPED;
+        }
+        long p = cell - 1;
+        return ((p >>> CELL_SLOT_BITS) << HANDLE_SLOT_BITS) | (p & CELL_SLOT_MASK);
+    }
+
+    /** Handle to cell value. */
+    private static long pack(long handle) {
+        return (((handle >>> HANDLE_SLOT_BITS) << CELL_SLOT_BITS) | (handle & CELL_SLOT_MASK)) + 1;
     }
 
     /** Maps {@code block} to {@code handle}; returns the handle it replaced, or {@link #UNMAPPED}. */
     public long put(long block, long handle) {
         checkBlock(block);
-        if (handle < 0 || handle > MAX_HANDLE) {
+        if (!storable(handle)) {
             throw new IllegalArgumentException("handle out of range: handle=" + handle + " block=" + block);
         }
         int region = (int) (block >>> REGION_SHIFT);
@@ -106,8 +137,8 @@ public final class A2hMap implements AutoCloseable {
             regionLeaves[region]++;
         }
         long cell = leaf + cellOffset(block);
-        long old = readCell(cell) - 1;
-        writeCell(cell, handle + 1);
+        long old = unpack(readCell(cell));
+        writeCell(cell, pack(handle));
         if (old == UNMAPPED) {
             leafCounts[region][li]++;
             mapped++;
@@ -129,7 +160,7 @@ public final class A2hMap implements AutoCloseable {
             return UNMAPPED;
         }
         long cell = leaf + cellOffset(block);
-        long old = readCell(cell) - 1;
+        long old = unpack(readCell(cell));
         if (old == UNMAPPED) {
             return UNMAPPED;
         }
@@ -163,7 +194,7 @@ public final class A2hMap implements AutoCloseable {
                 for (int c = 0; c < (1 << LEAF_SHIFT); c++) {
                     long v = readCell(leaf + (long) c * CELL_BYTES);
                     if (v != 0) {
-                        visitor.mapped(base + c, v - 1);
+                        visitor.mapped(base + c, unpack(v));
                     }
                 }
             }
@@ -252,12 +283,12 @@ public final class A2hMap implements AutoCloseable {
 
     private static long readCell(long address) {
         long lo = ALL.get(ValueLayout.JAVA_INT_UNALIGNED, address) & 0xffff_ffffL;
-        long hi = ALL.get(ValueLayout.JAVA_SHORT_UNALIGNED, address + 4) & 0xffffL;
+        long hi = ALL.get(ValueLayout.JAVA_BYTE, address + 4) & 0xffL;
         return lo | (hi << 32);
     }
 
     private static void writeCell(long address, long v) {
         ALL.set(ValueLayout.JAVA_INT_UNALIGNED, address, (int) v);
-        ALL.set(ValueLayout.JAVA_SHORT_UNALIGNED, address + 4, (short) (v >>> 32));
+        ALL.set(ValueLayout.JAVA_BYTE, address + 4, (byte) (v >>> 32));
     }
 }

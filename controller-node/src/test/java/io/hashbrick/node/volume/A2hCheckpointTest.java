@@ -34,7 +34,8 @@ class A2hCheckpointTest {
         try (A2hMap m = new A2hMap(1L << 22)) {
             for (int i = 0; i < 50_000; i++) {
                 long b = rnd.nextLong(1L << 22);
-                long h = rnd.nextLong(A2hMap.MAX_HANDLE + 1);
+                long h = (rnd.nextLong(4096) << 36) | rnd.nextLong(1L << 28); // any storable handle
+                h = Math.min(h, A2hMap.MAX_HANDLE);
                 m.put(b, h);
                 model.put(b, h);
             }

@@ -61,7 +61,8 @@ class A2hMapTest {
         try (A2hMap m = new A2hMap(blocks)) {
             for (int op = 0; op < 400_000; op++) {
                 long b = rnd.nextInt(4) == 0 ? rnd.nextLong(blocks) : rnd.nextLong(4096); // hot + cold
-                long h = rnd.nextLong(A2hMap.MAX_HANDLE + 1);
+                long h = (rnd.nextLong(4096) << 36) | rnd.nextLong(1L << 28); // any storable handle
+                h = Math.min(h, A2hMap.MAX_HANDLE);
                 if (rnd.nextInt(3) == 0) {
                     Long old = model.remove(b);
                     assertEquals(old == null ? A2hMap.UNMAPPED : old, m.remove(b), "seed=" + seed + " op=" + op);
@@ -86,6 +87,7 @@ class A2hMapTest {
             assertTrue(e.getMessage().contains("block=100"), e.getMessage());
             assertThrows(IllegalArgumentException.class, () -> m.put(-1, 1));
             assertThrows(IllegalArgumentException.class, () -> m.put(1, A2hMap.MAX_HANDLE + 1));
+            assertThrows(IllegalArgumentException.class, () -> m.put(1, 1L << 28), "slot beyond a cell's 28 bits");
         }
         assertThrows(IllegalArgumentException.class, () -> new A2hMap(0));
     }

@@ -129,6 +129,24 @@ public final class Main implements Callable<Integer> {
             description = "At start-up, also read every stored block and check it against its fingerprint.")
     boolean fullAuditAtStart;
 
+    @Option(
+            names = "--rebuild-rate",
+            defaultValue = "256M",
+            description =
+                    "Most bytes per second a rebuild moves after an SSD fails (default ${DEFAULT-VALUE}; 0 pauses).")
+    String rebuildRate;
+
+    @Option(
+            names = "--scrub-rate",
+            defaultValue = "16M",
+            description = "Most bytes per second the background scrub reads (default ${DEFAULT-VALUE}; 0 stops it).")
+    String scrubRate;
+
+    @Option(
+            names = "--allow-fault-injection",
+            description = "Enable the corruption drill (POST /api/v1/dae/corrupt): test builds only.")
+    boolean allowFaultInjection;
+
     @Override
     public Integer call() throws Exception {
         long size = Sizes.parse(lunSize);
@@ -145,13 +163,18 @@ public final class Main implements Callable<Integer> {
                     Sizes.parse(ssdSize),
                     Sizes.parse(nvramSize),
                     checkpointIntervalMs,
-                    Sizes.parse(readCacheSize));
+                    Sizes.parse(readCacheSize),
+                    fullAuditAtStart);
         } else if (backend.equals("file")) {
             dataConfig = null;
         } else {
             throw new CommandLine.ParameterException(new CommandLine(this), "--backend must be ca or file: " + backend);
         }
         VolumeService volumes = VolumeService.open(dir, scsi, targetName, dataConfig);
+        if (volumes.dataPath() != null) {
+            volumes.dataPath().setRebuildRate(Sizes.parse(rebuildRate));
+            volumes.dataPath().setScrubRate(Sizes.parse(scrubRate));
+        }
         if (volumes.list().isEmpty()) {
             // First start on this directory: the default volumes the options describe.
             for (int i = 0; i < luns; i++) {
@@ -169,6 +192,7 @@ public final class Main implements Callable<Integer> {
                 + volumes.list().get(0).lun();
         ManagementServer mgmt =
                 new ManagementServer(host, mgmtPort, volumes, targetName, () -> status(server, volumes, url));
+        mgmt.allowFaultInjection(allowFaultInjection);
         int mgmtBound = mgmt.start();
         writeAtomically(dir.resolve("node.mgmt"), "http://" + host + ":" + mgmtBound + "\n");
         writeAtomically(dir.resolve("node.url"), url + "\n");
@@ -208,6 +232,23 @@ public final class Main implements Callable<Integer> {
                 .put("sessions", server.sessionCount())
                 .put("volumes", volumes.list().size())
                 .put("pid", ProcessHandle.current().pid());
+        io.hashbrick.node.data.DataPath data = volumes.dataPath();
+        if (data != null) {
+            java.util.Map<String, Object> st = data.stats();
+            for (String k : new String[] {
+                "protection_state",
+                "failures_tolerated",
+                "dae_health",
+                "stripe_width_new",
+                "rebuild_state",
+                "rebuild_progress_pct",
+                "rebuild_stripes_remaining",
+                "scrub_passes",
+                "read_repairs"
+            }) {
+                n.put(k, String.valueOf(st.get(k)));
+            }
+        }
         return n;
     }
 

@@ -85,6 +85,8 @@ public final class DataPath implements AutoCloseable {
     static final int SECTION_A2H = 2;
     /** Blocks still in the journal at a checkpoint (the pool had no room to destage them). */
     static final int SECTION_PENDING = 3;
+    /** The stripe table: every non-free stripe's members, lost and zeroed columns, extent. */
+    static final int SECTION_STRIPES = 4;
 
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -184,6 +186,10 @@ public final class DataPath implements AutoCloseable {
     private long compactedStripes;
     private long noSpaceRefusals;
     private long destagedBlocks;
+    private long readRepairs;
+    private long rebuiltStripes;
+    private long rebuildStartedStripes;
+    private String lastHealthChange = "";
 
     private DataPath(Config config, Dae dae, StripeLayout layout, BatteryBackedMemory nvram, H2pTable h2p) {
         this.config = config;
@@ -195,8 +201,17 @@ public final class DataPath implements AutoCloseable {
         this.h2p = h2p;
         h2p.guardedByCallerLock();
         this.cache = new ReadCache(config.readCacheBytes());
-        long reserveStripes = 2;
-        this.usableBytes = (long) ((layout.stripes() - reserveStripes) * layout.stripeDataBytes() * 0.97);
+        this.usableBytes = usableBytes(layout);
+    }
+
+    /**
+     * What hosts may store: the stripes but 2 (kept for compaction), each less its P and Q columns and
+     * less two more columns of hot space (so the data of two failed SSDs can always be rebuilt into
+     * free space, on 21 + 2 stripes), less 3% slack for packing.
+     */
+    static long usableBytes(StripeLayout layout) {
+        int dataColumns = Math.max(1, layout.width() - 4);
+        return (long) ((layout.stripes() - 2) * dataColumns * (double) StripeLayout.COLUMN_BYTES * 0.97);
     }
 
     /**
@@ -214,6 +229,7 @@ public final class DataPath implements AutoCloseable {
         H2pTable h2p;
         Map<Integer, A2hMap> loaded = new HashMap<>();
         Map<Integer, PendingBlock> pendingLoaded = Map.of();
+        byte[] stripeTable = null;
         if (cp == null) {
             h2p = new H2pTable(new SecureRandom().nextLong());
         } else {
@@ -226,6 +242,9 @@ public final class DataPath implements AutoCloseable {
                         loaded.put(s.id(), A2hCheckpoint.read(ch));
                     } else if (s.kind() == SECTION_PENDING) {
                         pendingLoaded = readPending(ch);
+                    } else if (s.kind() == SECTION_STRIPES) {
+                        stripeTable =
+                                java.nio.channels.Channels.newInputStream(ch).readAllBytes();
                     }
                 }
             }
@@ -242,6 +261,13 @@ public final class DataPath implements AutoCloseable {
         }
         BatteryBackedMemory nvram = BatteryBackedMemory.open(nvramFile, 0, config.nvramBytes());
         DataPath dp = new DataPath(config, dae, layout, nvram, h2p);
+        if (stripeTable != null) {
+            dp.store.readSection(java.nio.channels.Channels.newChannel(new java.io.ByteArrayInputStream(stripeTable)));
+        }
+        String health = dp.store.pollHealth();
+        if (!health.isEmpty()) {
+            Log.warn("dae_health_changed", health + " " + dae.healthSummary());
+        }
         dp.volumes.putAll(loaded);
         dp.restorePending(pendingLoaded);
         if (cp != null) {
@@ -912,27 +938,30 @@ public final class DataPath implements AutoCloseable {
             src = ByteBuffer.wrap(p);
             off = 0;
             len = p.length;
+            if (!decodeAndVerify(c, i, src, off, len, dst, at)) {
+                return false;
+            }
         } else {
             off = store.read(c.rLocation[i], c.rBytes[i], c.scratch);
-            if (off < 0) {
-                return false;
-            }
             src = c.scratch;
-            len = (src.get(off) & 0xFF) | (src.get(off + 1) & 0xFF) << 8;
-            if (len != c.rBytes[i] - SegmentStore.HEADER_BYTES) {
-                return false;
+            if (off < 0
+                    || !decodeAndVerify(
+                            c,
+                            i,
+                            src,
+                            off + SegmentStore.HEADER_BYTES,
+                            off < 0 ? -1 : storedLength(src, off, c.rBytes[i]),
+                            dst,
+                            at)) {
+                off = repair(c, i, dst, at);
+                if (off < 0) {
+                    return false;
+                }
             }
+            len = c.rBytes[i] - SegmentStore.HEADER_BYTES;
             off += SegmentStore.HEADER_BYTES;
         }
-        if (!c.codec.decompress(src, off, len, dst, at)) {
-            return false;
-        }
-        c.codec.fingerprint(dst, at, c.vfp, 0);
         int bucket = H2pHandle.bucket(c.rHandle[i]);
-        if (H2pHandle.bucketOf(c.vfpSeg, 0) != bucket
-                || Arrays.mismatch(c.vfp, 5, 32, c.rFp, i * 27, i * 27 + 27) >= 0) {
-            return false;
-        }
         if (fromSsd && cache.capacityBytes() > 0) {
             lock.lock();
             try {
@@ -947,6 +976,69 @@ public final class DataPath implements AutoCloseable {
             }
         }
         return true;
+    }
+
+    /** The length header of a record read into scratch at {@code off}, or -1 if it is not the length H2P knows. */
+    private static int storedLength(ByteBuffer src, int off, int expectedBytes) {
+        int len = (src.get(off) & 0xFF) | (src.get(off + 1) & 0xFF) << 8;
+        return len == expectedBytes - SegmentStore.HEADER_BYTES ? len : -1;
+    }
+
+    /** Decompresses captured block {@code i} into {@code dst[at]} and checks it against its fingerprint. */
+    private static boolean decodeAndVerify(Ctx c, int i, ByteBuffer src, int off, int len, ByteBuffer dst, int at) {
+        if (len < 0 || !c.codec.decompress(src, off, len, dst, at)) {
+            return false;
+        }
+        c.codec.fingerprint(dst, at, c.vfp, 0);
+        return H2pHandle.bucketOf(c.vfpSeg, 0) == H2pHandle.bucket(c.rHandle[i])
+                && Arrays.mismatch(c.vfp, 5, 32, c.rFp, i * 27, i * 27 + 27) < 0;
+    }
+
+    /**
+     * Self-healing read: the SSD's bytes for captured block {@code i} fail their fingerprint (or could
+     * not be read). If H2P still points there, rebuild the record from parity as if each data column it
+     * spans were lost; a copy that verifies is written back in place, counted and logged. Returns the
+     * record's offset in {@code c.scratch}, or -1.
+     */
+    private int repair(Ctx c, int i, ByteBuffer dst, int at) {
+        long location = c.rLocation[i];
+        lock.lock();
+        try {
+            long h = c.rHandle[i];
+            if (!h2p.bucket(H2pHandle.bucket(h)).isLiveSlot(H2pHandle.slot(h))
+                    || h2p.location(h) != location
+                    || (h2p.flags(h) & FLAG_IN_JOURNAL) != 0) {
+                return -1; // overwritten or moved meanwhile: the caller looks it up again
+            }
+        } finally {
+            lock.unlock();
+        }
+        for (int column : store.columnsOf(location, c.rBytes[i])) {
+            int off = store.readRepaired(location, c.rBytes[i], c.scratch, column);
+            if (off >= 0
+                    && decodeAndVerify(
+                            c,
+                            i,
+                            c.scratch,
+                            off + SegmentStore.HEADER_BYTES,
+                            storedLength(c.scratch, off, c.rBytes[i]),
+                            dst,
+                            at)) {
+                boolean written = store.rewrite(location, c.rBytes[i], c.scratch, column);
+                lock.lock();
+                try {
+                    readRepairs++;
+                } finally {
+                    lock.unlock();
+                }
+                Log.warn(
+                        "read_repaired",
+                        "handle=0x" + Long.toHexString(c.rHandle[i]) + " location=" + location + " column=" + column
+                                + " rewritten=" + written + " source=parity");
+                return off;
+            }
+        }
+        return -1;
     }
 
     private static final ByteBuffer ZERO_BLOCK = ByteBuffer.allocateDirect(BlockCodec.BLOCK_BYTES);
@@ -1005,6 +1097,19 @@ public final class DataPath implements AutoCloseable {
     }
 
     private void maintain() throws IOException {
+        String health = store.pollHealth();
+        if (!health.isEmpty()) {
+            Log.warn("dae_health_changed", health + " " + dae.healthSummary() + " protection=" + protectionState());
+            lock.lock();
+            try {
+                lastHealthChange = health;
+            } finally {
+                lock.unlock();
+            }
+            checkpointRequested = true; // the metadata copies and the stripe table move off the lost SSD
+        }
+        rebuildStep();
+        scrubStep();
         boolean journalFull = journal.reservedBytes() > config.nvramBytes() * 3 / 5;
         boolean due = changesSinceCheckpoint > 0
                 && System.nanoTime() - lastCheckpointNs > TimeUnit.MILLISECONDS.toNanos(config.checkpointIntervalMs());
@@ -1012,9 +1117,10 @@ public final class DataPath implements AutoCloseable {
             int moved = 0;
             for (int i = 0; i < 8; i++) {
                 long victim = store.compactionVictim(0.98);
-                if (victim < 0 || !compact(victim)) {
+                if (victim < 0 || !relocate(new long[] {victim}, "compaction")) {
                     break;
                 }
+                compactedStripes++;
                 moved++;
             }
             if (moved > 0 || store.reclaimableStripes() > 0) {
@@ -1097,28 +1203,47 @@ public final class DataPath implements AutoCloseable {
         return placed;
     }
 
-    /** Moves the live blocks of {@code victim} to the open stripe. @return whether all moved */
-    private boolean compact(long victim) {
-        long lo = victim * layout.stripeDataBytes();
-        long hi = lo + layout.stripeDataBytes();
+    /** Live blocks (on the SSDs) of the given stripes, sorted: {handle, location, stored bytes} each. */
+    private List<long[]> liveBlocksOf(long[] stripes) {
+        long[] sorted = stripes.clone();
+        Arrays.sort(sorted);
+        long stripeBytes = layout.stripeDataBytes();
         List<long[]> found = new ArrayList<>();
-        lock.lock();
-        try {
-            for (int b = 0; b < H2pHandle.BUCKETS; b++) {
+        for (int b = 0; b < H2pHandle.BUCKETS; b++) {
+            lock.lock(); // one bucket at a time: host I/O goes on; movers re-check each block under the lock
+            try {
                 h2p.bucket(b).forEachLive((handle, location, length, flags, refcount) -> {
-                    if ((flags & FLAG_IN_JOURNAL) == 0 && location >= lo && location < hi) {
+                    if ((flags & FLAG_IN_JOURNAL) == 0 && Arrays.binarySearch(sorted, location / stripeBytes) >= 0) {
                         found.add(new long[] {handle, location, storedBytesOf(length, flags)});
                     }
                 });
+            } finally {
+                lock.unlock();
             }
-        } finally {
-            lock.unlock();
         }
+        found.sort((x, y) -> Long.compare(x[1], y[1]));
+        return found;
+    }
+
+    /**
+     * Moves the live blocks of {@code victims} to the open stripe (compaction, and rebuild of stripes
+     * that lost a column: their blocks are re-created, reconstructed where needed, on healthy SSDs).
+     * @return whether all moved
+     */
+    private boolean relocate(long[] victims, String why) {
+        List<long[]> found = liveBlocksOf(victims);
+        boolean rebuild = why.equals("rebuild");
         ByteBuffer scratch = compactScratch;
         long[] newLoc = new long[found.size()];
         int moved = 0;
+        long prepared = -1;
         for (; moved < found.size(); moved++) {
             long[] e = found.get(moved);
+            long stripe = e[1] / layout.stripeDataBytes();
+            if (rebuild && stripe != prepared) {
+                store.prepareRebuild(stripe); // one whole-stripe reconstruction serves all its blocks
+                prepared = stripe;
+            }
             int off = store.read(e[1], (int) e[2], scratch);
             if (off < 0) {
                 break;
@@ -1146,14 +1271,279 @@ public final class DataPath implements AutoCloseable {
                 h2p.setLocation(h, newLoc[i], h2p.length(h), h2p.flags(h));
                 store.released(e[1], (int) e[2]);
                 store.placed(newLoc[i], (int) e[2]);
+                relocatedBytes += e[2];
             }
-            compactedStripes++;
             changesSinceCheckpoint++;
         } finally {
             lock.unlock();
         }
-        Log.info("stripe_compacted", "stripe=" + victim + " blocks=" + moved + " of=" + found.size());
+        Log.info(
+                "stripes_relocated",
+                "reason=" + why + " stripes=" + Arrays.toString(victims) + " blocks=" + moved + " of=" + found.size());
         return moved == found.size();
+    }
+
+    // ---------------------------------------------------------------- rebuild and scrub
+
+    private volatile long rebuildRateBytes = 256L << 20;
+    private volatile long scrubRateBytes = 16L << 20;
+    private long rebuildCredit;
+    private long rebuildLastNs = System.nanoTime();
+    private long rebuildStartNs;
+    private long rebuildTotalStripes;
+    private long rebuildTotalBytes;
+    private long rebuildMovedBytes;
+    private long rebuildLastMs;
+    private long rebuildsCompleted;
+    private long relocatedBytes;
+    private long scrubCursor;
+    private long scrubLastNs = System.nanoTime();
+    private long scrubPasses;
+    private long scrubRepairs;
+    private long scrubParityRewrites;
+
+    /** Bytes per second the rebuild may move (0 pauses it). */
+    public void setRebuildRate(long bytesPerSecond) {
+        rebuildRateBytes = Math.max(0, bytesPerSecond);
+    }
+
+    /** Bytes per second the scrub may read (0 stops it). */
+    public void setScrubRate(long bytesPerSecond) {
+        scrubRateBytes = Math.max(0, bytesPerSecond);
+    }
+
+    /**
+     * Rebuild into hot space: stripes that lost a column have their live blocks re-created on stripes
+     * of the healthy SSDs (free space on every SSD is the spare), at most {@link #setRebuildRate} bytes
+     * per second. Only live data moves; the old stripes are freed by the next checkpoint.
+     */
+    private void rebuildStep() {
+        long now = System.nanoTime();
+        long rate = rebuildRateBytes;
+        rebuildCredit =
+                Math.min(rebuildCredit + (now - rebuildLastNs) * rate / 1_000_000_000L, 64 * layout.stripeDataBytes());
+        rebuildLastNs = now;
+        long[] pendingRebuild = store.degradedLive();
+        if (pendingRebuild[0] == 0) {
+            if (rebuildStartNs != 0) {
+                rebuildLastMs = (now - rebuildStartNs) / 1_000_000;
+                rebuildsCompleted++;
+                Log.info(
+                        "rebuild_done",
+                        "stripes=" + rebuildTotalStripes + " bytes=" + rebuildMovedBytes + " ms=" + rebuildLastMs
+                                + " mb_per_s="
+                                + String.format(
+                                        java.util.Locale.ROOT,
+                                        "%.1f",
+                                        rebuildMovedBytes / 1048576.0 / Math.max(0.001, rebuildLastMs / 1000.0)));
+                rebuildStartNs = 0;
+                checkpointRequested = true;
+            }
+            return;
+        }
+        if (rebuildStartNs == 0) {
+            rebuildStartNs = now;
+            rebuildTotalStripes = pendingRebuild[0];
+            rebuildTotalBytes = pendingRebuild[1];
+            rebuildMovedBytes = 0;
+            Log.warn(
+                    "rebuild_started",
+                    "stripes=" + pendingRebuild[0] + " live_bytes=" + pendingRebuild[1] + " rate_bytes_per_s=" + rate);
+        }
+        rebuildTotalStripes = Math.max(rebuildTotalStripes, pendingRebuild[0]);
+        if (rate == 0 || rebuildCredit < Math.min(pendingRebuild[1], layout.stripeDataBytes() / 4)) {
+            return;
+        }
+        int max = (int) Math.max(1, Math.min(64, rebuildCredit / Math.max(1, layout.stripeDataBytes() / 2)));
+        long[] victims = store.degradedStripes(max);
+        long before = relocatedBytes;
+        relocate(victims, "rebuild");
+        long moved = relocatedBytes - before;
+        rebuildMovedBytes += moved;
+        rebuildCredit -= Math.max(moved, 1);
+        checkpointRequested = true; // frees the emptied stripes
+    }
+
+    /** Scrub: one sealed stripe at a time, at most {@link #setScrubRate} bytes per second read. */
+    private void scrubStep() {
+        long rate = scrubRateBytes;
+        long now = System.nanoTime();
+        long stripeRaw = (long) layout.width() * StripeLayout.COLUMN_BYTES;
+        if (rate == 0 || now - scrubLastNs < stripeRaw * 1_000_000_000L / rate) {
+            return;
+        }
+        scrubLastNs = now;
+        long s = store.nextScrubStripe(scrubCursor);
+        if (s < 0) {
+            return;
+        }
+        if (s < scrubCursor) {
+            scrubPasses++;
+        }
+        scrubCursor = s + 1;
+        if (store.scrub(s) == SegmentStore.ScrubResult.MISMATCH) {
+            scrubRepair(s);
+        }
+    }
+
+    /**
+     * A stripe whose parity does not match its data: verify each live block against its fingerprint
+     * (the read path rebuilds and rewrites a corrupted one from parity); if parity still disagrees,
+     * what is wrong is parity or dead data, and P and Q are recomputed from the data.
+     */
+    private void scrubRepair(long s) {
+        long repairsBefore;
+        lock.lock();
+        try {
+            repairsBefore = readRepairs;
+        } finally {
+            lock.unlock();
+        }
+        long bad = 0;
+        Ctx c = contexts.get();
+        ByteBuffer out = ByteBuffer.allocateDirect(BlockCodec.BLOCK_BYTES);
+        for (long[] e : liveBlocksOf(new long[] {s})) {
+            if (!verifyHandle(c, e[0], out)) {
+                bad++;
+            }
+        }
+        long repaired;
+        lock.lock();
+        try {
+            repaired = readRepairs - repairsBefore;
+            scrubRepairs += repaired;
+        } finally {
+            lock.unlock();
+        }
+        boolean parityRewritten = false;
+        if (store.scrub(s) == SegmentStore.ScrubResult.MISMATCH && bad == 0) {
+            parityRewritten = store.reencode(s);
+            if (parityRewritten) {
+                lock.lock();
+                try {
+                    scrubParityRewrites++;
+                } finally {
+                    lock.unlock();
+                }
+            }
+        }
+        Log.warn(
+                "scrub_mismatch",
+                "stripe=" + s + " blocks_repaired=" + repaired + " blocks_unrepairable=" + bad + " parity_rewritten="
+                        + parityRewritten);
+    }
+
+    /** Reads block {@code h} from where it is stored and checks it (repairing it from parity if needed). */
+    private boolean verifyHandle(Ctx c, long h, ByteBuffer out) {
+        int b = H2pHandle.bucket(h);
+        boolean ok = false;
+        for (int attempt = 0; attempt < 3 && !ok; attempt++) {
+            lock.lock();
+            try {
+                if (!h2p.bucket(b).isLiveSlot(H2pHandle.slot(h))) {
+                    return true; // freed meanwhile
+                }
+                c.rHandle[0] = h;
+                int flags = h2p.flags(h);
+                c.rLocation[0] = h2p.location(h);
+                c.rBytes[0] = storedBytesOf(h2p.length(h), flags);
+                c.rPending[0] = (flags & FLAG_IN_JOURNAL) != 0 ? pending[(int) c.rLocation[0]] : null;
+                c.rCachedLength[0] = -1; // what is stored is checked, not the cache
+                h2p.bucket(b).copyStoredFingerprint(h, c.rFpSeg, 0);
+            } finally {
+                lock.unlock();
+            }
+            ok = fetch(c, 0, out, 0);
+        }
+        return ok;
+    }
+
+    // ---------------------------------------------------------------- drills
+
+    /** The DAE (drills and tests). */
+    public Dae dae() {
+        return dae;
+    }
+
+    /**
+     * A drill on SSD {@code slot}: "fail" (the drive dies), "pull" (it leaves the slot), "reinsert" (the
+     * same drive goes back; its columns stay lost until rebuilt, as they may be stale) or "replace" (a
+     * new, empty drive). The data path notices within one destage round, as it would a real failure.
+     */
+    public String drill(String action, int slot) throws IOException {
+        if (slot < 0 || slot >= dae.slotCount()) {
+            throw new IllegalArgumentException("no such SSD slot: slot=" + slot + " slots=" + dae.slotCount());
+        }
+        String before = dae.health(slot).name();
+        switch (action) {
+            case "fail" -> dae.fail(slot);
+            case "pull" -> dae.pull(slot);
+            case "reinsert" -> dae.reinsert(slot);
+            case "replace" -> dae.replace(slot);
+            default ->
+                throw new IllegalArgumentException(
+                        "unknown SSD drill: action=" + action + " (fail, pull, reinsert, replace)");
+        }
+        String after = dae.health(slot).name();
+        Log.warn("ssd_drill", "action=" + action + " slot=" + slot + " before=" + before + " after=" + after);
+        lock.lock();
+        try {
+            destageWake.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        return after;
+    }
+
+    /**
+     * Test drill: flips one random bit in one cell of each of {@code count} random blocks stored on the
+     * SSDs (silent corruption), at most one cell per stripe. Returns "slot:cell" of each flipped cell.
+     */
+    public List<String> corruptCells(int count, long seed) {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        List<long[]> onSsd = new ArrayList<>();
+        for (int b = 0; b < H2pHandle.BUCKETS; b++) {
+            lock.lock();
+            try {
+                h2p.bucket(b).forEachLive((handle, location, length, flags, refcount) -> {
+                    if ((flags & FLAG_IN_JOURNAL) == 0) {
+                        onSsd.add(new long[] {location, storedBytesOf(length, flags)});
+                    }
+                });
+            } finally {
+                lock.unlock();
+            }
+        }
+        io.hashbrick.sim.FaultInjector faults = new io.hashbrick.sim.FaultInjector(seed);
+        java.util.Set<String> done = new java.util.LinkedHashSet<>();
+        java.util.Set<Long> stripesHit = new java.util.HashSet<>();
+        for (int k = 0; k < count * 8 && done.size() < count && !onSsd.isEmpty(); k++) {
+            long[] e = onSsd.get(r.nextInt(onSsd.size()));
+            long offset = e[0] % layout.stripeDataBytes() + r.nextLong(e[1]);
+            int cell = (int) (offset / StripeLayout.CELL);
+            long[] at = store.cellAddress(e[0], cell / StripeLayout.ROWS, cell % StripeLayout.ROWS);
+            String key = at[0] + ":" + at[1];
+            long stripe = e[0] / layout.stripeDataBytes();
+            if (!stripesHit.add(stripe) || dae.health((int) at[0]) != io.hashbrick.sim.Health.OK) {
+                continue; // one cell per stripe: independent, rare corruption (parity rebuilds one column)
+            }
+            faults.flipBit(dae.slot((int) at[0]), at[1], (int) ((offset % StripeLayout.CELL) * 8 + r.nextInt(8)));
+            done.add(key);
+        }
+        lock.lock();
+        try {
+            cache.clear();
+        } finally {
+            lock.unlock();
+        }
+        Log.warn("corruption_drill", "cells=" + done.size() + " seed=" + seed);
+        return List.copyOf(done);
+    }
+
+    /** "protected", "degraded" (one more SSD may fail), "critical" (none may) or "data_unavailable". */
+    public String protectionState() {
+        long[] h = store.protectionHistogram();
+        return h[3] > 0 ? "data_unavailable" : h[2] > 0 ? "critical" : h[1] > 0 ? "degraded" : "protected";
     }
 
     /**
@@ -1171,6 +1561,9 @@ public final class DataPath implements AutoCloseable {
 
     private void checkpointDestaging() throws IOException {
         destageAll();
+        if (store.seal() != io.hashbrick.sim.IoStatus.OK) {
+            throw new IOException("the open stripe lost more than two columns: not checkpointing");
+        }
         if (store.sync() != io.hashbrick.sim.IoStatus.OK) { // most of it outside the lock
             throw new IOException("SSD flush failed before checkpoint");
         }
@@ -1182,13 +1575,15 @@ public final class DataPath implements AutoCloseable {
             while (pendingCount > 0 && destageBatch(Integer.MAX_VALUE, 2) > 0) {
                 // destage what fits, keeping stripes for compaction; the rest goes into the checkpoint
             }
-            if (store.sync() != io.hashbrick.sim.IoStatus.OK) {
+            if (store.seal() != io.hashbrick.sim.IoStatus.OK || store.sync() != io.hashbrick.sim.IoStatus.OK) {
                 throw new IOException("SSD flush failed before checkpoint");
             }
             seq = lastSequence;
             long generation = checkpointGeneration + 1;
             MetadataArea.Writer w = meta.begin(generation);
             h2p.writeCheckpoint(w.section(SECTION_H2P, 0));
+            w.endSection();
+            store.writeSection(w.section(SECTION_STRIPES, 0));
             w.endSection();
             for (Map.Entry<Integer, A2hMap> e : volumes.entrySet()) {
                 A2hCheckpoint.write(e.getValue(), w.section(SECTION_A2H, e.getKey()));
@@ -1373,26 +1768,7 @@ public final class DataPath implements AutoCloseable {
                 lock.unlock();
             }
             for (long h : handles) {
-                boolean ok = false;
-                for (int attempt = 0; attempt < 3 && !ok; attempt++) {
-                    lock.lock();
-                    try {
-                        if (!h2p.bucket(b).isLiveSlot(H2pHandle.slot(h))) {
-                            ok = true; // freed meanwhile
-                            break;
-                        }
-                        c.rHandle[0] = h;
-                        int flags = h2p.flags(h);
-                        c.rLocation[0] = h2p.location(h);
-                        c.rBytes[0] = storedBytesOf(h2p.length(h), flags);
-                        c.rPending[0] = (flags & FLAG_IN_JOURNAL) != 0 ? pending[(int) c.rLocation[0]] : null;
-                        c.rCachedLength[0] = -1; // the auditor checks what is stored, not the cache
-                        h2p.bucket(b).copyStoredFingerprint(h, c.rFpSeg, 0);
-                    } finally {
-                        lock.unlock();
-                    }
-                    ok = fetch(c, 0, out, 0);
-                }
+                boolean ok = verifyHandle(c, h, out);
                 verified++;
                 if (!ok) {
                     errors++;
@@ -1514,6 +1890,46 @@ public final class DataPath implements AutoCloseable {
             s.put("checkpoint_generation", checkpointGeneration);
             s.put("checkpoint_last_ms", checkpointLastMs);
             s.put("dae_health", dae.healthSummary());
+            long[] hist = store.protectionHistogram();
+            long[] deg = store.degradedLive();
+            s.put("protection_state", protectionState());
+            s.put("failures_tolerated", hist[3] > 0 ? -1 : hist[2] > 0 ? 0 : hist[1] > 0 ? 1 : 2);
+            s.put("ssds_healthy", Integer.bitCount(store.healthyMask()));
+            s.put("stripe_width_new", Integer.bitCount(store.healthyMask()));
+            s.put("stripes_in_use", hist[0] + hist[1] + hist[2] + hist[3]);
+            s.put("stripes_lost_1_column", hist[1]);
+            s.put("stripes_lost_2_columns", hist[2]);
+            s.put("stripes_lost_3_or_more", hist[3]);
+            s.put("last_health_change", lastHealthChange);
+            long rawData = layout.stripes() * layout.width() * (long) StripeLayout.COLUMN_BYTES;
+            s.put("raw_data_bytes", rawData);
+            s.put("parity_bytes", layout.stripes() * 2L * StripeLayout.COLUMN_BYTES);
+            s.put("hot_space_bytes", layout.stripes() * 2L * StripeLayout.COLUMN_BYTES);
+            s.put("rebuild_state", deg[0] == 0 ? "idle" : rebuildRateBytes == 0 ? "paused" : "running");
+            s.put("rebuild_stripes_remaining", deg[0]);
+            s.put("rebuild_bytes_remaining", deg[1]);
+            s.put("rebuild_stripes_total", deg[0] == 0 ? 0 : rebuildTotalStripes);
+            s.put(
+                    "rebuild_progress_pct",
+                    deg[0] == 0 || rebuildTotalStripes == 0
+                            ? 100.0
+                            : Math.round(1000.0 * (rebuildTotalStripes - deg[0]) / rebuildTotalStripes) / 10.0);
+            s.put("rebuild_bytes_moved", rebuildMovedBytes);
+            s.put("rebuild_rate_limit_bytes_per_s", rebuildRateBytes);
+            s.put("rebuilds_completed", rebuildsCompleted);
+            s.put("rebuild_last_ms", rebuildLastMs);
+            s.put("ssd_parity_cells_written", store.parityCellsWritten());
+            s.put("degraded_reads", store.degradedReads());
+            s.put("cells_reconstructed", store.cellsReconstructed());
+            s.put("reconstruct_cell_reads", store.reconstructReads());
+            s.put("unrecoverable_reads", store.unrecoverable());
+            s.put("read_repairs", readRepairs);
+            s.put("scrub_rate_limit_bytes_per_s", scrubRateBytes);
+            s.put("scrubbed_stripes", store.scrubbedStripes());
+            s.put("scrub_passes", scrubPasses);
+            s.put("scrub_parity_mismatches", store.scrubMismatches());
+            s.put("scrub_blocks_repaired", scrubRepairs);
+            s.put("scrub_parity_rewrites", scrubParityRewrites);
             return s;
         } finally {
             lock.unlock();

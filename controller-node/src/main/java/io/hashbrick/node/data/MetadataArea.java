@@ -19,25 +19,28 @@ import java.util.zip.CRC32C;
  * The DAE's metadata area: checkpoints of H2P and A2H ({@link StripeLayout#metadataBytes()} at the
  * start of every SSD). Two slots, A and B, alternate, so a checkpoint torn by a crash leaves the one
  * before it whole. A checkpoint is one logical byte stream striped in 1 MiB chunks over the n healthy
- * SSDs, every chunk mirrored on the next SSD (until XDP protects this area too): chunk k lives on SSD
- * k mod n (primary half of the slot) and on SSD (k + 1) mod n (mirror half), at row k / n. A slot can
- * thus hold n/2 times what one SSD's slot holds.
+ * SSDs, every chunk kept in three copies, on the SSD it falls on and the next two (so that any two
+ * failed SSDs leave a copy, as XDP does for the data): copy i of chunk k lives on SSD (k + i) mod n, in
+ * the i-th third of the slot, at row k / n. A slot thus holds n/3 times what one SSD's slot holds.
  *
  * <pre>
  *  logical stream of a checkpoint:
  *   cell 0      header: magic "HBMETA01", version, sections, generation, journal sequence, end,
- *               SSD mask, CRC32C (written to the first two SSDs of the mask)
+ *               SSD mask, CRC32C (written to the first three SSDs of the mask)
  *   cells 1..3  table of contents: 384 x {kind u32, id u32, offset u64, length u64, crc32c u32, pad u32}
  *   16 KiB ...  sections, each starting on a cell boundary, each with its own CRC32C
- *  slot on each SSD: [header area 16 KiB | primary rows | mirror rows]
+ *  slot on each SSD: [header area 16 KiB | copy 0 rows | copy 1 rows | copy 2 rows]
  * </pre>
  * The header's CRC covers cells 0..3 (with the CRC field taken as zero). Loading picks the highest
- * generation whose header and every section verify; a chunk whose primary SSD fails is read from its
- * mirror.
+ * generation whose header and every section verify; a chunk whose SSD fails is read from another
+ * copy. Version 1 areas (two copies) are refused with a clear error rather than read as empty.
  */
 public final class MetadataArea {
     static final long MAGIC = 0x3130_4154_454D_4248L; // "HBMETA01" little-endian
-    static final int VERSION = 1;
+    static final int VERSION = 2;
+    /** Copies of every chunk: any two SSDs may fail. */
+    static final int COPIES = 3;
+
     static final int HEADER_AREA = 4 * StripeLayout.CELL;
     static final int TOC_ENTRY = 32;
     static final int MAX_SECTIONS = (HEADER_AREA - StripeLayout.CELL) / TOC_ENTRY;
@@ -57,13 +60,13 @@ public final class MetadataArea {
     // per checkpoint (direct buffers are only returned when the GC runs: RSS would creep up).
     private final ByteBuffer writeBuffer = Ssd.allocateAligned(BUFFER);
     private final ByteBuffer headerBuffer = Ssd.allocateAligned(HEADER_AREA);
-    /** Bytes of one half (primary or mirror rows) of a slot on one SSD, whole chunks. */
+    /** Bytes of one third (one copy's rows) of a slot on one SSD, whole chunks. */
     private final long halfBytes;
 
     public MetadataArea(Dae dae, StripeLayout layout) {
         this.dae = dae;
         this.slotBytes = layout.metadataBytes() / 2;
-        this.halfBytes = (slotBytes - HEADER_AREA) / 2 / BUFFER * BUFFER;
+        this.halfBytes = (slotBytes - HEADER_AREA) / COPIES / BUFFER * BUFFER;
         if (halfBytes < BUFFER) {
             throw new IllegalArgumentException("metadata area too small: bytes=" + layout.metadataBytes());
         }
@@ -88,12 +91,16 @@ public final class MetadataArea {
         return new Writer(ok.stream().mapToInt(Integer::intValue).toArray(), (int) (generation & 1), generation);
     }
 
-    /** Where chunk {@code k} (its primary or mirror copy) lives: {ssd, offset in the SSD's data area}. */
-    private long[] place(int[] ssds, int slot, long k, boolean mirror) {
+    /** Where copy {@code copy} of chunk {@code k} lives: {ssd, offset in the SSD's data area}. */
+    private long[] place(int[] ssds, int slot, long k, int copy) {
         int n = ssds.length;
         long row = k / n;
-        int ssd = ssds[(int) ((k + (mirror ? 1 : 0)) % n)];
-        return new long[] {ssd, slot * slotBytes + HEADER_AREA + (mirror ? halfBytes : 0) + row * BUFFER};
+        int ssd = ssds[(int) ((k + copy) % n)];
+        return new long[] {ssd, slot * slotBytes + HEADER_AREA + copy * halfBytes + row * BUFFER};
+    }
+
+    private static int copies(int[] ssds) {
+        return Math.min(COPIES, ssds.length);
     }
 
     /** Writes one checkpoint: sections streamed in order, then the table and header. */
@@ -182,8 +189,8 @@ public final class MetadataArea {
             for (int i = len; i < aligned; i++) {
                 buf.put(i, (byte) 0);
             }
-            for (boolean mirror : new boolean[] {false, true}) {
-                long[] at = place(ssds, slot, k, mirror);
+            for (int copy = 0; copy < copies(ssds); copy++) {
+                long[] at = place(ssds, slot, k, copy);
                 IoStatus s = dae.slot((int) at[0]).write(at[1], buf.slice(0, aligned));
                 if (s != IoStatus.OK) {
                     throw new IOException("checkpoint write failed: ssd=" + at[0] + " status=" + s);
@@ -224,7 +231,7 @@ public final class MetadataArea {
             for (int ssd : ssds) { // the sections first, durable, then the header that makes them current
                 flush(ssd);
             }
-            for (int i = 0; i < 2; i++) { // the header on two SSDs: loading looks on every SSD
+            for (int i = 0; i < copies(ssds); i++) { // the header on three SSDs: loading looks on every SSD
                 int ssd = ssds[i];
                 IoStatus s = dae.slot(ssd).write(base, h.slice(0, HEADER_AREA));
                 if (s != IoStatus.OK) {
@@ -260,7 +267,7 @@ public final class MetadataArea {
     }
 
     /** @return the newest checkpoint that verifies completely, or null if the area holds none */
-    public Checkpoint latest() {
+    public Checkpoint latest() throws CorruptCheckpointException {
         Checkpoint best = null;
         for (int ssd = 0; ssd < dae.slotCount(); ssd++) {
             if (dae.health(ssd) != Health.OK) {
@@ -282,7 +289,7 @@ public final class MetadataArea {
         return best;
     }
 
-    private Checkpoint readHeader(int ssd, int slot) {
+    private Checkpoint readHeader(int ssd, int slot) throws CorruptCheckpointException {
         ByteBuffer h = Ssd.allocateAligned(HEADER_AREA).order(ByteOrder.LITTLE_ENDIAN);
         if (dae.slot(ssd).read(slot * slotBytes, h) != IoStatus.OK) {
             return null;
@@ -290,6 +297,10 @@ public final class MetadataArea {
         h.clear();
         if (h.getLong(0) != MAGIC) {
             return null;
+        }
+        if (h.getInt(8) != VERSION && h.getInt(CRC_OFFSET) == headerCrc(h)) {
+            throw new CorruptCheckpointException("metadata area format version " + h.getInt(8) + " on ssd=" + ssd
+                    + ", this build reads version " + VERSION + " (refusing to start rather than ignore it)");
         }
         if (h.getInt(8) != VERSION || h.getInt(CRC_OFFSET) != headerCrc(h)) {
             Log.warn("checkpoint_header_invalid", "ssd=" + ssd + " slot=" + slot + " version=" + h.getInt(8));
@@ -348,7 +359,7 @@ public final class MetadataArea {
         return true;
     }
 
-    /** A channel over one section's bytes; each chunk from its primary SSD, else from its mirror. */
+    /** A channel over one section's bytes; each chunk from the first copy on a healthy SSD that reads. */
     public ReadableByteChannel open(Checkpoint c, Section s) {
         return new ReadableByteChannel() {
             private final ByteBuffer buf = writeBuffer.clear();
@@ -374,8 +385,8 @@ public final class MetadataArea {
             }
 
             private void load(long k) throws IOException {
-                for (boolean mirror : new boolean[] {false, true}) {
-                    long[] at = place(c.ssds(), c.slot(), k, mirror);
+                for (int copy = 0; copy < copies(c.ssds()); copy++) {
+                    long[] at = place(c.ssds(), c.slot(), k, copy);
                     if (dae.health((int) at[0]) != Health.OK) {
                         continue;
                     }
@@ -387,7 +398,7 @@ public final class MetadataArea {
                 }
                 chunk = -1;
                 throw new CorruptCheckpointException(
-                        "checkpoint chunk unreadable on both copies: chunk=" + k + " generation=" + c.generation());
+                        "checkpoint chunk unreadable on every copy: chunk=" + k + " generation=" + c.generation());
             }
 
             @Override

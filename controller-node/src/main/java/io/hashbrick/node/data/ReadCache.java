@@ -54,6 +54,15 @@ final class ReadCache {
         }
     }
 
+    /** Drops every entry (a drill wants the next reads to go to the SSDs). */
+    void clear() {
+        Arrays.fill(keys, 0);
+        Arrays.fill(handleOf, -1);
+        Arrays.fill(referenced, false);
+        used = 0;
+        hand = 0;
+    }
+
     long capacityBytes() {
         return (long) slots * SLOT_BYTES;
     }

@@ -2,23 +2,45 @@ package io.hashbrick.node.data;
 
 import io.hashbrick.node.Log;
 import io.hashbrick.sim.Dae;
+import io.hashbrick.sim.Health;
 import io.hashbrick.sim.IoStatus;
 import io.hashbrick.sim.Ssd;
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
+import java.util.Arrays;
 
 /**
- * The D role's packed block store on a DAE ({@link StripeLayout}). Destage appends stored blocks (a
- * 2-byte little-endian length header, then the LZ4 or raw bytes) back to back into the open stripe,
- * held in memory, and {@link #flush}es the cells it filled to the SSDs; readers read cells from the
- * SSDs only, so the open buffer is the destage thread's alone.
+ * The D role's packed block store on a DAE ({@link StripeLayout}), protected by XDP: row-diagonal
+ * parity ({@link Rdp}) over every stripe. Destage appends stored blocks (a 2-byte little-endian length
+ * header, then the LZ4 or raw bytes) back to back into the open stripe, whose image is held in memory;
+ * {@link #flush} writes the data cells filled since the last flush and the P and Q cells that changed,
+ * so that every flushed byte is parity-protected before destage publishes it.
  *
- * <p>Space: every stripe is FREE, OPEN, SEALED (holds live blocks) or RECLAIMABLE (no live block
+ * <p><b>Stripe members.</b> A stripe spans the SSDs that were healthy when it was opened: 25 on a full
+ * DAE (23 data + P + Q), 24 (22 + 2) or 23 (21 + 2) with one or two SSDs failed. Column j of stripe
+ * s (data 0..w-3, then P, then Q) is on the ((j + s) mod w)-th member slot, so parity rotates. Per
+ * stripe we keep the member mask, the degraded mask (members whose column is lost: failed, pulled or
+ * replaced by an empty drive since), the zeroed mask (data columns a rebuild emptied and took out of
+ * the parity, now virtual zero columns) and the extent (bytes of the data area ever filled; cells past
+ * it are zero as far as parity is concerned, whatever the SSD holds).
+ *
+ * <p><b>Reads</b> go to the SSDs. A cell on a lost column, or whose read fails, is reconstructed: from
+ * its row (P) when it is the only data column missing, else from the whole stripe ({@link
+ * Rdp#reconstruct}, up to two columns). Callers verify what they read against the fingerprint and may
+ * ask for a {@link #readRepaired} copy, rebuilt from parity as if a column were lost, when the SSD
+ * returned wrong bytes.
+ *
+ * <p><b>Space</b>: every stripe is FREE, OPEN, SEALED (holds live blocks) or RECLAIMABLE (no live block
  * left, but the last checkpoint may still point into it). RECLAIMABLE stripes become FREE when a
- * checkpoint that no longer references them is on the DAE ({@link #checkpointed}), so a crash can
- * always fall back to the last checkpoint's locations. Live bytes are counted per stripe, exactly.
+ * checkpoint that no longer references them is on the DAE ({@link #checkpointed}). The open stripe is
+ * sealed before every checkpoint ({@link #seal}), so a stripe the checkpoint references never has its
+ * parity rewritten by destage afterwards (no write hole for checkpointed data).
  *
- * <p>Threads: {@link #append}, {@link #flush} and {@link #seal} on the destage thread; {@link #read}
- * on any thread; the accounting methods are synchronized.
+ * <p>Threads: {@link #append}, {@link #flush}, {@link #seal} and the rebuild/scrub writes on the destage
+ * thread; {@link #read} on any thread; stripe metadata is guarded by this object's monitor.
  */
 public final class SegmentStore {
     public static final int HEADER_BYTES = 2;
@@ -32,20 +54,57 @@ public final class SegmentStore {
     static final byte SEALED = 2;
     static final byte RECLAIMABLE = 3;
 
+    private static final int CELL = StripeLayout.CELL;
+    private static final int ROWS = StripeLayout.ROWS;
+    private static final int SECTION_MAGIC = 0x54535248; // "HRST"
+    private static final int SECTION_VERSION = 1;
+
     private final Dae dae;
     private final StripeLayout layout;
     private final long stripeBytes;
+    private final int slots;
     private final byte[] state;
     private final int[] live;
-    private final ByteBuffer open;
+    private final int[] members;
+    private final int[] degraded;
+    private final int[] zeroed;
+    private final int[] extent;
+    /** Bumped each time a stripe is opened: cached reconstructions of an older use are stale. */
+    private final int[] epoch;
+    /** Whole stripes rebuilt from parity, most recent last (sealed stripes only: their data is fixed). */
+    private final java.util.ArrayDeque<Reconstructed> reconstructed = new java.util.ArrayDeque<>();
+
+    private record Reconstructed(int stripe, int epoch, byte[][][] columns) {}
+
+    private static final int RECONSTRUCTED_MAX = 4;
+    /** Generation of each slot's drive as this store last knew it (a replace is a lost column). */
+    private final int[] generation;
+    /** Health of each slot as last polled. */
+    private final Health[] health;
+
+    // The open stripe: image of its data columns (0..22), P (23) and Q (24), destage thread only.
+    private final byte[][][] image = new byte[25][ROWS][CELL];
+    private final byte[][] lastP = new byte[ROWS][CELL];
+    private final byte[][] lastQ = new byte[ROWS][CELL];
+    private boolean parityOnDisk;
+    private final ByteBuffer io = Ssd.allocateAligned(StripeLayout.COLUMN_BYTES);
     private final boolean[] unsynced = new boolean[Dae.SLOTS_MAX]; // destage thread only
     private long openStripe = -1;
+    private int openCapacity;
     private int fill;
     private int flushed;
+
     private long liveTotal;
     private long freeStripes;
     private long writeErrors;
     private long cellsWritten;
+    private long parityCellsWritten;
+    private long degradedReads;
+    private long cellsReconstructed;
+    private long reconstructReads;
+    private long unrecoverable;
+    private long scrubbedStripes;
+    private long scrubMismatches;
 
     public SegmentStore(Dae dae, StripeLayout layout) {
         if (layout.stripes() > Integer.MAX_VALUE) {
@@ -54,26 +113,229 @@ public final class SegmentStore {
         this.dae = dae;
         this.layout = layout;
         this.stripeBytes = layout.stripeDataBytes();
-        this.state = new byte[(int) layout.stripes()];
-        this.live = new int[state.length];
-        this.freeStripes = state.length;
-        this.open = Ssd.allocateAligned((int) stripeBytes);
+        this.slots = layout.width();
+        int n = (int) layout.stripes();
+        this.state = new byte[n];
+        this.live = new int[n];
+        this.members = new int[n];
+        this.degraded = new int[n];
+        this.zeroed = new int[n];
+        this.extent = new int[n];
+        this.epoch = new int[n];
+        this.freeStripes = n;
+        this.generation = new int[slots];
+        this.health = new Health[slots];
+        for (int i = 0; i < slots; i++) {
+            generation[i] = dae.slot(i).generation();
+            health[i] = dae.health(i);
+        }
     }
 
     public StripeLayout layout() {
         return layout;
     }
 
+    // ---------------------------------------------------------------- geometry
+
+    /** Slot of every column of {@code stripe}: data 0..w-3, P at w-2, Q at w-1. */
+    private static int[] columnSlots(long stripe, int memberMask) {
+        int w = Integer.bitCount(memberMask);
+        int[] sorted = new int[w];
+        for (int i = 0, j = 0; i < 32; i++) {
+            if ((memberMask & (1 << i)) != 0) {
+                sorted[j++] = i;
+            }
+        }
+        int[] col = new int[w];
+        for (int j = 0; j < w; j++) {
+            col[j] = sorted[(int) ((j + stripe) % w)];
+        }
+        return col;
+    }
+
+    private long ssdOffset(long stripe, int row) {
+        return layout.metadataBytes() + stripe * StripeLayout.COLUMN_BYTES + (long) row * CELL;
+    }
+
+    // ---------------------------------------------------------------- health
+
+    /**
+     * Compares every slot with what this store last saw: a slot that failed, was pulled or had its
+     * drive replaced loses its column in every stripe that uses it (degraded until rebuilt). Returns a
+     * description of the changes ("" when none), for the caller to log and act on.
+     */
+    public synchronized String pollHealth() {
+        StringBuilder changes = new StringBuilder();
+        for (int i = 0; i < slots; i++) {
+            Health h = dae.health(i);
+            int g = dae.slot(i).generation();
+            if (h == health[i] && g == generation[i]) {
+                continue;
+            }
+            boolean lost = h != Health.OK || g != generation[i];
+            if (lost) {
+                long n = markLost(i);
+                changes.append(changes.isEmpty() ? "" : " ")
+                        .append("slot=")
+                        .append(i)
+                        .append(":")
+                        .append(g != generation[i] ? "replaced" : h.name().toLowerCase(java.util.Locale.ROOT))
+                        .append(":stripes_degraded=")
+                        .append(n);
+            } else {
+                changes.append(changes.isEmpty() ? "" : " ")
+                        .append("slot=")
+                        .append(i)
+                        .append(":back");
+            }
+            health[i] = h;
+            generation[i] = g;
+        }
+        return changes.toString();
+    }
+
+    private long markLost(int slot) {
+        long n = 0;
+        for (int s = 0; s < state.length; s++) {
+            if (state[s] != FREE && (members[s] & (1 << slot)) != 0 && (degraded[s] & (1 << slot)) == 0) {
+                degraded[s] |= 1 << slot;
+                n++;
+            }
+        }
+        return n;
+    }
+
+    private boolean usable(int slot) {
+        return dae.health(slot) == Health.OK;
+    }
+
+    /**
+     * Slots healthy now and as {@link #pollHealth} last saw them (a drive replaced since joins new
+     * stripes only once the poll has marked the old drive's columns lost).
+     */
+    private synchronized int knownGoodMask() {
+        int m = 0;
+        for (int i = 0; i < slots; i++) {
+            if (usable(i) && health[i] == Health.OK && dae.slot(i).generation() == generation[i]) {
+                m |= 1 << i;
+            }
+        }
+        return m;
+    }
+
+    /** Slots that are healthy now, as a mask. */
+    public synchronized int healthyMask() {
+        int m = 0;
+        for (int i = 0; i < slots; i++) {
+            if (usable(i)) {
+                m |= 1 << i;
+            }
+        }
+        return m;
+    }
+
+    // ---------------------------------------------------------------- recovery
+
     /** Recovery: a live block of {@code bytes} found at {@code location} in the loaded H2P. */
     public synchronized void recoverLive(long location, int bytes) {
         int s = stripeOf(location);
         if (state[s] == FREE) {
+            // Only a checkpoint without a stripe section gets here: assume a full-width stripe.
             state[s] = SEALED;
             freeStripes--;
+            members[s] = (1 << slots) - 1;
+            extent[s] = (int) stripeBytes;
         }
         live[s] += bytes;
         liveTotal += bytes;
     }
+
+    /** Writes the stripe table (every non-free stripe's geometry) as a checkpoint section. */
+    public synchronized void writeSection(WritableByteChannel ch) throws IOException {
+        int n = 0;
+        for (byte b : state) {
+            n += b != FREE ? 1 : 0;
+        }
+        ByteBuffer b =
+                ByteBuffer.allocate(16 + 8 * slots + 20 * Math.min(n, 4096)).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(SECTION_MAGIC).putInt(SECTION_VERSION).putInt(slots).putInt(n);
+        for (int i = 0; i < slots; i++) {
+            b.putInt(generation[i]).putInt(health[i] == Health.OK ? 0 : 1);
+        }
+        for (int s = 0; s < state.length; s++) {
+            if (state[s] == FREE) {
+                continue;
+            }
+            if (b.remaining() < 20) {
+                drain(ch, b);
+            }
+            b.putInt(s).putInt(members[s]).putInt(degraded[s]).putInt(zeroed[s]).putInt(extent[s]);
+        }
+        drain(ch, b);
+    }
+
+    private static void drain(WritableByteChannel ch, ByteBuffer b) throws IOException {
+        b.flip();
+        while (b.hasRemaining()) {
+            ch.write(b);
+        }
+        b.clear();
+    }
+
+    /**
+     * Loads a stripe table written by {@link #writeSection}. Stripes come back SEALED with no live
+     * bytes (recovery counts them from H2P); a slot whose drive changed, or that is not healthy now,
+     * loses its column in each stripe that uses it.
+     */
+    public synchronized void readSection(ReadableByteChannel ch) throws IOException {
+        ByteBuffer h = readFully(ch, 16);
+        if (h.getInt(0) != SECTION_MAGIC || h.getInt(4) != SECTION_VERSION || h.getInt(8) != slots) {
+            throw new IOException("stripe table: bad magic, version or width: version=" + h.getInt(4) + " width="
+                    + h.getInt(8) + " expected_width=" + slots);
+        }
+        int n = h.getInt(12);
+        ByteBuffer g = readFully(ch, 8 * slots);
+        int[] savedGeneration = new int[slots];
+        boolean[] savedDown = new boolean[slots];
+        for (int i = 0; i < slots; i++) {
+            savedGeneration[i] = g.getInt(8 * i);
+            savedDown[i] = g.getInt(8 * i + 4) != 0;
+        }
+        for (int k = 0; k < n; k++) {
+            ByteBuffer e = readFully(ch, 20);
+            int s = e.getInt(0);
+            if (s < 0 || s >= state.length || state[s] != FREE) {
+                throw new IOException("stripe table: bad or repeated stripe=" + s);
+            }
+            state[s] = SEALED;
+            freeStripes--;
+            members[s] = e.getInt(4);
+            degraded[s] = e.getInt(8);
+            zeroed[s] = e.getInt(12);
+            extent[s] = e.getInt(16);
+        }
+        for (int i = 0; i < slots; i++) {
+            if (savedGeneration[i] != generation[i] || (!savedDown[i] && !usable(i))) {
+                long m = markLost(i);
+                Log.warn(
+                        "ssd_lost_while_down",
+                        "slot=" + i + " saved_generation=" + savedGeneration[i] + " generation=" + generation[i]
+                                + " health=" + dae.health(i) + " stripes_degraded=" + m);
+            }
+        }
+    }
+
+    private static ByteBuffer readFully(ReadableByteChannel ch, int n) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
+        while (b.hasRemaining()) {
+            if (ch.read(b) < 0) {
+                throw new IOException("stripe table truncated");
+            }
+        }
+        return b.flip();
+    }
+
+    // ---------------------------------------------------------------- destage
 
     /**
      * Appends one stored block (header written here) and returns its pool location, or -1 when no
@@ -82,30 +344,47 @@ public final class SegmentStore {
      */
     public long append(ByteBuffer stored, int off, int length, int keepFree) {
         int bytes = HEADER_BYTES + length;
-        if (openStripe < 0 || fill + bytes > stripeBytes) {
-            if (openStripe >= 0 && flush() != IoStatus.OK) {
+        if (openStripe < 0 || fill + bytes > openCapacity) {
+            if (openStripe >= 0 && seal() != IoStatus.OK) {
                 return -1;
             }
             if (!openNext(keepFree)) {
                 return -1;
             }
         }
-        open.put(fill, (byte) length);
-        open.put(fill + 1, (byte) (length >>> 8));
-        open.put(fill + HEADER_BYTES, stored, off, length);
         long location = openStripe * stripeBytes + fill;
+        put(fill, (byte) length);
+        put(fill + 1, (byte) (length >>> 8));
+        for (int i = 0; i < length; ) {
+            int at = fill + HEADER_BYTES + i;
+            int n = Math.min(length - i, CELL - at % CELL);
+            byte[] cell = cellAt(at);
+            stored.get(off + i, cell, at % CELL, n);
+            i += n;
+        }
         fill += bytes;
         return location;
     }
 
+    private byte[] cellAt(int dataOffset) {
+        int cell = dataOffset / CELL;
+        return image[cell / ROWS][cell % ROWS];
+    }
+
+    private void put(int dataOffset, byte v) {
+        cellAt(dataOffset)[dataOffset % CELL] = v;
+    }
+
     private boolean openNext(int keepFree) {
+        int healthy = knownGoodMask();
+        int w = Integer.bitCount(healthy);
+        if (w < 4) {
+            Log.error("stripe_open_refused", "healthy_ssds=" + w + " reason=fewer_than_4_healthy_ssds");
+            return false;
+        }
         synchronized (this) {
             if (freeStripes <= keepFree) {
                 return false;
-            }
-            if (openStripe >= 0) {
-                // Its blocks are placed (published to H2P) after this: SEALED even while live is 0.
-                state[(int) openStripe] = SEALED;
             }
             openStripe = -1;
             for (int s = 0; s < state.length; s++) {
@@ -113,53 +392,162 @@ public final class SegmentStore {
                     state[s] = OPEN;
                     freeStripes--;
                     openStripe = s;
+                    members[s] = healthy;
+                    epoch[s]++;
+                    degraded[s] = 0;
+                    zeroed[s] = 0;
+                    extent[s] = 0;
                     break;
                 }
             }
         }
+        if (openStripe < 0) {
+            return false;
+        }
+        int dataColumns = w - 2;
+        openCapacity = dataColumns * StripeLayout.COLUMN_BYTES;
+        for (int c = 0; c < 23; c++) {
+            for (byte[] cell : image[c]) {
+                Arrays.fill(cell, (byte) 0);
+            }
+        }
+        parityOnDisk = false;
         fill = 0;
         flushed = 0;
-        return openStripe >= 0;
+        return true;
     }
 
-    /** Writes the cells filled since the last flush (the last, partly filled cell is written again later). */
+    /**
+     * Writes the data cells filled since the last flush (the last, partly filled cell is written again
+     * later) and the parity cells that changed. Writes to a failed member are skipped (its column is
+     * lost: parity covers it). Fails only when the stripe has lost more than two columns.
+     */
     public IoStatus flush() {
         if (openStripe < 0 || flushed == fill) {
             return IoStatus.OK;
         }
-        int first = flushed / StripeLayout.CELL;
-        int end = (fill + StripeLayout.CELL - 1) / StripeLayout.CELL;
+        long s = openStripe;
+        int[] col = columnSlots(s, members[(int) s]);
+        int w = col.length;
+        int first = flushed / CELL;
+        int end = (fill + CELL - 1) / CELL;
         int cell = first;
         while (cell < end) {
-            int column = cell / StripeLayout.ROWS;
-            int runEnd = Math.min(end, (column + 1) * StripeLayout.ROWS);
-            ByteBuffer src = open.slice(cell * StripeLayout.CELL, (runEnd - cell) * StripeLayout.CELL);
-            int slot = layout.ssdOf(openStripe, cell);
-            unsynced[slot] = true;
-            IoStatus s = dae.slot(slot).write(layout.ssdOffset(openStripe, cell), src);
-            if (s != IoStatus.OK) {
-                synchronized (this) {
-                    writeErrors++;
-                }
-                Log.warn(
-                        "segment_write_failed",
-                        "stripe=" + openStripe + " cell=" + cell + " slot=" + slot + " status=" + s);
-                return s; // issue 4 (XDP) writes around failed SSDs; until then the destage retries
-            }
-            synchronized (this) {
-                cellsWritten += runEnd - cell;
-            }
+            int column = cell / ROWS;
+            int runEnd = Math.min(end, (column + 1) * ROWS);
+            writeCells(s, col[column], image[column], cell % ROWS, runEnd - cell, false);
             cell = runEnd;
+        }
+        // Parity over the whole image (cells past the fill are zero, and count as zero).
+        byte[][][] view = view(w);
+        new Rdp(w - 2).encode(view);
+        writeParity(s, col[w - 2], image[23], lastP);
+        writeParity(s, col[w - 1], image[24], lastQ);
+        parityOnDisk = true;
+        synchronized (this) {
+            extent[(int) s] = fill;
+            if (Integer.bitCount(degraded[(int) s]) > 2) {
+                // More SSDs lost than parity covers: give the stripe up. Blocks not yet published go to
+                // the next stripe (they are still in the journal); published ones are lost.
+                Log.error(
+                        "stripe_unprotected",
+                        "stripe=" + s + " lost_columns=" + Integer.bitCount(degraded[(int) s])
+                                + " action=abandoned_unpublished_blocks_go_to_next_stripe");
+                state[(int) s] = SEALED;
+                openStripe = -1;
+                return IoStatus.DEVICE_FAILED;
+            }
         }
         flushed = fill;
         return IoStatus.OK;
     }
 
-    /** Makes every SSD's written cells durable against power loss. */
+    private byte[][][] view(int w) {
+        byte[][][] v = new byte[w][][];
+        for (int j = 0; j < w - 2; j++) {
+            v[j] = image[j];
+        }
+        v[w - 2] = image[23];
+        v[w - 1] = image[24];
+        return v;
+    }
+
+    private void writeParity(long s, int slot, byte[][] column, byte[][] last) {
+        int r = 0;
+        while (r < ROWS) {
+            if (parityOnDisk && Arrays.equals(column[r], last[r])) {
+                r++;
+                continue;
+            }
+            int runEnd = r + 1;
+            while (runEnd < ROWS && !(parityOnDisk && Arrays.equals(column[runEnd], last[runEnd]))) {
+                runEnd++;
+            }
+            writeCells(s, slot, column, r, runEnd - r, true);
+            for (int k = r; k < runEnd; k++) {
+                System.arraycopy(column[k], 0, last[k], 0, CELL);
+            }
+            r = runEnd;
+        }
+    }
+
+    /** Writes rows [row, row + n) of one column of stripe {@code s} to {@code slot}; a failure loses the column. */
+    private void writeCells(long s, int slot, byte[][] column, int row, int n, boolean parity) {
+        synchronized (this) {
+            if ((degraded[(int) s] & (1 << slot)) != 0) {
+                return; // lost already: parity covers it
+            }
+        }
+        io.clear();
+        for (int k = 0; k < n; k++) {
+            io.put(column[row + k]);
+        }
+        io.flip();
+        unsynced[slot] = true;
+        IoStatus st = dae.slot(slot).write(ssdOffset(s, row), io);
+        synchronized (this) {
+            if (st != IoStatus.OK) {
+                writeErrors++;
+                degraded[(int) s] |= 1 << slot;
+                Log.warn(
+                        "segment_write_failed",
+                        "stripe=" + s + " row=" + row + " cells=" + n + " slot=" + slot + " status=" + st
+                                + " action=column_lost_parity_covers_it");
+            } else if (parity) {
+                parityCellsWritten += n;
+            } else {
+                cellsWritten += n;
+            }
+        }
+    }
+
+    /** Flushes and closes the open stripe: nothing is appended to it after this (called before checkpoints). */
+    public IoStatus seal() {
+        if (openStripe < 0) {
+            return IoStatus.OK;
+        }
+        IoStatus st = flush();
+        if (st != IoStatus.OK) {
+            return st;
+        }
+        synchronized (this) {
+            // Its blocks are placed (published to H2P) after this: SEALED even while live is 0.
+            state[(int) openStripe] = SEALED;
+            extent[(int) openStripe] = fill;
+        }
+        openStripe = -1;
+        return IoStatus.OK;
+    }
+
+    /** Makes every SSD's written cells durable against power loss (failed SSDs are skipped: parity covers them). */
     public IoStatus sync() {
-        for (int i = 0; i < dae.slotCount() && i < layout.width(); i++) {
+        for (int i = 0; i < dae.slotCount() && i < slots; i++) {
             if (!unsynced[i]) {
                 continue; // nothing written there since its last flush
+            }
+            if (!usable(i)) {
+                unsynced[i] = false;
+                continue;
             }
             IoStatus s = dae.slot(i).flush();
             if (s != IoStatus.OK) {
@@ -169,6 +557,8 @@ public final class SegmentStore {
         }
         return IoStatus.OK;
     }
+
+    // ---------------------------------------------------------------- accounting
 
     /** A block appended and flushed is now referenced by H2P. */
     public synchronized void placed(long location, int bytes) {
@@ -200,6 +590,10 @@ public final class SegmentStore {
         for (int s = 0; s < state.length; s++) {
             if (state[s] == RECLAIMABLE || (state[s] == SEALED && live[s] == 0)) {
                 state[s] = FREE;
+                members[s] = 0;
+                degraded[s] = 0;
+                zeroed[s] = 0;
+                extent[s] = 0;
                 freeStripes++;
                 n++;
             }
@@ -220,31 +614,461 @@ public final class SegmentStore {
         return best >= 0 && bestLive <= maxLiveFraction * stripeBytes ? best : -1;
     }
 
+    /** Up to {@code max} sealed stripes with live data that lost a column: the next to rebuild. */
+    public synchronized long[] degradedStripes(int max) {
+        long[] out = new long[max];
+        int n = 0;
+        for (int s = 0; s < state.length && n < max; s++) {
+            if (state[s] == SEALED && live[s] > 0 && degraded[s] != 0) {
+                out[n++] = s;
+            }
+        }
+        return Arrays.copyOf(out, n);
+    }
+
+    /** Stripes with live data that lost a column, and their live bytes: {stripes, bytes}. */
+    public synchronized long[] degradedLive() {
+        long n = 0;
+        long bytes = 0;
+        for (int s = 0; s < state.length; s++) {
+            if (state[s] != FREE && live[s] > 0 && degraded[s] != 0) {
+                n++;
+                bytes += live[s];
+            }
+        }
+        return new long[] {n, bytes};
+    }
+
+    // ---------------------------------------------------------------- reads
+
     /**
      * Reads the stored record at {@code location} of {@code bytes} (header included) into
-     * {@code scratch} ({@link #READ_SCRATCH_BYTES}, aligned). Returns the record's offset in scratch,
-     * or -1 if an SSD failed the read.
+     * {@code scratch} ({@link #READ_SCRATCH_BYTES}, aligned). Cells on lost columns, or whose read
+     * fails, are reconstructed from parity. Returns the record's offset in scratch, or -1 if the stripe
+     * has lost more columns than parity can rebuild.
      */
     public int read(long location, int bytes, ByteBuffer scratch) {
+        return read(location, bytes, scratch, -1);
+    }
+
+    /**
+     * As {@link #read}, but every cell of the record in data column {@code suspect} is rebuilt from
+     * parity rather than read (the SSD returned bytes that fail their fingerprint). Returns -1 when
+     * that is not possible.
+     */
+    public int readRepaired(long location, int bytes, ByteBuffer scratch, int suspect) {
+        return read(location, bytes, scratch, suspect);
+    }
+
+    /** Data columns the record at {@code location} spans (1 or 2; for {@link #readRepaired}). */
+    public int[] columnsOf(long location, int bytes) {
+        int off = (int) (location - stripeOf(location) * stripeBytes);
+        int a = off / StripeLayout.COLUMN_BYTES;
+        int b = (off + bytes - 1) / StripeLayout.COLUMN_BYTES;
+        return a == b ? new int[] {a} : new int[] {a, b};
+    }
+
+    private int read(long location, int bytes, ByteBuffer scratch, int suspect) {
         int s = stripeOf(location);
+        int memberMask;
+        int lost;
+        int zero;
+        int ext;
+        synchronized (this) {
+            memberMask = members[s];
+            lost = degraded[s];
+            zero = zeroed[s];
+            ext = extent[s];
+        }
+        if (memberMask == 0) {
+            return -1; // freed under us: the caller retries from H2P
+        }
+        int[] col = columnSlots(s, memberMask);
         int off = (int) (location - s * stripeBytes);
-        int first = off / StripeLayout.CELL;
-        int last = (off + bytes - 1) / StripeLayout.CELL;
+        int first = off / CELL;
+        int last = (off + bytes - 1) / CELL;
+        int missing = 0; // data columns to reconstruct, as a column mask
         int cell = first;
         while (cell <= last) {
-            int column = cell / StripeLayout.ROWS;
-            int runEnd = Math.min(last + 1, (column + 1) * StripeLayout.ROWS);
-            ByteBuffer dst = scratch.slice((cell - first) * StripeLayout.CELL, (runEnd - cell) * StripeLayout.CELL);
-            IoStatus st = dae.slot(layout.ssdOf(s, cell)).read(layout.ssdOffset(s, cell), dst);
-            if (st != IoStatus.OK) {
-                Log.warn(
-                        "segment_read_failed",
-                        "stripe=" + s + " cell=" + cell + " slot=" + layout.ssdOf(s, cell) + " status=" + st);
-                return -1;
+            int column = cell / ROWS;
+            int runEnd = Math.min(last + 1, (column + 1) * ROWS);
+            int slot = col[column];
+            ByteBuffer dst = scratch.slice((cell - first) * CELL, (runEnd - cell) * CELL);
+            if ((zero & (1 << slot)) != 0) {
+                return -1; // a rebuilt (emptied) column holds no live record
+            }
+            if (column == suspect || (lost & (1 << slot)) != 0 || !usable(slot)) {
+                missing |= 1 << column;
+            } else {
+                IoStatus st = dae.slot(slot).read(ssdOffset(s, cell % ROWS), dst);
+                if (st != IoStatus.OK) {
+                    Log.warn(
+                            "segment_read_failed",
+                            "stripe=" + s + " cell=" + cell + " slot=" + slot + " status=" + st
+                                    + " action=reconstruct");
+                    missing |= 1 << column;
+                }
             }
             cell = runEnd;
         }
-        return off - first * StripeLayout.CELL;
+        if (missing != 0) {
+            synchronized (this) {
+                degradedReads++;
+            }
+            if (!reconstruct(s, col, lost, zero, ext, missing, suspect, first, last, scratch)) {
+                synchronized (this) {
+                    unrecoverable++;
+                }
+                return -1;
+            }
+        }
+        return off - first * CELL;
+    }
+
+    /**
+     * Rebuilds the cells of {@code missing} data columns among [first, last] into scratch. One missing
+     * data column with P readable: per row, XOR of the row. Otherwise the whole stripe and RDP.
+     */
+    private boolean reconstruct(
+            int s,
+            int[] col,
+            int lost,
+            int zero,
+            int ext,
+            int missing,
+            int suspect,
+            int first,
+            int last,
+            ByteBuffer scratch) {
+        int w = col.length;
+        int extCells = (ext + CELL - 1) / CELL;
+        // Columns we cannot read: lost or unhealthy members, plus the suspect and the missing ones.
+        int unreadable = 0; // by our column index (0..w-1)
+        for (int j = 0; j < w; j++) {
+            if ((lost & (1 << col[j])) != 0 || !usable(col[j]) || ((missing >>> j) & 1) != 0 || j == suspect) {
+                unreadable |= 1 << j;
+            }
+        }
+        if (suspect != -2
+                && Integer.bitCount(unreadable) == 1
+                && Integer.numberOfTrailingZeros(unreadable) < w - 2
+                && rowRebuild(
+                        s, col, zero, extCells, Integer.numberOfTrailingZeros(unreadable), first, last, scratch)) {
+            return true;
+        }
+        byte[][][] cached = suspect >= 0 ? null : cachedReconstruction(s);
+        if (cached != null) {
+            copyOut(cached, unreadable, first, last, scratch);
+            return true;
+        }
+        for (int attempt = 0; attempt < 3; attempt++) {
+            if (Integer.bitCount(unreadable) > 2) {
+                Log.error(
+                        "stripe_unrecoverable",
+                        "stripe=" + s + " unreadable_columns=" + Integer.toBinaryString(unreadable) + " width=" + w);
+                return false;
+            }
+            byte[][][] v = new byte[w][ROWS][CELL];
+            int failedRead = readStripe(s, col, zero, extCells, unreadable, v);
+            if (failedRead >= 0) {
+                unreadable |= 1 << failedRead;
+                continue;
+            }
+            int a = Integer.numberOfTrailingZeros(unreadable);
+            int rest = unreadable & ~(1 << a);
+            int b = rest == 0 ? -1 : Integer.numberOfTrailingZeros(rest);
+            new Rdp(w - 2).reconstruct(v, a, b);
+            copyOut(v, unreadable, first, last, scratch);
+            synchronized (this) {
+                if (state[s] == SEALED && suspect < 0) {
+                    reconstructed.removeIf(e -> e.stripe() == s);
+                    reconstructed.addLast(new Reconstructed(s, epoch[s], v));
+                    while (reconstructed.size() > RECONSTRUCTED_MAX) {
+                        reconstructed.removeFirst();
+                    }
+                }
+            }
+            return true;
+        }
+        return false;
+    }
+
+    private synchronized byte[][][] cachedReconstruction(int s) {
+        if (state[s] != SEALED) {
+            return null;
+        }
+        for (Reconstructed e : reconstructed) {
+            if (e.stripe() == s && e.epoch() == epoch[s]) {
+                return e.columns();
+            }
+        }
+        return null;
+    }
+
+    private void copyOut(byte[][][] v, int columns, int first, int last, ByteBuffer scratch) {
+        for (int cell = first; cell <= last; cell++) {
+            int column = cell / ROWS;
+            if (((columns >>> column) & 1) != 0) {
+                scratch.put((cell - first) * CELL, v[column][cell % ROWS], 0, CELL);
+                synchronized (this) {
+                    cellsReconstructed++;
+                }
+            }
+        }
+    }
+
+    /**
+     * Rebuild: reconstructs the whole of sealed stripe {@code s} once (RDP over every readable column)
+     * so that moving its live blocks reads no cell twice.
+     */
+    public void prepareRebuild(long s) {
+        int memberMask;
+        int lost;
+        int zero;
+        int ext;
+        synchronized (this) {
+            if (state[(int) s] != SEALED || cachedReconstruction((int) s) != null) {
+                return;
+            }
+            memberMask = members[(int) s];
+            lost = degraded[(int) s];
+            zero = zeroed[(int) s];
+            ext = extent[(int) s];
+        }
+        int[] col = columnSlots(s, memberMask);
+        int missing = 0;
+        for (int j = 0; j < col.length - 2; j++) {
+            if ((lost & (1 << col[j])) != 0 || !usable(col[j])) {
+                missing |= 1 << j;
+            }
+        }
+        if (missing != 0) {
+            reconstruct((int) s, col, lost, zero, ext, missing, -2, 0, -1, null);
+        }
+    }
+
+    /**
+     * One data column lost, P readable: each needed cell of column {@code m} is the XOR of its row's
+     * other data cells and P (w - 2 cell reads per cell). @return false if a read failed (the caller
+     * falls back to the whole stripe)
+     */
+    private boolean rowRebuild(
+            int s, int[] col, int zero, int extCells, int m, int first, int last, ByteBuffer scratch) {
+        int w = col.length;
+        ByteBuffer buf = Ssd.allocateAligned(CELL);
+        byte[] acc = new byte[CELL];
+        byte[] tmp = new byte[CELL];
+        for (int cell = first; cell <= last; cell++) {
+            if (cell / ROWS != m) {
+                continue;
+            }
+            int r = cell % ROWS;
+            Arrays.fill(acc, (byte) 0);
+            for (int j = 0; j < w - 1; j++) { // data columns and P
+                if (j == m || (j < w - 2 && ((zero & (1 << col[j])) != 0 || j * ROWS + r >= extCells))) {
+                    continue; // itself, or a zero cell
+                }
+                buf.clear();
+                if (dae.slot(col[j]).read(ssdOffset(s, r), buf) != IoStatus.OK) {
+                    return false;
+                }
+                buf.get(0, tmp, 0, CELL);
+                for (int i = 0; i < CELL; i++) {
+                    acc[i] ^= tmp[i];
+                }
+                synchronized (this) {
+                    reconstructReads++;
+                }
+            }
+            scratch.put((cell - first) * CELL, acc, 0, CELL);
+            synchronized (this) {
+                cellsReconstructed++;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Reads every readable column of stripe {@code s} into {@code v} (cells past the extent and zeroed
+     * columns stay zero). @return a column whose read failed, or -1
+     */
+    private int readStripe(int s, int[] col, int zero, int extCells, int unreadable, byte[][][] v) {
+        int w = col.length;
+        ByteBuffer buf = ByteBuffer.allocateDirect(StripeLayout.COLUMN_BYTES + CELL)
+                .alignedSlice(CELL)
+                .limit(StripeLayout.COLUMN_BYTES)
+                .slice();
+        for (int j = 0; j < w; j++) {
+            if (((unreadable >>> j) & 1) != 0) {
+                continue;
+            }
+            int rows = ROWS;
+            if (j < w - 2) {
+                if ((zero & (1 << col[j])) != 0) {
+                    continue;
+                }
+                rows = Math.max(0, Math.min(ROWS, extCells - j * ROWS));
+            }
+            if (rows == 0) {
+                continue;
+            }
+            buf.clear().limit(rows * CELL);
+            IoStatus st = dae.slot(col[j]).read(ssdOffset(s, 0), buf);
+            if (st != IoStatus.OK) {
+                Log.warn("segment_read_failed", "stripe=" + s + " column=" + j + " slot=" + col[j] + " status=" + st);
+                return j;
+            }
+            synchronized (this) {
+                reconstructReads += rows;
+            }
+            for (int r = 0; r < rows; r++) {
+                buf.get(r * CELL, v[j][r], 0, CELL);
+            }
+        }
+        return -1;
+    }
+
+    // ---------------------------------------------------------------- scrub
+
+    /** The next sealed, fully present stripe at or after {@code from} (wrapping), or -1. */
+    public synchronized long nextScrubStripe(long from) {
+        for (int k = 0; k < state.length; k++) {
+            int s = (int) ((from + k) % state.length);
+            if (state[s] == SEALED && degraded[s] == 0 && zeroed[s] == 0) {
+                return s;
+            }
+        }
+        return -1;
+    }
+
+    /** Result of {@link #scrub}: the stripe was not checked, its parity matches, or it does not. */
+    public enum ScrubResult {
+        SKIPPED,
+        CLEAN,
+        MISMATCH
+    }
+
+    /** Reads every cell of sealed stripe {@code s} and checks P and Q against the data. */
+    public ScrubResult scrub(long s) {
+        int memberMask;
+        int ext;
+        synchronized (this) {
+            if (state[(int) s] != SEALED || degraded[(int) s] != 0 || zeroed[(int) s] != 0) {
+                return ScrubResult.SKIPPED;
+            }
+            memberMask = members[(int) s];
+            ext = extent[(int) s];
+        }
+        int[] col = columnSlots(s, memberMask);
+        byte[][][] v = new byte[col.length][ROWS][CELL];
+        if (readStripe((int) s, col, 0, (ext + CELL - 1) / CELL, 0, v) >= 0) {
+            return ScrubResult.SKIPPED; // a read failed: the read path and the health poll deal with it
+        }
+        synchronized (this) {
+            scrubbedStripes++;
+        }
+        if (new Rdp(col.length - 2).verify(v)) {
+            return ScrubResult.CLEAN;
+        }
+        synchronized (this) {
+            scrubMismatches++;
+        }
+        return ScrubResult.MISMATCH;
+    }
+
+    /**
+     * Recomputes P and Q of sealed stripe {@code s} from its data cells and writes them (after the live
+     * blocks were verified, or repaired, against their fingerprints: what is wrong is parity, or dead
+     * data). @return whether it was written
+     */
+    public boolean reencode(long s) {
+        int memberMask;
+        int ext;
+        synchronized (this) {
+            if (state[(int) s] != SEALED || degraded[(int) s] != 0 || zeroed[(int) s] != 0) {
+                return false;
+            }
+            memberMask = members[(int) s];
+            ext = extent[(int) s];
+        }
+        int[] col = columnSlots(s, memberMask);
+        int w = col.length;
+        byte[][][] v = new byte[w][ROWS][CELL];
+        if (readStripe((int) s, col, 0, (ext + CELL - 1) / CELL, (1 << (w - 2)) | (1 << (w - 1)), v) >= 0) {
+            return false;
+        }
+        new Rdp(w - 2).encode(v);
+        ByteBuffer buf = Ssd.allocateAligned(StripeLayout.COLUMN_BYTES);
+        for (int j = w - 2; j < w; j++) {
+            buf.clear();
+            for (byte[] cell : v[j]) {
+                buf.put(cell);
+            }
+            buf.flip();
+            if (dae.slot(col[j]).write(ssdOffset(s, 0), buf) != IoStatus.OK) {
+                return false;
+            }
+            dae.slot(col[j]).flush();
+            synchronized (this) {
+                parityCellsWritten += ROWS;
+            }
+        }
+        return true;
+    }
+
+    public synchronized long scrubbedStripes() {
+        return scrubbedStripes;
+    }
+
+    public synchronized long scrubMismatches() {
+        return scrubMismatches;
+    }
+
+    /**
+     * Writes cells [first, last] of data column cells, as now known good in {@code scratch}, back in
+     * place (repairing a corrupted SSD cell). Only for sealed stripes whose column is present.
+     */
+    public boolean rewrite(long location, int bytes, ByteBuffer scratch, int column) {
+        int s = stripeOf(location);
+        int memberMask;
+        synchronized (this) {
+            if (state[s] != SEALED) {
+                return false;
+            }
+            memberMask = members[s];
+        }
+        int[] col = columnSlots(s, memberMask);
+        int slot = col[column];
+        if (!usable(slot)) {
+            return false;
+        }
+        int off = (int) (location - s * stripeBytes);
+        int first = off / CELL;
+        int last = (off + bytes - 1) / CELL;
+        for (int cell = first; cell <= last; cell++) {
+            if (cell / ROWS != column) {
+                continue;
+            }
+            IoStatus st = dae.slot(slot).write(ssdOffset(s, cell % ROWS), scratch.slice((cell - first) * CELL, CELL));
+            if (st != IoStatus.OK) {
+                return false;
+            }
+            synchronized (this) {
+                cellsWritten++;
+            }
+        }
+        dae.slot(slot).flush();
+        return true;
+    }
+
+    /** Where cell {@code row} of data column {@code column} of the stripe at {@code location} is: {slot, SSD cell}. */
+    public long[] cellAddress(long location, int column, int row) {
+        int s = stripeOf(location);
+        int[] col;
+        synchronized (this) {
+            col = columnSlots(s, members[s]);
+        }
+        return new long[] {col[column], ssdOffset(s, row) / CELL};
     }
 
     public long stripeOfLocation(long location) {
@@ -258,6 +1082,8 @@ public final class SegmentStore {
         }
         return (int) s;
     }
+
+    // ---------------------------------------------------------------- reporting
 
     public synchronized long liveBytes() {
         return liveTotal;
@@ -275,9 +1101,20 @@ public final class SegmentStore {
         return n;
     }
 
+    /** Stripes with live data by columns lost: [0 lost, 1 lost, 2 lost, more]. */
+    public synchronized long[] protectionHistogram() {
+        long[] h = new long[4];
+        for (int s = 0; s < state.length; s++) {
+            if (state[s] != FREE && (live[s] > 0 || state[s] == OPEN)) {
+                h[Math.min(3, Integer.bitCount(degraded[s]))]++;
+            }
+        }
+        return h;
+    }
+
     /** Bytes still free in the open stripe (destage thread's view). */
     public int openRemaining() {
-        return openStripe < 0 ? 0 : (int) (stripeBytes - fill);
+        return openStripe < 0 ? 0 : openCapacity - fill;
     }
 
     public long capacityBytes() {
@@ -290,5 +1127,25 @@ public final class SegmentStore {
 
     public synchronized long cellsWritten() {
         return cellsWritten;
+    }
+
+    public synchronized long parityCellsWritten() {
+        return parityCellsWritten;
+    }
+
+    public synchronized long degradedReads() {
+        return degradedReads;
+    }
+
+    public synchronized long cellsReconstructed() {
+        return cellsReconstructed;
+    }
+
+    public synchronized long reconstructReads() {
+        return reconstructReads;
+    }
+
+    public synchronized long unrecoverable() {
+        return unrecoverable;
     }
 }

@@ -15,6 +15,7 @@ import io.hashbrick.node.volume.VolumeService;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
+import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.function.Supplier;
 
@@ -29,6 +30,9 @@ import java.util.function.Supplier;
  *  GET    /api/v1/status               node summary
  *  GET    /api/v1/stats                data-path statistics (logical/physical bytes, ratios, RAM)
  *  POST   /api/v1/audit[?fingerprints=true]   run the metadata auditor now; answers its report
+ *  POST   /api/v1/dae/ssds/{slot}/{fail|pull|reinsert|replace}   SSD drill; answers the slot's health
+ *  POST   /api/v1/dae/rates?rebuild=256M&amp;scrub=16M                rebuild and scrub limits (bytes/s)
+ *  POST   /api/v1/dae/corrupt?cells=N&amp;seed=S   flip a bit in N stored cells (only with fault injection on)
  * </pre>
  * Errors answer {"error": "..."} with 400 (invalid), 404 (unknown volume), 409 (conflict), 405, 413.
  */
@@ -40,6 +44,7 @@ public final class ManagementServer implements AutoCloseable {
     private final VolumeService volumes;
     private final String targetName;
     private final Supplier<ObjectNode> status;
+    private volatile boolean faultInjection;
 
     public ManagementServer(
             String host, int port, VolumeService volumes, String targetName, Supplier<ObjectNode> status)
@@ -52,11 +57,17 @@ public final class ManagementServer implements AutoCloseable {
         http.createContext("/api/v1/status", ex -> respond(ex, 200, status.get()));
         http.createContext("/api/v1/stats", this::stats);
         http.createContext("/api/v1/audit", this::audit);
+        http.createContext("/api/v1/dae", this::dae);
         http.setExecutor(Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "mgmt-http");
             t.setDaemon(true);
             return t;
         }));
+    }
+
+    /** Allows the corruption drill (test builds and drills only: it damages stored data on purpose). */
+    public void allowFaultInjection(boolean allow) {
+        this.faultInjection = allow;
     }
 
     public int start() {
@@ -131,6 +142,81 @@ public final class ManagementServer implements AutoCloseable {
             DataPath.AuditReport r = data.audit(fingerprints);
             respond(ex, 200, JSON.valueToTree(r.toMap()));
         }
+    }
+
+    private void dae(HttpExchange ex) throws IOException {
+        DataPath data = volumes.dataPath();
+        String path = ex.getRequestURI().getPath();
+        String[] parts = path.substring("/api/v1/dae".length()).split("/", -1);
+        Map<String, String> q = query(ex.getRequestURI().getQuery());
+        try {
+            if (!ex.getRequestMethod().equals("POST")) {
+                error(ex, 405, "method not allowed: " + ex.getRequestMethod());
+            } else if (data == null) {
+                error(ex, 409, "the data path is off (file-backed volumes): no DAE");
+            } else if (parts.length == 4 && parts[1].equals("ssds")) {
+                int slot;
+                try {
+                    slot = Integer.parseInt(parts[2]);
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("SSD slot must be a number: " + parts[2]);
+                }
+                String health = data.drill(parts[3], slot);
+                respond(
+                        ex,
+                        200,
+                        JSON.createObjectNode()
+                                .put("slot", slot)
+                                .put("action", parts[3])
+                                .put("health", health)
+                                .put("dae_health", data.dae().healthSummary()));
+            } else if (parts.length == 2 && parts[1].equals("rates")) {
+                ObjectNode out = JSON.createObjectNode();
+                if (q.containsKey("rebuild")) {
+                    data.setRebuildRate(Sizes.parse(q.get("rebuild")));
+                    out.put("rebuild_bytes_per_s", Sizes.parse(q.get("rebuild")));
+                }
+                if (q.containsKey("scrub")) {
+                    data.setScrubRate(Sizes.parse(q.get("scrub")));
+                    out.put("scrub_bytes_per_s", Sizes.parse(q.get("scrub")));
+                }
+                Log.info("dae_rates_set", "rates=" + Log.q(out.toString()));
+                respond(ex, 200, out);
+            } else if (parts.length == 2 && parts[1].equals("corrupt")) {
+                if (!faultInjection) {
+                    error(ex, 403, "fault injection is off: start the node with --allow-fault-injection (test builds)");
+                    return;
+                }
+                int cells = Integer.parseInt(q.getOrDefault("cells", "1"));
+                if (cells < 1 || cells > 100_000) {
+                    throw new IllegalArgumentException("cells must be 1..100000: cells=" + cells);
+                }
+                long seed = Long.parseLong(q.getOrDefault("seed", String.valueOf(System.nanoTime())));
+                ArrayNode list = JSON.createArrayNode();
+                data.corruptCells(cells, seed).forEach(list::add);
+                ObjectNode out = JSON.createObjectNode().put("seed", seed).put("cells", list.size());
+                out.set("corrupted", list);
+                respond(ex, 200, out);
+            } else {
+                error(ex, 404, "no such DAE resource: " + path);
+            }
+        } catch (IllegalArgumentException e) {
+            error(ex, 400, e.getMessage());
+        }
+    }
+
+    private static Map<String, String> query(String q) {
+        Map<String, String> m = new java.util.HashMap<>();
+        if (q == null) {
+            return m;
+        }
+        for (String kv : q.split("&", -1)) {
+            int eq = kv.indexOf('=');
+            if (eq > 0) {
+                m.put(kv.substring(0, eq), kv.substring(eq + 1));
+            }
+        }
+        return m;
     }
 
     private static long size(JsonNode body) {

@@ -1,0 +1,232 @@
+package io.hashbrick.node.data;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.hashbrick.node.block.IoStatus;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * XDP on a full 25-SSD DAE: parity on every stripe, degraded reads with one and two SSDs failed,
+ * rebuild into free space, replacement back to full width, self-healing reads and scrub. Seeded
+ * ({@code -Dseed=N}); every assertion message carries the seed.
+ */
+class XdpTest {
+    /** 25 SSDs of 48 MiB, 4 MiB NVRAM, no read cache (every read goes to the SSDs). */
+    static final DataPath.Config DAE25 = new DataPath.Config(25, 48L << 20, 4L << 20, 60_000, 0);
+
+    static final List<DataPath.VolumeRef> VOLUME = List.of(new DataPath.VolumeRef(1, 1 << 16));
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void twoFailedSsdsLoseNothingThenRebuildAndReplaceRestoreFullProtection() throws Exception {
+        long seed = Long.getLong("seed", System.nanoTime());
+        Random r = new Random(seed);
+        ByteBuffer[] data = new ByteBuffer[12_000];
+        int a = r.nextInt(25);
+        int b = (a + 1 + r.nextInt(24)) % 25;
+        String why = "seed=" + seed + " failed=" + a + "," + b;
+        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
+            dp.setScrubRate(0);
+            dp.setRebuildRate(0); // hold the rebuild: reads must work while the array is critical
+            write(dp, r, data, 0, data.length, why);
+            dp.checkpoint();
+            assertEquals("protected", dp.stats().get("protection_state"), why);
+            assertTrue((long) dp.stats().get("ssd_parity_cells_written") > 0, why);
+
+            dp.drill("fail", a);
+            dp.drill("fail", b);
+            await(dp, st -> "critical".equals(st.get("protection_state")), why);
+            verify(dp, data, why);
+            assertTrue((long) dp.stats().get("degraded_reads") > 0, why);
+            assertEquals(0L, dp.stats().get("unrecoverable_reads"), why);
+
+            // Writes go on, on 21 + 2 stripes over the 23 healthy SSDs.
+            write(dp, r, data, 0, 3000, why);
+            dp.checkpoint();
+            assertEquals(23, dp.stats().get("stripe_width_new"), why);
+            verify(dp, data, why);
+        }
+        // A restart with both SSDs still failed: checkpoint (3 copies) and data are readable.
+        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
+            dp.setScrubRate(0);
+            verify(dp, data, why);
+            dp.setRebuildRate(1L << 30);
+            await(dp, st -> "protected".equals(st.get("protection_state")), why);
+            assertEquals(0L, dp.stats().get("rebuild_stripes_remaining"), why);
+            verify(dp, data, why);
+            // Protected again: a third SSD may now fail.
+            int c = (b + 1) % 25 == a ? (b + 2) % 25 : (b + 1) % 25;
+            dp.drill("fail", c);
+            await(dp, st -> !"protected".equals(st.get("protection_state")), why);
+            verify(dp, data, why);
+            // New drives: new stripes are full width again.
+            dp.drill("replace", a);
+            dp.drill("replace", b);
+            dp.drill("replace", c);
+            await(dp, st -> "protected".equals(st.get("protection_state")), why);
+            write(dp, r, data, 3000, 6000, why);
+            dp.checkpoint();
+            assertEquals(25, dp.stats().get("stripe_width_new"), why);
+            verify(dp, data, why);
+            assertEquals(0, dp.audit(true).discrepancies(), why);
+        }
+        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
+            verify(dp, data, why);
+            assertEquals(0, dp.audit(true).discrepancies(), why);
+        }
+    }
+
+    @Test
+    void flippedBitsAreRepairedFromParityOnReadAndByScrub() throws Exception {
+        long seed = Long.getLong("seed", System.nanoTime());
+        Random r = new Random(seed);
+        ByteBuffer[] data = new ByteBuffer[20_000];
+        String why = "seed=" + seed;
+        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
+            dp.setScrubRate(0);
+            write(dp, r, data, 0, data.length, why);
+            dp.checkpoint();
+
+            // On read: every damaged block is rebuilt from parity, verified and written back.
+            List<String> hit = dp.corruptCells(20, seed);
+            assertTrue(hit.size() >= 15, "cells corrupted: " + hit.size() + " " + why);
+            verify(dp, data, why);
+            long repairs = (long) dp.stats().get("read_repairs");
+            assertTrue(repairs >= hit.size(), "read_repairs=" + repairs + " corrupted=" + hit.size() + " " + why);
+            verify(dp, data, why); // written back: no repair needed the second time
+            assertEquals(repairs, dp.stats().get("read_repairs"), why);
+
+            // By scrub: a full pass finds and repairs every damaged cell before any host reads it.
+            List<String> hit2 = dp.corruptCells(20, seed + 1);
+            dp.setScrubRate(1L << 30);
+            long passes = (long) dp.stats().get("scrub_passes");
+            await(dp, st -> (long) st.get("scrub_passes") >= passes + 2, why);
+            dp.setScrubRate(0);
+            Map<String, Object> st = dp.stats();
+            assertTrue(
+                    (long) st.get("scrub_parity_mismatches") >= hit2.size(),
+                    "scrub found " + st.get("scrub_parity_mismatches") + " of " + hit2.size() + " " + why);
+            assertTrue(
+                    (long) st.get("scrub_blocks_repaired") >= hit2.size(),
+                    "scrub repaired " + st.get("scrub_blocks_repaired") + " of " + hit2.size() + " " + why);
+            long after = (long) st.get("read_repairs");
+            verify(dp, data, why);
+            assertEquals(after, dp.stats().get("read_repairs"), "reads found nothing left to repair " + why);
+            assertEquals(0L, dp.stats().get("read_verify_errors"), why);
+            assertEquals(0, dp.audit(true).discrepancies(), why);
+        }
+    }
+
+    @Test
+    void ssdsFailDuringWritesAndDuringRebuild() throws Exception {
+        long seed = Long.getLong("seed", System.nanoTime());
+        Random r = new Random(seed);
+        ByteBuffer[] data = new ByteBuffer[8000];
+        int a = r.nextInt(25);
+        int b = (a + 1 + r.nextInt(24)) % 25;
+        String why = "seed=" + seed + " failed=" + a + "," + b;
+        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
+            dp.setScrubRate(0);
+            dp.setRebuildRate(32L << 20); // slow enough that the second failure lands mid-rebuild
+            write(dp, r, data, 0, 4000, why);
+            dp.checkpoint();
+            AtomicBoolean stop = new AtomicBoolean();
+            List<Throwable> errors = new ArrayList<>();
+            Random wr = new Random(seed ^ 0x5DEECE66DL);
+            Thread writer = new Thread(() -> {
+                try {
+                    for (int k = 0; k < 20 && !stop.get(); k++) {
+                        write(dp, wr, data, 0, data.length, why);
+                    }
+                } catch (Throwable t) {
+                    errors.add(t);
+                }
+            });
+            writer.start();
+            Thread.sleep(50 + r.nextInt(200));
+            dp.drill("fail", a);
+            await(
+                    dp,
+                    st -> !"idle".equals(st.get("rebuild_state")) || "protected".equals(st.get("protection_state")),
+                    why);
+            Thread.sleep(r.nextInt(200));
+            dp.drill("pull", b);
+            Thread.sleep(300);
+            stop.set(true);
+            writer.join(120_000);
+            assertTrue(errors.isEmpty(), "writer failed: " + errors + " " + why);
+            verify(dp, data, why);
+            dp.setRebuildRate(1L << 30);
+            await(dp, st -> "protected".equals(st.get("protection_state")), why);
+            verify(dp, data, why);
+            assertEquals(0, dp.audit(true).discrepancies(), why);
+        }
+        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
+            verify(dp, data, why);
+            assertEquals(0, dp.audit(true).discrepancies(), why);
+        }
+    }
+
+    @Test
+    void capacityLeavesParityAndHotSpaceOut() throws Exception {
+        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
+            Map<String, Object> st = dp.stats();
+            long raw = (long) st.get("raw_data_bytes");
+            long usable = (long) st.get("pool_usable_bytes");
+            long parity = (long) st.get("parity_bytes");
+            long hot = (long) st.get("hot_space_bytes");
+            assertEquals(raw * 2 / 25, parity);
+            assertTrue(usable <= raw - parity - hot, "usable=" + usable + " raw=" + raw);
+            assertTrue(usable >= (raw - parity - hot) * 0.9, "usable=" + usable + " raw=" + raw);
+        }
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    /** Writes blocks [from, to) of the volume with fresh random content (half compressible), recording it. */
+    static void write(DataPath dp, Random r, ByteBuffer[] data, int from, int to, String why) {
+        for (int i = from; i < to; i++) {
+            ByteBuffer b = DataPathTest.random(r, 1, r.nextBoolean());
+            IoStatus s = dp.write(1, i, 1, b.duplicate());
+            assertEquals(IoStatus.OK, s, "block=" + i + " " + why);
+            data[i] = b;
+        }
+    }
+
+    static void verify(DataPath dp, ByteBuffer[] data, String why) {
+        ByteBuffer out = ByteBuffer.allocateDirect(4096);
+        for (int i = 0; i < data.length; i++) {
+            if (data[i] == null) {
+                continue;
+            }
+            out.clear();
+            assertEquals(IoStatus.OK, dp.read(1, i, 1, out), "block=" + i + " " + why);
+            out.flip();
+            assertEquals(data[i].duplicate().rewind(), out, "wrong data: block=" + i + " " + why);
+        }
+    }
+
+    static void await(DataPath dp, Predicate<Map<String, Object>> done, String why) throws InterruptedException {
+        long deadline = System.nanoTime() + 90_000_000_000L;
+        Map<String, Object> st = dp.stats();
+        while (!done.test(st)) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting; stats=" + st + " " + why);
+            }
+            Thread.sleep(20);
+            st = dp.stats();
+        }
+    }
+}

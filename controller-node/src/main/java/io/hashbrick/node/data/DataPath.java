@@ -264,6 +264,10 @@ public final class DataPath implements AutoCloseable {
         if (stripeTable != null) {
             dp.store.readSection(java.nio.channels.Channels.newChannel(new java.io.ByteArrayInputStream(stripeTable)));
         }
+        long finished = dp.store.finishZeroing();
+        if (finished > 0) {
+            Log.warn("rebuild_zeroing_finished_at_start", "stripes=" + finished);
+        }
         String health = dp.store.pollHealth();
         if (!health.isEmpty()) {
             Log.warn("dae_health_changed", health + " " + dae.healthSummary());
@@ -1025,6 +1029,7 @@ public final class DataPath implements AutoCloseable {
                             dst,
                             at)) {
                 boolean written = store.rewrite(location, c.rBytes[i], c.scratch, column);
+                c.repairs++;
                 lock.lock();
                 try {
                     readRepairs++;
@@ -1231,8 +1236,22 @@ public final class DataPath implements AutoCloseable {
      * @return whether all moved
      */
     private boolean relocate(long[] victims, String why) {
+        return relocate(victims, why, null);
+    }
+
+    /**
+     * As {@link #relocate(long[], String)}; with {@code column} set, only the live blocks that overlap
+     * that rebuilt column move, read from the rebuild's cells and checked against their fingerprints.
+     */
+    private boolean relocate(long[] victims, String why, SegmentStore.ColumnRebuild column) {
         List<long[]> found = liveBlocksOf(victims);
+        if (column != null) {
+            long[] range = column.range(layout.stripeDataBytes());
+            found.removeIf(e -> e[1] >= range[1] || e[1] + e[2] <= range[0]);
+        }
         boolean rebuild = why.equals("rebuild");
+        Ctx c = contexts.get();
+        ByteBuffer check = column == null ? null : ByteBuffer.allocateDirect(BlockCodec.BLOCK_BYTES);
         ByteBuffer scratch = compactScratch;
         long[] newLoc = new long[found.size()];
         int moved = 0;
@@ -1240,12 +1259,17 @@ public final class DataPath implements AutoCloseable {
         for (; moved < found.size(); moved++) {
             long[] e = found.get(moved);
             long stripe = e[1] / layout.stripeDataBytes();
-            if (rebuild && stripe != prepared) {
+            if (rebuild && column == null && stripe != prepared) {
                 store.prepareRebuild(stripe); // one whole-stripe reconstruction serves all its blocks
                 prepared = stripe;
             }
-            int off = store.read(e[1], (int) e[2], scratch);
-            if (off < 0) {
+            int off = column == null
+                    ? store.read(e[1], (int) e[2], scratch)
+                    : store.readRebuilt(column, e[1], (int) e[2], scratch);
+            if (off < 0 || (column != null && !verifyStored(c, e[0], scratch, off, (int) e[2], check))) {
+                Log.warn(
+                        "rebuild_block_unverified",
+                        "handle=0x" + Long.toHexString(e[0]) + " location=" + e[1] + " action=move_whole_stripe");
                 break;
             }
             long loc =
@@ -1283,6 +1307,23 @@ public final class DataPath implements AutoCloseable {
         return moved == found.size();
     }
 
+    /** Whether the stored record in {@code src} at {@code off} is block {@code h}'s content (false if h died). */
+    private boolean verifyStored(Ctx c, long h, ByteBuffer src, int off, int bytes, ByteBuffer out) {
+        lock.lock();
+        try {
+            int b = H2pHandle.bucket(h);
+            if (!h2p.bucket(b).isLiveSlot(H2pHandle.slot(h))) {
+                return true; // died meanwhile: whatever moves is garbage, dropped at publish
+            }
+            c.rHandle[0] = h;
+            h2p.bucket(b).copyStoredFingerprint(h, c.rFpSeg, 0);
+        } finally {
+            lock.unlock();
+        }
+        int len = storedLength(src, off, bytes);
+        return decodeAndVerify(c, 0, src, off + SegmentStore.HEADER_BYTES, len, out.clear(), 0);
+    }
+
     // ---------------------------------------------------------------- rebuild and scrub
 
     private volatile long rebuildRateBytes = 256L << 20;
@@ -1296,6 +1337,9 @@ public final class DataPath implements AutoCloseable {
     private long rebuildLastMs;
     private long rebuildsCompleted;
     private long relocatedBytes;
+    private long rebuildCellsRead;
+    private long rebuildCellsRebuilt;
+    private long rebuildRaid6Reads;
     private long scrubCursor;
     private long scrubLastNs = System.nanoTime();
     private long scrubPasses;
@@ -1354,14 +1398,52 @@ public final class DataPath implements AutoCloseable {
         if (rate == 0 || rebuildCredit < Math.min(pendingRebuild[1], layout.stripeDataBytes() / 4)) {
             return;
         }
-        int max = (int) Math.max(1, Math.min(64, rebuildCredit / Math.max(1, layout.stripeDataBytes() / 2)));
+        int max = (int) Math.max(1, Math.min(16, rebuildCredit / Math.max(1, layout.stripeDataBytes() / 2)));
         long[] victims = store.degradedStripes(max);
         long before = relocatedBytes;
-        relocate(victims, "rebuild");
+        List<SegmentStore.ColumnRebuild> inPlace = new ArrayList<>();
+        List<Long> whole = new ArrayList<>();
+        long io = 0;
+        for (long v : victims) {
+            // One lost data column: rebuild it from both parities, move only its blocks, then take the
+            // column out of the parity. Otherwise (P or Q lost, two columns): move every live block.
+            SegmentStore.ColumnRebuild x = store.rebuildColumn(v);
+            if (x != null && relocate(new long[] {v}, "rebuild", x)) {
+                store.markZeroing(x);
+                inPlace.add(x);
+            } else {
+                whole.add(v);
+            }
+        }
+        if (!whole.isEmpty()) {
+            relocate(whole.stream().mapToLong(Long::longValue).toArray(), "rebuild");
+        }
+        if (!inPlace.isEmpty()) {
+            try {
+                checkpoint(); // no durable metadata may point into a column before it leaves the parity
+            } catch (IOException e) {
+                Log.warn("rebuild_checkpoint_failed", "error=" + Log.q(String.valueOf(e)) + " action=retry");
+                return;
+            }
+            for (SegmentStore.ColumnRebuild x : inPlace) {
+                boolean done = store.zeroColumn(x);
+                rebuildCellsRead += x.cellsRead();
+                rebuildCellsRebuilt += x.cellsRebuilt();
+                rebuildRaid6Reads += (long) x.cellsRebuilt() * x.dataColumns();
+                io += x.cellsRead() * StripeLayout.CELL;
+                if (!done) {
+                    Log.warn("rebuild_zeroing_failed", "stripe=" + x.stripe() + " action=finish_at_next_start");
+                }
+            }
+            Log.info(
+                    "rebuild_columns",
+                    "stripes=" + inPlace.size() + " cells_rebuilt=" + rebuildCellsRebuilt + " cells_read="
+                            + rebuildCellsRead + " raid6_reads=" + rebuildRaid6Reads);
+        }
         long moved = relocatedBytes - before;
         rebuildMovedBytes += moved;
-        rebuildCredit -= Math.max(moved, 1);
-        checkpointRequested = true; // frees the emptied stripes
+        rebuildCredit -= Math.max(moved + io, 1);
+        checkpointRequested = true; // frees the emptied stripes, records the zeroed columns
     }
 
     /** Scrub: one sealed stripe at a time, at most {@link #setScrubRate} bytes per second read. */
@@ -1392,15 +1474,9 @@ public final class DataPath implements AutoCloseable {
      * what is wrong is parity or dead data, and P and Q are recomputed from the data.
      */
     private void scrubRepair(long s) {
-        long repairsBefore;
-        lock.lock();
-        try {
-            repairsBefore = readRepairs;
-        } finally {
-            lock.unlock();
-        }
         long bad = 0;
         Ctx c = contexts.get();
+        long repairsBefore = c.repairs; // this thread's own repairs, not concurrent host reads'
         ByteBuffer out = ByteBuffer.allocateDirect(BlockCodec.BLOCK_BYTES);
         for (long[] e : liveBlocksOf(new long[] {s})) {
             if (!verifyHandle(c, e[0], out)) {
@@ -1410,7 +1486,7 @@ public final class DataPath implements AutoCloseable {
         long repaired;
         lock.lock();
         try {
-            repaired = readRepairs - repairsBefore;
+            repaired = c.repairs - repairsBefore;
             scrubRepairs += repaired;
         } finally {
             lock.unlock();
@@ -1918,6 +1994,10 @@ public final class DataPath implements AutoCloseable {
             s.put("rebuild_rate_limit_bytes_per_s", rebuildRateBytes);
             s.put("rebuilds_completed", rebuildsCompleted);
             s.put("rebuild_last_ms", rebuildLastMs);
+            s.put("rebuild_cells_rebuilt_in_place", rebuildCellsRebuilt);
+            s.put("rebuild_cells_read", rebuildCellsRead);
+            s.put("rebuild_raid6_equivalent_reads", rebuildRaid6Reads);
+            s.put("rebuild_reads_vs_raid6", ratio(rebuildCellsRead, rebuildRaid6Reads));
             s.put("ssd_parity_cells_written", store.parityCellsWritten());
             s.put("degraded_reads", store.degradedReads());
             s.put("cells_reconstructed", store.cellsReconstructed());
@@ -2015,6 +2095,9 @@ public final class DataPath implements AutoCloseable {
         final JournalCompletion completion = e -> LockSupport.unpark(thread);
         final ByteBuffer rmw = ByteBuffer.allocateDirect(BlockCodec.BLOCK_BYTES);
         final ByteBuffer scratch = Ssd.allocateAligned(SegmentStore.READ_SCRATCH_BYTES);
+        /** Blocks this thread repaired from parity (scrub counts its own). */
+        long repairs;
+
         final long[] rHandle = new long[CHUNK];
         final long[] rLocation = new long[CHUNK];
         final int[] rBytes = new int[CHUNK];

@@ -200,8 +200,14 @@ public final class ManagementServer implements AutoCloseable {
             } else {
                 error(ex, 404, "no such DAE resource: " + path);
             }
+        } catch (NumberFormatException e) {
+            error(ex, 400, "not a number: " + e.getMessage());
         } catch (IllegalArgumentException e) {
             error(ex, 400, e.getMessage());
+        } catch (IllegalStateException e) {
+            error(ex, 409, e.getMessage()); // e.g. reinsert of a drive that was not pulled
+        } catch (IOException | RuntimeException e) {
+            error(ex, 500, "drill failed: " + e);
         }
     }
 

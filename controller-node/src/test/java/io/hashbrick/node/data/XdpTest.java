@@ -179,6 +179,62 @@ class XdpTest {
         }
     }
 
+    /**
+     * One failed SSD: each stripe's lost data column is rebuilt from both parities (reading about 3/4
+     * of what RAID 6 reads), its blocks moved, and the column taken out of the parity; the stripes are
+     * then whole over 24 SSDs and survive two more failures.
+     */
+    @Test
+    void singleFailureRebuildsColumnsInPlaceAndRestoresDoubleProtection() throws Exception {
+        long seed = Long.getLong("seed", System.nanoTime());
+        Random r = new Random(seed);
+        ByteBuffer[] data = new ByteBuffer[12_000];
+        int a = r.nextInt(25);
+        String why = "seed=" + seed + " failed=" + a;
+        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
+            dp.setScrubRate(0);
+            write(dp, r, data, 0, data.length, why);
+            dp.checkpoint();
+            dp.drill("fail", a);
+            await(
+                    dp,
+                    st -> (long) st.get("rebuilds_completed") > 0 && "protected".equals(st.get("protection_state")),
+                    why);
+            Map<String, Object> st = dp.stats();
+            assertTrue((long) st.get("rebuild_cells_rebuilt_in_place") > 0, st + " " + why);
+            double ratio = (double) st.get("rebuild_reads_vs_raid6");
+            assertTrue(ratio > 0 && ratio <= 0.8, "rebuild read " + ratio + " of RAID 6 " + why);
+            verify(dp, data, why);
+            // Whole again over the 24 others: two more may fail.
+            int b = (a + 1) % 25;
+            int c = (a + 2) % 25;
+            dp.setRebuildRate(0);
+            dp.drill("fail", b);
+            dp.drill("fail", c);
+            await(dp, s2 -> "critical".equals(s2.get("protection_state")), why);
+            verify(dp, data, why);
+            assertEquals(0L, dp.stats().get("unrecoverable_reads"), why);
+        }
+        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
+            verify(dp, data, why);
+            assertEquals(0, dp.audit(true).discrepancies(), why);
+        }
+    }
+
+    /** The hybrid plan for every lost column of a 23 + 2 stripe reads at most 0.8 of RAID 6's cells. */
+    @Test
+    void hybridPlanReadsAboutThreeQuartersOfRaid6() {
+        for (int k : new int[] {23, 22, 21}) {
+            long total = 0;
+            for (int m = 0; m < k; m++) {
+                int cost = SegmentStore.planCost(k, m, SegmentStore.hybridPlan(k, m));
+                assertTrue(cost <= 0.8 * 28 * k, "k=" + k + " m=" + m + " cost=" + cost);
+                total += cost;
+            }
+            System.out.printf("hybrid_plan k=%d reads_vs_raid6=%.3f%n", k, total / (28.0 * k * k));
+        }
+    }
+
     @Test
     void capacityLeavesParityAndHotSpaceOut() throws Exception {
         try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {

@@ -1086,8 +1086,16 @@ public final class DataPath implements AutoCloseable {
                 }
                 destageLock.lock();
                 try {
-                    destageAll();
+                    boolean forced = destageForced();
+                    boolean worth = forced || destageWorthIt();
+                    if (worth) {
+                        destageAll(!forced);
+                        lastDestageNs = System.nanoTime();
+                    }
                     maintain();
+                    if (!worth) {
+                        LockSupport.parkNanos(5_000_000); // let the journal gather a stripe's worth
+                    }
                 } finally {
                     destageLock.unlock();
                 }
@@ -1099,6 +1107,44 @@ public final class DataPath implements AutoCloseable {
                 LockSupport.parkNanos(100_000_000);
             }
         }
+    }
+
+    private long lastDestageNs = System.nanoTime();
+
+    /**
+     * Whether to destage now: when the journal holds enough to fill the open stripe (so P and Q are
+     * written about once per stripe, not once per round), when blocks have waited 200 ms, or when a
+     * checkpoint or journal space asks for it. Until then blocks are served from the journal copy.
+     */
+    private boolean destageWorthIt() {
+        return wholeStripeBudget() > 0;
+    }
+
+    private boolean destageForced() {
+        return checkpointRequested
+                || journal.reservedBytes() > config.nvramBytes() / 4
+                || System.nanoTime() - lastDestageNs > TimeUnit.MILLISECONDS.toNanos(200);
+    }
+
+    /** Bytes of journalled blocks that fill the open stripe and whole new stripes exactly (0: not enough). */
+    private long wholeStripeBudget() {
+        long room = store.openRemaining();
+        if (room < SegmentStore.MAX_STORED_BYTES) {
+            room = 0; // the next block opens a new stripe anyway
+        }
+        long cap = store.nextStripeCapacity();
+        long pending;
+        lock.lock();
+        try {
+            pending = pendingBytes;
+        } finally {
+            lock.unlock();
+        }
+        if (pending < room || cap <= 0) {
+            return 0;
+        }
+        long budget = room + (pending - room) / cap * cap;
+        return budget == 0 ? 0 : budget;
     }
 
     private void maintain() throws IOException {
@@ -1139,13 +1185,30 @@ public final class DataPath implements AutoCloseable {
 
     /** Destages every block in the journal that the pool has room for. */
     private void destageAll() throws IOException {
-        while (destageBatch(4096, 2) > 0) {
-            // keep going until the journal holds no undestaged block
+        destageAll(false);
+    }
+
+    /**
+     * Destages the journal's blocks; with {@code wholeStripes}, only as many as fill the open stripe
+     * and whole new ones (so each stripe's P and Q are written once), the rest waits for more.
+     */
+    private void destageAll(boolean wholeStripes) throws IOException {
+        while (true) {
+            long budget = wholeStripes ? wholeStripeBudget() : Long.MAX_VALUE;
+            // In whole-stripe mode one batch takes the whole budget: a batch ends with a flush, and a
+            // flush in mid-stripe would write that stripe's parity twice.
+            if (budget <= 0 || destageBatch(wholeStripes ? Integer.MAX_VALUE : 4096, 2, budget) == 0) {
+                return;
+            }
         }
     }
 
     /** One destage round: copy out under the lock, write without it, publish under it. @return blocks placed */
     int destageBatch(int max, int keepFree) {
+        return destageBatch(max, keepFree, Long.MAX_VALUE);
+    }
+
+    private int destageBatch(int max, int keepFree, long budgetBytes) {
         int[] ids;
         byte[][] data;
         int n = 0;
@@ -1167,10 +1230,17 @@ public final class DataPath implements AutoCloseable {
         }
         long[] locs = new long[n];
         int appended = 0;
+        long batchBytes = 0;
+        boolean noRoom = false;
         for (; appended < n; appended++) {
+            batchBytes += SegmentStore.HEADER_BYTES + data[appended].length;
+            if (batchBytes > budgetBytes) {
+                break;
+            }
             ByteBuffer b = ByteBuffer.wrap(data[appended]);
             long loc = store.append(b, 0, data[appended].length, keepFree);
             if (loc < 0) {
+                noRoom = true;
                 break;
             }
             locs[appended] = loc;
@@ -1202,7 +1272,7 @@ public final class DataPath implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-        if (appended < n && placed == 0) {
+        if (noRoom && placed == 0) {
             checkpointRequested = true; // out of stripes: compaction and a checkpoint free some
         }
         return placed;

@@ -1481,6 +1481,11 @@ public final class SegmentStore {
         return h;
     }
 
+    /** Data bytes a stripe opened now would hold (healthy SSDs less P and Q). */
+    public long nextStripeCapacity() {
+        return (long) Math.max(0, Integer.bitCount(knownGoodMask()) - 2) * StripeLayout.COLUMN_BYTES;
+    }
+
     /** Bytes still free in the open stripe (destage thread's view). */
     public int openRemaining() {
         return openStripe < 0 ? 0 : openCapacity - fill;

@@ -264,6 +264,10 @@ public final class DataPath implements AutoCloseable {
         if (stripeTable != null) {
             dp.store.readSection(java.nio.channels.Channels.newChannel(new java.io.ByteArrayInputStream(stripeTable)));
         }
+        long resynced = dp.store.resyncInterrupted();
+        if (resynced >= 0) {
+            Log.warn("refill_interrupted_at_stop", "stripe=" + resynced + " action=parity_recomputed");
+        }
         long finished = dp.store.finishZeroing();
         if (finished > 0) {
             Log.warn("rebuild_zeroing_finished_at_start", "stripes=" + finished);
@@ -1132,7 +1136,7 @@ public final class DataPath implements AutoCloseable {
         if (room < SegmentStore.MAX_STORED_BYTES) {
             room = 0; // the next block opens a new stripe anyway
         }
-        long cap = store.nextStripeCapacity();
+        long cap = store.nextStripeCapacity(2);
         long pending;
         lock.lock();
         try {
@@ -1164,7 +1168,9 @@ public final class DataPath implements AutoCloseable {
         boolean journalFull = journal.reservedBytes() > config.nvramBytes() * 3 / 5;
         boolean due = changesSinceCheckpoint > 0
                 && System.nanoTime() - lastCheckpointNs > TimeUnit.MILLISECONDS.toNanos(config.checkpointIntervalMs());
-        if (store.freeStripes() < 3) {
+        // New blocks fill the free cells of the emptiest sealed stripe when free stripes run out; compaction
+        // (moving live blocks to empty whole stripes) is only for when no stripe has cells worth a refill.
+        if (store.freeStripes() < 3 && store.refillRoomCells() < 2 * SegmentStore.MIN_REFILL_CELLS) {
             int moved = 0;
             for (int i = 0; i < 8; i++) {
                 long victim = store.compactionVictim(0.98);
@@ -1317,7 +1323,7 @@ public final class DataPath implements AutoCloseable {
         List<long[]> found = liveBlocksOf(victims);
         if (column != null) {
             long[] range = column.range(layout.stripeDataBytes());
-            found.removeIf(e -> e[1] >= range[1] || e[1] + e[2] <= range[0]);
+            found.removeIf(e -> e[1] >= range[1] || e[1] + SegmentStore.span((int) e[2]) <= range[0]);
         }
         boolean rebuild = why.equals("rebuild");
         Ctx c = contexts.get();
@@ -1665,7 +1671,7 @@ public final class DataPath implements AutoCloseable {
         java.util.Set<Long> stripesHit = new java.util.HashSet<>();
         for (int k = 0; k < count * 8 && done.size() < count && !onSsd.isEmpty(); k++) {
             long[] e = onSsd.get(r.nextInt(onSsd.size()));
-            long offset = e[0] % layout.stripeDataBytes() + r.nextLong(e[1]);
+            long offset = e[0] % layout.stripeDataBytes() + r.nextLong(SegmentStore.span((int) e[1]));
             int cell = (int) (offset / StripeLayout.CELL);
             long[] at = store.cellAddress(e[0], cell / StripeLayout.ROWS, cell % StripeLayout.ROWS);
             String key = at[0] + ":" + at[1];
@@ -1707,8 +1713,12 @@ public final class DataPath implements AutoCloseable {
 
     private void checkpointDestaging() throws IOException {
         destageAll();
+        // A refill target that lost an SSD is given up (its blocks stay journalled): try once more.
         if (store.seal() != io.hashbrick.sim.IoStatus.OK) {
-            throw new IOException("the open stripe lost more than two columns: not checkpointing");
+            destageAll();
+            if (store.seal() != io.hashbrick.sim.IoStatus.OK) {
+                throw new IOException("the open stripe lost more than two columns: not checkpointing");
+            }
         }
         if (store.sync() != io.hashbrick.sim.IoStatus.OK) { // most of it outside the lock
             throw new IOException("SSD flush failed before checkpoint");
@@ -2069,6 +2079,22 @@ public final class DataPath implements AutoCloseable {
             s.put("rebuild_raid6_equivalent_reads", rebuildRaid6Reads);
             s.put("rebuild_reads_vs_raid6", ratio(rebuildCellsRead, rebuildRaid6Reads));
             s.put("ssd_parity_cells_written", store.parityCellsWritten());
+            long[] rf = store.refillCounters();
+            s.put("refill_stripes", rf[0]);
+            s.put("refill_cells_written", rf[1]);
+            s.put("refill_aborts", rf[2]);
+            s.put("refill_cells_read", rf[3]);
+            s.put("refill_intent_cells_written", rf[4]);
+            s.put("cells_freed_since_checkpoint", store.heldCells());
+            long hostBlocks = writesUnique + writesDuplicate + writesZero;
+            s.put(
+                    "ssd_writes_per_host_block",
+                    hostBlocks == 0
+                            ? 0.0
+                            : Math.round(1000.0
+                                            * (store.cellsWritten() + store.parityCellsWritten() + rf[4])
+                                            / hostBlocks)
+                                    / 1000.0);
             s.put("degraded_reads", store.degradedReads());
             s.put("cells_reconstructed", store.cellsReconstructed());
             s.put("reconstruct_cell_reads", store.reconstructReads());

@@ -1,5 +1,6 @@
 package io.hashbrick.node.data;
 
+import io.hashbrick.node.CorruptCheckpointException;
 import io.hashbrick.node.Log;
 import io.hashbrick.sim.Dae;
 import io.hashbrick.sim.Health;
@@ -57,7 +58,7 @@ public final class SegmentStore {
     private static final int CELL = StripeLayout.CELL;
     private static final int ROWS = StripeLayout.ROWS;
     private static final int SECTION_MAGIC = 0x54535248; // "HRST"
-    private static final int SECTION_VERSION = 2;
+    private static final int SECTION_VERSION = 3;
 
     private final Dae dae;
     private final StripeLayout layout;
@@ -96,6 +97,46 @@ public final class SegmentStore {
     private int fill;
     private int flushed;
 
+    // Per-cell liveness, for refilling the free cells of partly dead stripes (index stripe * cps + cell).
+    private final int cps;
+    /** Live stored records overlapping each data cell. */
+    private final short[] cellLive;
+    /** Cells whose last record died since the last checkpoint: that checkpoint may still point there. */
+    private final long[] held;
+    /** Cells freed since the last checkpoint, to release when the next one is durable (may repeat). */
+    private int[] freedList = new int[1024];
+
+    private int freedCount;
+    /** Per stripe: cells with no live record and not held (of the full layout's cps; see refillRoom). */
+    private final int[] freeCells;
+    /** False after a start until the first checkpoint: the loaded checkpoint may point into dead cells. */
+    private boolean refillAllowed;
+
+    // The refill target (destage thread): a sealed stripe whose free cells receive new blocks.
+    private boolean refilling;
+    private final boolean[] alloc = new boolean[23 * ROWS];
+    private final boolean[] claimed = new boolean[23 * ROWS];
+    private final boolean[] dirty = new boolean[23 * ROWS];
+    private final boolean[] beforeKnown = new boolean[23 * ROWS];
+    /** What the SSD holds in each claimed cell (zero past the extent), for the parity delta. */
+    private final byte[][][] before = new byte[23][ROWS][CELL];
+
+    private final boolean[] pKnown = new boolean[ROWS];
+    private final boolean[] qKnown = new boolean[ROWS];
+    private int refillExtentCells;
+    private int allocLeft;
+    private boolean intentWritten;
+    private long intentSeq;
+    private IoStatus pendingFailure = IoStatus.OK;
+    /** Fewest free cells worth a refill (the P and Q cells it rewrites are up to 56). */
+    static final int MIN_REFILL_CELLS = 32;
+
+    private long refills;
+    private long refillCells;
+    private long refillAborts;
+    private long intentCellsWritten;
+    private long refillReads;
+
     private long liveTotal;
     private long freeStripes;
     private long writeErrors;
@@ -126,6 +167,14 @@ public final class SegmentStore {
         this.zeroing = new int[n];
         this.epoch = new int[n];
         this.freeStripes = n;
+        this.cps = layout.cellsPerStripe();
+        if ((long) n * cps > Integer.MAX_VALUE - 64) {
+            throw new IllegalArgumentException("too many cells for the per-cell map: stripes=" + n);
+        }
+        this.cellLive = new short[n * cps];
+        this.held = new long[(n * cps + 63) / 64];
+        this.freeCells = new int[n];
+        Arrays.fill(freeCells, cps);
         this.generation = new int[slots];
         this.health = new Health[slots];
         for (int i = 0; i < slots; i++) {
@@ -250,8 +299,7 @@ public final class SegmentStore {
             members[s] = (1 << slots) - 1;
             extent[s] = (int) stripeBytes;
         }
-        live[s] += bytes;
-        liveTotal += bytes;
+        placed(location, bytes);
     }
 
     /** Writes the stripe table (every non-free stripe's geometry) as a checkpoint section. */
@@ -298,6 +346,11 @@ public final class SegmentStore {
      */
     public synchronized void readSection(ReadableByteChannel ch) throws IOException {
         ByteBuffer h = readFully(ch, 16);
+        if (h.getInt(0) == SECTION_MAGIC && h.getInt(4) == 2) {
+            throw new CorruptCheckpointException("stripe table version 2 (raw blocks packed behind a header) is"
+                    + " not readable by this build, which stores raw blocks cell-aligned (version 3):"
+                    + " re-create the array (wipe its data directory) with this build");
+        }
         if (h.getInt(0) != SECTION_MAGIC || h.getInt(4) != SECTION_VERSION || h.getInt(8) != slots) {
             throw new IOException("stripe table: bad magic, version or width: version=" + h.getInt(4) + " width="
                     + h.getInt(8) + " expected_width=" + slots);
@@ -348,32 +401,90 @@ public final class SegmentStore {
     // ---------------------------------------------------------------- destage
 
     /**
-     * Appends one stored block (header written here) and returns its pool location, or -1 when no
-     * stripe has room (the caller compacts and checkpoints, then retries). A new stripe is opened only
-     * while more than {@code keepFree} stripes are free: destage keeps some for compaction.
+     * Appends one stored block and returns its pool location, or -1 when no stripe has room (the
+     * caller compacts and checkpoints, then retries). A compressed block is written behind a 2-byte
+     * length header, packed at byte granularity; a raw block ({@link BlockCodec#RAW}) takes one whole
+     * cell, no header, so that it frees that cell when it dies. The target is a free stripe while more
+     * than {@code keepFree} are free, else the sealed stripe with the most free cells (a refill).
      */
     public long append(ByteBuffer stored, int off, int length, int keepFree) {
-        int bytes = HEADER_BYTES + length;
-        if (openStripe < 0 || fill + bytes > openCapacity) {
-            if (openStripe >= 0 && seal() != IoStatus.OK) {
-                return -1;
+        boolean raw = length == BlockCodec.RAW;
+        int span = raw ? CELL : HEADER_BYTES + length;
+        int at = openStripe < 0 ? -1 : place(fill, span, raw);
+        if (at < 0) {
+            if (openStripe >= 0) {
+                IoStatus st = seal();
+                if (st != IoStatus.OK) {
+                    pendingFailure = st; // what was appended before is not to be published
+                    return -1;
+                }
             }
             if (!openNext(keepFree)) {
                 return -1;
             }
+            at = place(fill, span, raw);
+            if (at < 0) {
+                return -1;
+            }
         }
-        long location = openStripe * stripeBytes + fill;
-        put(fill, (byte) length);
-        put(fill + 1, (byte) (length >>> 8));
-        for (int i = 0; i < length; ) {
-            int at = fill + HEADER_BYTES + i;
-            int n = Math.min(length - i, CELL - at % CELL);
-            byte[] cell = cellAt(at);
-            stored.get(off + i, cell, at % CELL, n);
-            i += n;
+        long location = openStripe * stripeBytes + at;
+        if (raw) {
+            stored.get(off, cellAt(at), 0, CELL);
+        } else {
+            put(at, (byte) length);
+            put(at + 1, (byte) (length >>> 8));
+            for (int i = 0; i < length; ) {
+                int p = at + HEADER_BYTES + i;
+                int n = Math.min(length - i, CELL - p % CELL);
+                stored.get(off + i, cellAt(p), p % CELL, n);
+                i += n;
+            }
         }
-        fill += bytes;
+        if (refilling) {
+            for (int c = at / CELL, last = (at + span - 1) / CELL; c <= last; c++) {
+                dirty[c] = true;
+            }
+        }
+        fill = at + span;
         return location;
+    }
+
+    /**
+     * Where in the open stripe a record of {@code span} bytes goes, at or after {@code pos}, or -1 when
+     * it does not fit. In a refill it must lie in cells that are free or already ours.
+     */
+    private int place(int pos, int span, boolean raw) {
+        while (true) {
+            if (raw) {
+                pos = (pos + CELL - 1) / CELL * CELL;
+            }
+            if (pos + span > openCapacity) {
+                return -1;
+            }
+            if (!refilling) {
+                return pos;
+            }
+            int first = pos / CELL;
+            int last = (pos + span - 1) / CELL;
+            int bad = -1;
+            for (int c = last; c >= first; c--) {
+                if (!claimed[c] && !alloc[c]) {
+                    bad = c;
+                    break;
+                }
+            }
+            if (bad < 0) {
+                for (int c = first; c <= last; c++) {
+                    if (!claimed[c]) {
+                        claimed[c] = true;
+                        allocLeft--;
+                        Arrays.fill(image[c / ROWS][c % ROWS], (byte) 0);
+                    }
+                }
+                return pos;
+            }
+            pos = (bad + 1) * CELL;
+        }
     }
 
     private byte[] cellAt(int dataOffset) {
@@ -392,24 +503,29 @@ public final class SegmentStore {
             Log.error("stripe_open_refused", "healthy_ssds=" + w + " reason=fewer_than_4_healthy_ssds");
             return false;
         }
+        int target = -1;
         synchronized (this) {
-            if (freeStripes <= keepFree) {
-                return false;
-            }
             openStripe = -1;
-            for (int s = 0; s < state.length; s++) {
-                if (state[s] == FREE) {
-                    state[s] = OPEN;
-                    freeStripes--;
-                    openStripe = s;
-                    members[s] = healthy;
-                    epoch[s]++;
-                    degraded[s] = 0;
-                    zeroed[s] = 0;
-                    extent[s] = 0;
-                    break;
+            if (freeStripes > keepFree) {
+                for (int s = 0; s < state.length; s++) {
+                    if (state[s] == FREE) {
+                        state[s] = OPEN;
+                        freeStripes--;
+                        openStripe = s;
+                        members[s] = healthy;
+                        epoch[s]++;
+                        degraded[s] = 0;
+                        zeroed[s] = 0;
+                        extent[s] = 0;
+                        break;
+                    }
                 }
+            } else {
+                target = emptiestSealed(healthy);
             }
+        }
+        if (target >= 0) {
+            return openRefill(target);
         }
         if (openStripe < 0) {
             return false;
@@ -422,6 +538,82 @@ public final class SegmentStore {
             }
         }
         parityOnDisk = false;
+        refilling = false;
+        fill = 0;
+        flushed = 0;
+        return true;
+    }
+
+    /** Free cells stripe {@code s} offers a refill now (its own width; not on zeroed columns). */
+    private int refillRoom(int s) {
+        int cap = (Integer.bitCount(members[s]) - 2) * ROWS;
+        if (zeroed[s] == 0) {
+            return freeCells[s] - (cps - cap);
+        }
+        int[] col = columnSlots(s, members[s]);
+        int n = 0;
+        for (int c = 0; c < cap; c++) {
+            int i = s * cps + c;
+            n += cellLive[i] == 0 && !isHeld(i) && (zeroed[s] & (1 << col[c / ROWS])) == 0 ? 1 : 0;
+        }
+        return n;
+    }
+
+    /** The sealed, fully healthy stripe with the most free cells (at least {@link #MIN_REFILL_CELLS}), or -1. */
+    private int emptiestSealed(int healthy) {
+        if (!refillAllowed) {
+            return -1;
+        }
+        int best = -1;
+        int bestRoom = MIN_REFILL_CELLS - 1;
+        for (int s = 0; s < state.length; s++) {
+            if (state[s] != SEALED
+                    || degraded[s] != 0
+                    || zeroing[s] != 0
+                    || (members[s] & ~healthy) != 0
+                    || freeCells[s] <= bestRoom) {
+                continue;
+            }
+            int room = refillRoom(s);
+            if (room > bestRoom) {
+                best = s;
+                bestRoom = room;
+            }
+        }
+        return best;
+    }
+
+    /** Free cells the best refill target offers now (0 when none is worth it). */
+    public synchronized int refillRoomCells() {
+        int s = emptiestSealed(knownGoodMask());
+        return s < 0 ? 0 : refillRoom(s);
+    }
+
+    /** Opens sealed stripe {@code s} as the refill target: its free cells take new blocks. */
+    private boolean openRefill(int s) {
+        int cap;
+        synchronized (this) {
+            int[] col = columnSlots(s, members[s]);
+            cap = (col.length - 2) * ROWS;
+            allocLeft = 0;
+            for (int c = 0; c < 23 * ROWS; c++) {
+                int i = s * cps + c;
+                alloc[c] = c < cap && cellLive[i] == 0 && !isHeld(i) && (zeroed[s] & (1 << col[c / ROWS])) == 0;
+                allocLeft += alloc[c] ? 1 : 0;
+            }
+            refillExtentCells = (extent[s] + CELL - 1) / CELL;
+            epoch[s]++;
+            refills++;
+        }
+        Arrays.fill(claimed, false);
+        Arrays.fill(dirty, false);
+        Arrays.fill(beforeKnown, false);
+        Arrays.fill(pKnown, false);
+        Arrays.fill(qKnown, false);
+        openStripe = s;
+        openCapacity = cap * CELL;
+        refilling = true;
+        intentWritten = false;
         fill = 0;
         flushed = 0;
         return true;
@@ -433,6 +625,13 @@ public final class SegmentStore {
      * lost: parity covers it). Fails only when the stripe has lost more than two columns.
      */
     public IoStatus flush() {
+        IoStatus failed = pendingFailure;
+        pendingFailure = IoStatus.OK;
+        IoStatus st = refilling ? flushRefill() : flushOpen();
+        return failed != IoStatus.OK ? failed : st;
+    }
+
+    private IoStatus flushOpen() {
         if (openStripe < 0 || flushed == fill) {
             return IoStatus.OK;
         }
@@ -441,6 +640,7 @@ public final class SegmentStore {
         int w = col.length;
         int first = flushed / CELL;
         int end = (fill + CELL - 1) / CELL;
+        reserve((int) s, null, first, end);
         int cell = first;
         while (cell < end) {
             int column = cell / ROWS;
@@ -531,7 +731,10 @@ public final class SegmentStore {
         }
     }
 
-    /** Flushes and closes the open stripe: nothing is appended to it after this (called before checkpoints). */
+    /**
+     * Flushes and closes the open stripe or refill target: nothing is appended to it after this (called
+     * before checkpoints). A failure means the blocks appended since the last flush are not on the SSDs.
+     */
     public IoStatus seal() {
         if (openStripe < 0) {
             return IoStatus.OK;
@@ -540,13 +743,330 @@ public final class SegmentStore {
         if (st != IoStatus.OK) {
             return st;
         }
-        synchronized (this) {
-            // Its blocks are placed (published to H2P) after this: SEALED even while live is 0.
-            state[(int) openStripe] = SEALED;
-            extent[(int) openStripe] = fill;
+        if (openStripe >= 0) {
+            synchronized (this) {
+                if (!refilling) {
+                    // Its blocks are placed (published to H2P) after this: SEALED even while live is 0.
+                    state[(int) openStripe] = SEALED;
+                    extent[(int) openStripe] = fill;
+                }
+            }
         }
         openStripe = -1;
+        refilling = false;
         return IoStatus.OK;
+    }
+
+    // ---------------------------------------------------------------- refill: read-modify-write
+
+    /**
+     * Writes the refill target's dirty cells and updates P and Q by read-modify-write: the delta of each
+     * written cell (new XOR what the SSD held, zero past the extent) is encoded with RDP and XORed into
+     * the P and Q cells it changes, read first. Nothing is written before every read succeeded; a target
+     * that lost a column is given up (its unpublished blocks go elsewhere from the journal). Data cells
+     * go first, then P, then Q; a crash in between leaves the target's parity stale, which the start-up
+     * resync ({@link #resyncInterrupted}) recomputes, as the intent record written before the first
+     * write names the target.
+     */
+    private IoStatus flushRefill() {
+        int s = (int) openStripe;
+        int[] col;
+        int lost;
+        synchronized (this) {
+            col = columnSlots(s, members[s]);
+            lost = degraded[s];
+        }
+        int w = col.length;
+        int k = w - 2;
+        int cap = k * ROWS;
+        int maxDirty = -1;
+        for (int c = 0; c < cap; c++) {
+            if (dirty[c]) {
+                maxDirty = c;
+            }
+        }
+        if (maxDirty < 0) {
+            return IoStatus.OK;
+        }
+        for (int slot : col) {
+            if (!usable(slot)) {
+                lost |= 1 << slot;
+            }
+        }
+        if (lost != 0) {
+            return abortRefill(s, "member_lost");
+        }
+        // 1. What the SSDs hold in the dirty cells (their parity contribution), read once per refill.
+        for (int c = 0; c < cap; ) {
+            if (!dirty[c] || beforeKnown[c]) {
+                c++;
+                continue;
+            }
+            if (c >= refillExtentCells) {
+                Arrays.fill(before[c / ROWS][c % ROWS], (byte) 0); // past the extent: zero for parity
+                beforeKnown[c] = true;
+                c++;
+                continue;
+            }
+            int column = c / ROWS;
+            int end = c + 1;
+            while (end < Math.min(refillExtentCells, (column + 1) * ROWS) && dirty[end] && !beforeKnown[end]) {
+                end++;
+            }
+            if (!readCells(s, col[column], c % ROWS, end - c, before[column])) {
+                return abortRefill(s, "read_failed");
+            }
+            for (int x = c; x < end; x++) {
+                beforeKnown[x] = true;
+            }
+            c = end;
+        }
+        // 2. The parity delta.
+        byte[][][] d = new byte[w][ROWS][];
+        for (int j = 0; j < w; j++) {
+            for (int r = 0; r < ROWS; r++) {
+                int c = j * ROWS + r;
+                if (j < k && dirty[c]) {
+                    byte[] x = image[j][r].clone();
+                    xor(x, before[j][r]);
+                    d[j][r] = x;
+                } else {
+                    d[j][r] = j < k ? ZERO_CELL : new byte[CELL];
+                }
+            }
+        }
+        new Rdp(k).encode(d);
+        // 3. The P and Q cells that change, as the SSDs hold them now.
+        if (!readParity(s, col[k], d[k], lastP, pKnown) || !readParity(s, col[k + 1], d[k + 1], lastQ, qKnown)) {
+            return abortRefill(s, "parity_read_failed");
+        }
+        // 4. The intent: a crash from here on needs this stripe's parity recomputed at start.
+        if (!intentWritten) {
+            if (!writeIntent(s)) {
+                return abortRefill(s, "intent_write_failed");
+            }
+            intentWritten = true;
+        }
+        reserve(s, dirty, 0, cap);
+        // 5. Data cells, then P, then Q. A write that fails loses its column; the parity still takes
+        // the cell's delta, so the cell reads back (reconstructed) as written.
+        for (int c = 0; c < cap; ) {
+            if (!dirty[c]) {
+                c++;
+                continue;
+            }
+            int column = c / ROWS;
+            int end = c + 1;
+            while (end < (column + 1) * ROWS && dirty[end]) {
+                end++;
+            }
+            writeCells(s, col[column], image[column], c % ROWS, end - c, false);
+            c = end;
+        }
+        writeParityDelta(s, col[k], d[k], lastP);
+        writeParityDelta(s, col[k + 1], d[k + 1], lastQ);
+        int written = 0;
+        for (int c = 0; c <= maxDirty; c++) {
+            if (dirty[c]) {
+                System.arraycopy(image[c / ROWS][c % ROWS], 0, before[c / ROWS][c % ROWS], 0, CELL);
+                dirty[c] = false;
+                written++;
+            }
+        }
+        synchronized (this) {
+            refillCells += written;
+            extent[s] = Math.max(extent[s], (maxDirty + 1) * CELL);
+            epoch[s]++;
+            reconstructed.removeIf(e -> e.stripe() == s);
+            int nowLost = Integer.bitCount(degraded[s]);
+            if (nowLost > 2) {
+                Log.error(
+                        "stripe_unprotected", "stripe=" + s + " lost_columns=" + nowLost + " action=refill_abandoned");
+                openStripe = -1;
+                refilling = false;
+                return IoStatus.DEVICE_FAILED;
+            }
+            if (nowLost > 0) {
+                openStripe = -1; // a column was lost while writing: the rebuild takes the stripe over
+                refilling = false;
+            }
+        }
+        return IoStatus.OK;
+    }
+
+    private IoStatus abortRefill(int s, String why) {
+        synchronized (this) {
+            refillAborts++;
+        }
+        Log.warn("refill_aborted", "stripe=" + s + " reason=" + why + " action=blocks_stay_in_journal");
+        openStripe = -1;
+        refilling = false;
+        return IoStatus.DEVICE_FAILED;
+    }
+
+    private static void xor(byte[] dst, byte[] src) {
+        for (int i = 0; i < CELL; i++) {
+            dst[i] ^= src[i];
+        }
+    }
+
+    private static boolean isZeroCell(byte[] c) {
+        return Arrays.mismatch(c, ZERO_CELL) < 0;
+    }
+
+    /** Reads rows [row, row + n) of {@code slot}'s column of stripe {@code s} into {@code into}. */
+    private boolean readCells(int s, int slot, int row, int n, byte[][] into) {
+        io.clear().limit(n * CELL);
+        IoStatus st = dae.slot(slot).read(ssdOffset(s, row), io);
+        if (st != IoStatus.OK) {
+            Log.warn(
+                    "segment_read_failed",
+                    "stripe=" + s + " row=" + row + " cells=" + n + " slot=" + slot + " status=" + st
+                            + " action=refill_aborted");
+            return false;
+        }
+        for (int k = 0; k < n; k++) {
+            io.get(k * CELL, into[row + k], 0, CELL);
+        }
+        synchronized (this) {
+            refillReads += n;
+        }
+        return true;
+    }
+
+    /** Reads the parity cells with a non-zero delta that this refill has not read yet into {@code last}. */
+    private boolean readParity(int s, int slot, byte[][] delta, byte[][] last, boolean[] known) {
+        for (int r = 0; r < ROWS; ) {
+            if (known[r] || isZeroCell(delta[r])) {
+                r++;
+                continue;
+            }
+            int end = r + 1;
+            while (end < ROWS && !known[end] && !isZeroCell(delta[end])) {
+                end++;
+            }
+            if (!readCells(s, slot, r, end - r, last)) {
+                return false;
+            }
+            for (int x = r; x < end; x++) {
+                known[x] = true;
+            }
+            r = end;
+        }
+        return true;
+    }
+
+    /** XORs the delta into the parity cells it changes and writes them, in runs. */
+    private void writeParityDelta(int s, int slot, byte[][] delta, byte[][] last) {
+        boolean[] change = new boolean[ROWS];
+        for (int r = 0; r < ROWS; r++) {
+            if (!isZeroCell(delta[r])) {
+                xor(last[r], delta[r]);
+                change[r] = true;
+            }
+        }
+        for (int r = 0; r < ROWS; ) {
+            if (!change[r]) {
+                r++;
+                continue;
+            }
+            int end = r + 1;
+            while (end < ROWS && change[end]) {
+                end++;
+            }
+            writeCells(s, slot, last, r, end - r, true);
+            r = end;
+        }
+    }
+
+    // ---------------------------------------------------------------- refill intent
+
+    private static final int INTENT_MAGIC = 0x49524248; // "HBRI"
+    private static final int INTENT_VERSION = 1;
+    private static final int INTENT_COPIES = 3;
+
+    /**
+     * Records durably, on three SSDs, that stripe {@code s} is about to be refilled (its parity is
+     * rewritten in place): if the controller stops in the middle, start-up recomputes it.
+     */
+    private boolean writeIntent(int s) {
+        long seq = ++intentSeq;
+        ByteBuffer b = Ssd.allocateAligned(CELL);
+        b.order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(0, INTENT_MAGIC).putInt(4, INTENT_VERSION).putLong(8, seq).putLong(16, s);
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(b.duplicate().position(0).limit(24));
+        b.putInt(24, (int) crc.getValue());
+        int done = 0;
+        for (int k = 0; k < slots && done < INTENT_COPIES; k++) {
+            int slot = (int) ((seq + k) % slots);
+            if (!usable(slot)) {
+                continue;
+            }
+            b.clear();
+            if (dae.slot(slot).write(layout.intentOffset(), b) == IoStatus.OK
+                    && dae.slot(slot).flush() == IoStatus.OK) {
+                done++;
+            }
+        }
+        synchronized (this) {
+            intentCellsWritten += done;
+        }
+        if (done < Math.min(INTENT_COPIES, slots)) {
+            Log.warn("refill_intent_short", "stripe=" + s + " copies=" + done);
+        }
+        return done > 0;
+    }
+
+    /**
+     * Start-up: the stripe the newest intent record names may have been stopped in the middle of a
+     * refill (data cells written, P or Q not yet): its P and Q are recomputed from its data.
+     * @return the stripe resynced, or -1
+     */
+    public long resyncInterrupted() {
+        long bestSeq = -1;
+        long stripe = -1;
+        ByteBuffer b = Ssd.allocateAligned(CELL);
+        for (int slot = 0; slot < slots; slot++) {
+            if (!usable(slot)) {
+                continue;
+            }
+            b.clear();
+            if (dae.slot(slot).read(layout.intentOffset(), b) != IoStatus.OK) {
+                continue;
+            }
+            b.order(ByteOrder.LITTLE_ENDIAN);
+            java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+            crc.update(b.duplicate().position(0).limit(24));
+            if (b.getInt(0) != INTENT_MAGIC || b.getInt(4) != INTENT_VERSION || b.getInt(24) != (int) crc.getValue()) {
+                continue; // never written (or torn): no refill to finish from this copy
+            }
+            long seq = b.getLong(8);
+            if (seq > bestSeq) {
+                bestSeq = seq;
+                stripe = b.getLong(16);
+            }
+        }
+        intentSeq = Math.max(0, bestSeq);
+        if (stripe < 0 || stripe >= state.length) {
+            return -1;
+        }
+        synchronized (this) {
+            if (state[(int) stripe] != SEALED) {
+                return -1; // freed since: nothing points into it
+            }
+        }
+        boolean ok = reencode(stripe);
+        if (ok) {
+            Log.info("refill_resync", "stripe=" + stripe + " intent_sequence=" + bestSeq + " result=parity_recomputed");
+        } else {
+            Log.error(
+                    "refill_resync",
+                    "stripe=" + stripe + " intent_sequence=" + bestSeq
+                            + " result=not_possible reason=stripe_lost_a_column (blocks there are checked against"
+                            + " their fingerprints on read)");
+        }
+        return ok ? stripe : -1;
     }
 
     /** Makes every SSD's written cells durable against power loss (failed SSDs are skipped: parity covers them). */
@@ -570,24 +1090,110 @@ public final class SegmentStore {
 
     // ---------------------------------------------------------------- accounting
 
+    /** Whether a stored record of {@code bytes} (header included) is a raw block: one whole cell, no header. */
+    static boolean isRaw(int bytes) {
+        return bytes == MAX_STORED_BYTES;
+    }
+
+    /** Bytes a stored record of {@code bytes} occupies in the stripe (a raw block: one cell). */
+    public static int span(int bytes) {
+        return isRaw(bytes) ? CELL : bytes;
+    }
+
     /** A block appended and flushed is now referenced by H2P. */
     public synchronized void placed(long location, int bytes) {
         int s = stripeOf(location);
-        live[s] += bytes;
-        liveTotal += bytes;
+        int span = span(bytes);
+        live[s] += span;
+        liveTotal += span;
+        if (state[s] == RECLAIMABLE) {
+            state[s] = SEALED; // refilled after its last block died: live again
+        }
+        int off = (int) (location - s * stripeBytes);
+        for (int c = off / CELL, last = (off + span - 1) / CELL; c <= last; c++) {
+            int i = s * cps + c;
+            if (cellLive[i] == 0 && !isHeld(i)) {
+                freeCells[s]--;
+            }
+            if (cellLive[i] == Short.MAX_VALUE) {
+                throw new IllegalStateException("cell live count overflow: stripe=" + s + " cell=" + c);
+            }
+            cellLive[i]++;
+        }
     }
 
     /** A placed block lost its last reference (or moved): its bytes are garbage now. */
     public synchronized void released(long location, int bytes) {
         int s = stripeOf(location);
-        live[s] -= bytes;
-        liveTotal -= bytes;
+        int span = span(bytes);
+        live[s] -= span;
+        liveTotal -= span;
         if (live[s] < 0) {
             throw new IllegalStateException("stripe live bytes went negative: stripe=" + s + " live=" + live[s]);
+        }
+        int off = (int) (location - s * stripeBytes);
+        for (int c = off / CELL, last = (off + span - 1) / CELL; c <= last; c++) {
+            int i = s * cps + c;
+            if (cellLive[i] <= 0) {
+                throw new IllegalStateException("cell live count went negative: stripe=" + s + " cell=" + c);
+            }
+            if (--cellLive[i] == 0 && !isHeld(i)) {
+                hold(i); // not free (nor counted free) until the next checkpoint
+            }
         }
         if (live[s] == 0 && state[s] == SEALED) {
             state[s] = RECLAIMABLE;
         }
+    }
+
+    /**
+     * Cells just written are not free until the next checkpoint, whatever their live count: destage
+     * publishes (places) their blocks only after the flush, and a stripe sealed in between must not
+     * look empty to the refill allocator.
+     */
+    private synchronized void reserve(int s, boolean[] cells, int from, int to) {
+        for (int c = from; c < to; c++) {
+            if (cells != null && !cells[c]) {
+                continue;
+            }
+            int i = s * cps + c;
+            if (!isHeld(i)) {
+                if (cellLive[i] == 0) {
+                    freeCells[s]--;
+                }
+                hold(i);
+            }
+        }
+    }
+
+    private boolean isHeld(int i) {
+        return (held[i >>> 6] & (1L << i)) != 0;
+    }
+
+    private void hold(int i) {
+        held[i >>> 6] |= 1L << i;
+        if (freedCount == freedList.length) {
+            freedList = Arrays.copyOf(freedList, freedCount * 2);
+        }
+        freedList[freedCount++] = i;
+    }
+
+    /** Checkpoint durable: the cells freed before it are free for refills. */
+    private void releaseHeld() {
+        for (int k = 0; k < freedCount; k++) {
+            int i = freedList[k];
+            if (isHeld(i)) {
+                held[i >>> 6] &= ~(1L << i);
+                if (cellLive[i] == 0) {
+                    freeCells[i / cps]++;
+                }
+            }
+        }
+        freedCount = 0;
+        if (freedList.length > 1 << 16) {
+            freedList = new int[1024];
+        }
+        refillAllowed = true;
     }
 
     /**
@@ -596,6 +1202,7 @@ public final class SegmentStore {
      * destage round in flight.
      */
     public synchronized long checkpointed() {
+        releaseHeld();
         long n = 0;
         for (int s = 0; s < state.length; s++) {
             if (state[s] == RECLAIMABLE || (state[s] == SEALED && live[s] == 0)) {
@@ -617,7 +1224,7 @@ public final class SegmentStore {
         long best = -1;
         int bestLive = Integer.MAX_VALUE;
         for (int s = 0; s < state.length; s++) {
-            if (state[s] == SEALED && live[s] < bestLive) {
+            if (state[s] == SEALED && live[s] < bestLive && s != openStripe) {
                 best = s;
                 bestLive = live[s];
             }
@@ -630,7 +1237,7 @@ public final class SegmentStore {
         long[] out = new long[max];
         int n = 0;
         for (int s = 0; s < state.length && n < max; s++) {
-            if (state[s] == SEALED && live[s] > 0 && (degraded[s] & ~zeroing[s]) != 0) {
+            if (state[s] == SEALED && live[s] > 0 && (degraded[s] & ~zeroing[s]) != 0 && s != openStripe) {
                 out[n++] = s;
             }
         }
@@ -663,6 +1270,22 @@ public final class SegmentStore {
     }
 
     /**
+     * A raw block is one cell on the SSD, no header: it is read into the second cell of scratch and
+     * given its header just before, so callers see every record the same way.
+     */
+    private static int rawRecord(ByteBuffer scratch, int cellOff) {
+        if (cellOff < 0) {
+            return -1;
+        }
+        scratch.put(CELL - 2, (byte) BlockCodec.RAW).put(CELL - 1, (byte) (BlockCodec.RAW >>> 8));
+        return CELL - 2;
+    }
+
+    private static ByteBuffer rawScratch(ByteBuffer scratch) {
+        return scratch.slice(CELL, CELL);
+    }
+
+    /**
      * As {@link #read}, but every cell of the record in data column {@code suspect} is rebuilt from
      * parity rather than read (the SSD returned bytes that fail their fingerprint). Returns -1 when
      * that is not possible.
@@ -673,6 +1296,7 @@ public final class SegmentStore {
 
     /** Data columns the record at {@code location} spans (1 or 2; for {@link #readRepaired}). */
     public int[] columnsOf(long location, int bytes) {
+        bytes = span(bytes);
         int off = (int) (location - stripeOf(location) * stripeBytes);
         int a = off / StripeLayout.COLUMN_BYTES;
         int b = (off + bytes - 1) / StripeLayout.COLUMN_BYTES;
@@ -680,6 +1304,9 @@ public final class SegmentStore {
     }
 
     private int read(long location, int bytes, ByteBuffer scratch, int suspect) {
+        if (isRaw(bytes)) {
+            return rawRecord(scratch, read(location, CELL, rawScratch(scratch), suspect));
+        }
         int s = stripeOf(location);
         int memberMask;
         int lost;
@@ -1172,6 +1799,9 @@ public final class SegmentStore {
      * others from what the rebuild read, else from the SSD. Returns its offset in scratch, or -1.
      */
     public int readRebuilt(ColumnRebuild x, long location, int bytes, ByteBuffer scratch) {
+        if (isRaw(bytes)) {
+            return rawRecord(scratch, readRebuilt(x, location, CELL, rawScratch(scratch)));
+        }
         int off = (int) (location - (long) x.stripe * stripeBytes);
         int first = off / CELL;
         int last = (off + bytes - 1) / CELL;
@@ -1297,7 +1927,7 @@ public final class SegmentStore {
     public synchronized long nextScrubStripe(long from) {
         for (int k = 0; k < state.length; k++) {
             int s = (int) ((from + k) % state.length);
-            if (state[s] == SEALED && degraded[s] == 0) {
+            if (state[s] == SEALED && degraded[s] == 0 && s != openStripe) {
                 return s;
             }
         }
@@ -1396,6 +2026,9 @@ public final class SegmentStore {
      * place (repairing a corrupted SSD cell). Only for sealed stripes whose column is present.
      */
     public boolean rewrite(long location, int bytes, ByteBuffer scratch, int column) {
+        if (isRaw(bytes)) {
+            return rewrite(location, CELL, rawScratch(scratch), column);
+        }
         int s = stripeOf(location);
         int memberMask;
         synchronized (this) {
@@ -1481,14 +2114,47 @@ public final class SegmentStore {
         return h;
     }
 
-    /** Data bytes a stripe opened now would hold (healthy SSDs less P and Q). */
-    public long nextStripeCapacity() {
-        return (long) Math.max(0, Integer.bitCount(knownGoodMask()) - 2) * StripeLayout.COLUMN_BYTES;
+    /**
+     * Data bytes the next target would take: a free stripe's (healthy SSDs less P and Q) while more
+     * than {@code keepFree} are free, else the free cells of the best refill target.
+     */
+    public synchronized long nextStripeCapacity(int keepFree) {
+        int healthy = knownGoodMask();
+        if (freeStripes > keepFree) {
+            return (long) Math.max(0, Integer.bitCount(healthy) - 2) * StripeLayout.COLUMN_BYTES;
+        }
+        int s = emptiestSealed(healthy);
+        return s < 0 ? 0 : (long) refillRoom(s) * CELL;
     }
 
-    /** Bytes still free in the open stripe (destage thread's view). */
+    /** Bytes still free in the open stripe or refill target (destage thread's view). */
     public int openRemaining() {
-        return openStripe < 0 ? 0 : openCapacity - fill;
+        if (openStripe < 0) {
+            return 0;
+        }
+        if (!refilling) {
+            return openCapacity - fill;
+        }
+        return allocLeft * CELL + (fill % CELL == 0 ? 0 : CELL - fill % CELL);
+    }
+
+    /** Whether blocks now go into the free cells of a sealed stripe (destage thread's view). */
+    public boolean refilling() {
+        return refilling;
+    }
+
+    /** Refill targets opened, cells written into them, refills given up, and the cells read for their parity. */
+    public synchronized long[] refillCounters() {
+        return new long[] {refills, refillCells, refillAborts, refillReads, intentCellsWritten};
+    }
+
+    /** Cells freed since the last checkpoint (free for refills once the next one is durable). */
+    public synchronized long heldCells() {
+        long n = 0;
+        for (long h : held) {
+            n += Long.bitCount(h);
+        }
+        return n;
     }
 
     public long capacityBytes() {

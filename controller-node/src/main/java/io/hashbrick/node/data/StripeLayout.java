@@ -14,7 +14,7 @@ package io.hashbrick.node.data;
  * A stripe's data area is addressed as {@code dataColumns * ROWS * 4096} bytes in column-major order
  * (a column is 112 KiB contiguous on one SSD, so most packed blocks are one read). A pool location is
  * {@code stripe * stripeDataBytes() + offset}, a byte address: compressed blocks are packed at byte
- * granularity, each behind a 2-byte length header.
+ * granularity, each behind a 2-byte length header; raw (incompressible) blocks take one whole cell.
  *
  * @param width SSDs the stripe spans: data columns + 2 parity columns (25 on a full DAE)
  * @param metadataBytes bytes at the start of every SSD's data area kept for checkpoints
@@ -44,11 +44,12 @@ public record StripeLayout(int width, long metadataBytes, long stripes) {
      */
     public static StripeLayout forDae(int width, long ssdBytes, long journalBytes) {
         long meta = Math.max(2 * (journalBytes + (4L << 20)), (ssdBytes / 16) / (2L * CELL) * 2L * CELL);
-        if (meta + 2L * COLUMN_BYTES > ssdBytes) {
+        if (meta + 2L * COLUMN_BYTES + CELL > ssdBytes) {
             throw new IllegalArgumentException("SSDs too small for the metadata area: ssd_bytes=" + ssdBytes
                     + " metadata_bytes=" + meta + " (needs 2 x (nvram + 4 MiB) plus 2 stripes)");
         }
-        long stripes = (ssdBytes - meta) / COLUMN_BYTES;
+        // The last cell after the stripes holds the refill intent record (SegmentStore).
+        long stripes = (ssdBytes - meta - CELL) / COLUMN_BYTES;
         return new StripeLayout(width, meta, stripes);
     }
 
@@ -63,6 +64,11 @@ public record StripeLayout(int width, long metadataBytes, long stripes) {
     /** Bytes of packed block data the pool can hold (before dedup and compression, after parity). */
     public long capacityBytes() {
         return stripes * stripeDataBytes();
+    }
+
+    /** Offset in every SSD's data area of the refill intent cell (after the last stripe). */
+    public long intentOffset() {
+        return metadataBytes + stripes * COLUMN_BYTES;
     }
 
     public int cellsPerStripe() {

@@ -570,7 +570,7 @@ public final class SegmentStore {
             if (state[s] != SEALED
                     || degraded[s] != 0
                     || zeroing[s] != 0
-                    || (members[s] & ~healthy) != 0
+                    || (members[s] & ~healthy & ~zeroed[s]) != 0
                     || freeCells[s] <= bestRoom) {
                 continue;
             }
@@ -772,9 +772,11 @@ public final class SegmentStore {
         int s = (int) openStripe;
         int[] col;
         int lost;
+        int zero;
         synchronized (this) {
             col = columnSlots(s, members[s]);
             lost = degraded[s];
+            zero = zeroed[s];
         }
         int w = col.length;
         int k = w - 2;
@@ -789,8 +791,8 @@ public final class SegmentStore {
             return IoStatus.OK;
         }
         for (int slot : col) {
-            if (!usable(slot)) {
-                lost |= 1 << slot;
+            if (!usable(slot) && (zero & (1 << slot)) == 0) {
+                lost |= 1 << slot; // a zeroed column's SSD may be gone: nothing is read or written there
             }
         }
         if (lost != 0) {
@@ -984,12 +986,24 @@ public final class SegmentStore {
     private static final int INTENT_MAGIC = 0x49524248; // "HBRI"
     private static final int INTENT_VERSION = 1;
     private static final int INTENT_COPIES = 3;
+    private volatile long lastIntentStripe = -1;
+
+    /** The stripe the newest intent record names (tests). */
+    long lastIntentStripe() {
+        return lastIntentStripe;
+    }
+
+    /** Slot of every column of stripe {@code s}: data, then P, then Q (tests). */
+    synchronized int[] slotsOf(long s) {
+        return columnSlots(s, members[(int) s]);
+    }
 
     /**
      * Records durably, on three SSDs, that stripe {@code s} is about to be refilled (its parity is
      * rewritten in place): if the controller stops in the middle, start-up recomputes it.
      */
     private boolean writeIntent(int s) {
+        lastIntentStripe = s;
         long seq = ++intentSeq;
         ByteBuffer b = Ssd.allocateAligned(CELL);
         b.order(ByteOrder.LITTLE_ENDIAN);

@@ -115,4 +115,50 @@ class RefillTest {
             assertEquals(0, dp.audit(true).discrepancies(), why);
         }
     }
+
+    static void overwrite(DataPath dp, long seed, SplittableRandom r, int[] versions, int n, String why) {
+        for (int k = 0; k < n; k++) {
+            int lba = r.nextInt(versions.length);
+            versions[lba]++;
+            assertEquals(IoStatus.OK, dp.write(1, lba, 1, content(seed, lba, versions[lba])), "lba=" + lba + " " + why);
+        }
+    }
+
+    @Test
+    void anSsdFailingUnderRefillsLosesNothingAndTheRebuiltStripesAreRefilledAgain() throws Exception {
+        long seed = Long.getLong("seed", System.nanoTime());
+        SplittableRandom r = new SplittableRandom(seed ^ 0x5DEECE66DL);
+        int failed = r.nextInt(25);
+        String why = "seed=" + seed + " failed=" + failed;
+        int[] versions;
+        try (DataPath dp = DataPath.open(dir, DAE25, volume(1 << 18))) {
+            dp.setScrubRate(0);
+            int blocks = (int) ((long) dp.stats().get("pool_usable_bytes") * 0.8 / 4096);
+            versions = new int[blocks];
+            for (int lba = 0; lba < blocks; lba++) {
+                assertEquals(IoStatus.OK, dp.write(1, lba, 1, content(seed, lba, 0)), why);
+            }
+            overwrite(dp, seed, r, versions, blocks / 3, why);
+            assertTrue((long) dp.stats().get("refill_stripes") > 0, why);
+            // An SSD fails while blocks go into refilled stripes; the rebuild is held at first.
+            dp.setRebuildRate(0);
+            dp.drill("fail", failed);
+            overwrite(dp, seed, r, versions, blocks / 20, why);
+            verify(dp, seed, versions, why + " degraded");
+            dp.setRebuildRate(1L << 30);
+            overwrite(dp, seed, r, versions, blocks / 3, why + " rebuilding");
+            XdpTest.await(dp, st -> "protected".equals(st.get("protection_state")), why);
+            long refillsBefore = (long) dp.stats().get("refill_stripes");
+            overwrite(dp, seed, r, versions, blocks / 3, why + " after rebuild");
+            assertTrue((long) dp.stats().get("refill_stripes") > refillsBefore, why);
+            verify(dp, seed, versions, why + " after rebuild");
+            assertEquals(0L, dp.stats().get("unrecoverable_reads"), why);
+            dp.checkpoint();
+            assertEquals(0, dp.audit(true).discrepancies(), why);
+        }
+        try (DataPath dp = DataPath.open(dir, DAE25, volume(1 << 18))) {
+            verify(dp, seed, versions, why + " restarted");
+            assertEquals(0, dp.audit(true).discrepancies(), why);
+        }
+    }
 }

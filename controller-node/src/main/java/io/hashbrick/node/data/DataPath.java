@@ -1320,6 +1320,15 @@ public final class DataPath implements AutoCloseable {
      * that rebuilt column move, read from the rebuild's cells and checked against their fingerprints.
      */
     private boolean relocate(long[] victims, String why, SegmentStore.ColumnRebuild column) {
+        store.excludeFromRefill(victims, 1); // the blocks must not move into free cells of the same stripes
+        try {
+            return relocateOut(victims, why, column);
+        } finally {
+            store.excludeFromRefill(victims, -1);
+        }
+    }
+
+    private boolean relocateOut(long[] victims, String why, SegmentStore.ColumnRebuild column) {
         List<long[]> found = liveBlocksOf(victims);
         if (column != null) {
             long[] range = column.range(layout.stripeDataBytes());
@@ -1476,6 +1485,16 @@ public final class DataPath implements AutoCloseable {
         }
         int max = (int) Math.max(1, Math.min(16, rebuildCredit / Math.max(1, layout.stripeDataBytes() / 2)));
         long[] victims = store.degradedStripes(max);
+        // No refill into these until their columns are out of the parity (zeroColumn uses P and Q as read).
+        store.excludeFromRefill(victims, 1);
+        try {
+            rebuildVictims(victims);
+        } finally {
+            store.excludeFromRefill(victims, -1);
+        }
+    }
+
+    private void rebuildVictims(long[] victims) {
         long before = relocatedBytes;
         List<SegmentStore.ColumnRebuild> inPlace = new ArrayList<>();
         List<Long> whole = new ArrayList<>();

@@ -131,6 +131,15 @@ public final class SegmentStore {
     /** Fewest free cells worth a refill (the P and Q cells it rewrites are up to 56). */
     static final int MIN_REFILL_CELLS = 32;
 
+    /** Stripes a rebuild or compaction is moving blocks out of: not refill targets meanwhile. */
+    private final int[] noRefill;
+    /**
+     * Degraded reads rebuild cells from P and Q: they must not see a refill of a degraded stripe
+     * half-written (data cells written, parity not yet). Refills of healthy stripes do not take it.
+     */
+    private final java.util.concurrent.locks.ReentrantReadWriteLock reconstructGate =
+            new java.util.concurrent.locks.ReentrantReadWriteLock();
+
     private long refills;
     private long refillCells;
     private long refillAborts;
@@ -174,6 +183,7 @@ public final class SegmentStore {
         this.cellLive = new short[n * cps];
         this.held = new long[(n * cps + 63) / 64];
         this.freeCells = new int[n];
+        this.noRefill = new int[n];
         Arrays.fill(freeCells, cps);
         this.generation = new int[slots];
         this.health = new Health[slots];
@@ -544,19 +554,32 @@ public final class SegmentStore {
         return true;
     }
 
-    /** Free cells stripe {@code s} offers a refill now (its own width; not on zeroed columns). */
+    /** Member slots of stripe {@code s} whose column is lost (degraded, or down now), zeroed ones aside. */
+    private int lostColumns(int s, int healthy) {
+        return (degraded[s] | (members[s] & ~healthy)) & ~zeroed[s];
+    }
+
+    /** Free cells stripe {@code s} offers a refill now (its own width; not on zeroed or lost columns). */
     private int refillRoom(int s) {
         int cap = (Integer.bitCount(members[s]) - 2) * ROWS;
-        if (zeroed[s] == 0) {
+        int skip = zeroed[s] | lostColumns(s, healthyMask());
+        if (skip == 0) {
             return freeCells[s] - (cps - cap);
         }
         int[] col = columnSlots(s, members[s]);
         int n = 0;
         for (int c = 0; c < cap; c++) {
             int i = s * cps + c;
-            n += cellLive[i] == 0 && !isHeld(i) && (zeroed[s] & (1 << col[c / ROWS])) == 0 ? 1 : 0;
+            n += cellLive[i] == 0 && !isHeld(i) && (skip & (1 << col[c / ROWS])) == 0 ? 1 : 0;
         }
         return n;
+    }
+
+    /** Stripes a rebuild or compaction moves blocks out of are no refill targets until released (+1 / -1). */
+    public synchronized void excludeFromRefill(long[] stripes, int delta) {
+        for (long s : stripes) {
+            noRefill[(int) s] += delta;
+        }
     }
 
     /** The sealed, fully healthy stripe with the most free cells (at least {@link #MIN_REFILL_CELLS}), or -1. */
@@ -567,12 +590,18 @@ public final class SegmentStore {
         int best = -1;
         int bestRoom = MIN_REFILL_CELLS - 1;
         for (int s = 0; s < state.length; s++) {
-            if (state[s] != SEALED
-                    || degraded[s] != 0
-                    || zeroing[s] != 0
-                    || (members[s] & ~healthy & ~zeroed[s]) != 0
-                    || freeCells[s] <= bestRoom) {
+            if (state[s] != SEALED || zeroing[s] != 0 || noRefill[s] != 0 || freeCells[s] <= bestRoom) {
                 continue;
+            }
+            int bad = lostColumns(s, healthy);
+            if (bad != 0) {
+                // A lost data column is left alone (P and Q updates keep it reconstructible); a lost
+                // P or Q, or more than two lost columns, is the rebuild's business.
+                int[] col = columnSlots(s, members[s]);
+                int w = col.length;
+                if (Integer.bitCount(bad) > 2 || (bad & ((1 << col[w - 2]) | (1 << col[w - 1]))) != 0) {
+                    continue;
+                }
             }
             int room = refillRoom(s);
             if (room > bestRoom) {
@@ -596,9 +625,10 @@ public final class SegmentStore {
             int[] col = columnSlots(s, members[s]);
             cap = (col.length - 2) * ROWS;
             allocLeft = 0;
+            int skip = zeroed[s] | lostColumns(s, healthyMask());
             for (int c = 0; c < 23 * ROWS; c++) {
                 int i = s * cps + c;
-                alloc[c] = c < cap && cellLive[i] == 0 && !isHeld(i) && (zeroed[s] & (1 << col[c / ROWS])) == 0;
+                alloc[c] = c < cap && cellLive[i] == 0 && !isHeld(i) && (skip & (1 << col[c / ROWS])) == 0;
                 allocLeft += alloc[c] ? 1 : 0;
             }
             refillExtentCells = (extent[s] + CELL - 1) / CELL;
@@ -795,9 +825,16 @@ public final class SegmentStore {
                 lost |= 1 << slot; // a zeroed column's SSD may be gone: nothing is read or written there
             }
         }
-        if (lost != 0) {
-            return abortRefill(s, "member_lost");
+        // A lost data column without dirty cells is fine: the parity deltas keep it reconstructible.
+        if ((lost & ((1 << col[k]) | (1 << col[k + 1]))) != 0 || Integer.bitCount(lost) > 2) {
+            return abortRefill(s, "parity_column_lost");
         }
+        for (int c = 0; c <= maxDirty; c++) {
+            if (dirty[c] && (lost & (1 << col[c / ROWS])) != 0) {
+                return abortRefill(s, "member_lost");
+            }
+        }
+        int lostBefore = lost;
         // 1. What the SSDs hold in the dirty cells (their parity contribution), read once per refill.
         for (int c = 0; c < cap; ) {
             if (!dirty[c] || beforeKnown[c]) {
@@ -852,6 +889,48 @@ public final class SegmentStore {
         reserve(s, dirty, 0, cap);
         // 5. Data cells, then P, then Q. A write that fails loses its column; the parity still takes
         // the cell's delta, so the cell reads back (reconstructed) as written.
+        java.util.concurrent.locks.Lock gate = lostBefore != 0 ? reconstructGate.writeLock() : null;
+        if (gate != null) {
+            gate.lock();
+        }
+        try {
+            writeRefillCells(s, col, cap, d);
+        } finally {
+            if (gate != null) {
+                gate.unlock();
+            }
+        }
+        int written = 0;
+        for (int c = 0; c <= maxDirty; c++) {
+            if (dirty[c]) {
+                System.arraycopy(image[c / ROWS][c % ROWS], 0, before[c / ROWS][c % ROWS], 0, CELL);
+                dirty[c] = false;
+                written++;
+            }
+        }
+        synchronized (this) {
+            refillCells += written;
+            extent[s] = Math.max(extent[s], (maxDirty + 1) * CELL);
+            epoch[s]++;
+            reconstructed.removeIf(e -> e.stripe() == s);
+            int nowLost = Integer.bitCount(degraded[s] | lostBefore);
+            if (nowLost > 2) {
+                Log.error(
+                        "stripe_unprotected", "stripe=" + s + " lost_columns=" + nowLost + " action=refill_abandoned");
+                openStripe = -1;
+                refilling = false;
+                return IoStatus.DEVICE_FAILED;
+            }
+            if ((degraded[s] & ~lostBefore) != 0) {
+                openStripe = -1; // a column was lost while writing: the rebuild takes the stripe over
+                refilling = false;
+            }
+        }
+        return IoStatus.OK;
+    }
+
+    private void writeRefillCells(int s, int[] col, int cap, byte[][][] d) {
+        int k = col.length - 2;
         for (int c = 0; c < cap; ) {
             if (!dirty[c]) {
                 c++;
@@ -867,33 +946,6 @@ public final class SegmentStore {
         }
         writeParityDelta(s, col[k], d[k], lastP);
         writeParityDelta(s, col[k + 1], d[k + 1], lastQ);
-        int written = 0;
-        for (int c = 0; c <= maxDirty; c++) {
-            if (dirty[c]) {
-                System.arraycopy(image[c / ROWS][c % ROWS], 0, before[c / ROWS][c % ROWS], 0, CELL);
-                dirty[c] = false;
-                written++;
-            }
-        }
-        synchronized (this) {
-            refillCells += written;
-            extent[s] = Math.max(extent[s], (maxDirty + 1) * CELL);
-            epoch[s]++;
-            reconstructed.removeIf(e -> e.stripe() == s);
-            int nowLost = Integer.bitCount(degraded[s]);
-            if (nowLost > 2) {
-                Log.error(
-                        "stripe_unprotected", "stripe=" + s + " lost_columns=" + nowLost + " action=refill_abandoned");
-                openStripe = -1;
-                refilling = false;
-                return IoStatus.DEVICE_FAILED;
-            }
-            if (nowLost > 0) {
-                openStripe = -1; // a column was lost while writing: the rebuild takes the stripe over
-                refilling = false;
-            }
-        }
-        return IoStatus.OK;
     }
 
     private IoStatus abortRefill(int s, String why) {
@@ -1367,7 +1419,14 @@ public final class SegmentStore {
             synchronized (this) {
                 degradedReads++;
             }
-            if (!reconstruct(s, col, lost, zero, ext, missing, suspect, first, last, scratch)) {
+            boolean ok;
+            reconstructGate.readLock().lock();
+            try {
+                ok = reconstruct(s, col, lost, zero, ext, missing, suspect, first, last, scratch);
+            } finally {
+                reconstructGate.readLock().unlock();
+            }
+            if (!ok) {
                 synchronized (this) {
                     unrecoverable++;
                 }

@@ -2154,6 +2154,7 @@ public final class DataPath implements AutoCloseable {
         }
         try {
             checkpoint();
+            store.stoppedCleanly(); // sealed: no refill to finish at the next start
         } catch (IOException | RuntimeException e) {
             Log.error("checkpoint_at_close_failed", "error=" + Log.q(String.valueOf(e)));
         }

@@ -1056,6 +1056,10 @@ public final class SegmentStore {
      */
     private boolean writeIntent(int s) {
         lastIntentStripe = s;
+        return writeIntentRecord(s);
+    }
+
+    private boolean writeIntentRecord(long s) {
         long seq = ++intentSeq;
         ByteBuffer b = Ssd.allocateAligned(CELL);
         b.order(ByteOrder.LITTLE_ENDIAN);
@@ -1082,6 +1086,13 @@ public final class SegmentStore {
             Log.warn("refill_intent_short", "stripe=" + s + " copies=" + done);
         }
         return done > 0;
+    }
+
+    /** After the last seal of a clean stop: the intent record names no stripe (nothing to resync). */
+    public void stoppedCleanly() {
+        if (openStripe < 0 && intentSeq > 0) {
+            writeIntentRecord(-1);
+        }
     }
 
     /**

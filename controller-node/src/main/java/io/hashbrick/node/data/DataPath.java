@@ -1021,8 +1021,22 @@ public final class DataPath implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-        for (int column : store.columnsOf(location, c.rBytes[i])) {
-            int off = store.readRepaired(location, c.rBytes[i], c.scratch, column);
+        int[] columns = store.columnsOf(location, c.rBytes[i]);
+        int k = store.dataColumnsOf(location);
+        // One wrong column (the usual case), then pairs: the record's column and another one whose
+        // cell in the same row is also wrong (two corrupted cells in a row defeat P alone).
+        for (int attempt = 0; attempt < columns.length * k; attempt++) {
+            int column = columns[attempt / k];
+            int other = attempt % k == 0 ? -1 : (column + attempt % k) % k;
+            if (other >= 0 && attempt == 1) {
+                Log.warn(
+                        "read_repair_searching",
+                        "handle=0x" + Long.toHexString(c.rHandle[i]) + " location=" + location
+                                + " reason=one_column_rebuilt_does_not_verify action=try_column_pairs");
+            }
+            int off = other < 0
+                    ? store.readRepaired(location, c.rBytes[i], c.scratch, column)
+                    : store.readRepaired(location, c.rBytes[i], c.scratch, column, other);
             if (off >= 0
                     && decodeAndVerify(
                             c,
@@ -1043,7 +1057,8 @@ public final class DataPath implements AutoCloseable {
                 Log.warn(
                         "read_repaired",
                         "handle=0x" + Long.toHexString(c.rHandle[i]) + " location=" + location + " column=" + column
-                                + " rewritten=" + written + " source=parity");
+                                + (other >= 0 ? " also_wrong_column=" + other : "") + " rewritten=" + written
+                                + " source=parity");
                 return off;
             }
         }
@@ -1709,6 +1724,93 @@ public final class DataPath implements AutoCloseable {
         }
         Log.warn("corruption_drill", "cells=" + done.size() + " seed=" + seed);
         return List.copyOf(done);
+    }
+
+    /**
+     * Test drill: in each of {@code count} stripes, flips one bit in a cell of one live block and one
+     * in the cell of another live block in the same row, another data column (two wrong cells in a
+     * row: P alone cannot say which). Returns "slot:cell" of every flipped cell.
+     */
+    List<String> corruptRowPairs(int count, long seed) {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        Map<Long, List<long[]>> byStripe = new HashMap<>();
+        for (int b = 0; b < H2pHandle.BUCKETS; b++) {
+            lock.lock();
+            try {
+                h2p.bucket(b).forEachLive((handle, location, length, flags, refcount) -> {
+                    if ((flags & FLAG_IN_JOURNAL) == 0) {
+                        byStripe.computeIfAbsent(location / layout.stripeDataBytes(), k -> new ArrayList<>())
+                                .add(new long[] {location, storedBytesOf(length, flags)});
+                    }
+                });
+            } finally {
+                lock.unlock();
+            }
+        }
+        List<Long> stripes = new ArrayList<>(byStripe.keySet());
+        java.util.Collections.sort(stripes);
+        io.hashbrick.sim.FaultInjector faults = new io.hashbrick.sim.FaultInjector(seed);
+        List<String> done = new ArrayList<>();
+        for (int k = 0; k < stripes.size() * 4 && done.size() < 2 * count; k++) {
+            List<long[]> blocks = byStripe.get(stripes.get(r.nextInt(stripes.size())));
+            long[] a = blocks.get(r.nextInt(blocks.size()));
+            long cellA = (a[0] % layout.stripeDataBytes()) / StripeLayout.CELL;
+            long[] pair = null;
+            long cellB = -1;
+            for (long[] b : blocks) {
+                long first = (b[0] % layout.stripeDataBytes()) / StripeLayout.CELL;
+                long last = (b[0] % layout.stripeDataBytes() + SegmentStore.span((int) b[1]) - 1) / StripeLayout.CELL;
+                for (long c = first; c <= last; c++) {
+                    if (c % StripeLayout.ROWS == cellA % StripeLayout.ROWS
+                            && c / StripeLayout.ROWS != cellA / StripeLayout.ROWS) {
+                        pair = b;
+                        cellB = c;
+                    }
+                }
+                if (pair != null) {
+                    break;
+                }
+            }
+            if (pair == null) {
+                continue;
+            }
+            String before = String.valueOf(done);
+            for (long[] e : List.of(new long[] {a[0], cellA}, new long[] {pair[0], cellB})) {
+                int cell = (int) e[1];
+                long[] at = store.cellAddress(e[0], cell / StripeLayout.ROWS, cell % StripeLayout.ROWS);
+                String key = at[0] + ":" + at[1];
+                if (done.contains(key) || dae.health((int) at[0]) != io.hashbrick.sim.Health.OK) {
+                    break;
+                }
+                done.add(key);
+            }
+            if (done.size() % 2 != 0 || before.equals(String.valueOf(done))) {
+                if (done.size() % 2 != 0) {
+                    done.remove(done.size() - 1);
+                }
+                continue;
+            }
+            byStripe.remove(a[0] / layout.stripeDataBytes()); // one pair per stripe
+            stripes.remove(Long.valueOf(a[0] / layout.stripeDataBytes()));
+            for (long[] e : List.of(new long[] {a[0], cellA}, new long[] {pair[0], cellB})) {
+                int cell = (int) e[1];
+                long[] at = store.cellAddress(e[0], cell / StripeLayout.ROWS, cell % StripeLayout.ROWS);
+                long inCell =
+                        (e[0] % layout.stripeDataBytes()) / StripeLayout.CELL == cell ? e[0] % StripeLayout.CELL : 0;
+                faults.flipBit(dae.slot((int) at[0]), at[1], (int) (inCell * 8 + r.nextInt(8)));
+            }
+            if (stripes.isEmpty()) {
+                break;
+            }
+        }
+        lock.lock();
+        try {
+            cache.clear();
+        } finally {
+            lock.unlock();
+        }
+        Log.warn("corruption_drill", "row_pairs=" + done.size() / 2 + " seed=" + seed);
+        return done;
     }
 
     /** "protected", "degraded" (one more SSD may fail), "critical" (none may) or "data_unavailable". */

@@ -1343,7 +1343,7 @@ public final class SegmentStore {
      * has lost more columns than parity can rebuild.
      */
     public int read(long location, int bytes, ByteBuffer scratch) {
-        return read(location, bytes, scratch, -1);
+        return read(location, bytes, scratch, 0);
     }
 
     /**
@@ -1368,7 +1368,20 @@ public final class SegmentStore {
      * that is not possible.
      */
     public int readRepaired(long location, int bytes, ByteBuffer scratch, int suspect) {
-        return read(location, bytes, scratch, suspect);
+        return read(location, bytes, scratch, 1 << suspect);
+    }
+
+    /**
+     * As {@link #readRepaired}, with a second data column {@code other} also taken as wrong (two
+     * corrupted cells in one row: the record's, and another block's in column {@code other}).
+     */
+    public int readRepaired(long location, int bytes, ByteBuffer scratch, int suspect, int other) {
+        return read(location, bytes, scratch, (1 << suspect) | (1 << other));
+    }
+
+    /** Data columns of the stripe holding {@code location}. */
+    public synchronized int dataColumnsOf(long location) {
+        return Integer.bitCount(members[stripeOf(location)]) - 2;
     }
 
     /** Data columns the record at {@code location} spans (1 or 2; for {@link #readRepaired}). */
@@ -1380,9 +1393,10 @@ public final class SegmentStore {
         return a == b ? new int[] {a} : new int[] {a, b};
     }
 
-    private int read(long location, int bytes, ByteBuffer scratch, int suspect) {
+    /** @param suspects data columns (as a mask) to rebuild from parity rather than read */
+    private int read(long location, int bytes, ByteBuffer scratch, int suspects) {
         if (isRaw(bytes)) {
-            return rawRecord(scratch, read(location, CELL, rawScratch(scratch), suspect));
+            return rawRecord(scratch, read(location, CELL, rawScratch(scratch), suspects));
         }
         int s = stripeOf(location);
         int memberMask;
@@ -1412,7 +1426,7 @@ public final class SegmentStore {
             if ((zero & (1 << slot)) != 0) {
                 return -1; // a rebuilt (emptied) column holds no live record
             }
-            if (column == suspect || (lost & (1 << slot)) != 0 || !usable(slot)) {
+            if (((suspects >>> column) & 1) != 0 || (lost & (1 << slot)) != 0 || !usable(slot)) {
                 missing |= 1 << column;
             } else {
                 IoStatus st = dae.slot(slot).read(ssdOffset(s, cell % ROWS), dst);
@@ -1433,7 +1447,7 @@ public final class SegmentStore {
             boolean ok;
             reconstructGate.readLock().lock();
             try {
-                ok = reconstruct(s, col, lost, zero, ext, missing, suspect, first, last, scratch);
+                ok = reconstruct(s, col, lost, zero, ext, missing | suspects, suspects, first, last, scratch);
             } finally {
                 reconstructGate.readLock().unlock();
             }
@@ -1458,7 +1472,7 @@ public final class SegmentStore {
             int zero,
             int ext,
             int missing,
-            int suspect,
+            int suspects,
             int first,
             int last,
             ByteBuffer scratch) {
@@ -1470,18 +1484,17 @@ public final class SegmentStore {
             if ((zero & (1 << col[j])) != 0) {
                 continue; // a zeroed column is known: all zero
             }
-            if ((lost & (1 << col[j])) != 0 || !usable(col[j]) || ((missing >>> j) & 1) != 0 || j == suspect) {
+            if ((lost & (1 << col[j])) != 0 || !usable(col[j]) || ((missing >>> j) & 1) != 0) {
                 unreadable |= 1 << j;
             }
         }
-        if (suspect != -2
-                && Integer.bitCount(unreadable) == 1
+        if (Integer.bitCount(unreadable) == 1
                 && Integer.numberOfTrailingZeros(unreadable) < w - 2
                 && rowRebuild(
                         s, col, zero, extCells, Integer.numberOfTrailingZeros(unreadable), first, last, scratch)) {
             return true;
         }
-        byte[][][] cached = suspect >= 0 ? null : cachedReconstruction(s);
+        byte[][][] cached = suspects != 0 ? null : cachedReconstruction(s);
         if (cached != null) {
             copyOut(cached, unreadable, first, last, scratch);
             return true;
@@ -1505,7 +1518,7 @@ public final class SegmentStore {
             new Rdp(w - 2).reconstruct(v, a, b);
             copyOut(v, unreadable, first, last, scratch);
             synchronized (this) {
-                if (state[s] == SEALED && suspect < 0) {
+                if (state[s] == SEALED && suspects == 0) {
                     reconstructed.removeIf(e -> e.stripe() == s);
                     reconstructed.addLast(new Reconstructed(s, epoch[s], v));
                     while (reconstructed.size() > RECONSTRUCTED_MAX) {
@@ -2106,8 +2119,12 @@ public final class SegmentStore {
     }
 
     /**
-     * Writes cells [first, last] of data column cells, as now known good in {@code scratch}, back in
-     * place (repairing a corrupted SSD cell). Only for sealed stripes whose column is present.
+     * Writes the record at {@code location}, as now known good in {@code scratch}, back in place in
+     * data column {@code column} (repairing a corrupted SSD cell). Only the record's own bytes are
+     * taken from {@code scratch}: a cell it shares with a neighbour is read and merged first, because
+     * the rest of a rebuilt cell was not verified (a second wrong cell in the row makes it wrong, and
+     * writing it would spread the damage to the neighbour). Only for sealed stripes whose column is
+     * present.
      */
     public boolean rewrite(long location, int bytes, ByteBuffer scratch, int column) {
         if (isRaw(bytes)) {
@@ -2129,11 +2146,26 @@ public final class SegmentStore {
         int off = (int) (location - s * stripeBytes);
         int first = off / CELL;
         int last = (off + bytes - 1) / CELL;
+        ByteBuffer merged = null;
         for (int cell = first; cell <= last; cell++) {
             if (cell / ROWS != column) {
                 continue;
             }
-            IoStatus st = dae.slot(slot).write(ssdOffset(s, cell % ROWS), scratch.slice((cell - first) * CELL, CELL));
+            int from = Math.max(off, cell * CELL) - cell * CELL; // the record's bytes within this cell
+            int to = Math.min(off + bytes, (cell + 1) * CELL) - cell * CELL;
+            ByteBuffer out = scratch.slice((cell - first) * CELL, CELL);
+            if (from > 0 || to < CELL) {
+                if (merged == null) {
+                    merged = Ssd.allocateAligned(CELL);
+                }
+                merged.clear();
+                if (dae.slot(slot).read(ssdOffset(s, cell % ROWS), merged) != IoStatus.OK) {
+                    return false;
+                }
+                merged.put(from, out, from, to - from);
+                out = merged.clear();
+            }
+            IoStatus st = dae.slot(slot).write(ssdOffset(s, cell % ROWS), out);
             if (st != IoStatus.OK) {
                 return false;
             }

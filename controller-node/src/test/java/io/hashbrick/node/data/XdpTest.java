@@ -89,6 +89,44 @@ class XdpTest {
     }
 
     @Test
+    void twoCorruptedCellsInOneRowAreRepairedOnReadAndByScrub() throws Exception {
+        long seed = Long.getLong("seed", System.nanoTime());
+        Random r = new Random(seed);
+        ByteBuffer[] data = new ByteBuffer[20_000];
+        String why = "seed=" + seed;
+        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
+            dp.setScrubRate(0);
+            write(dp, r, data, 0, data.length, why);
+            dp.checkpoint();
+
+            // On read: the first block of each pair needs a column pair rebuilt, the second one then
+            // a single column; both are written back.
+            List<String> hit = dp.corruptRowPairs(8, seed);
+            assertTrue(hit.size() >= 12, "cells corrupted: " + hit + " " + why);
+            verify(dp, data, why);
+            long repairs = (long) dp.stats().get("read_repairs");
+            assertTrue(repairs >= hit.size(), "read_repairs=" + repairs + " corrupted=" + hit.size() + " " + why);
+            verify(dp, data, why);
+            assertEquals(repairs, dp.stats().get("read_repairs"), why);
+
+            // By scrub, before any host read.
+            List<String> hit2 = dp.corruptRowPairs(8, seed + 1);
+            dp.setScrubRate(1L << 30);
+            long passes = (long) dp.stats().get("scrub_passes");
+            await(dp, st -> (long) st.get("scrub_passes") >= passes + 2, why);
+            dp.setScrubRate(0);
+            long afterScrub = (long) dp.stats().get("read_repairs");
+            assertTrue(
+                    afterScrub - repairs >= hit2.size(),
+                    "scrub repaired " + (afterScrub - repairs) + " of " + hit2.size() + " " + why);
+            verify(dp, data, why);
+            assertEquals(afterScrub, dp.stats().get("read_repairs"), "scrub left damage for reads " + why);
+            assertEquals(0L, dp.stats().get("unrecoverable_reads"), why);
+            assertEquals(0, dp.audit(true).discrepancies(), why);
+        }
+    }
+
+    @Test
     void flippedBitsAreRepairedFromParityOnReadAndByScrub() throws Exception {
         long seed = Long.getLong("seed", System.nanoTime());
         Random r = new Random(seed);

@@ -2206,6 +2206,8 @@ public final class DataPath implements AutoCloseable {
             s.put("refill_aborts", rf[2]);
             s.put("refill_cells_read", rf[3]);
             s.put("refill_intent_cells_written", rf[4]);
+            s.put("refill_flushes", rf[5]);
+            s.put("refill_parity_cells_written", rf[6]);
             s.put("cells_freed_since_checkpoint", store.heldCells());
             long hostBlocks = writesUnique + writesDuplicate + writesZero;
             s.put(

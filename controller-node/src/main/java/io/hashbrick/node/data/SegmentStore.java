@@ -145,6 +145,8 @@ public final class SegmentStore {
     private long refillAborts;
     private long intentCellsWritten;
     private long refillReads;
+    private long refillFlushes;
+    private long refillParityCells;
 
     private long liveTotal;
     private long freeStripes;
@@ -910,6 +912,7 @@ public final class SegmentStore {
         }
         synchronized (this) {
             refillCells += written;
+            refillFlushes++;
             extent[s] = Math.max(extent[s], (maxDirty + 1) * CELL);
             epoch[s]++;
             reconstructed.removeIf(e -> e.stripe() == s);
@@ -944,8 +947,15 @@ public final class SegmentStore {
             writeCells(s, col[column], image[column], c % ROWS, end - c, false);
             c = end;
         }
+        long parityBefore;
+        synchronized (this) {
+            parityBefore = parityCellsWritten;
+        }
         writeParityDelta(s, col[k], d[k], lastP);
         writeParityDelta(s, col[k + 1], d[k + 1], lastQ);
+        synchronized (this) {
+            refillParityCells += parityCellsWritten - parityBefore;
+        }
     }
 
     private IoStatus abortRefill(int s, String why) {
@@ -2259,9 +2269,11 @@ public final class SegmentStore {
         return refilling;
     }
 
-    /** Refill targets opened, cells written into them, refills given up, and the cells read for their parity. */
+    /** Refill targets opened, cells written into them, refills given up, cells read for their parity, intent cells, flushes, parity cells written. */
     public synchronized long[] refillCounters() {
-        return new long[] {refills, refillCells, refillAborts, refillReads, intentCellsWritten};
+        return new long[] {
+            refills, refillCells, refillAborts, refillReads, intentCellsWritten, refillFlushes, refillParityCells
+        };
     }
 
     /** Cells freed since the last checkpoint (free for refills once the next one is durable). */

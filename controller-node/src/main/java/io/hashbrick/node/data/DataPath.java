@@ -162,6 +162,8 @@ public final class DataPath implements AutoCloseable {
     private int pendingHigh;
     private int pendingCount;
     private long pendingBytes;
+    /** What the journalled blocks take in a stripe ({@link SegmentStore#footprint}): raw blocks one cell. */
+    private long pendingFootprint;
 
     private long storedBytes; // exact bytes of every live block (headers included)
     private long lastSequence;
@@ -186,6 +188,9 @@ public final class DataPath implements AutoCloseable {
     private long compactedStripes;
     private long noSpaceRefusals;
     private long destagedBlocks;
+    private long destageRoundsWhole;
+    private long destageRoundsForced;
+    private long destageFlushes;
     private long readRepairs;
     private long rebuiltStripes;
     private long rebuildStartedStripes;
@@ -784,6 +789,7 @@ public final class DataPath implements AutoCloseable {
         pendingHandle[id] = h;
         pendingCount++;
         pendingBytes += bytes;
+        pendingFootprint += SegmentStore.footprint(len);
         storedBytes += bytes;
         return h;
     }
@@ -813,6 +819,7 @@ public final class DataPath implements AutoCloseable {
         pendingFree[pendingFreeCount++] = id;
         pendingCount--;
         pendingBytes -= bytes;
+        pendingFootprint -= SegmentStore.footprint(bytes - SegmentStore.HEADER_BYTES);
     }
 
     static int storedBytesOf(int length, int flags) {
@@ -1105,10 +1112,16 @@ public final class DataPath implements AutoCloseable {
                 }
                 destageLock.lock();
                 try {
-                    boolean forced = destageForced();
-                    boolean worth = forced || destageWorthIt();
+                    boolean partial = destagePartialStripe();
+                    boolean worth = partial || checkpointRequested || destageWorthIt();
                     if (worth) {
-                        destageAll(!forced);
+                        destageAll(true);
+                        if (partial) {
+                            destageRoundsForced++;
+                            destageRest();
+                        } else {
+                            destageRoundsWhole++;
+                        }
                         lastDestageNs = System.nanoTime();
                     }
                     maintain();
@@ -1132,30 +1145,47 @@ public final class DataPath implements AutoCloseable {
 
     /**
      * Whether to destage now: when the journal holds enough to fill the open stripe (so P and Q are
-     * written about once per stripe, not once per round), when blocks have waited 200 ms, or when a
-     * checkpoint or journal space asks for it. Until then blocks are served from the journal copy.
+     * written about once per stripe, not once per round). Until then blocks are served from the
+     * journal copy.
      */
     private boolean destageWorthIt() {
         return wholeStripeBudget() > 0;
     }
 
-    private boolean destageForced() {
-        return checkpointRequested
-                || journal.reservedBytes() > config.nvramBytes() / 4
+    /**
+     * Whether the blocks short of a whole stripe go out too this round: when they have waited 200 ms,
+     * or when the blocks not destaged pass a quarter of the NVRAM (a checkpoint must carry what is not
+     * destaged). Not for the journal's reserved space: that is released by checkpoints (which destage
+     * everything), not by destaging, so flushing part-stripes for it would only rewrite parity.
+     */
+    private boolean destagePartialStripe() {
+        long notDestaged;
+        lock.lock();
+        try {
+            notDestaged = pendingFootprint;
+        } finally {
+            lock.unlock();
+        }
+        return notDestaged > config.nvramBytes() / 4
                 || System.nanoTime() - lastDestageNs > TimeUnit.MILLISECONDS.toNanos(200);
     }
 
-    /** Bytes of journalled blocks that fill the open stripe and whole new stripes exactly (0: not enough). */
+    /**
+     * Stripe bytes ({@link SegmentStore#footprint}) of journalled blocks that fill the open stripe and
+     * whole new stripes exactly (0: not enough). Counted as the stripe takes them, a raw block one
+     * cell: counting its 2-byte header too would stop every batch one block short of the stripe's end,
+     * so that each stripe was flushed, and its parity written, twice.
+     */
     private long wholeStripeBudget() {
         long room = store.openRemaining();
-        if (room < SegmentStore.MAX_STORED_BYTES) {
-            room = 0; // the next block opens a new stripe anyway
+        if (room < SegmentStore.HEADER_BYTES + 1) {
+            room = 0; // nothing fits: the next block opens a new stripe
         }
         long cap = store.nextStripeCapacity(2);
         long pending;
         lock.lock();
         try {
-            pending = pendingBytes;
+            pending = pendingFootprint;
         } finally {
             lock.unlock();
         }
@@ -1224,6 +1254,24 @@ public final class DataPath implements AutoCloseable {
         }
     }
 
+    /**
+     * After the whole stripes, the blocks journalled now that fill less than one go out in one batch:
+     * one flush, so the part-filled stripe has its parity written once more. Draining in small batches
+     * under a writer that keeps up would flush, and rewrite parity, for every few blocks.
+     */
+    private void destageRest() {
+        int now;
+        lock.lock();
+        try {
+            now = pendingCount;
+        } finally {
+            lock.unlock();
+        }
+        if (now > 0) {
+            destageBatch(now, 2, Long.MAX_VALUE);
+        }
+    }
+
     /** One destage round: copy out under the lock, write without it, publish under it. @return blocks placed */
     int destageBatch(int max, int keepFree) {
         return destageBatch(max, keepFree, Long.MAX_VALUE);
@@ -1254,7 +1302,7 @@ public final class DataPath implements AutoCloseable {
         long batchBytes = 0;
         boolean noRoom = false;
         for (; appended < n; appended++) {
-            batchBytes += SegmentStore.HEADER_BYTES + data[appended].length;
+            batchBytes += SegmentStore.footprint(data[appended].length);
             if (batchBytes > budgetBytes) {
                 break;
             }
@@ -1266,6 +1314,7 @@ public final class DataPath implements AutoCloseable {
             }
             locs[appended] = loc;
         }
+        destageFlushes++;
         if (store.flush() != io.hashbrick.sim.IoStatus.OK) {
             return 0;
         }
@@ -1287,6 +1336,7 @@ public final class DataPath implements AutoCloseable {
                 pendingFree[pendingFreeCount++] = id;
                 pendingCount--;
                 pendingBytes -= bytes;
+                pendingFootprint -= SegmentStore.footprint(data[i].length);
                 placed++;
             }
             destagedBlocks += placed;
@@ -1833,7 +1883,11 @@ public final class DataPath implements AutoCloseable {
     }
 
     private void checkpointDestaging() throws IOException {
-        destageAll();
+        // Whole stripes, then the rest in one batch (not drained batch by batch while writers go on:
+        // each batch would flush, and rewrite the parity of, the same part-filled stripe); what arrives
+        // meanwhile is destaged below with writers held.
+        destageAll(true);
+        destageRest();
         // A refill target that lost an SSD is given up (its blocks stay journalled): try once more.
         if (store.seal() != io.hashbrick.sim.IoStatus.OK) {
             destageAll();
@@ -1964,6 +2018,7 @@ public final class DataPath implements AutoCloseable {
             pendingHandle[e.getKey()] = e.getValue().handle();
             pendingCount++;
             pendingBytes += SegmentStore.HEADER_BYTES + e.getValue().data().length;
+            pendingFootprint += SegmentStore.footprint(e.getValue().data().length);
         }
         pendingHigh = high;
         for (int id = high - 1; id >= 0; id--) {
@@ -2152,6 +2207,9 @@ public final class DataPath implements AutoCloseable {
             s.put("writes_duplicate_blocks", writesDuplicate);
             s.put("writes_zero_blocks", writesZero);
             s.put("destaged_blocks", destagedBlocks);
+            s.put("destage_rounds_whole_stripes", destageRoundsWhole);
+            s.put("destage_rounds_forced", destageRoundsForced);
+            s.put("destage_flushes", destageFlushes);
             s.put("compacted_stripes", compactedStripes);
             s.put("ssd_cells_written", store.cellsWritten());
             s.put("no_space_refusals", noSpaceRefusals);

@@ -116,6 +116,47 @@ class RefillTest {
         }
     }
 
+    /**
+     * Fresh stripes: a sequential fill of unique incompressible blocks writes each stripe's P and Q
+     * about once (2 parity cells per 23 data cells), not once per destage batch. Destage batches take
+     * whole stripes' worth of blocks (a raw block counted as the one cell it takes); only checkpoints
+     * and blocks left waiting flush a part-filled stripe.
+     */
+    @Test
+    void aSequentialFillWritesEachStripesParityAboutOnce() throws Exception {
+        long seed = Long.getLong("seed", System.nanoTime());
+        String why = "seed=" + seed;
+        int blocks = 24_000; // about 37 stripes of 644 cells
+        DataPath.Config cfg = new DataPath.Config(25, 192L << 20, 32L << 20, 60_000, 0);
+        try (DataPath dp = DataPath.open(dir, cfg, volume(1 << 16))) {
+            dp.setScrubRate(0);
+            for (int lba = 0; lba < blocks; lba++) {
+                assertEquals(IoStatus.OK, dp.write(1, lba, 1, content(seed, lba, 0)), "lba=" + lba + " " + why);
+            }
+            dp.checkpoint();
+            Map<String, Object> st = dp.stats();
+            long data = (long) st.get("ssd_cells_written");
+            long parity = (long) st.get("ssd_parity_cells_written");
+            double ratio = (double) parity / data;
+            System.out.printf(
+                    "fresh_fill blocks=%d data_cells=%d parity_cells=%d parity_per_data=%.3f destage_flushes=%d"
+                            + " rounds_whole=%d rounds_forced=%d checkpoints=%d %s%n",
+                    blocks,
+                    data,
+                    parity,
+                    ratio,
+                    (long) st.get("destage_flushes"),
+                    (long) st.get("destage_rounds_whole_stripes"),
+                    (long) st.get("destage_rounds_forced"),
+                    (long) st.get("checkpoints"),
+                    why);
+            assertEquals(blocks, data, "every block one data cell " + why);
+            // 2/23 = 0.087 when every stripe's parity is written once
+            assertTrue(ratio <= 0.13, "parity cells per data cell " + ratio + " " + why);
+            verify(dp, seed, new int[blocks], why);
+        }
+    }
+
     static void overwrite(DataPath dp, long seed, SplittableRandom r, int[] versions, int n, String why) {
         for (int k = 0; k < n; k++) {
             int lba = r.nextInt(versions.length);

@@ -1030,12 +1030,15 @@ public final class DataPath implements AutoCloseable {
         }
         int[] columns = store.columnsOf(location, c.rBytes[i]);
         int k = store.dataColumnsOf(location);
-        // One wrong column (the usual case), then pairs: the record's column and another one whose
-        // cell in the same row is also wrong (two corrupted cells in a row defeat P alone).
-        for (int attempt = 0; attempt < columns.length * k; attempt++) {
-            int column = columns[attempt / k];
-            int other = attempt % k == 0 ? -1 : (column + attempt % k) % k;
-            if (other >= 0 && attempt == 1) {
+        // One wrong column (the usual case: each column the record spans in turn), then pairs: one of
+        // the record's columns and another one whose cell in the same row is also wrong (two corrupted
+        // cells in a row defeat P alone). Singles first: a pair that includes the right column also
+        // verifies, and would leave the other column of a record spanning two unrepaired on the SSD.
+        int singles = columns.length;
+        for (int attempt = 0; attempt < singles + columns.length * (k - 1); attempt++) {
+            int column = attempt < singles ? columns[attempt] : columns[(attempt - singles) / (k - 1)];
+            int other = attempt < singles ? -1 : (column + 1 + (attempt - singles) % (k - 1)) % k;
+            if (attempt == singles) {
                 Log.warn(
                         "read_repair_searching",
                         "handle=0x" + Long.toHexString(c.rHandle[i]) + " location=" + location
@@ -1053,7 +1056,12 @@ public final class DataPath implements AutoCloseable {
                             storedLength(c.scratch, off, c.rBytes[i]),
                             dst,
                             at)) {
+                // Every column of the record that was rebuilt goes back (both, when the pair is the
+                // record's own two columns); a neighbour's column is not the record's to write.
                 boolean written = store.rewrite(location, c.rBytes[i], c.scratch, column);
+                if (other >= 0 && (columns.length == 2 && other == columns[0] + columns[1] - column)) {
+                    written &= store.rewrite(location, c.rBytes[i], c.scratch, other);
+                }
                 c.repairs++;
                 lock.lock();
                 try {
@@ -1630,8 +1638,9 @@ public final class DataPath implements AutoCloseable {
 
     /**
      * A stripe whose parity does not match its data: verify each live block against its fingerprint
-     * (the read path rebuilds and rewrites a corrupted one from parity); if parity still disagrees,
-     * what is wrong is parity or dead data, and P and Q are recomputed from the data.
+     * (the read path rebuilds and rewrites a corrupted one from parity); if parity still disagrees and
+     * every live block then verifies as read, with no repair needed, what is wrong is parity or dead
+     * data, and P and Q are recomputed from the data.
      */
     private void scrubRepair(long s) {
         long bad = 0;
@@ -1652,7 +1661,26 @@ public final class DataPath implements AutoCloseable {
             lock.unlock();
         }
         boolean parityRewritten = false;
+        boolean persisted = false;
         if (store.scrub(s) == SegmentStore.ScrubResult.MISMATCH && bad == 0) {
+            // Parity is recomputed from the data only when every live block now verifies as read from
+            // the SSDs, with no repair needed: a repair that verified but was not all written back
+            // would otherwise be made permanent.
+            long before = c.repairs;
+            for (long[] e : liveBlocksOf(new long[] {s})) {
+                if (!verifyHandle(c, e[0], out)) {
+                    bad++;
+                }
+            }
+            persisted = c.repairs == before && bad == 0;
+            if (!persisted) {
+                Log.error(
+                        "scrub_repair_not_persisted",
+                        "stripe=" + s + " repairs_again=" + (c.repairs - before) + " blocks_unrepairable=" + bad
+                                + " action=parity_left_as_is");
+            }
+        }
+        if (persisted) {
             parityRewritten = store.reencode(s);
             if (parityRewritten) {
                 lock.lock();
@@ -1774,6 +1802,56 @@ public final class DataPath implements AutoCloseable {
         }
         Log.warn("corruption_drill", "cells=" + done.size() + " seed=" + seed);
         return List.copyOf(done);
+    }
+
+    /**
+     * Test drill: flips one bit in the second column of each of {@code count} live records that span
+     * two data columns (compressed records packed across a column's end), one per stripe. Returns
+     * "slot:cell" of every flipped cell.
+     */
+    List<String> corruptColumnStraddlers(int count, long seed) {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        Map<Long, long[]> byStripe = new java.util.TreeMap<>();
+        long stripeBytes = layout.stripeDataBytes();
+        for (int b = 0; b < H2pHandle.BUCKETS; b++) {
+            lock.lock();
+            try {
+                h2p.bucket(b).forEachLive((handle, location, length, flags, refcount) -> {
+                    int span = SegmentStore.span(storedBytesOf(length, flags));
+                    long off = location % stripeBytes;
+                    if ((flags & FLAG_IN_JOURNAL) == 0
+                            && off / StripeLayout.COLUMN_BYTES != (off + span - 1) / StripeLayout.COLUMN_BYTES) {
+                        byStripe.putIfAbsent(location / stripeBytes, new long[] {location, span});
+                    }
+                });
+            } finally {
+                lock.unlock();
+            }
+        }
+        io.hashbrick.sim.FaultInjector faults = new io.hashbrick.sim.FaultInjector(seed);
+        List<String> done = new ArrayList<>();
+        for (long[] e : byStripe.values()) {
+            if (done.size() >= count) {
+                break;
+            }
+            long off = e[0] % stripeBytes;
+            int cell = (int) ((off + e[1] - 1) / StripeLayout.CELL); // first cell of the second column
+            int inCell = (int) (off + e[1] - (long) cell * StripeLayout.CELL); // the record's bytes there
+            long[] at = store.cellAddress(e[0], cell / StripeLayout.ROWS, cell % StripeLayout.ROWS);
+            if (dae.health((int) at[0]) != io.hashbrick.sim.Health.OK) {
+                continue;
+            }
+            faults.flipBit(dae.slot((int) at[0]), at[1], r.nextInt(inCell * 8));
+            done.add(at[0] + ":" + at[1]);
+        }
+        lock.lock();
+        try {
+            cache.clear();
+        } finally {
+            lock.unlock();
+        }
+        Log.warn("corruption_drill", "column_straddlers=" + done.size() + " seed=" + seed);
+        return done;
     }
 
     /**

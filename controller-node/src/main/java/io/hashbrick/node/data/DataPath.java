@@ -1031,13 +1031,16 @@ public final class DataPath implements AutoCloseable {
         int[] columns = store.columnsOf(location, c.rBytes[i]);
         int k = store.dataColumnsOf(location);
         // One wrong column (the usual case: each column the record spans in turn), then pairs: one of
-        // the record's columns and another one whose cell in the same row is also wrong (two corrupted
-        // cells in a row defeat P alone). Singles first: a pair that includes the right column also
+        // the record's columns and another whose cell in the same row is also wrong (two corrupted
+        // cells in a row defeat P alone): P itself first (index k: the column rebuilt from Q's
+        // diagonals alone), then each other data column (both from P and Q with RDP). Singles first: a pair that
+        // includes the right column also
         // verifies, and would leave the other column of a record spanning two unrepaired on the SSD.
         int singles = columns.length;
-        for (int attempt = 0; attempt < singles + columns.length * (k - 1); attempt++) {
-            int column = attempt < singles ? columns[attempt] : columns[(attempt - singles) / (k - 1)];
-            int other = attempt < singles ? -1 : (column + 1 + (attempt - singles) % (k - 1)) % k;
+        for (int attempt = 0; attempt < singles + columns.length * k; attempt++) {
+            int column = attempt < singles ? columns[attempt] : columns[(attempt - singles) / k];
+            int j = attempt < singles ? -1 : (attempt - singles) % k;
+            int other = j < 0 ? -1 : j == 0 ? k : (column + j) % k;
             if (attempt == singles) {
                 Log.warn(
                         "read_repair_searching",
@@ -1072,7 +1075,8 @@ public final class DataPath implements AutoCloseable {
                 Log.warn(
                         "read_repaired",
                         "handle=0x" + Long.toHexString(c.rHandle[i]) + " location=" + location + " column=" + column
-                                + (other >= 0 ? " also_wrong_column=" + other : "") + " rewritten=" + written
+                                + (other == k ? " also_wrong=P" : other >= 0 ? " also_wrong_column=" + other : "")
+                                + " rewritten=" + written
                                 + " source=parity");
                 return off;
             }
@@ -1802,6 +1806,58 @@ public final class DataPath implements AutoCloseable {
         }
         Log.warn("corruption_drill", "cells=" + done.size() + " seed=" + seed);
         return List.copyOf(done);
+    }
+
+    /**
+     * Test drill: in each of {@code count} stripes, flips one bit in the first cell of a live block and
+     * one in the P cell of the same row (a wrong data cell whose row parity is wrong too: P alone
+     * cannot rebuild it). Returns "slot:cell" of every flipped cell.
+     */
+    List<String> corruptCellsWithTheirP(int count, long seed) {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        Map<Long, long[]> byStripe = new java.util.TreeMap<>();
+        long stripeBytes = layout.stripeDataBytes();
+        for (int b = 0; b < H2pHandle.BUCKETS; b++) {
+            lock.lock();
+            try {
+                h2p.bucket(b).forEachLive((handle, location, length, flags, refcount) -> {
+                    if ((flags & FLAG_IN_JOURNAL) == 0) {
+                        byStripe.putIfAbsent(location / stripeBytes, new long[] {location});
+                    }
+                });
+            } finally {
+                lock.unlock();
+            }
+        }
+        io.hashbrick.sim.FaultInjector faults = new io.hashbrick.sim.FaultInjector(seed);
+        List<String> done = new ArrayList<>();
+        for (long[] e : byStripe.values()) {
+            if (done.size() >= 2 * count) {
+                break;
+            }
+            long off = e[0] % stripeBytes;
+            int cell = (int) (off / StripeLayout.CELL);
+            long[] data = store.cellAddress(e[0], cell / StripeLayout.ROWS, cell % StripeLayout.ROWS);
+            long[] p = store.cellAddress(e[0], store.dataColumnsOf(e[0]), cell % StripeLayout.ROWS);
+            if (dae.health((int) data[0]) != io.hashbrick.sim.Health.OK
+                    || dae.health((int) p[0]) != io.hashbrick.sim.Health.OK) {
+                continue;
+            }
+            int inCell = (int) (off % StripeLayout.CELL);
+            int bytesHere = (int) Math.min(StripeLayout.CELL - inCell, SegmentStore.HEADER_BYTES + 16);
+            faults.flipBit(dae.slot((int) data[0]), data[1], (inCell + r.nextInt(bytesHere)) * 8 + r.nextInt(8));
+            faults.flipBit(dae.slot((int) p[0]), p[1], r.nextInt(StripeLayout.CELL * 8));
+            done.add(data[0] + ":" + data[1]);
+            done.add(p[0] + ":" + p[1]);
+        }
+        lock.lock();
+        try {
+            cache.clear();
+        } finally {
+            lock.unlock();
+        }
+        Log.warn("corruption_drill", "cells_with_their_p=" + done.size() / 2 + " seed=" + seed);
+        return done;
     }
 
     /**

@@ -168,6 +168,45 @@ class XdpTest {
         }
     }
 
+    /**
+     * A wrong data cell whose row's P cell is wrong too: rebuilt from Q (the column and P taken as
+     * lost), written back; the scrub then finds P wrong with every block verifying, and recomputes it.
+     */
+    @Test
+    void aCorruptedCellWithACorruptedPIsRebuiltFromQ() throws Exception {
+        long seed = Long.getLong("seed", System.nanoTime());
+        Random r = new Random(seed);
+        ByteBuffer[] data = new ByteBuffer[20_000];
+        String why = "seed=" + seed;
+        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
+            dp.setScrubRate(0);
+            write(dp, r, data, 0, data.length, why);
+            dp.checkpoint();
+            List<String> hit = dp.corruptCellsWithTheirP(10, seed);
+            assertTrue(hit.size() >= 16, "cells corrupted: " + hit + " " + why);
+            verify(dp, data, why);
+            long repairs = (long) dp.stats().get("read_repairs");
+            assertTrue(repairs >= hit.size() / 2, "read_repairs=" + repairs + " pairs=" + hit.size() / 2 + " " + why);
+            verify(dp, data, why);
+            assertEquals(repairs, dp.stats().get("read_repairs"), "written back " + why);
+            dp.setScrubRate(1L << 30);
+            long passes = (long) dp.stats().get("scrub_passes");
+            await(dp, st -> (long) st.get("scrub_passes") >= passes + 2, why);
+            dp.setScrubRate(0);
+            Map<String, Object> st = dp.stats();
+            assertTrue(
+                    (long) st.get("scrub_parity_rewrites") >= hit.size() / 2,
+                    "P recomputed in " + st.get("scrub_parity_rewrites") + " of " + hit.size() / 2 + " stripes " + why);
+            assertEquals(repairs, st.get("read_repairs"), "nothing left to repair " + why);
+            assertEquals(0L, st.get("unrecoverable_reads"), why);
+            // Parity is right again: a data cell corrupted now is rebuilt from P alone.
+            List<String> again = dp.corruptCells(5, seed + 2);
+            verify(dp, data, why);
+            assertTrue((long) dp.stats().get("read_repairs") >= repairs + again.size(), why);
+            assertEquals(0, dp.audit(true).discrepancies(), why);
+        }
+    }
+
     @Test
     void flippedBitsAreRepairedFromParityOnReadAndByScrub() throws Exception {
         long seed = Long.getLong("seed", System.nanoTime());

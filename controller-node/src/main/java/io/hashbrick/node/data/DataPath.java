@@ -1033,9 +1033,9 @@ public final class DataPath implements AutoCloseable {
         // One wrong column (the usual case: each column the record spans in turn), then pairs: one of
         // the record's columns and another whose cell in the same row is also wrong (two corrupted
         // cells in a row defeat P alone): P itself first (index k: the column rebuilt from Q's
-        // diagonals alone), then each other data column (both from P and Q with RDP). Singles first: a pair that
-        // includes the right column also
-        // verifies, and would leave the other column of a record spanning two unrepaired on the SSD.
+        // diagonals alone), then each other data column (both from P and Q with RDP). Singles first:
+        // a pair that includes the right column also verifies, and would leave the other column of a
+        // record spanning two unrepaired on the SSD.
         int singles = columns.length;
         for (int attempt = 0; attempt < singles + columns.length * k; attempt++) {
             int column = attempt < singles ? columns[attempt] : columns[(attempt - singles) / k];
@@ -1062,7 +1062,7 @@ public final class DataPath implements AutoCloseable {
                 // Every column of the record that was rebuilt goes back (both, when the pair is the
                 // record's own two columns); a neighbour's column is not the record's to write.
                 boolean written = store.rewrite(location, c.rBytes[i], c.scratch, column);
-                if (other >= 0 && (columns.length == 2 && other == columns[0] + columns[1] - column)) {
+                if (columns.length == 2 && other == columns[0] + columns[1] - column) {
                     written &= store.rewrite(location, c.rBytes[i], c.scratch, other);
                 }
                 c.repairs++;
@@ -1367,20 +1367,48 @@ public final class DataPath implements AutoCloseable {
         Arrays.sort(sorted);
         long stripeBytes = layout.stripeDataBytes();
         List<long[]> found = new ArrayList<>();
+        forEachOnSsd((handle, location, bytes) -> {
+            if (Arrays.binarySearch(sorted, location / stripeBytes) >= 0) {
+                found.add(new long[] {handle, location, bytes});
+            }
+        });
+        found.sort((x, y) -> Long.compare(x[1], y[1]));
+        return found;
+    }
+
+    /** A live block stored on the SSDs: its handle, pool location and stored bytes (header included). */
+    private interface OnSsd {
+        void accept(long handle, long location, int storedBytes);
+    }
+
+    /**
+     * Calls {@code v} for every live block on the SSDs (not in the journal), one H2P bucket at a time
+     * under the lock: host I/O goes on, so users re-check a block under the lock before acting on it.
+     */
+    private void forEachOnSsd(OnSsd v) {
         for (int b = 0; b < H2pHandle.BUCKETS; b++) {
-            lock.lock(); // one bucket at a time: host I/O goes on; movers re-check each block under the lock
+            lock.lock();
             try {
                 h2p.bucket(b).forEachLive((handle, location, length, flags, refcount) -> {
-                    if ((flags & FLAG_IN_JOURNAL) == 0 && Arrays.binarySearch(sorted, location / stripeBytes) >= 0) {
-                        found.add(new long[] {handle, location, storedBytesOf(length, flags)});
+                    if ((flags & FLAG_IN_JOURNAL) == 0) {
+                        v.accept(handle, location, storedBytesOf(length, flags));
                     }
                 });
             } finally {
                 lock.unlock();
             }
         }
-        found.sort((x, y) -> Long.compare(x[1], y[1]));
-        return found;
+    }
+
+    /** After a corruption drill: nothing it damaged may be served from the read cache; one log line. */
+    private void drillDone(String what, long seed) {
+        lock.lock();
+        try {
+            cache.clear();
+        } finally {
+            lock.unlock();
+        }
+        Log.warn("corruption_drill", what + " seed=" + seed);
     }
 
     /**
@@ -1667,13 +1695,15 @@ public final class DataPath implements AutoCloseable {
         boolean parityRewritten = false;
         boolean persisted = false;
         if (store.scrub(s) == SegmentStore.ScrubResult.MISMATCH && bad == 0) {
-            // Parity is recomputed from the data only when every live block now verifies as read from
-            // the SSDs, with no repair needed: a repair that verified but was not all written back
-            // would otherwise be made permanent.
+            // Parity is recomputed from the data only when every live block verifies as read from the
+            // SSDs, with no repair needed: a repair that verified but was not all written back would
+            // otherwise be made permanent. If the pass above repaired nothing, it showed that already.
             long before = c.repairs;
-            for (long[] e : liveBlocksOf(new long[] {s})) {
-                if (!verifyHandle(c, e[0], out)) {
-                    bad++;
+            if (repaired > 0) {
+                for (long[] e : liveBlocksOf(new long[] {s})) {
+                    if (!verifyHandle(c, e[0], out)) {
+                        bad++;
+                    }
                 }
             }
             persisted = c.repairs == before && bad == 0;
@@ -1770,18 +1800,7 @@ public final class DataPath implements AutoCloseable {
     public List<String> corruptCells(int count, long seed) {
         java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
         List<long[]> onSsd = new ArrayList<>();
-        for (int b = 0; b < H2pHandle.BUCKETS; b++) {
-            lock.lock();
-            try {
-                h2p.bucket(b).forEachLive((handle, location, length, flags, refcount) -> {
-                    if ((flags & FLAG_IN_JOURNAL) == 0) {
-                        onSsd.add(new long[] {location, storedBytesOf(length, flags)});
-                    }
-                });
-            } finally {
-                lock.unlock();
-            }
-        }
+        forEachOnSsd((handle, location, bytes) -> onSsd.add(new long[] {location, bytes}));
         io.hashbrick.sim.FaultInjector faults = new io.hashbrick.sim.FaultInjector(seed);
         java.util.Set<String> done = new java.util.LinkedHashSet<>();
         java.util.Set<Long> stripesHit = new java.util.HashSet<>();
@@ -1798,13 +1817,7 @@ public final class DataPath implements AutoCloseable {
             faults.flipBit(dae.slot((int) at[0]), at[1], (int) ((offset % StripeLayout.CELL) * 8 + r.nextInt(8)));
             done.add(key);
         }
-        lock.lock();
-        try {
-            cache.clear();
-        } finally {
-            lock.unlock();
-        }
-        Log.warn("corruption_drill", "cells=" + done.size() + " seed=" + seed);
+        drillDone("cells=" + done.size(), seed);
         return List.copyOf(done);
     }
 
@@ -1817,18 +1830,7 @@ public final class DataPath implements AutoCloseable {
         java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
         Map<Long, long[]> byStripe = new java.util.TreeMap<>();
         long stripeBytes = layout.stripeDataBytes();
-        for (int b = 0; b < H2pHandle.BUCKETS; b++) {
-            lock.lock();
-            try {
-                h2p.bucket(b).forEachLive((handle, location, length, flags, refcount) -> {
-                    if ((flags & FLAG_IN_JOURNAL) == 0) {
-                        byStripe.putIfAbsent(location / stripeBytes, new long[] {location});
-                    }
-                });
-            } finally {
-                lock.unlock();
-            }
-        }
+        forEachOnSsd((handle, location, bytes) -> byStripe.putIfAbsent(location / stripeBytes, new long[] {location}));
         io.hashbrick.sim.FaultInjector faults = new io.hashbrick.sim.FaultInjector(seed);
         List<String> done = new ArrayList<>();
         for (long[] e : byStripe.values()) {
@@ -1850,13 +1852,7 @@ public final class DataPath implements AutoCloseable {
             done.add(data[0] + ":" + data[1]);
             done.add(p[0] + ":" + p[1]);
         }
-        lock.lock();
-        try {
-            cache.clear();
-        } finally {
-            lock.unlock();
-        }
-        Log.warn("corruption_drill", "cells_with_their_p=" + done.size() / 2 + " seed=" + seed);
+        drillDone("cells_with_their_p=" + done.size() / 2, seed);
         return done;
     }
 
@@ -1869,21 +1865,13 @@ public final class DataPath implements AutoCloseable {
         java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
         Map<Long, long[]> byStripe = new java.util.TreeMap<>();
         long stripeBytes = layout.stripeDataBytes();
-        for (int b = 0; b < H2pHandle.BUCKETS; b++) {
-            lock.lock();
-            try {
-                h2p.bucket(b).forEachLive((handle, location, length, flags, refcount) -> {
-                    int span = SegmentStore.span(storedBytesOf(length, flags));
-                    long off = location % stripeBytes;
-                    if ((flags & FLAG_IN_JOURNAL) == 0
-                            && off / StripeLayout.COLUMN_BYTES != (off + span - 1) / StripeLayout.COLUMN_BYTES) {
-                        byStripe.putIfAbsent(location / stripeBytes, new long[] {location, span});
-                    }
-                });
-            } finally {
-                lock.unlock();
+        forEachOnSsd((handle, location, bytes) -> {
+            int span = SegmentStore.span(bytes);
+            long off = location % stripeBytes;
+            if (off / StripeLayout.COLUMN_BYTES != (off + span - 1) / StripeLayout.COLUMN_BYTES) {
+                byStripe.putIfAbsent(location / stripeBytes, new long[] {location, span});
             }
-        }
+        });
         io.hashbrick.sim.FaultInjector faults = new io.hashbrick.sim.FaultInjector(seed);
         List<String> done = new ArrayList<>();
         for (long[] e : byStripe.values()) {
@@ -1900,13 +1888,7 @@ public final class DataPath implements AutoCloseable {
             faults.flipBit(dae.slot((int) at[0]), at[1], r.nextInt(inCell * 8));
             done.add(at[0] + ":" + at[1]);
         }
-        lock.lock();
-        try {
-            cache.clear();
-        } finally {
-            lock.unlock();
-        }
-        Log.warn("corruption_drill", "column_straddlers=" + done.size() + " seed=" + seed);
+        drillDone("column_straddlers=" + done.size(), seed);
         return done;
     }
 
@@ -1918,19 +1900,9 @@ public final class DataPath implements AutoCloseable {
     List<String> corruptRowPairs(int count, long seed) {
         java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
         Map<Long, List<long[]>> byStripe = new HashMap<>();
-        for (int b = 0; b < H2pHandle.BUCKETS; b++) {
-            lock.lock();
-            try {
-                h2p.bucket(b).forEachLive((handle, location, length, flags, refcount) -> {
-                    if ((flags & FLAG_IN_JOURNAL) == 0) {
-                        byStripe.computeIfAbsent(location / layout.stripeDataBytes(), k -> new ArrayList<>())
-                                .add(new long[] {location, storedBytesOf(length, flags)});
-                    }
-                });
-            } finally {
-                lock.unlock();
-            }
-        }
+        forEachOnSsd((handle, location, bytes) -> byStripe.computeIfAbsent(
+                        location / layout.stripeDataBytes(), k -> new ArrayList<>())
+                .add(new long[] {location, bytes}));
         List<Long> stripes = new ArrayList<>(byStripe.keySet());
         java.util.Collections.sort(stripes);
         io.hashbrick.sim.FaultInjector faults = new io.hashbrick.sim.FaultInjector(seed);
@@ -1987,13 +1959,7 @@ public final class DataPath implements AutoCloseable {
                 break;
             }
         }
-        lock.lock();
-        try {
-            cache.clear();
-        } finally {
-            lock.unlock();
-        }
-        Log.warn("corruption_drill", "row_pairs=" + done.size() / 2 + " seed=" + seed);
+        drillDone("row_pairs=" + done.size() / 2, seed);
         return done;
     }
 

@@ -49,7 +49,7 @@ public final class SegmentStore {
     public static final int MAX_STORED_BYTES = HEADER_BYTES + BlockCodec.BLOCK_BYTES;
     /** Bytes a stored block of {@code length} takes in a stripe: a raw block one cell, else header + length. */
     public static int footprint(int length) {
-        return length == BlockCodec.RAW ? StripeLayout.CELL : HEADER_BYTES + length;
+        return span(HEADER_BYTES + length);
     }
 
     /** Scratch a reader passes to {@link #read}: a stored record spans at most 3 cells. */

@@ -94,10 +94,7 @@ class XdpTest {
         Random r = new Random(seed);
         ByteBuffer[] data = new ByteBuffer[20_000];
         String why = "seed=" + seed;
-        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
-            dp.setScrubRate(0);
-            write(dp, r, data, 0, data.length, why);
-            dp.checkpoint();
+        try (DataPath dp = openFilled(r, data, why)) {
 
             // On read: the first block of each pair needs a column pair rebuilt, the second one then
             // a single column; both are written back.
@@ -111,10 +108,7 @@ class XdpTest {
 
             // By scrub, before any host read.
             List<String> hit2 = dp.corruptRowPairs(8, seed + 1);
-            dp.setScrubRate(1L << 30);
-            long passes = (long) dp.stats().get("scrub_passes");
-            await(dp, st -> (long) st.get("scrub_passes") >= passes + 2, why);
-            dp.setScrubRate(0);
+            scrubTwoPasses(dp, why);
             long afterScrub = (long) dp.stats().get("read_repairs");
             assertTrue(
                     afterScrub - repairs >= hit2.size(),
@@ -137,10 +131,7 @@ class XdpTest {
         Random r = new Random(seed);
         ByteBuffer[] data = new ByteBuffer[20_000];
         String why = "seed=" + seed;
-        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
-            dp.setScrubRate(0);
-            write(dp, r, data, 0, data.length, why);
-            dp.checkpoint();
+        try (DataPath dp = openFilled(r, data, why)) {
 
             List<String> hit = dp.corruptColumnStraddlers(12, seed);
             assertTrue(hit.size() >= 8, "records corrupted: " + hit + " " + why);
@@ -151,10 +142,7 @@ class XdpTest {
             assertEquals(repairs, dp.stats().get("read_repairs"), "written back: nothing to repair again " + why);
 
             List<String> hit2 = dp.corruptColumnStraddlers(12, seed + 1);
-            dp.setScrubRate(1L << 30);
-            long passes = (long) dp.stats().get("scrub_passes");
-            await(dp, st -> (long) st.get("scrub_passes") >= passes + 2, why);
-            dp.setScrubRate(0);
+            scrubTwoPasses(dp, why);
             Map<String, Object> st = dp.stats();
             assertTrue(
                     (long) st.get("scrub_blocks_repaired") >= hit2.size(),
@@ -178,10 +166,7 @@ class XdpTest {
         Random r = new Random(seed);
         ByteBuffer[] data = new ByteBuffer[20_000];
         String why = "seed=" + seed;
-        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
-            dp.setScrubRate(0);
-            write(dp, r, data, 0, data.length, why);
-            dp.checkpoint();
+        try (DataPath dp = openFilled(r, data, why)) {
             List<String> hit = dp.corruptCellsWithTheirP(10, seed);
             assertTrue(hit.size() >= 16, "cells corrupted: " + hit + " " + why);
             verify(dp, data, why);
@@ -189,10 +174,7 @@ class XdpTest {
             assertTrue(repairs >= hit.size() / 2, "read_repairs=" + repairs + " pairs=" + hit.size() / 2 + " " + why);
             verify(dp, data, why);
             assertEquals(repairs, dp.stats().get("read_repairs"), "written back " + why);
-            dp.setScrubRate(1L << 30);
-            long passes = (long) dp.stats().get("scrub_passes");
-            await(dp, st -> (long) st.get("scrub_passes") >= passes + 2, why);
-            dp.setScrubRate(0);
+            scrubTwoPasses(dp, why);
             Map<String, Object> st = dp.stats();
             assertTrue(
                     (long) st.get("scrub_parity_rewrites") >= hit.size() / 2,
@@ -213,10 +195,7 @@ class XdpTest {
         Random r = new Random(seed);
         ByteBuffer[] data = new ByteBuffer[20_000];
         String why = "seed=" + seed;
-        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
-            dp.setScrubRate(0);
-            write(dp, r, data, 0, data.length, why);
-            dp.checkpoint();
+        try (DataPath dp = openFilled(r, data, why)) {
 
             // On read: every damaged block is rebuilt from parity, verified and written back.
             List<String> hit = dp.corruptCells(20, seed);
@@ -229,10 +208,7 @@ class XdpTest {
 
             // By scrub: a full pass finds and repairs every damaged cell before any host reads it.
             List<String> hit2 = dp.corruptCells(20, seed + 1);
-            dp.setScrubRate(1L << 30);
-            long passes = (long) dp.stats().get("scrub_passes");
-            await(dp, st -> (long) st.get("scrub_passes") >= passes + 2, why);
-            dp.setScrubRate(0);
+            scrubTwoPasses(dp, why);
             Map<String, Object> st = dp.stats();
             assertTrue(
                     (long) st.get("scrub_parity_mismatches") >= hit2.size(),
@@ -310,10 +286,7 @@ class XdpTest {
         ByteBuffer[] data = new ByteBuffer[12_000];
         int a = r.nextInt(25);
         String why = "seed=" + seed + " failed=" + a;
-        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
-            dp.setScrubRate(0);
-            write(dp, r, data, 0, data.length, why);
-            dp.checkpoint();
+        try (DataPath dp = openFilled(r, data, why)) {
             dp.drill("fail", a);
             await(
                     dp,
@@ -376,6 +349,23 @@ class XdpTest {
     // ---------------------------------------------------------------- helpers
 
     /** Writes blocks [from, to) of the volume with fresh random content (half compressible), recording it. */
+    /** A DataPath on DAE25, scrub off, with {@code data} written at random and checkpointed (all on the SSDs). */
+    DataPath openFilled(Random r, ByteBuffer[] data, String why) throws Exception {
+        DataPath dp = DataPath.open(dir, DAE25, VOLUME);
+        dp.setScrubRate(0);
+        write(dp, r, data, 0, data.length, why);
+        dp.checkpoint();
+        return dp;
+    }
+
+    /** Runs the scrub, unthrottled, for two full passes over the sealed stripes, then stops it. */
+    static void scrubTwoPasses(DataPath dp, String why) throws InterruptedException {
+        dp.setScrubRate(1L << 30);
+        long passes = (long) dp.stats().get("scrub_passes");
+        await(dp, st -> (long) st.get("scrub_passes") >= passes + 2, why);
+        dp.setScrubRate(0);
+    }
+
     static void write(DataPath dp, Random r, ByteBuffer[] data, int from, int to, String why) {
         for (int i = from; i < to; i++) {
             ByteBuffer b = DataPathTest.random(r, 1, r.nextBoolean());

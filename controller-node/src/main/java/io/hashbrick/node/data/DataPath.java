@@ -562,21 +562,23 @@ public final class DataPath implements AutoCloseable {
             p.set(U16, at + 41, (short) len);
             MemorySegment.copy(c.compSeg, (long) i * BlockCodec.MAX_COMPRESSED_BYTES, p, at + ENTRY_NEW_FIXED, len);
             at += ENTRY_NEW_FIXED + len;
-            need += SegmentStore.HEADER_BYTES + len;
+            need += SegmentStore.footprint(len);
             news++;
         }
-        if (need > 0 && store.liveBytes() + pendingBytes + need > usableBytes) {
+        // In the units the stripes count live data (a raw block one cell), so that destaging a block
+        // moves its bytes from journal to live without changing the sum the pool is judged by.
+        if (need > 0 && store.liveBytes() + pendingFootprint + need > usableBytes) {
             noSpaceRefusals++;
             if (noSpaceRefusals % 1000 == 1) {
                 Log.warn(
                         "pool_full",
                         "volume=" + volume + " block=" + block + " need_bytes=" + need + " live_bytes="
-                                + store.liveBytes() + " journal_bytes=" + pendingBytes + " usable_bytes="
+                                + store.liveBytes() + " journal_bytes=" + pendingFootprint + " usable_bytes="
                                 + usableBytes + " refusals=" + noSpaceRefusals);
             }
             return NO_SPACE;
         }
-        if (need > 0 && pendingBytes + need > config.nvramBytes() / 2) {
+        if (need > 0 && pendingFootprint + need > config.nvramBytes() / 2) {
             // Destage is behind (the pool is compacting): wait, so that the blocks a checkpoint may have
             // to carry stay bounded by the journal's size.
             checkpointRequested = true;

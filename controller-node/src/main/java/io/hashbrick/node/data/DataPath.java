@@ -1414,6 +1414,39 @@ public final class DataPath implements AutoCloseable {
     }
 
     /**
+     * Flips one random bit of the record's bytes in data cell {@code cell} of its stripe, such that the
+     * record no longer decodes to its fingerprint: about 1 in 1000 bit flips in an LZ4 record decode
+     * to the same block (a match offset moved onto identical bytes), a change no reader can see and
+     * no drill should count. Such a flip is undone and another bit tried. @return "slot:cell" flipped
+     */
+    private String flipBitThatMatters(
+            io.hashbrick.sim.FaultInjector faults,
+            java.util.SplittableRandom r,
+            long handle,
+            long location,
+            int bytes,
+            int cell) {
+        long off = location % layout.stripeDataBytes();
+        long cellStart = (long) cell * StripeLayout.CELL;
+        int from = (int) (Math.max(off, cellStart) - cellStart); // the record's bytes within the cell
+        int to = (int) (Math.min(off + SegmentStore.span(bytes), cellStart + StripeLayout.CELL) - cellStart);
+        long[] at = store.cellAddress(location, cell / StripeLayout.ROWS, cell % StripeLayout.ROWS);
+        io.hashbrick.sim.Ssd ssd = dae.slot((int) at[0]);
+        Ctx c = contexts.get();
+        ByteBuffer out = ByteBuffer.allocateDirect(BlockCodec.BLOCK_BYTES);
+        for (int attempt = 0; attempt < 64; attempt++) {
+            int bit = (from + r.nextInt(to - from)) * 8 + r.nextInt(8);
+            faults.flipBit(ssd, at[1], bit);
+            int at0 = store.read(location, bytes, c.scratch);
+            if (at0 < 0 || !verifyStored(c, handle, c.scratch, at0, bytes, out)) {
+                break;
+            }
+            faults.flipBit(ssd, at[1], bit); // harmless: undo, try another bit
+        }
+        return at[0] + ":" + at[1];
+    }
+
+    /**
      * Moves the live blocks of {@code victims} to the open stripe (compaction, and rebuild of stripes
      * that lost a column: their blocks are re-created, reconstructed where needed, on healthy SSDs).
      * @return whether all moved
@@ -1797,12 +1830,13 @@ public final class DataPath implements AutoCloseable {
 
     /**
      * Test drill: flips one random bit in one cell of each of {@code count} random blocks stored on the
-     * SSDs (silent corruption), at most one cell per stripe. Returns "slot:cell" of each flipped cell.
+     * SSDs (silent corruption), at most one cell per stripe, a bit that changes what the block decodes
+     * to. Returns "slot:cell" of each flipped cell.
      */
     public List<String> corruptCells(int count, long seed) {
         java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
         List<long[]> onSsd = new ArrayList<>();
-        forEachOnSsd((handle, location, bytes) -> onSsd.add(new long[] {location, bytes}));
+        forEachOnSsd((handle, location, bytes) -> onSsd.add(new long[] {location, bytes, handle}));
         io.hashbrick.sim.FaultInjector faults = new io.hashbrick.sim.FaultInjector(seed);
         java.util.Set<String> done = new java.util.LinkedHashSet<>();
         java.util.Set<Long> stripesHit = new java.util.HashSet<>();
@@ -1811,13 +1845,11 @@ public final class DataPath implements AutoCloseable {
             long offset = e[0] % layout.stripeDataBytes() + r.nextLong(SegmentStore.span((int) e[1]));
             int cell = (int) (offset / StripeLayout.CELL);
             long[] at = store.cellAddress(e[0], cell / StripeLayout.ROWS, cell % StripeLayout.ROWS);
-            String key = at[0] + ":" + at[1];
             long stripe = e[0] / layout.stripeDataBytes();
             if (!stripesHit.add(stripe) || dae.health((int) at[0]) != io.hashbrick.sim.Health.OK) {
                 continue; // one cell per stripe: independent, rare corruption (parity rebuilds one column)
             }
-            faults.flipBit(dae.slot((int) at[0]), at[1], (int) ((offset % StripeLayout.CELL) * 8 + r.nextInt(8)));
-            done.add(key);
+            done.add(flipBitThatMatters(faults, r, e[2], e[0], (int) e[1], cell));
         }
         drillDone("cells=" + done.size(), seed);
         return List.copyOf(done);
@@ -1832,7 +1864,8 @@ public final class DataPath implements AutoCloseable {
         java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
         Map<Long, long[]> byStripe = new java.util.TreeMap<>();
         long stripeBytes = layout.stripeDataBytes();
-        forEachOnSsd((handle, location, bytes) -> byStripe.putIfAbsent(location / stripeBytes, new long[] {location}));
+        forEachOnSsd((handle, location, bytes) ->
+                byStripe.putIfAbsent(location / stripeBytes, new long[] {location, bytes, handle}));
         io.hashbrick.sim.FaultInjector faults = new io.hashbrick.sim.FaultInjector(seed);
         List<String> done = new ArrayList<>();
         for (long[] e : byStripe.values()) {
@@ -1847,11 +1880,8 @@ public final class DataPath implements AutoCloseable {
                     || dae.health((int) p[0]) != io.hashbrick.sim.Health.OK) {
                 continue;
             }
-            int inCell = (int) (off % StripeLayout.CELL);
-            int bytesHere = (int) Math.min(StripeLayout.CELL - inCell, SegmentStore.HEADER_BYTES + 16);
-            faults.flipBit(dae.slot((int) data[0]), data[1], (inCell + r.nextInt(bytesHere)) * 8 + r.nextInt(8));
+            done.add(flipBitThatMatters(faults, r, e[2], e[0], (int) e[1], cell));
             faults.flipBit(dae.slot((int) p[0]), p[1], r.nextInt(StripeLayout.CELL * 8));
-            done.add(data[0] + ":" + data[1]);
             done.add(p[0] + ":" + p[1]);
         }
         drillDone("cells_with_their_p=" + done.size() / 2, seed);
@@ -1871,7 +1901,7 @@ public final class DataPath implements AutoCloseable {
             int span = SegmentStore.span(bytes);
             long off = location % stripeBytes;
             if (off / StripeLayout.COLUMN_BYTES != (off + span - 1) / StripeLayout.COLUMN_BYTES) {
-                byStripe.putIfAbsent(location / stripeBytes, new long[] {location, span});
+                byStripe.putIfAbsent(location / stripeBytes, new long[] {location, bytes, handle});
             }
         });
         io.hashbrick.sim.FaultInjector faults = new io.hashbrick.sim.FaultInjector(seed);
@@ -1881,14 +1911,13 @@ public final class DataPath implements AutoCloseable {
                 break;
             }
             long off = e[0] % stripeBytes;
-            int cell = (int) ((off + e[1] - 1) / StripeLayout.CELL); // first cell of the second column
-            int inCell = (int) (off + e[1] - (long) cell * StripeLayout.CELL); // the record's bytes there
+            // the record's last cell: the first of the second column
+            int cell = (int) ((off + SegmentStore.span((int) e[1]) - 1) / StripeLayout.CELL);
             long[] at = store.cellAddress(e[0], cell / StripeLayout.ROWS, cell % StripeLayout.ROWS);
             if (dae.health((int) at[0]) != io.hashbrick.sim.Health.OK) {
                 continue;
             }
-            faults.flipBit(dae.slot((int) at[0]), at[1], r.nextInt(inCell * 8));
-            done.add(at[0] + ":" + at[1]);
+            done.add(flipBitThatMatters(faults, r, e[2], e[0], (int) e[1], cell));
         }
         drillDone("column_straddlers=" + done.size(), seed);
         return done;
@@ -1904,7 +1933,7 @@ public final class DataPath implements AutoCloseable {
         Map<Long, List<long[]>> byStripe = new HashMap<>();
         forEachOnSsd((handle, location, bytes) -> byStripe.computeIfAbsent(
                         location / layout.stripeDataBytes(), k -> new ArrayList<>())
-                .add(new long[] {location, bytes}));
+                .add(new long[] {location, bytes, handle}));
         List<Long> stripes = new ArrayList<>(byStripe.keySet());
         java.util.Collections.sort(stripes);
         io.hashbrick.sim.FaultInjector faults = new io.hashbrick.sim.FaultInjector(seed);
@@ -1950,13 +1979,8 @@ public final class DataPath implements AutoCloseable {
             }
             byStripe.remove(a[0] / layout.stripeDataBytes()); // one pair per stripe
             stripes.remove(Long.valueOf(a[0] / layout.stripeDataBytes()));
-            for (long[] e : List.of(new long[] {a[0], cellA}, new long[] {pair[0], cellB})) {
-                int cell = (int) e[1];
-                long[] at = store.cellAddress(e[0], cell / StripeLayout.ROWS, cell % StripeLayout.ROWS);
-                long inCell =
-                        (e[0] % layout.stripeDataBytes()) / StripeLayout.CELL == cell ? e[0] % StripeLayout.CELL : 0;
-                faults.flipBit(dae.slot((int) at[0]), at[1], (int) (inCell * 8 + r.nextInt(8)));
-            }
+            flipBitThatMatters(faults, r, a[2], a[0], (int) a[1], (int) cellA);
+            flipBitThatMatters(faults, r, pair[2], pair[0], (int) pair[1], (int) cellB);
             if (stripes.isEmpty()) {
                 break;
             }

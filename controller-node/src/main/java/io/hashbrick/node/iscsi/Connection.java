@@ -102,6 +102,10 @@ final class Connection implements Runnable {
                                 + server.config.maxRecvDataSegmentBytes() + " opcode=0x" + Integer.toHexString(op));
                 reject(h, Bhs.REJECT_PROTOCOL_ERROR);
                 io.flushIfPending();
+                // Read and drop the segment (at most 16 MiB: the length field has 24 bits) before the
+                // close: closing with it unread would reset the connection, and a reset may destroy
+                // the Reject in the initiator's receive queue before it is read.
+                io.receiveData(null, 0);
                 return "protocol_error";
             }
             if (s.params.discovery && op != Bhs.OP_TEXT_REQ && op != Bhs.OP_LOGOUT_REQ && op != Bhs.OP_NOP_OUT) {

@@ -983,7 +983,7 @@ public final class DataPath implements AutoCloseable {
             lock.lock();
             try {
                 long h = c.rHandle[i];
-                if (h2p.bucket(bucket).isLiveSlot(H2pHandle.slot(h))
+                if (h2p.bucket(bucket).isCurrent(h)
                         && h2p.location(h) == c.rLocation[i]
                         && (h2p.flags(h) & FLAG_IN_JOURNAL) == 0) {
                     cache.put(h, src, off, len);
@@ -1022,7 +1022,7 @@ public final class DataPath implements AutoCloseable {
         lock.lock();
         try {
             long h = c.rHandle[i];
-            if (!h2p.bucket(H2pHandle.bucket(h)).isLiveSlot(H2pHandle.slot(h))
+            if (!h2p.bucket(H2pHandle.bucket(h)).isCurrent(h)
                     || h2p.location(h) != location
                     || (h2p.flags(h) & FLAG_IN_JOURNAL) != 0) {
                 return -1; // overwritten or moved meanwhile: the caller looks it up again
@@ -1512,7 +1512,7 @@ public final class DataPath implements AutoCloseable {
             for (int i = 0; i < moved; i++) {
                 long[] e = found.get(i);
                 long h = e[0];
-                if (!h2p.bucket(H2pHandle.bucket(h)).isLiveSlot(H2pHandle.slot(h))
+                if (!h2p.bucket(H2pHandle.bucket(h)).isCurrent(h)
                         || h2p.location(h) != e[1]
                         || (h2p.flags(h) & FLAG_IN_JOURNAL) != 0) {
                     continue;
@@ -1537,7 +1537,7 @@ public final class DataPath implements AutoCloseable {
         lock.lock();
         try {
             int b = H2pHandle.bucket(h);
-            if (!h2p.bucket(b).isLiveSlot(H2pHandle.slot(h))) {
+            if (!h2p.bucket(b).isCurrent(h)) {
                 return true; // died meanwhile: whatever moves is garbage, dropped at publish
             }
             c.rHandle[0] = h;
@@ -1773,7 +1773,7 @@ public final class DataPath implements AutoCloseable {
         for (int attempt = 0; attempt < 3 && !ok; attempt++) {
             lock.lock();
             try {
-                if (!h2p.bucket(b).isLiveSlot(H2pHandle.slot(h))) {
+                if (!h2p.bucket(b).isCurrent(h)) {
                     return true; // freed meanwhile
                 }
                 c.rHandle[0] = h;
@@ -2260,7 +2260,7 @@ public final class DataPath implements AutoCloseable {
                 mapped[0]++;
                 int b = H2pHandle.bucket(handle);
                 long slot = H2pHandle.slot(handle);
-                if (slot >= counts[b].length || !h2p.bucket(b).isLiveSlot(slot)) {
+                if (slot >= counts[b].length || !h2p.bucket(b).isCurrent(handle)) {
                     dangling[0]++;
                 } else {
                     counts[b][(int) slot]++;

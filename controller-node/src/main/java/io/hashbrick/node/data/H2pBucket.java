@@ -52,7 +52,7 @@ public final class H2pBucket implements AutoCloseable {
     public long lookup(MemorySegment fp, long offset) {
         checkBucket(fp, offset);
         long slot = index.find(fp, offset, fp.get(H2pEntries.LONG_LE, offset + H2pEntries.FP_FIRST_STORED));
-        return slot < 0 ? H2pHandle.NONE : H2pHandle.of(bucket, slot);
+        return slot < 0 ? H2pHandle.NONE : H2pHandle.of(bucket, slot, entries.generation(slot));
     }
 
     /** Stores a fingerprint the caller found absent, with refcount 1. @return its handle */
@@ -66,7 +66,7 @@ public final class H2pBucket implements AutoCloseable {
         entries.write(slot, fp, offset, location, length, flags, 1);
         index.add(slot, word0);
         live++;
-        return H2pHandle.of(bucket, slot);
+        return H2pHandle.of(bucket, slot, entries.generation(slot));
     }
 
     /**
@@ -179,7 +179,7 @@ public final class H2pBucket implements AutoCloseable {
             if (entries.isLive(slot)) {
                 seen++;
                 visitor.entry(
-                        H2pHandle.of(bucket, slot),
+                        H2pHandle.of(bucket, slot, entries.generation(slot)),
                         entries.location(slot),
                         entries.length(slot),
                         entries.flags(slot),
@@ -203,13 +203,37 @@ public final class H2pBucket implements AutoCloseable {
     }
 
     /**
+     * @return whether {@code handle} names a live entry of this bucket at its generation: false for a
+     *     handle whose slot was freed (and maybe reused) since it was issued (STALE_HANDLE)
+     */
+    public boolean isCurrent(long handle) {
+        long slot = H2pHandle.slot(handle);
+        return (handle & ~H2pHandle.HANDLE_MASK) == 0
+                && H2pHandle.bucket(handle) == bucket
+                && entries.isLive(slot)
+                && entries.generation(slot) == H2pHandle.generation(handle);
+    }
+
+    /** @return the slot's generation (checkpoints) */
+    int generationOf(long slot) {
+        return entries.generation(slot);
+    }
+
+    /**
      * Restore only ({@link H2pCheckpoint}), slots strictly ascending: re-creates a live entry at exactly
      * {@code slot}; skipped slots become free. The fingerprint's stored bytes are {@code fp[offset+5 ..
      * offset+32)}; bytes 0..4 are not read. The caller validated every field against the format's ranges.
      * @return false, changing nothing, when the fingerprint is present already (a corrupt checkpoint)
      */
     boolean restoreEntry(
-            long slot, MemorySegment fp, long offset, long location, int length, int flags, long refcount) {
+            long slot,
+            MemorySegment fp,
+            long offset,
+            long location,
+            int length,
+            int flags,
+            long refcount,
+            int generation) {
         checkPlacement(location, length, flags);
         checkWritable();
         assert refcount > 0 : "refcount=" + refcount;
@@ -219,6 +243,7 @@ public final class H2pBucket implements AutoCloseable {
         }
         entries.takeAt(slot);
         entries.write(slot, fp, offset, location, length, flags, 1);
+        entries.setGeneration(slot, generation);
         storeRefcount(slot, 1, refcount);
         index.add(slot, word0);
         live++;
@@ -280,10 +305,11 @@ public final class H2pBucket implements AutoCloseable {
 
     private long liveSlot(long handle) {
         long slot = H2pHandle.slot(handle);
-        if ((handle & ~H2pHandle.HANDLE_MASK) != 0 || H2pHandle.bucket(handle) != bucket || !entries.isLive(slot)) {
+        if (!isCurrent(handle)) {
             throw new IllegalArgumentException("unknown handle: handle=0x" + Long.toHexString(handle) + " bucket="
                     + bucket + " handle_bucket=" + H2pHandle.bucket(handle) + " slot=" + slot
-                    + " high_water=" + entries.highWater());
+                    + " high_water=" + entries.highWater() + " generation=" + H2pHandle.generation(handle)
+                    + (entries.isLive(slot) ? " slot_generation=" + entries.generation(slot) : ""));
         }
         return slot;
     }

@@ -18,7 +18,7 @@ import java.util.zip.CRC32C;
  *
  * header:
  *  0   magic "HBH2PCK1"            8 bytes
- *  8   format version              u32 (1)
+ *  8   format version              u32 (2; version 1, without generations, is read as generation 0)
  *  12  bucket count                u32 (4096)
  *  16  live entries, all buckets   u64
  *  24  index hash seed             u64   (the index hashes with it; restored as is)
@@ -34,7 +34,7 @@ import java.util.zip.CRC32C;
  *  0   slot                        u32
  *  4   length                      u16   9 bits used
  *  6   flags                       u8    6 caller bits used
- *  7   zero                        u8
+ *  7   generation                  u8    6 bits used (version 1: zero)
  *  8   location                    u64   40 bits used
  *  16  refcount                    u64   1 .. 2^63 - 1, spilled counts included
  *  24  fingerprint bytes 5..31     27 bytes (bytes 0..1 are the bucket; 2..4 are not kept)
@@ -54,7 +54,10 @@ import java.util.zip.CRC32C;
 final class H2pCheckpoint {
     static final long MAGIC = 0x314B_4350_3248_4248L; // "HBH2PCK1" read as little-endian
     static final int END_MAGIC = 0x4550_3248; // "H2PE" read as little-endian
-    static final int VERSION = 1;
+    static final int VERSION = 2;
+    /** Written before handles had generations: the generation byte is zero. */
+    static final int VERSION_WITHOUT_GENERATIONS = 1;
+
     static final int HEADER_BYTES = 32;
     static final int SECTION_HEADER_BYTES = 16;
     static final int RECORD_BYTES = 56;
@@ -107,13 +110,13 @@ final class H2pCheckpoint {
     }
 
     private static void writeRecord(H2pBucket bucket, long slot, CheckpointOutput out) throws IOException {
-        long handle = H2pHandle.of(bucket.bucket(), slot);
+        long handle = H2pHandle.of(bucket.bucket(), slot, bucket.generationOf(slot));
         ByteBuffer buf = out.reserve(RECORD_BYTES);
         int at = buf.position();
         buf.putInt((int) slot)
                 .putShort((short) bucket.length(handle))
                 .put((byte) bucket.flags(handle))
-                .put((byte) 0)
+                .put((byte) bucket.generationOf(slot))
                 .putLong(bucket.location(handle))
                 .putLong(bucket.refcount(handle));
         bucket.copyStoredFingerprint(handle, out.segment(), at + RECORD_FP_AT);
@@ -129,7 +132,9 @@ final class H2pCheckpoint {
         int buckets = buf.getInt();
         long entries = buf.getLong();
         long seed = buf.getLong();
-        if (magic != MAGIC || version != VERSION || buckets != H2pHandle.BUCKETS) {
+        if (magic != MAGIC
+                || (version != VERSION && version != VERSION_WITHOUT_GENERATIONS)
+                || buckets != H2pHandle.BUCKETS) {
             throw fail(
                     in,
                     "not an H2P checkpoint of this format: magic=0x%x version=%d buckets=%d expected_magic=0x%x"
@@ -199,7 +204,8 @@ final class H2pCheckpoint {
         long slot = Integer.toUnsignedLong(buf.getInt());
         int length = buf.getShort() & 0xFFFF;
         int flags = buf.get() & 0xFF;
-        int zero = buf.get();
+        int generation = buf.get() & 0xFF;
+        int zero = generation >= H2pHandle.GENERATIONS ? generation : 0;
         long location = buf.getLong();
         long refcount = buf.getLong();
         zero |= buf.get(at + RECORD_FP_AT + H2pEntries.FP_STORED_BYTES) | buf.getInt(at + RECORD_BYTES - 4);
@@ -225,7 +231,8 @@ final class H2pCheckpoint {
                     location,
                     refcount);
         }
-        if (!bucket.restoreEntry(slot, in.segment(), at + RECORD_FP_BASE, location, length, flags, refcount)) {
+        if (!bucket.restoreEntry(
+                slot, in.segment(), at + RECORD_FP_BASE, location, length, flags, refcount, generation)) {
             throw fail(in, "H2P checkpoint holds a fingerprint twice: bucket=%d slot=%d", bucket.bucket(), slot);
         }
         buf.position(at + RECORD_BYTES);

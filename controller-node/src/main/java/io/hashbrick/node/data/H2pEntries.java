@@ -26,12 +26,14 @@ import java.util.Arrays;
  *  +--------------------------------------------+----------------+---------+
  *
  *  word: bits  0..39 location  (40 bits, opaque: the D role's journal or stripe address)
- *        bits 40..63 refcount  (24 bits; 0 = free slot; 0xFFFFFF with SPILLED = true count in the side map)
+ *        bits 40..57 refcount  (18 bits; 0 = free slot; 0x3FFFF with SPILLED = true count in the side map)
+ *        bits 58..63 generation (6 bits; advanced when the slot is freed, kept while it is free)
  *  meta: bits  0..8  length    (9 bits, opaque: the caller's length in 16-byte units)
  *        bits  9..14 flags     (6 caller bits, e.g. IN_JOURNAL)
  *        bit  15     SPILLED   (refcount lives in {@link RefcountSpill})
  *
- *  free slot: fingerprint zeroed, refcount 0, meta 0, location = next free slot + 1 (0 = end of list)
+ *  free slot: fingerprint zeroed, refcount 0, meta 0, location = next free slot + 1 (0 = end of list),
+ *             generation = the one the next entry in the slot gets
  * </pre>
  *
  * Fingerprint byte 0 and the high nibble of byte 1 are the bucket number (implicit); the low nibble of
@@ -61,10 +63,19 @@ final class H2pEntries {
     static final int FP_STORED_BYTES = 27;
     static final long MAX_LOCATION = (1L << 40) - 1;
     static final int MAX_LENGTH = (1 << 9) - 1;
-    static final int MAX_INLINE_REFCOUNT = (1 << 24) - 1;
+    /** Blocks with more references than this keep their count in {@link RefcountSpill} (rare: 262 k). */
+    static final int MAX_INLINE_REFCOUNT = (1 << 18) - 1;
+
+    private static final int REFCOUNT_SHIFT = 40;
+    private static final int GENERATION_SHIFT = 58;
+    private static final long REFCOUNT_MASK = (long) MAX_INLINE_REFCOUNT << REFCOUNT_SHIFT;
+    private static final long GENERATION_MASK = (long) (H2pHandle.GENERATIONS - 1) << GENERATION_SHIFT;
     static final int CALLER_FLAGS_MASK = 0x3F;
-    /** The index stores slot + 1 in at most 32 bits (0 = empty cell). */
-    static final long MAX_SLOTS = 0xFFFF_FFFEL;
+    /**
+     * Slots per bucket: what an A2H cell holds (22 slot bits, see A2hMap; the all-ones slot is never
+     * handed out). 4096 x 4 M = 17 G unique blocks per node. The index could hold 2^32 - 2.
+     */
+    static final long MAX_SLOTS = (1L << 22) - 2;
 
     static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort SHORT_LE =
@@ -101,6 +112,7 @@ final class H2pEntries {
         if (highWater == capacity) {
             grow();
         }
+        ALL.set(LONG_LE, at(highWater) + WORD_OFFSET, 0L); // generation 0 (pages are not zeroed)
         return highWater++;
     }
 
@@ -118,6 +130,7 @@ final class H2pEntries {
         if (highWater == capacity) {
             grow();
         }
+        ALL.set(LONG_LE, at(highWater) + WORD_OFFSET, 0L);
         highWater++;
     }
 
@@ -131,18 +144,20 @@ final class H2pEntries {
             if (highWater == capacity) {
                 grow();
             }
+            ALL.set(LONG_LE, at(highWater) + WORD_OFFSET, 0L);
             give(highWater++);
         }
     }
 
-    /** Puts a slot on the free list; the caller removed it from the index first. */
+    /** Puts a slot on the free list, advancing its generation; the caller removed it from the index first. */
     void give(long slot) {
         long at = at(slot);
+        long nextGeneration = (word(slot) + (1L << GENERATION_SHIFT)) & GENERATION_MASK;
         ALL.set(LONG_LE, at, 0L); // four overlapping stores zero bytes 0..26 without a slice object
         ALL.set(LONG_LE, at + 8, 0L);
         ALL.set(LONG_LE, at + 16, 0L);
         ALL.set(LONG_LE, at + 19, 0L);
-        ALL.set(LONG_LE, at + WORD_OFFSET, freeHead); // link in the location field, refcount 0
+        ALL.set(LONG_LE, at + WORD_OFFSET, freeHead | nextGeneration); // link in the location field, refcount 0
         ALL.set(SHORT_LE, at + META_OFFSET, (short) 0);
         freeHead = slot + 1;
     }
@@ -166,11 +181,12 @@ final class H2pEntries {
         return slot >= 0 && slot < highWater && refcountField(slot) != 0;
     }
 
-    /** Writes a whole live entry. */
+    /** Writes a whole live entry into a slot just taken, keeping the slot's generation. */
     void write(long slot, MemorySegment fp, long fpOffset, long location, int length, int flags, int refcount) {
         long at = at(slot);
+        long generation = word(slot) & GENERATION_MASK;
         MemorySegment.copy(fp, fpOffset + FP_FIRST_STORED, ALL, at, FP_STORED_BYTES);
-        ALL.set(LONG_LE, at + WORD_OFFSET, location | (long) refcount << 40);
+        ALL.set(LONG_LE, at + WORD_OFFSET, location | (long) refcount << REFCOUNT_SHIFT | generation);
         ALL.set(SHORT_LE, at + META_OFFSET, (short) (length | flags << 9));
     }
 
@@ -197,7 +213,21 @@ final class H2pEntries {
     }
 
     int refcountField(long slot) {
-        return (int) (word(slot) >>> 40);
+        return (int) ((word(slot) & REFCOUNT_MASK) >>> REFCOUNT_SHIFT);
+    }
+
+    /** The slot's generation: its live entry's, or for a free slot the one its next entry gets. */
+    int generation(long slot) {
+        return (int) (word(slot) >>> GENERATION_SHIFT);
+    }
+
+    /** Restore only: the generation a checkpoint recorded for a live slot just written. */
+    void setGeneration(long slot, int generation) {
+        long at = at(slot);
+        ALL.set(
+                LONG_LE,
+                at + WORD_OFFSET,
+                (word(slot) & ~GENERATION_MASK) | ((long) generation << GENERATION_SHIFT) & GENERATION_MASK);
     }
 
     int length(long slot) {
@@ -214,7 +244,7 @@ final class H2pEntries {
 
     void setRefcountField(long slot, int refcount, boolean spilled) {
         long at = at(slot);
-        ALL.set(LONG_LE, at + WORD_OFFSET, (word(slot) & MAX_LOCATION) | (long) refcount << 40);
+        ALL.set(LONG_LE, at + WORD_OFFSET, (word(slot) & ~REFCOUNT_MASK) | (long) refcount << REFCOUNT_SHIFT);
         int meta = spilled ? meta(slot) | SPILLED_BIT : meta(slot) & ~SPILLED_BIT;
         ALL.set(SHORT_LE, at + META_OFFSET, (short) meta);
     }

@@ -14,25 +14,34 @@ import java.lang.foreign.ValueLayout;
  * <pre>
  *  regions[block >>> 18] ──► directory: 4096 leaf addresses (8 bytes each, 32 KiB)
  *                              └─► leaf: 64 cells x 5 bytes (320 bytes), one per 4 KiB block
- *  cell = (bucket << 28 | slot) + 1, little-endian 40 bits; 0 = unmapped
+ *  cell = (generation << 34 | bucket << 22 | slot) + 1, little-endian 40 bits; 0 = unmapped
  * </pre>
- * Handles are 48 bits ({@code bucket << 36 | slot}, see H2P), so a cell holds any handle but the
- * all-ones value. A leaf is freed when its last cell is unmapped, a directory when its last leaf is.
+ * Handles are 54 bits ({@code generation << 48 | bucket << 36 | slot}, see H2P's H2pHandle); a cell
+ * keeps the 6-bit generation, the 12-bit bucket and 22 bits of slot, which is as many slots as H2P
+ * hands out per bucket, so a cell holds any handle but the all-ones value. A leaf is freed when its last cell is unmapped, a directory when its last leaf is.
  *
  * <p>Single writer: the thread that owns this volume's C role. Not for concurrent use.
  */
 public final class A2hMap implements AutoCloseable {
     public static final long UNMAPPED = -1L;
     /**
-     * A cell keeps a handle in 40 bits: H2P's 12-bit bucket and the low 28 bits of its 36-bit slot
-     * (268 M entries per bucket, 1.1 T in all: more than a D role's 40-bit byte locations can fill).
+     * A cell keeps a handle in 40 bits: its 6-bit generation, 12-bit bucket and the low 22 bits of its
+     * 36-bit slot (4 M entries per bucket, 17 G in all: H2P hands out no more, see H2pEntries.MAX_SLOTS).
      */
-    static final int CELL_SLOT_BITS = 28;
+    public static final int CELL_SLOT_BITS = 22;
 
     private static final long CELL_SLOT_MASK = (1L << CELL_SLOT_BITS) - 1;
     private static final int HANDLE_SLOT_BITS = 36;
+    private static final int BUCKET_BITS = 12;
+    private static final int GENERATION_BITS = 6;
+    private static final int CELL_BUCKET_SHIFT = CELL_SLOT_BITS;
+    private static final int CELL_GENERATION_SHIFT = CELL_SLOT_BITS + BUCKET_BITS;
+    private static final int HANDLE_GENERATION_SHIFT = HANDLE_SLOT_BITS + BUCKET_BITS;
+    private static final long BUCKET_MASK = (1L << BUCKET_BITS) - 1;
+    private static final long GENERATION_MASK = (1L << GENERATION_BITS) - 1;
     /** The largest handle a cell holds (all-ones is "unmapped + 1"). */
-    public static final long MAX_HANDLE = (4095L << HANDLE_SLOT_BITS) | (CELL_SLOT_MASK - 1);
+    public static final long MAX_HANDLE =
+            (GENERATION_MASK << HANDLE_GENERATION_SHIFT) | (BUCKET_MASK << HANDLE_SLOT_BITS) | (CELL_SLOT_MASK - 1);
 
     static final int REGION_SHIFT = 18; // 2^18 blocks of 4 KiB = 1 GiB
     static final int LEAF_SHIFT = 6; // 64 blocks per leaf
@@ -94,12 +103,13 @@ public final class A2hMap implements AutoCloseable {
         return unpack(readCell(leaf + cellOffset(block)));
     }
 
-    /** Whether a cell can hold {@code handle} (bucket below 4096, slot below 2^28, not the all-ones value). */
+    /** Whether a cell can hold {@code handle} (no bits above the generation, slot below 2^22, not all-ones). */
     public static boolean storable(long handle) {
+        long slot = handle & ((1L << HANDLE_SLOT_BITS) - 1);
         return handle >= 0
-                && handle <= MAX_HANDLE
-                && (handle >>> HANDLE_SLOT_BITS) < 4096
-                && (handle & ((1L << HANDLE_SLOT_BITS) - 1)) <= CELL_SLOT_MASK;
+                && (handle >>> (HANDLE_GENERATION_SHIFT + GENERATION_BITS)) == 0
+                && slot <= CELL_SLOT_MASK
+                && pack(handle) != (1L << 40);
     }
 
     /** Cell value (0 = unmapped) to handle. */
@@ -108,12 +118,17 @@ public final class A2hMap implements AutoCloseable {
             return UNMAPPED;
         }
         long p = cell - 1;
-        return ((p >>> CELL_SLOT_BITS) << HANDLE_SLOT_BITS) | (p & CELL_SLOT_MASK);
+        return ((p >>> CELL_GENERATION_SHIFT) << HANDLE_GENERATION_SHIFT)
+                | (((p >>> CELL_BUCKET_SHIFT) & BUCKET_MASK) << HANDLE_SLOT_BITS)
+                | (p & CELL_SLOT_MASK);
     }
 
     /** Handle to cell value. */
     private static long pack(long handle) {
-        return (((handle >>> HANDLE_SLOT_BITS) << CELL_SLOT_BITS) | (handle & CELL_SLOT_MASK)) + 1;
+        return (((handle >>> HANDLE_GENERATION_SHIFT) & GENERATION_MASK) << CELL_GENERATION_SHIFT
+                        | ((handle >>> HANDLE_SLOT_BITS) & BUCKET_MASK) << CELL_BUCKET_SHIFT
+                        | (handle & CELL_SLOT_MASK))
+                + 1;
     }
 
     /** Maps {@code block} to {@code handle}; returns the handle it replaced, or {@link #UNMAPPED}. */

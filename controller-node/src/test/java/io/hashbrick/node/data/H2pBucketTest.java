@@ -53,8 +53,44 @@ class H2pBucketTest {
             Fingerprints.randomInBucket(random, other, 0, b);
             long reused = table.addOrInsert(other, 0, 1, 1, 0);
             assertTrue(H2pHandle.inserted(reused));
-            assertEquals(h, H2pHandle.handle(reused), "a freed slot is reused first");
-            assertFalse(table.fingerprintMatches(h, fp, 0));
+            long n = H2pHandle.handle(reused);
+            assertEquals(H2pHandle.slot(h), H2pHandle.slot(n), "a freed slot is reused first");
+            assertEquals(H2pHandle.generation(h) + 1, H2pHandle.generation(n), "with the next generation");
+            assertFalse(table.bucket(b).isCurrent(h), "the old handle is stale");
+            assertTrue(table.bucket(b).isCurrent(n));
+            var stale = assertThrows(IllegalArgumentException.class, () -> table.fingerprintMatches(h, other, 0));
+            assertTrue(stale.getMessage().contains("slot_generation=1"), stale.getMessage());
+            assertTrue(table.fingerprintMatches(n, other, 0));
+        }
+    }
+
+    @Test
+    void generationsSurviveACheckpointAndWrapAfterSixtyFour() throws Exception {
+        SplittableRandom random = new SplittableRandom(SEED + 7);
+        MemorySegment fp = Fingerprints.newSegment();
+        try (H2pTable table = new H2pTable(SEED)) {
+            Fingerprints.randomInBucket(random, fp, 0, 9);
+            long first = table.insert(fp, 0, 1, 1, 0);
+            long h = first;
+            for (int i = 1; i <= H2pHandle.GENERATIONS; i++) { // free and reuse the slot 64 times
+                table.addRef(h, -1);
+                Fingerprints.randomInBucket(random, fp, 0, 9);
+                h = table.insert(fp, 0, 1, 1, 0);
+                assertEquals(H2pHandle.slot(first), H2pHandle.slot(h));
+                assertEquals(i % H2pHandle.GENERATIONS, H2pHandle.generation(h), "reuse " + i);
+            }
+            table.addRef(h, -1);
+            Fingerprints.randomInBucket(random, fp, 0, 9);
+            long live = table.insert(fp, 0, 5, 2, 0); // generation 1
+            assertEquals(1, H2pHandle.generation(live));
+            var out = new java.io.ByteArrayOutputStream();
+            table.writeCheckpoint(java.nio.channels.Channels.newChannel(out));
+            try (H2pTable back = H2pTable.readCheckpoint(
+                    java.nio.channels.Channels.newChannel(new java.io.ByteArrayInputStream(out.toByteArray())))) {
+                assertEquals(live, back.lookup(fp, 0), "the handle, generation included, survives a checkpoint");
+                assertTrue(back.bucket(9).isCurrent(live));
+                assertFalse(back.bucket(9).isCurrent(first));
+            }
         }
     }
 
@@ -85,7 +121,7 @@ class H2pBucketTest {
     }
 
     @Test
-    void refcountSpillsPast24BitsAndComesBack() {
+    void refcountSpillsPast18BitsAndComesBack() {
         SplittableRandom random = new SplittableRandom(SEED + 2);
         MemorySegment fp = Fingerprints.newSegment();
         Fingerprints.randomInBucket(random, fp, 0, 7);
@@ -94,21 +130,21 @@ class H2pBucketTest {
             assertEquals(H2pEntries.MAX_INLINE_REFCOUNT, bucket.addRef(h, H2pEntries.MAX_INLINE_REFCOUNT - 1));
             assertEquals(0, bucket.spilledCount());
             long big = bucket.addRef(h, 1);
-            assertEquals(1L << 24, big);
+            assertEquals(1L << 18, big);
             assertEquals(1, bucket.spilledCount());
             for (int i = 0; i < 3; i++) { // past 2^31 as well: the spill map holds a long
                 bucket.addRef(h, Integer.MAX_VALUE);
             }
-            assertEquals(3L * Integer.MAX_VALUE + (1L << 24), bucket.refcount(h));
+            assertEquals(3L * Integer.MAX_VALUE + (1L << 18), bucket.refcount(h));
             assertEquals(99, bucket.location(h), "spill keeps the placement");
             assertEquals(5, bucket.length(h));
             assertEquals(1, bucket.flags(h));
             bucket.setLocation(h, 100, 6, 0);
-            assertEquals(3L * Integer.MAX_VALUE + (1L << 24), bucket.refcount(h), "setLocation keeps a spilled count");
+            assertEquals(3L * Integer.MAX_VALUE + (1L << 18), bucket.refcount(h), "setLocation keeps a spilled count");
             for (int i = 0; i < 3; i++) {
                 bucket.addRef(h, -Integer.MAX_VALUE);
             }
-            assertEquals(1L << 24, bucket.refcount(h));
+            assertEquals(1L << 18, bucket.refcount(h));
             assertEquals(H2pEntries.MAX_INLINE_REFCOUNT, bucket.addRef(h, -1));
             assertEquals(0, bucket.spilledCount(), "back in the entry");
             assertEquals(1, bucket.addRef(h, 1 - H2pEntries.MAX_INLINE_REFCOUNT));

@@ -34,7 +34,9 @@ class A2hCheckpointTest {
         try (A2hMap m = new A2hMap(1L << 22)) {
             for (int i = 0; i < 50_000; i++) {
                 long b = rnd.nextLong(1L << 22);
-                long h = (rnd.nextLong(4096) << 36) | rnd.nextLong(1L << 28); // any storable handle
+                long h = (rnd.nextLong(64) << 48)
+                        | (rnd.nextLong(4096) << 36)
+                        | rnd.nextLong(1L << 22); // any storable handle
                 h = Math.min(h, A2hMap.MAX_HANDLE);
                 m.put(b, h);
                 model.put(b, h);

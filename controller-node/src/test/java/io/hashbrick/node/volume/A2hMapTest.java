@@ -36,7 +36,7 @@ class A2hMapTest {
         long blocks = 3L << 18; // 3 GiB
         try (A2hMap m = new A2hMap(blocks)) {
             for (long b = 0; b < blocks; b++) {
-                m.put(b, b * 7);
+                m.put(b, (b * 7) % (1L << 22) | (b % 4096) << 36); // 22-bit slots, every bucket
             }
             double perBlock = (double) (m.nativeBytes() + m.heapBytes()) / m.mappedBlocks();
             System.out.printf(
@@ -61,7 +61,9 @@ class A2hMapTest {
         try (A2hMap m = new A2hMap(blocks)) {
             for (int op = 0; op < 400_000; op++) {
                 long b = rnd.nextInt(4) == 0 ? rnd.nextLong(blocks) : rnd.nextLong(4096); // hot + cold
-                long h = (rnd.nextLong(4096) << 36) | rnd.nextLong(1L << 28); // any storable handle
+                long h = (rnd.nextLong(64) << 48)
+                        | (rnd.nextLong(4096) << 36)
+                        | rnd.nextLong(1L << 22); // any storable handle
                 h = Math.min(h, A2hMap.MAX_HANDLE);
                 if (rnd.nextInt(3) == 0) {
                     Long old = model.remove(b);
@@ -87,7 +89,7 @@ class A2hMapTest {
             assertTrue(e.getMessage().contains("block=100"), e.getMessage());
             assertThrows(IllegalArgumentException.class, () -> m.put(-1, 1));
             assertThrows(IllegalArgumentException.class, () -> m.put(1, A2hMap.MAX_HANDLE + 1));
-            assertThrows(IllegalArgumentException.class, () -> m.put(1, 1L << 28), "slot beyond a cell's 28 bits");
+            assertThrows(IllegalArgumentException.class, () -> m.put(1, 1L << 22), "slot beyond a cell's 22 bits");
         }
         assertThrows(IllegalArgumentException.class, () -> new A2hMap(0));
     }

@@ -2,7 +2,10 @@ package io.hashbrick.node;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.hashbrick.node.api.local.LocalDataService;
+import io.hashbrick.node.api.local.LocalMapService;
 import io.hashbrick.node.data.DataPath;
+import io.hashbrick.node.front.VolumeDevice;
 import io.hashbrick.node.iscsi.IscsiServer;
 import io.hashbrick.node.iscsi.TargetConfig;
 import io.hashbrick.node.iscsi.TargetConfig.ChapCredentials;
@@ -147,6 +150,13 @@ public final class Main implements Callable<Integer> {
             description = "Enable the corruption drill (POST /api/v1/dae/corrupt): test builds only.")
     boolean allowFaultInjection;
 
+    /**
+     * The front end's devices over the roles' in-process bindings: R calls D and C only through their
+     * contracts, at epoch 0 (a single node owns every bucket and region).
+     */
+    public static final VolumeService.Devices LOCAL_ROLES = (data, volumeId, sizeBytes, blockSize) -> new VolumeDevice(
+            new LocalDataService(data, 0), new LocalMapService(data, 0), 0, volumeId, sizeBytes, blockSize);
+
     @Override
     public Integer call() throws Exception {
         long size = Sizes.parse(lunSize);
@@ -170,7 +180,7 @@ public final class Main implements Callable<Integer> {
         } else {
             throw new CommandLine.ParameterException(new CommandLine(this), "--backend must be ca or file: " + backend);
         }
-        VolumeService volumes = VolumeService.open(dir, scsi, targetName, dataConfig);
+        VolumeService volumes = VolumeService.open(dir, scsi, targetName, dataConfig, LOCAL_ROLES);
         if (volumes.dataPath() != null) {
             volumes.dataPath().setRebuildRate(Sizes.parse(rebuildRate));
             volumes.dataPath().setScrubRate(Sizes.parse(scrubRate));

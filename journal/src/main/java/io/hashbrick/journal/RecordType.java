@@ -13,12 +13,18 @@ public final class RecordType {
     public static final byte PADDING = 1;
     /** D role: fingerprint + compressed block payload. */
     public static final byte BLOCK_PUT = 16;
-    /** D role: refcount change of a handle. */
+    /** D role: references dropped, a batch under one operation id. */
     public static final byte REFCOUNT_DELTA = 17;
     /** C role: (volume, LBA block) -> handle. */
     public static final byte A2H_MAP = 18;
     /** A metadata checkpoint reached the DAE: records before it are no longer needed for replay. */
     public static final byte CHECKPOINT_MARK = 19;
+    /** C role: consecutive blocks of a volume -> handles (the replaced ones join the deref outbox). */
+    public static final byte A2H_SET = 20;
+    /** C role: a run of blocks unmapped. */
+    public static final byte A2H_UNMAP = 21;
+    /** C role: the deref outbox acknowledged by D up to a position. */
+    public static final byte OUTBOX_ACK = 22;
 
     /** Smallest type a caller may append. */
     public static final int FIRST_USER_TYPE = 16;

@@ -10,6 +10,16 @@ import io.hashbrick.journal.NanoClock;
 import io.hashbrick.journal.RecordType;
 import io.hashbrick.node.CorruptCheckpointException;
 import io.hashbrick.node.Log;
+import io.hashbrick.node.api.BlockCodec;
+import io.hashbrick.node.api.DerefCall;
+import io.hashbrick.node.api.FetchCall;
+import io.hashbrick.node.api.MapCall;
+import io.hashbrick.node.api.ProbeCall;
+import io.hashbrick.node.api.PutCall;
+import io.hashbrick.node.api.ResolveCall;
+import io.hashbrick.node.api.RoleCall;
+import io.hashbrick.node.api.Status;
+import io.hashbrick.node.api.UnmapCall;
 import io.hashbrick.node.block.IoStatus;
 import io.hashbrick.node.volume.A2hCheckpoint;
 import io.hashbrick.node.volume.A2hMap;
@@ -87,6 +97,8 @@ public final class DataPath implements AutoCloseable {
     static final int SECTION_PENDING = 3;
     /** The stripe table: every non-free stripe's members, lost and zeroed columns, extent. */
     static final int SECTION_STRIPES = 4;
+    /** C's deref outbox and D's deref high-water mark. */
+    static final int SECTION_OUTBOX = 5;
 
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -235,6 +247,7 @@ public final class DataPath implements AutoCloseable {
         Map<Integer, A2hMap> loaded = new HashMap<>();
         Map<Integer, PendingBlock> pendingLoaded = Map.of();
         byte[] stripeTable = null;
+        Outbox outboxLoaded = null;
         if (cp == null) {
             h2p = new H2pTable(new SecureRandom().nextLong());
         } else {
@@ -247,6 +260,8 @@ public final class DataPath implements AutoCloseable {
                         loaded.put(s.id(), A2hCheckpoint.read(ch));
                     } else if (s.kind() == SECTION_PENDING) {
                         pendingLoaded = readPending(ch);
+                    } else if (s.kind() == SECTION_OUTBOX) {
+                        outboxLoaded = Outbox.read(ch);
                     } else if (s.kind() == SECTION_STRIPES) {
                         stripeTable =
                                 java.nio.channels.Channels.newInputStream(ch).readAllBytes();
@@ -283,6 +298,12 @@ public final class DataPath implements AutoCloseable {
         }
         dp.volumes.putAll(loaded);
         dp.restorePending(pendingLoaded);
+        if (outboxLoaded != null) {
+            dp.outbox = Arrays.copyOf(outboxLoaded.handles(), Math.max(1024, outboxLoaded.handles().length));
+            dp.outboxSize = outboxLoaded.handles().length;
+            dp.outboxStart = outboxLoaded.start();
+            dp.derefHighWater = outboxLoaded.derefHighWater();
+        }
         if (cp != null) {
             dp.checkpointSequence = cp.journalSequence();
             dp.lastSequence = cp.journalSequence();
@@ -324,12 +345,13 @@ public final class DataPath implements AutoCloseable {
             replaying = true;
             journal =
                     Journal.open(region, jc, NanoClock.SYSTEM, JournalMirror.NONE, (type, seq, epoch, r, off, len) -> {
-                        if (seq <= checkpointSequence || type != MAP_RECORD) {
+                        if (seq <= checkpointSequence) {
                             return;
                         }
-                        apply(r, off, true);
-                        lastSequence = seq;
-                        replayed[0]++;
+                        if (replayRecord(type, r, off)) {
+                            lastSequence = seq;
+                            replayed[0]++;
+                        }
                     });
             // Volumes the catalog no longer lists were deleted: drop their mappings.
             replaying = true;
@@ -359,6 +381,18 @@ public final class DataPath implements AutoCloseable {
                     "records=" + replayed[0] + " from_sequence=" + (checkpointSequence + 1) + " to_sequence="
                             + lastSequence + " pending_blocks=" + pendingCount + " missing_blocks=" + replayMissing
                             + " stop=" + journal.replayResult().reason());
+            // C's outbox left by the crash goes to D (a batch D applied already is a duplicate), then the
+            // references of puts whose maps never became durable are reclaimed.
+            long outboxAtStart = outboxSize;
+            drainOutbox();
+            long reclaimed = reclaimLeakedLocked();
+            referencesReclaimed += reclaimed;
+            if (outboxAtStart > 0 || reclaimed > 0) {
+                Log.info(
+                        "recovery_references",
+                        "outbox_drained=" + (outboxAtStart - outboxSize) + " outbox_left=" + outboxSize
+                                + " leaked_references_reclaimed=" + reclaimed);
+            }
             AuditReport audit = auditLocked();
             if (audit.discrepancies() > 0) {
                 Log.error("audit_at_start", audit.toLogString());
@@ -430,181 +464,99 @@ public final class DataPath implements AutoCloseable {
         return m;
     }
 
-    // ---------------------------------------------------------------- write path
+    // ---------------------------------------------------------------- the roles' operations
+    //
+    // D (block service): probe, put, deref, fetch. C (map service): map, resolve, unmap, and its deref
+    // outbox. Each is one journal record of its own role (no record spans both), appended and applied
+    // under the lock by the code replay uses. The order a write follows (DESIGN.md "Write path"): D's
+    // put durable, then C's map durable, then the host's ack, then the outbox's derefs. A crash
+    // between a put and its map leaves references nobody maps (a space leak): recovery reclaims them.
 
-    /**
-     * Writes {@code count} whole 4 KiB blocks from {@code src} (position advanced). Zero blocks are
-     * unmapped. Durable when it returns OK.
-     */
-    public IoStatus write(int volume, long block, int count, ByteBuffer src) {
-        Ctx c = contexts.get();
-        int done = 0;
-        while (done < count) {
-            int n = Math.min(CHUNK, count - done);
-            IoStatus s = writeChunk(c, volume, block + done, n, src, src.position() + done * BlockCodec.BLOCK_BYTES);
-            if (s != IoStatus.OK) {
-                return s;
-            }
-            done += n;
-        }
-        src.position(src.position() + count * BlockCodec.BLOCK_BYTES);
-        return IoStatus.OK;
-    }
+    static final byte PUT_RECORD = RecordType.BLOCK_PUT;
+    static final byte DEREF_RECORD = RecordType.REFCOUNT_DELTA;
+    static final byte SET_RECORD = RecordType.A2H_SET;
+    static final byte UNMAP_RECORD = RecordType.A2H_UNMAP;
+    static final byte ACK_RECORD = RecordType.OUTBOX_ACK;
+    static final int PUT_HEADER = 8;
+    static final int PUT_REF_BYTES = 1 + 32;
+    static final int PUT_NEW_FIXED = 1 + 32 + 2;
+    static final int SET_HEADER = 16;
+    static final int DEREF_HEADER = 16;
+    /** Handles per deref record: one outbox batch. */
+    static final int DEREF_BATCH = 4096;
+    /** The outbox is drained by the mapping thread past this many handles (else by the destage thread). */
+    static final int OUTBOX_DRAIN_AT = 1024;
+    /** Sender of the derefs recovery makes to reclaim leaked references (never de-duplicated). */
+    static final int SENDER_RECOVERY = -1;
 
-    private IoStatus writeChunk(Ctx c, int volume, long block, int n, ByteBuffer src, int off) {
-        for (int i = 0; i < n; i++) {
-            int at = off + i * BlockCodec.BLOCK_BYTES;
-            c.zero[i] = BlockCodec.isZero(src, at);
-            c.clen[i] = 0;
-            if (!c.zero[i]) {
-                c.codec.fingerprint(src, at, c.fp, i * 32);
-            }
-        }
+    /** C's deref outbox: replaced handles, each holding its reference until D has dropped it. */
+    private long[] outbox = new long[1024];
+
+    private int outboxSize;
+    /** Position (in all handles ever queued) of {@code outbox[0]}; persisted by checkpoints. */
+    private long outboxStart;
+    /** D: the highest deref operation id applied for sender 0 (the local C); persisted by checkpoints. */
+    private long derefHighWater;
+
+    private long derefsApplied;
+    private long derefDuplicates;
+    private long mapConflicts;
+    private long referencesReclaimed;
+
+    /** D: which of the fingerprints are held now. */
+    public void probe(ProbeCall x) {
         lock.lock();
         try {
-            for (int i = 0; i < n; i++) {
-                c.hit[i] = !c.zero[i] && h2p.lookup(c.fpSeg, i * 32L) != H2pHandle.NONE;
+            for (int i = 0; i < x.count; i++) {
+                x.known[i] = h2p.lookup(x.fingerprints, i * 32L) != H2pHandle.NONE;
             }
+            x.status = Status.OK;
         } finally {
             lock.unlock();
         }
-        for (int i = 0; i < n; i++) {
-            if (!c.zero[i] && !c.hit[i]) {
-                compress(c, src, off, i);
-            }
-        }
-        return commit(c, volume, block, n, src, off);
     }
 
-    private void compress(Ctx c, ByteBuffer src, int off, int i) {
-        c.clen[i] =
-                c.codec.compress(src, off + i * BlockCodec.BLOCK_BYTES, c.comp, i * BlockCodec.MAX_COMPRESSED_BYTES);
-    }
-
-    private static final long NO_SPACE = -100;
-    private static final long NO_VOLUME = -101;
-
-    /** Commits the chunk (see {@link #commitLocked}), retrying while the journal is back-pressured. */
-    private IoStatus commit(Ctx c, int volume, long block, int n, ByteBuffer src, int off) {
+    /** D: one reference per block, new blocks stored (see {@link PutCall}); durable when it returns OK. */
+    public void put(PutCall x) {
+        Ctx c = contexts.get();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (true) {
             long seq;
             lock.lock();
             try {
-                seq = commitLocked(c, volume, block, n, src, off);
+                seq = putLocked(c, x);
             } finally {
                 lock.unlock();
             }
-            IoStatus s = afterCommit(c, seq, volume, block, deadline);
-            if (s != null) {
-                return s;
+            if (settle(c, x, seq, deadline)) {
+                return;
             }
         }
-    }
-
-    /** @return the final status, or null to try again (journal back-pressure) */
-    private IoStatus afterCommit(Ctx c, long seq, int volume, long block, long deadline) {
-        if (seq > 0) {
-            return awaitDurable(c);
-        }
-        if (seq == NO_SPACE) {
-            return IoStatus.NO_SPACE;
-        }
-        if (seq == NO_VOLUME || seq == Journal.CLOSED) {
-            return IoStatus.MEDIUM_ERROR;
-        }
-        if (System.nanoTime() > deadline) {
-            Log.error("journal_full_timeout", "volume=" + volume + " block=" + block);
-            return IoStatus.MEDIUM_ERROR;
-        }
-        LockSupport.parkNanos(200_000);
-        return null;
     }
 
     /**
-     * Builds the chunk's MAP record, appends it and applies it; the lock is held. @return the record's
-     * sequence, or {@link #NO_SPACE}, {@link #NO_VOLUME}, {@link Journal#CLOSED},
-     * {@link Journal#BACK_PRESSURED} (nothing changed then)
+     * After an append: true with {@code x.status} set when the call is over, false to try again
+     * (journal back-pressure; bounded by {@code deadline}).
      */
-    private long commitLocked(Ctx c, int volume, long block, int n, ByteBuffer src, int off) {
-        A2hMap m = volumes.get(volume);
-        if (m == null) {
-            return NO_VOLUME; // deleted under the host's feet
-        }
-        MemorySegment p = c.payload;
-        long at = RECORD_HEADER;
-        long need = 0;
-        int news = 0;
-        int dups = 0;
-        int zeros = 0;
-        for (int i = 0; i < n; i++) {
-            if (c.zero[i]) {
-                p.set(ValueLayout.JAVA_BYTE, at, KIND_UNMAP);
-                p.set(U64, at + 1, block + i);
-                p.set(U64, at + 9, 1);
-                at += ENTRY_UNMAP_BYTES;
-                zeros++;
-                continue;
-            }
-            boolean known = h2p.lookup(c.fpSeg, i * 32L) != H2pHandle.NONE;
-            p.set(ValueLayout.JAVA_BYTE, at, known ? KIND_DEDUP : KIND_NEW);
-            p.set(U64, at + 1, block + i);
-            MemorySegment.copy(c.fpSeg, i * 32L, p, at + 9, 32);
-            if (known) {
-                at += ENTRY_DEDUP_BYTES;
-                dups++;
-                continue;
-            }
-            if (c.clen[i] == 0) {
-                compress(c, src, off, i); // was a hit, died since: rare
-            }
-            int len = c.clen[i];
-            p.set(U16, at + 41, (short) len);
-            MemorySegment.copy(c.compSeg, (long) i * BlockCodec.MAX_COMPRESSED_BYTES, p, at + ENTRY_NEW_FIXED, len);
-            at += ENTRY_NEW_FIXED + len;
-            need += SegmentStore.footprint(len);
-            news++;
-        }
-        // In the units the stripes count live data (a raw block one cell), so that destaging a block
-        // moves its bytes from journal to live without changing the sum the pool is judged by.
-        if (need > 0 && store.liveBytes() + pendingFootprint + need > usableBytes) {
-            noSpaceRefusals++;
-            if (noSpaceRefusals % 1000 == 1) {
-                Log.warn(
-                        "pool_full",
-                        "volume=" + volume + " block=" + block + " need_bytes=" + need + " live_bytes="
-                                + store.liveBytes() + " journal_bytes=" + pendingFootprint + " usable_bytes="
-                                + usableBytes + " refusals=" + noSpaceRefusals);
-            }
-            return NO_SPACE;
-        }
-        if (need > 0 && pendingFootprint + need > config.nvramBytes() / 2) {
-            // Destage is behind (the pool is compacting): wait, so that the blocks a checkpoint may have
-            // to carry stay bounded by the journal's size.
-            checkpointRequested = true;
-            destageWake.signal();
-            return Journal.BACK_PRESSURED;
-        }
-        p.set(U32, 0, volume);
-        p.set(U16, 4, (short) n);
-        p.set(U16, 6, (short) 0);
-        c.entry.set(MAP_RECORD, 0, p.asSlice(0, at), c.completion);
-        long seq = journal.append(c.entry);
+    private boolean settle(Ctx c, RoleCall x, long seq, long deadline) {
         if (seq > 0) {
-            journal.writeInline(); // durable now: no hand-off to a writer thread
-            apply(p, 0, false);
-            lastSequence = seq;
-            writesUnique += news;
-            writesDuplicate += dups;
-            writesZero += zeros;
-            if (pendingBytes > layout.stripeDataBytes() / 2) {
-                destageWake.signal();
-            }
-        } else if (seq == Journal.BACK_PRESSURED) {
-            checkpointRequested = true;
-            destageWake.signal();
+            x.status = awaitDurable(c) == IoStatus.OK ? Status.OK : Status.MEDIUM_ERROR;
+            return true;
         }
-        return seq;
+        if (seq == DONE) {
+            return true; // the status says why nothing was appended
+        }
+        if (seq == Journal.CLOSED) {
+            x.status = Status.MEDIUM_ERROR;
+            return true;
+        }
+        if (System.nanoTime() > deadline) {
+            Log.error("journal_full_timeout", "call=" + x.getClass().getSimpleName() + " op=" + x.operationId);
+            x.status = Status.MEDIUM_ERROR;
+            return true;
+        }
+        LockSupport.parkNanos(200_000);
+        return false;
     }
 
     private static IoStatus awaitDurable(Ctx c) {
@@ -614,90 +566,621 @@ public final class DataPath implements AutoCloseable {
         return c.entry.status() == JournalEntry.DURABLE ? IoStatus.OK : IoStatus.MEDIUM_ERROR;
     }
 
-    /**
-     * Writes part of one 4 KiB block: read-modify-write under the lock, so concurrent writes to other
-     * sectors of the block are not lost. {@code src} supplies {@code length} bytes (position advanced).
-     */
-    public IoStatus writePartial(int volume, long block, int offsetInBlock, int length, ByteBuffer src) {
-        Ctx c = contexts.get();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        int from = src.position();
-        while (true) {
-            long seq;
-            lock.lock(); // held from the read to the append: no other write slips in between
-            try {
-                ByteBuffer b = c.rmw.clear();
-                IoStatus s = readBlocks(c, volume, block, 1, b, 0);
-                if (s != IoStatus.OK) {
-                    return s;
-                }
-                b.put(offsetInBlock, src, from, length);
-                c.zero[0] = BlockCodec.isZero(b, 0);
-                c.hit[0] = false;
-                c.clen[0] = 0;
-                if (!c.zero[0]) {
-                    c.codec.fingerprint(b, 0, c.fp, 0);
-                    compress(c, b, 0, 0);
-                }
-                seq = commitLocked(c, volume, block, 1, b, 0);
-            } finally {
-                lock.unlock();
+    /** Nothing appended, the call's status is final. */
+    private static final long DONE = -200;
+
+    private long putLocked(Ctx c, PutCall x) {
+        MemorySegment p = c.payload;
+        long at = PUT_HEADER;
+        long need = 0;
+        boolean missing = false;
+        for (int i = 0; i < x.count; i++) {
+            boolean known = h2p.lookup(x.fingerprints, i * 32L) != H2pHandle.NONE;
+            int len = x.lengths[i];
+            x.blockStatus[i] = Status.OK;
+            if (!known && len == 0) {
+                x.blockStatus[i] = Status.NEED_DATA;
+                missing = true;
+                continue;
             }
-            IoStatus s = afterCommit(c, seq, volume, block, deadline);
-            if (s != null) {
-                if (s == IoStatus.OK) {
-                    src.position(from + length);
+            p.set(ValueLayout.JAVA_BYTE, at, known ? KIND_DEDUP : KIND_NEW);
+            MemorySegment.copy(x.fingerprints, i * 32L, p, at + 1, 32);
+            if (known) {
+                at += PUT_REF_BYTES;
+                continue;
+            }
+            if (len < 1 || len > BlockCodec.BLOCK_BYTES) {
+                throw new IllegalArgumentException("put: block length out of range: block=" + i + " length=" + len);
+            }
+            p.set(U16, at + 33, (short) len);
+            MemorySegment.copy(x.dataSegment, (long) i * BlockCodec.MAX_COMPRESSED_BYTES, p, at + PUT_NEW_FIXED, len);
+            at += PUT_NEW_FIXED + len;
+            need += SegmentStore.footprint(len);
+        }
+        if (missing) {
+            x.status = Status.NEED_DATA;
+            return DONE;
+        }
+        // In the units the stripes count live data (a raw block one cell), so that destaging a block
+        // moves its bytes from journal to live without changing the sum the pool is judged by.
+        if (need > 0 && store.liveBytes() + pendingFootprint + need > usableBytes) {
+            noSpaceRefusals++;
+            if (noSpaceRefusals % 1000 == 1) {
+                Log.warn(
+                        "pool_full",
+                        "op=" + x.operationId + " need_bytes=" + need + " live_bytes=" + store.liveBytes()
+                                + " journal_bytes=" + pendingFootprint + " usable_bytes=" + usableBytes
+                                + " refusals=" + noSpaceRefusals);
+            }
+            x.status = Status.POOL_FULL;
+            return DONE;
+        }
+        if (need > 0 && pendingFootprint + need > config.nvramBytes() / 2) {
+            // Destage is behind (the pool is compacting): wait, so that the blocks a checkpoint may have
+            // to carry stay bounded by the journal's size.
+            checkpointRequested = true;
+            destageWake.signal();
+            return Journal.BACK_PRESSURED;
+        }
+        p.set(U16, 0, (short) x.count);
+        p.set(U16, 2, (short) 0);
+        p.set(U32, 4, 0);
+        long seq = appendLocked(c, PUT_RECORD, p.asSlice(0, at));
+        if (seq > 0) {
+            applyPut(p, 0, x.handles);
+            if (pendingBytes > layout.stripeDataBytes() / 2) {
+                destageWake.signal();
+            }
+        }
+        return seq;
+    }
+
+    /** Appends a record and makes it durable (NVRAM: a persist is a fence), or asks for a checkpoint. */
+    private long appendLocked(Ctx c, byte type, MemorySegment payload) {
+        c.entry.set(type, 0, payload, c.completion);
+        long seq = journal.append(c.entry);
+        if (seq > 0) {
+            journal.writeInline(); // durable now: no hand-off to a writer thread
+            lastSequence = seq;
+            changesSinceCheckpoint++;
+        } else if (seq == Journal.BACK_PRESSURED) {
+            checkpointRequested = true;
+            destageWake.signal();
+        }
+        return seq;
+    }
+
+    /** Applies a PUT record (live and replay); handles go to {@code out} when it is not null. */
+    private void applyPut(MemorySegment p, long base, long[] out) {
+        int count = p.get(U16, base) & 0xFFFF;
+        long at = base + PUT_HEADER;
+        for (int i = 0; i < count; i++) {
+            byte kind = p.get(ValueLayout.JAVA_BYTE, at);
+            long fpAt = at + 1;
+            long h = h2p.lookup(p, fpAt);
+            if (kind == KIND_DEDUP) {
+                at += PUT_REF_BYTES;
+                if (h == H2pHandle.NONE) { // replay only: a put references what an earlier record stored
+                    replayMissing++;
+                    Log.error("replay_missing_block", "record=put block_index=" + i);
+                } else {
+                    h2p.addRef(h, 1);
+                    writesDuplicate += replaying ? 0 : 1;
                 }
-                return s;
+            } else if (kind == KIND_NEW) {
+                int len = p.get(U16, at + 33) & 0xFFFF;
+                long dataAt = at + PUT_NEW_FIXED;
+                at += PUT_NEW_FIXED + len;
+                if (h != H2pHandle.NONE) {
+                    h2p.addRef(h, 1);
+                    writesDuplicate += replaying ? 0 : 1;
+                } else {
+                    h = insertPending(p, fpAt, dataAt, len);
+                    writesUnique += replaying ? 0 : 1;
+                }
+            } else {
+                throw new IllegalStateException("unknown PUT entry kind: kind=" + kind);
+            }
+            if (out != null) {
+                out[i] = h;
             }
         }
     }
 
-    /** Unmaps whole blocks: one small journal record per run of up to 2^20 blocks. */
-    public IoStatus unmap(int volume, long block, long count) {
+    /**
+     * D: drops one reference per handle, idempotent by operation id (see {@link DerefCall}). Handles
+     * that are not current are refused as a whole ({@link Status#STALE_HANDLE}, nothing applied).
+     */
+    public void deref(DerefCall x) {
         Ctx c = contexts.get();
-        long done = 0;
-        while (done < count) {
-            long n = Math.min(UNMAP_RUN_MAX, count - done);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
             long seq;
             lock.lock();
             try {
-                if (!volumes.containsKey(volume)) {
-                    return IoStatus.MEDIUM_ERROR;
-                }
-                MemorySegment p = c.payload;
-                p.set(U32, 0, volume);
-                p.set(U16, 4, (short) 1);
-                p.set(U16, 6, (short) 0);
-                p.set(ValueLayout.JAVA_BYTE, RECORD_HEADER, KIND_UNMAP);
-                p.set(U64, RECORD_HEADER + 1, block + done);
-                p.set(U64, RECORD_HEADER + 9, n);
-                c.entry.set(MAP_RECORD, 0, p.asSlice(0, RECORD_HEADER + ENTRY_UNMAP_BYTES), c.completion);
-                seq = journal.append(c.entry);
-                if (seq > 0) {
-                    journal.writeInline();
-                    apply(p, 0, false);
-                    lastSequence = seq;
-                } else if (seq == Journal.CLOSED) {
-                    return IoStatus.MEDIUM_ERROR;
+                seq = derefLocked(c, x);
+            } finally {
+                lock.unlock();
+            }
+            if (settle(c, x, seq, deadline)) {
+                return;
+            }
+        }
+    }
+
+    private long derefLocked(Ctx c, DerefCall x) {
+        x.duplicate = false;
+        if (x.sender == 0 && x.operationId <= derefHighWater) {
+            x.duplicate = true;
+            derefDuplicates++;
+            x.status = Status.OK;
+            return DONE;
+        }
+        for (int i = 0; i < x.count; i++) {
+            long h = x.handles[i];
+            if (h == H2pHandle.NONE
+                    || (h & ~H2pHandle.HANDLE_MASK) != 0
+                    || !h2p.bucket(H2pHandle.bucket(h)).isCurrent(h)) {
+                Log.error(
+                        "deref_stale_handle",
+                        "handle=0x" + Long.toHexString(h) + " op=" + x.operationId + " sender=" + x.sender);
+                x.status = Status.STALE_HANDLE;
+                return DONE;
+            }
+        }
+        MemorySegment p = c.payload;
+        p.set(U32, 0, x.sender);
+        p.set(U32, 4, x.count);
+        p.set(U64, 8, x.operationId);
+        for (int i = 0; i < x.count; i++) {
+            p.set(U64, DEREF_HEADER + 8L * i, x.handles[i]);
+        }
+        long seq = appendLocked(c, DEREF_RECORD, p.asSlice(0, DEREF_HEADER + 8L * x.count));
+        if (seq > 0) {
+            applyDeref(p, 0);
+        }
+        return seq;
+    }
+
+    private void applyDeref(MemorySegment p, long base) {
+        int sender = p.get(U32, base);
+        int count = p.get(U32, base + 4);
+        long op = p.get(U64, base + 8);
+        if (sender == 0) {
+            if (op <= derefHighWater) {
+                derefDuplicates++;
+                return; // replay of a retry that the live node refused already: never applied twice
+            }
+            derefHighWater = op;
+        }
+        for (int i = 0; i < count; i++) {
+            long h = p.get(U64, base + DEREF_HEADER + 8L * i);
+            if (!h2p.bucket(H2pHandle.bucket(h)).isCurrent(h)) {
+                Log.error("deref_unknown_handle", "handle=0x" + Long.toHexString(h) + " op=" + op);
+                continue;
+            }
+            deref(h);
+            derefsApplied++;
+        }
+    }
+
+    /** C: maps blocks to handles (see {@link MapCall}); replaced handles go to the deref outbox. */
+    public void map(MapCall x) {
+        Ctx c = contexts.get();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            long seq;
+            lock.lock();
+            try {
+                seq = mapLocked(c, x);
+            } finally {
+                lock.unlock();
+            }
+            if (settle(c, x, seq, deadline)) {
+                break;
+            }
+        }
+        drainOutboxIfLong();
+    }
+
+    private long mapLocked(Ctx c, MapCall x) {
+        A2hMap m = volumes.get(x.volume);
+        if (m == null) {
+            x.status = Status.UNKNOWN_VOLUME;
+            return DONE;
+        }
+        if (x.firstBlock < 0 || x.count < 0 || x.firstBlock + x.count > m.blocks()) {
+            x.status = Status.OUT_OF_RANGE;
+            return DONE;
+        }
+        for (int i = 0; i < x.count; i++) {
+            if (x.conditional && m.get(x.firstBlock + i) != x.expected[i]) {
+                mapConflicts++;
+                x.status = Status.MAP_CONFLICT;
+                return DONE;
+            }
+            long h = x.handles[i];
+            if (h != H2pHandle.NONE && !h2p.bucket(H2pHandle.bucket(h)).isCurrent(h)) {
+                Log.error(
+                        "map_stale_handle",
+                        "volume=" + x.volume + " block=" + (x.firstBlock + i) + " handle=0x" + Long.toHexString(h)
+                                + " op=" + x.operationId);
+                x.status = Status.STALE_HANDLE;
+                return DONE;
+            }
+        }
+        MemorySegment p = c.payload;
+        p.set(U32, 0, x.volume);
+        p.set(U16, 4, (short) x.count);
+        p.set(U16, 6, (short) 0);
+        p.set(U64, 8, x.firstBlock);
+        for (int i = 0; i < x.count; i++) {
+            p.set(U64, SET_HEADER + 8L * i, x.handles[i]);
+        }
+        long seq = appendLocked(c, SET_RECORD, p.asSlice(0, SET_HEADER + 8L * x.count));
+        if (seq > 0) {
+            applySet(p, 0, x.replaced);
+        }
+        return seq;
+    }
+
+    /** Applies a SET record (live and replay): A2H changes, replaced handles into the outbox. */
+    private void applySet(MemorySegment p, long base, long[] replaced) {
+        int volume = p.get(U32, base);
+        int count = p.get(U16, base + 4) & 0xFFFF;
+        long first = p.get(U64, base + 8);
+        A2hMap m = volumeForApply(volume, first + count);
+        for (int i = 0; i < count; i++) {
+            long h = p.get(U64, base + SET_HEADER + 8L * i);
+            long old = h == H2pHandle.NONE ? m.remove(first + i) : m.put(first + i, h);
+            if (h == H2pHandle.NONE && !replaying) {
+                writesZero++;
+            }
+            if (replaced != null) {
+                replaced[i] = old == A2hMap.UNMAPPED ? H2pHandle.NONE : old;
+            }
+            if (old != A2hMap.UNMAPPED) {
+                outboxAdd(old);
+            }
+        }
+    }
+
+    /** The volume a record names; on replay a volume deleted later is re-created and dropped at the end. */
+    private A2hMap volumeForApply(int volume, long endBlock) {
+        A2hMap m = volumes.get(volume);
+        if (m == null) {
+            if (!replaying) {
+                throw new IllegalStateException("record for an unknown volume: volume=" + volume);
+            }
+            m = new A2hMap(Math.max(1, endBlock));
+            volumes.put(volume, m);
+        } else if (replaying && endBlock > m.blocks()) {
+            m.grow(Math.max(endBlock, m.blocks() * 2));
+        }
+        return m;
+    }
+
+    private void outboxAdd(long h) {
+        if (outboxSize == outbox.length) {
+            outbox = Arrays.copyOf(outbox, outbox.length * 2);
+        }
+        outbox[outboxSize++] = h;
+    }
+
+    /** C: handles of a run of blocks. */
+    public void resolve(ResolveCall x) {
+        lock.lock();
+        try {
+            A2hMap m = volumes.get(x.volume);
+            if (m == null) {
+                x.status = Status.UNKNOWN_VOLUME;
+                return;
+            }
+            if (x.firstBlock < 0 || x.count < 0 || x.firstBlock + x.count > m.blocks()) {
+                x.status = Status.OUT_OF_RANGE;
+                return;
+            }
+            for (int i = 0; i < x.count; i++) {
+                long h = m.get(x.firstBlock + i);
+                x.handles[i] = h == A2hMap.UNMAPPED ? H2pHandle.NONE : h;
+            }
+            x.status = Status.OK;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** C: unmaps a run (one small record per 2^20 blocks), or measures the provisioning run. */
+    public void unmap(UnmapCall x) {
+        if (x.countRun) {
+            lock.lock();
+            try {
+                A2hMap m = volumes.get(x.volume);
+                if (m == null) {
+                    x.status = Status.UNKNOWN_VOLUME;
+                } else if (x.firstBlock < 0 || x.firstBlock >= m.blocks()) {
+                    x.status = Status.OUT_OF_RANGE;
                 } else {
-                    checkpointRequested = true;
-                    destageWake.signal();
+                    x.run = run(x.volume, x.firstBlock);
+                    x.status = Status.OK;
                 }
             } finally {
                 lock.unlock();
             }
-            if (seq > 0) {
-                IoStatus s = awaitDurable(c);
-                if (s != IoStatus.OK) {
-                    return s;
+            return;
+        }
+        Ctx c = contexts.get();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        long done = 0;
+        x.unmapped = 0;
+        while (done < x.count) {
+            long n = Math.min(UNMAP_RUN_MAX, x.count - done);
+            long seq;
+            lock.lock();
+            try {
+                seq = unmapLocked(c, x, x.firstBlock + done, n);
+            } finally {
+                lock.unlock();
+            }
+            if (settle(c, x, seq, deadline)) {
+                if (x.status != Status.OK) {
+                    return;
                 }
                 done += n;
-            } else {
-                LockSupport.parkNanos(200_000);
+                drainOutboxIfLong();
             }
         }
-        return IoStatus.OK;
+        x.status = Status.OK;
+    }
+
+    private long unmapLocked(Ctx c, UnmapCall x, long first, long n) {
+        A2hMap m = volumes.get(x.volume);
+        if (m == null) {
+            x.status = Status.UNKNOWN_VOLUME;
+            return DONE;
+        }
+        if (first < 0 || n < 0 || first + n > m.blocks()) {
+            x.status = Status.OUT_OF_RANGE;
+            return DONE;
+        }
+        MemorySegment p = c.payload;
+        p.set(U32, 0, x.volume);
+        p.set(U32, 4, 0);
+        p.set(U64, 8, first);
+        p.set(U64, 16, n);
+        long seq = appendLocked(c, UNMAP_RECORD, p.asSlice(0, 24));
+        if (seq > 0) {
+            x.unmapped += applyUnmapRun(p, 0);
+        }
+        return seq;
+    }
+
+    /** Applies an UNMAP record (live and replay). @return the blocks that were mapped */
+    private long applyUnmapRun(MemorySegment p, long base) {
+        int volume = p.get(U32, base);
+        long first = p.get(U64, base + 8);
+        long n = p.get(U64, base + 16);
+        A2hMap m = volumeForApply(volume, 1);
+        long end = Math.min(first + n, m.blocks());
+        long mapped = 0;
+        for (long b = first; b < end; b++) {
+            long old = m.remove(b);
+            if (old != A2hMap.UNMAPPED) {
+                outboxAdd(old);
+                mapped++;
+            }
+        }
+        return mapped;
+    }
+
+    /** Applies an outbox ACK record: D has dropped every reference queued before {@code position}. */
+    private void applyAck(long position) {
+        long n = Math.min(outboxSize, position - outboxStart);
+        if (n <= 0) {
+            return;
+        }
+        System.arraycopy(outbox, (int) n, outbox, 0, outboxSize - (int) n);
+        outboxSize -= (int) n;
+        outboxStart += n;
+    }
+
+    private void drainOutboxIfLong() {
+        boolean drain;
+        lock.lock();
+        try {
+            drain = outboxSize >= OUTBOX_DRAIN_AT;
+        } finally {
+            lock.unlock();
+        }
+        if (drain) {
+            drainOutbox();
+        }
+    }
+
+    /**
+     * C's outbox to D: batches of replaced handles dereferenced with the operation id "position after
+     * the batch", then an ACK record. A crash between the two resends the batch with the same id, which
+     * D answers as a duplicate: a reference is never dropped twice. Stops early on back-pressure.
+     */
+    void drainOutbox() {
+        Ctx c = contexts.get();
+        DerefCall call = c.outboxCall;
+        while (true) {
+            lock.lock();
+            try {
+                if (outboxSize == 0) {
+                    return;
+                }
+                int n = Math.min(outboxSize, DEREF_BATCH);
+                System.arraycopy(outbox, 0, call.handles, 0, n);
+                call.count = n;
+                call.header(0, outboxStart + n, 0);
+                long seq = derefLocked(c, call);
+                if (seq != DONE && seq <= 0) {
+                    return; // back-pressure or closed: the next round tries again
+                }
+                if (call.status != Status.OK) {
+                    Log.error("outbox_deref_refused", "status=" + call.status + " op=" + call.operationId);
+                    return;
+                }
+                MemorySegment p = c.payload;
+                p.set(U64, 0, call.operationId);
+                if (appendLocked(c, ACK_RECORD, p.asSlice(0, 8)) <= 0) {
+                    return; // the deref is durable; its ACK comes with the next drain (a duplicate then)
+                }
+                applyAck(call.operationId);
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /**
+     * Recovery: references H2P counts beyond what A2H and the outbox hold (a put whose map never became
+     * durable) are dropped, journalled as a deref from {@link #SENDER_RECOVERY}. @return references dropped
+     */
+    private long reclaimLeakedLocked() {
+        long[][] counts = referenceCounts(null);
+        Ctx c = contexts.get();
+        DerefCall call = c.outboxCall;
+        call.count = 0;
+        long reclaimed = 0;
+        long[] leaked = new long[16];
+        for (int b = 0; b < H2pHandle.BUCKETS; b++) {
+            long[] cb = counts[b];
+            int[] n = {0};
+            long[][] found = {leaked};
+            h2p.bucket(b).forEachLive((handle, location, length, flags, refcount) -> {
+                long extra = refcount - cb[(int) H2pHandle.slot(handle)];
+                for (long e = 0; e < extra; e++) { // bounded by the references the crash left behind
+                    if (n[0] == found[0].length) {
+                        found[0] = Arrays.copyOf(found[0], n[0] * 2);
+                    }
+                    found[0][n[0]++] = handle;
+                }
+            });
+            leaked = found[0];
+            for (int k = 0; k < n[0]; k++) {
+                if (call.count == DEREF_BATCH) {
+                    reclaimed += flushReclaim(c, call);
+                }
+                call.handles[call.count++] = leaked[k];
+            }
+        }
+        return reclaimed + flushReclaim(c, call);
+    }
+
+    private long flushReclaim(Ctx c, DerefCall call) {
+        if (call.count == 0) {
+            return 0;
+        }
+        int n = call.count;
+        call.header(0, 0, SENDER_RECOVERY);
+        long seq = derefLocked(c, call);
+        call.count = 0;
+        if (seq <= 0 || call.status != Status.OK) {
+            Log.error("reclaim_failed", "status=" + call.status + " seq=" + seq + " handles=" + n);
+            return 0;
+        }
+        return n;
+    }
+
+    /**
+     * References each live H2P slot should have: one per A2H mapping and one per handle in the deref
+     * outbox. Mappings to slots that are not current are counted in {@code dangling[0]} when given.
+     */
+    private long[][] referenceCounts(long[] dangling) {
+        long[][] counts = new long[H2pHandle.BUCKETS][];
+        for (int b = 0; b < H2pHandle.BUCKETS; b++) {
+            counts[b] = new long[(int) h2p.bucket(b).highWater()];
+        }
+        for (A2hMap m : volumes.values()) {
+            m.forEachMapped((block, handle) -> count(counts, handle, dangling));
+        }
+        for (int i = 0; i < outboxSize; i++) {
+            count(counts, outbox[i], dangling);
+        }
+        return counts;
+    }
+
+    private void count(long[][] counts, long handle, long[] dangling) {
+        int b = H2pHandle.bucket(handle);
+        long slot = H2pHandle.slot(handle);
+        if (slot >= counts[b].length || !h2p.bucket(b).isCurrent(handle)) {
+            if (dangling != null) {
+                dangling[0]++;
+            }
+        } else {
+            counts[b][(int) slot]++;
+        }
+    }
+
+    /** D: reads blocks by handle into the caller's buffer (see {@link FetchCall}). */
+    public void fetch(FetchCall x) {
+        Ctx c = contexts.get();
+        x.status = Status.OK;
+        for (int i = 0; i < x.count; i++) {
+            int at = x.dstOffset + i * BlockCodec.BLOCK_BYTES;
+            if (x.handles[i] == H2pHandle.NONE) {
+                x.dst.put(at, ZERO_BLOCK, 0, BlockCodec.BLOCK_BYTES); // unmapped: reads as zeros
+                x.blockStatus[i] = Status.OK;
+                continue;
+            }
+            x.blockStatus[i] = fetchOne(c, x.handles[i], x.dst, at);
+            if (x.blockStatus[i] != Status.OK && x.status == Status.OK) {
+                x.status = x.blockStatus[i];
+            }
+        }
+    }
+
+    private Status fetchOne(Ctx c, long h, ByteBuffer dst, int at) {
+        for (int attempt = 0; attempt < 3; attempt++) {
+            lock.lock();
+            try {
+                if (!captureHandle(c, h, 0)) {
+                    return Status.STALE_HANDLE;
+                }
+                if (attempt > 0) {
+                    readVerifyRetries++;
+                }
+            } finally {
+                lock.unlock();
+            }
+            if (fetch(c, 0, dst, at)) {
+                return Status.OK;
+            }
+        }
+        lock.lock();
+        try {
+            if (!captureHandle(c, h, 0)) {
+                return Status.STALE_HANDLE; // freed while we read: the caller resolves again
+            }
+            readVerifyErrors++;
+        } finally {
+            lock.unlock();
+        }
+        Log.error(
+                "read_verify_failed",
+                "handle=0x" + Long.toHexString(h) + " location=" + c.rLocation[0] + " bytes=" + c.rBytes[0]);
+        return Status.MEDIUM_ERROR;
+    }
+
+    /** Captures what a read of handle {@code h} needs into slot {@code i} of the context; false if stale. */
+    private boolean captureHandle(Ctx c, long h, int i) {
+        if (h == H2pHandle.NONE
+                || (h & ~H2pHandle.HANDLE_MASK) != 0
+                || !h2p.bucket(H2pHandle.bucket(h)).isCurrent(h)) {
+            return false;
+        }
+        c.rHandle[i] = h;
+        long location = h2p.location(h);
+        int flags = h2p.flags(h);
+        c.rLocation[i] = location;
+        c.rBytes[i] = storedBytesOf(h2p.length(h), flags);
+        c.rPending[i] = (flags & FLAG_IN_JOURNAL) != 0 ? pending[(int) location] : null;
+        c.rCachedLength[i] = c.rPending[i] == null ? cache.get(h, c.rCached[i]) : -1;
+        h2p.bucket(H2pHandle.bucket(h)).copyStoredFingerprint(h, c.rFpSeg, i * 27L);
+        return true;
     }
 
     /**
@@ -771,6 +1254,22 @@ public final class DataPath implements AutoCloseable {
         changesSinceCheckpoint++;
     }
 
+    /** Applies one journal record during replay. @return false for a type replay skips */
+    private boolean replayRecord(byte type, MemorySegment r, long off) {
+        switch (type) {
+            case PUT_RECORD -> applyPut(r, off, null);
+            case SET_RECORD -> applySet(r, off, null);
+            case UNMAP_RECORD -> applyUnmapRun(r, off);
+            case DEREF_RECORD -> applyDeref(r, off);
+            case ACK_RECORD -> applyAck(r.get(U64, off));
+            case MAP_RECORD -> apply(r, off, true); // written before the roles had records of their own
+            default -> {
+                return false;
+            }
+        }
+        return true;
+    }
+
     private long insertPending(MemorySegment p, long fpAt, long dataAt, int len) {
         int id;
         if (pendingFreeCount > 0) {
@@ -829,117 +1328,6 @@ public final class DataPath implements AutoCloseable {
     }
 
     // ---------------------------------------------------------------- read path
-
-    /** Reads {@code count} 4 KiB blocks into {@code dst} at its position (advanced). */
-    public IoStatus read(int volume, long block, int count, ByteBuffer dst) {
-        Ctx c = contexts.get();
-        IoStatus s = readBlocks(c, volume, block, count, dst, dst.position());
-        if (s == IoStatus.OK) {
-            dst.position(dst.position() + count * BlockCodec.BLOCK_BYTES);
-        }
-        return s;
-    }
-
-    private IoStatus readBlocks(Ctx c, int volume, long block, int count, ByteBuffer dst, int dstOff) {
-        int done = 0;
-        while (done < count) {
-            int n = Math.min(CHUNK, count - done);
-            IoStatus s = readChunk(c, volume, block + done, n, dst, dstOff + done * BlockCodec.BLOCK_BYTES);
-            if (s != IoStatus.OK) {
-                return s;
-            }
-            done += n;
-        }
-        return IoStatus.OK;
-    }
-
-    private IoStatus readChunk(Ctx c, int volume, long block, int n, ByteBuffer dst, int dstOff) {
-        if (!resolve(c, volume, block, n)) {
-            return IoStatus.MEDIUM_ERROR;
-        }
-        for (int i = 0; i < n; i++) {
-            int at = dstOff + i * BlockCodec.BLOCK_BYTES;
-            if (c.rHandle[i] == A2hMap.UNMAPPED) {
-                dst.put(at, ZERO_BLOCK, 0, BlockCodec.BLOCK_BYTES);
-                continue;
-            }
-            int attempt = 0;
-            while (!fetch(c, i, dst, at)) {
-                lock.lock();
-                try {
-                    readVerifyRetries++;
-                } finally {
-                    lock.unlock();
-                }
-                if (++attempt == 3) {
-                    lock.lock();
-                    try {
-                        readVerifyErrors++;
-                    } finally {
-                        lock.unlock();
-                    }
-                    Log.error(
-                            "read_verify_failed",
-                            "volume=" + volume + " block=" + (block + i) + " handle=0x" + Long.toHexString(c.rHandle[i])
-                                    + " location=" + c.rLocation[i]);
-                    return IoStatus.MEDIUM_ERROR;
-                }
-                if (!resolve(c, volume, block + i, 1, i)) {
-                    return IoStatus.MEDIUM_ERROR;
-                }
-                if (c.rHandle[i] == A2hMap.UNMAPPED) {
-                    dst.put(at, ZERO_BLOCK, 0, BlockCodec.BLOCK_BYTES);
-                    break;
-                }
-            }
-        }
-        return IoStatus.OK;
-    }
-
-    private boolean resolve(Ctx c, int volume, long block, int n) {
-        lock.lock();
-        try {
-            A2hMap m = volumes.get(volume);
-            if (m == null) {
-                return false;
-            }
-            for (int i = 0; i < n; i++) {
-                capture(c, m, block + i, i);
-            }
-            return true;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    private boolean resolve(Ctx c, int volume, long block, int n, int index) {
-        lock.lock();
-        try {
-            A2hMap m = volumes.get(volume);
-            if (m == null) {
-                return false;
-            }
-            capture(c, m, block, index);
-            return true;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    private void capture(Ctx c, A2hMap m, long block, int i) {
-        long h = block < m.blocks() ? m.get(block) : A2hMap.UNMAPPED;
-        c.rHandle[i] = h;
-        if (h == A2hMap.UNMAPPED) {
-            return;
-        }
-        long location = h2p.location(h);
-        int flags = h2p.flags(h);
-        c.rLocation[i] = location;
-        c.rBytes[i] = storedBytesOf(h2p.length(h), flags);
-        c.rPending[i] = (flags & FLAG_IN_JOURNAL) != 0 ? pending[(int) location] : null;
-        c.rCachedLength[i] = c.rPending[i] == null ? cache.get(h, c.rCached[i]) : -1;
-        h2p.bucket(H2pHandle.bucket(h)).copyStoredFingerprint(h, c.rFpSeg, i * 27L);
-    }
 
     /** Fetches, decompresses and verifies captured block {@code i} into {@code dst[at]}. */
     private boolean fetch(Ctx c, int i, ByteBuffer dst, int at) {
@@ -1211,6 +1599,9 @@ public final class DataPath implements AutoCloseable {
     }
 
     private void maintain() throws IOException {
+        if (backgroundOutboxDrain) {
+            drainOutbox(); // C's replaced handles to D, in batches
+        }
         String health = store.pollHealth();
         if (!health.isEmpty()) {
             Log.warn("dae_health_changed", health + " " + dae.healthSummary() + " protection=" + protectionState());
@@ -2046,6 +2437,9 @@ public final class DataPath implements AutoCloseable {
                 A2hCheckpoint.write(e.getValue(), w.section(SECTION_A2H, e.getKey()));
                 w.endSection();
             }
+            new Outbox(outboxStart, derefHighWater, Arrays.copyOf(outbox, outboxSize))
+                    .write(w.section(SECTION_OUTBOX, 0));
+            w.endSection();
             if (pendingCount > 0) {
                 writePending(w.section(SECTION_PENDING, 0));
                 w.endSection();
@@ -2166,9 +2560,18 @@ public final class DataPath implements AutoCloseable {
             long unreferencedEntries,
             long blocksVerified,
             long fingerprintErrors,
-            long spaceMismatches) {
+            long spaceMismatches,
+            long excessReferences) {
+        /**
+         * What is wrong: a refcount below the references A2H and the deref outbox hold (a block could be
+         * freed while mapped), mappings to handles that are not current, unreadable or wrong blocks, and
+         * space accounting. References above what is mapped ({@link #excessReferences}, entries nobody
+         * maps among them) are not counted: a write between its put and its map holds them for
+         * microseconds, and a crash there leaves them behind as a space leak that the next start-up
+         * reclaims.
+         */
         public long discrepancies() {
-            return refcountMismatches + danglingReferences + unreferencedEntries + fingerprintErrors + spaceMismatches;
+            return refcountMismatches + danglingReferences + fingerprintErrors + spaceMismatches;
         }
 
         /** The report as the management API shows it (snake_case keys, like the stats). */
@@ -2180,6 +2583,7 @@ public final class DataPath implements AutoCloseable {
             m.put("refcount_mismatches", refcountMismatches);
             m.put("dangling_references", danglingReferences);
             m.put("unreferenced_entries", unreferencedEntries);
+            m.put("excess_references", excessReferences);
             m.put("blocks_verified", blocksVerified);
             m.put("fingerprint_errors", fingerprintErrors);
             m.put("space_mismatches", spaceMismatches);
@@ -2243,31 +2647,20 @@ public final class DataPath implements AutoCloseable {
                 r.unreferencedEntries(),
                 verified,
                 errors,
-                r.spaceMismatches());
+                r.spaceMismatches(),
+                r.excessReferences());
         Log.info("audit", r.toLogString());
         return r;
     }
 
     private AuditReport auditLocked() {
-        long[][] counts = new long[H2pHandle.BUCKETS][];
-        for (int b = 0; b < H2pHandle.BUCKETS; b++) {
-            counts[b] = new long[(int) h2p.bucket(b).highWater()];
-        }
         long[] dangling = new long[1];
-        long[] mapped = new long[1];
+        long[][] counts = referenceCounts(dangling);
+        long mapped = 0;
         for (A2hMap m : volumes.values()) {
-            m.forEachMapped((block, handle) -> {
-                mapped[0]++;
-                int b = H2pHandle.bucket(handle);
-                long slot = H2pHandle.slot(handle);
-                if (slot >= counts[b].length || !h2p.bucket(b).isCurrent(handle)) {
-                    dangling[0]++;
-                } else {
-                    counts[b][(int) slot]++;
-                }
-            });
+            mapped += m.mappedBlocks();
         }
-        long[] mismatches = new long[3];
+        long[] mismatches = new long[4]; // below, unreferenced, space, excess references
         long[] stored = new long[1];
         for (int b = 0; b < H2pHandle.BUCKETS; b++) {
             long[] cb = counts[b];
@@ -2276,12 +2669,16 @@ public final class DataPath implements AutoCloseable {
                 stored[0] += storedBytesOf(length, flags);
                 if (expected == 0) {
                     mismatches[1]++;
-                } else if (expected != refcount) {
+                }
+                if (refcount > expected) {
+                    mismatches[3] += refcount - expected;
+                } else if (refcount < expected) {
                     mismatches[0]++;
                     if (mismatches[0] <= 10) {
                         Log.warn(
                                 "audit_refcount_mismatch",
-                                "handle=0x" + Long.toHexString(handle) + " h2p=" + refcount + " a2h=" + expected);
+                                "handle=0x" + Long.toHexString(handle) + " h2p=" + refcount + " references="
+                                        + expected);
                     }
                 }
                 if ((flags & FLAG_IN_JOURNAL) != 0 && (location >= pendingHigh || pending[(int) location] == null)) {
@@ -2291,7 +2688,16 @@ public final class DataPath implements AutoCloseable {
         }
         long space = mismatches[2] + (stored[0] != storedBytes ? 1 : 0);
         return new AuditReport(
-                volumes.size(), mapped[0], h2p.uniqueBlocks(), mismatches[0], dangling[0], mismatches[1], 0, 0, space);
+                volumes.size(),
+                mapped,
+                h2p.uniqueBlocks(),
+                mismatches[0],
+                dangling[0],
+                mismatches[1],
+                0,
+                0,
+                space,
+                mismatches[3]);
     }
 
     /** The statistics `hashbrick stats` prints. */
@@ -2342,6 +2748,11 @@ public final class DataPath implements AutoCloseable {
             s.put("read_verify_retries", readVerifyRetries);
             s.put("read_verify_errors", readVerifyErrors);
             s.put("replay_missing_blocks", replayMissing);
+            s.put("deref_outbox_handles", outboxSize);
+            s.put("derefs_applied", derefsApplied);
+            s.put("deref_duplicates", derefDuplicates);
+            s.put("map_conflicts", mapConflicts);
+            s.put("references_reclaimed", referencesReclaimed);
             s.put("read_cache_capacity_bytes", cache.capacityBytes());
             s.put("read_cache_used_bytes", cache.usedBytes());
             s.put("read_cache_hits", cache.hits());
@@ -2441,6 +2852,7 @@ public final class DataPath implements AutoCloseable {
             }
         }
         try {
+            drainOutbox(); // references of the last overwrites dropped before the final checkpoint
             checkpoint();
             store.stoppedCleanly(); // sealed: no refill to finish at the next start
         } catch (IOException | RuntimeException e) {
@@ -2465,6 +2877,66 @@ public final class DataPath implements AutoCloseable {
         h2p.close();
         cache.free();
         Log.info("data_path_closed", "checkpoint_generation=" + checkpointGeneration);
+    }
+
+    /**
+     * Tests: the process dies here (SIGKILL). The destage thread stops, nothing more is written: no
+     * outbox drain, no checkpoint; the NVRAM journal and the SSDs keep what they hold. Memory is freed.
+     */
+    void crashForTest() {
+        running = false;
+        if (destager != null) {
+            lock.lock();
+            try {
+                destageWake.signalAll();
+            } finally {
+                lock.unlock();
+            }
+            try {
+                destager.join(30_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        try {
+            nvram.close();
+            dae.close();
+        } catch (IOException e) {
+            Log.error("data_path_close_failed", "error=" + Log.q(String.valueOf(e)));
+        }
+        for (A2hMap m : volumes.values()) {
+            m.close();
+        }
+        h2p.close();
+        cache.free();
+        Log.info("data_path_crashed_for_test", "last_sequence=" + lastSequence);
+    }
+
+    /** Tests: the destage thread leaves the outbox alone (the mapping threads still drain it past 1024). */
+    void pauseOutboxDrainForTest() {
+        backgroundOutboxDrain = false;
+    }
+
+    private volatile boolean backgroundOutboxDrain = true;
+
+    /** Tests: how many handles C's outbox holds. */
+    int outboxSizeForTest() {
+        lock.lock();
+        try {
+            return outboxSize;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Tests: the refcount of a handle, or -1 when it is not current. */
+    long refcountForTest(long handle) {
+        lock.lock();
+        try {
+            return h2p.bucket(H2pHandle.bucket(handle)).isCurrent(handle) ? h2p.refcount(handle) : -1;
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** The journal's region in battery-backed memory: a persist is a store fence (the battery vaults on power loss). */
@@ -2497,7 +2969,7 @@ public final class DataPath implements AutoCloseable {
         final JournalEntry entry = new JournalEntry();
         final Thread thread = Thread.currentThread();
         final JournalCompletion completion = e -> LockSupport.unpark(thread);
-        final ByteBuffer rmw = ByteBuffer.allocateDirect(BlockCodec.BLOCK_BYTES);
+        final DerefCall outboxCall = new DerefCall(DEREF_BATCH);
         final ByteBuffer scratch = Ssd.allocateAligned(SegmentStore.READ_SCRATCH_BYTES);
         /** Blocks this thread repaired from parity (scrub counts its own). */
         long repairs;

@@ -1,5 +1,6 @@
 package io.hashbrick.node.data;
 
+import io.hashbrick.node.api.BlockCodec;
 import io.hashbrick.node.mem.NativeMemory;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

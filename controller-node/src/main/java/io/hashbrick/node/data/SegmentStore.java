@@ -2,6 +2,7 @@ package io.hashbrick.node.data;
 
 import io.hashbrick.node.CorruptCheckpointException;
 import io.hashbrick.node.Log;
+import io.hashbrick.node.api.BlockCodec;
 import io.hashbrick.sim.Dae;
 import io.hashbrick.sim.Health;
 import io.hashbrick.sim.IoStatus;

@@ -1,6 +1,6 @@
 package io.hashbrick.node.tools;
 
-import io.hashbrick.node.data.BlockCodec;
+import io.hashbrick.node.api.BlockCodec;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;

@@ -1,9 +1,10 @@
 package io.hashbrick.node.volume;
 
 import io.hashbrick.node.Log;
+import io.hashbrick.node.api.BlockCodec;
 import io.hashbrick.node.block.BlockDevice;
 import io.hashbrick.node.block.FileBlockDevice;
-import io.hashbrick.node.data.BlockCodec;
+import io.hashbrick.node.block.GrowableDevice;
 import io.hashbrick.node.data.DataPath;
 import io.hashbrick.node.scsi.LogicalUnit;
 import io.hashbrick.node.scsi.ScsiDeviceServer;
@@ -38,7 +39,19 @@ public final class VolumeService implements AutoCloseable {
     private final DataPath data;
     private int nextId;
 
-    private VolumeService(Path dir, ScsiDeviceServer scsi, DataPath data, int nextId) {
+    /**
+     * Makes the device the front end (R) serves for a content-addressed volume; {@code Main} wires the
+     * front end's, over the roles' bindings.
+     */
+    @FunctionalInterface
+    public interface Devices {
+        BlockDevice open(DataPath data, int volumeId, long sizeBytes, int blockSize);
+    }
+
+    private final Devices devicesFactory;
+
+    private VolumeService(Path dir, ScsiDeviceServer scsi, DataPath data, int nextId, Devices devicesFactory) {
+        this.devicesFactory = devicesFactory;
         this.dir = dir;
         this.scsi = scsi;
         this.data = data;
@@ -47,7 +60,7 @@ public final class VolumeService implements AutoCloseable {
 
     /** Opens the catalog of {@code dir} and maps every volume on {@code scsi}; new volumes are file-backed. */
     public static VolumeService open(Path dir, ScsiDeviceServer scsi, String targetName) throws IOException {
-        return open(dir, scsi, targetName, null);
+        return open(dir, scsi, targetName, null, null);
     }
 
     /**
@@ -55,7 +68,8 @@ public final class VolumeService implements AutoCloseable {
      * {@code dataConfig} is given (new volumes then use it; recovery replays its journal now), and
      * maps every volume on {@code scsi}.
      */
-    public static VolumeService open(Path dir, ScsiDeviceServer scsi, String targetName, DataPath.Config dataConfig)
+    public static VolumeService open(
+            Path dir, ScsiDeviceServer scsi, String targetName, DataPath.Config dataConfig, Devices devices)
             throws IOException {
         List<Volume> catalog = VolumeCatalog.load(dir);
         DataPath data = null;
@@ -72,11 +86,11 @@ public final class VolumeService implements AutoCloseable {
             }
             data = DataPath.open(dir, dataConfig, refs);
         }
-        VolumeService s = new VolumeService(dir, scsi, data, VolumeCatalog.nextId(dir));
+        VolumeService s = new VolumeService(dir, scsi, data, VolumeCatalog.nextId(dir), devices);
         for (Volume v : catalog) {
             BlockDevice dev;
             if (v.contentAddressed()) {
-                dev = new ContentAddressedDevice(data, v.id(), v.sizeBytes(), v.blockSize());
+                dev = devices.open(data, v.id(), v.sizeBytes(), v.blockSize());
             } else {
                 Path file = dir.resolve(v.file());
                 if (!Files.exists(file)) {
@@ -132,7 +146,7 @@ public final class VolumeService implements AutoCloseable {
         int id = nextId;
         if (data != null) {
             v = new Volume(name, lun, sizeBytes, blockSize, "", id, Volume.CA);
-            dev = new ContentAddressedDevice(data, id, sizeBytes, blockSize);
+            dev = devicesFactory.open(data, id, sizeBytes, blockSize);
         } else {
             String file = name + ".img";
             if (Files.exists(dir.resolve(file))) {
@@ -191,7 +205,7 @@ public final class VolumeService implements AutoCloseable {
         }
         Volume grown = new Volume(v.name(), v.lun(), newSizeBytes, v.blockSize(), v.file(), v.id(), v.backend());
         BlockDevice dev = devices.get(name);
-        if (dev instanceof ContentAddressedDevice ca) {
+        if (dev instanceof GrowableDevice ca) {
             volumes.set(volumes.indexOf(v), grown);
             VolumeCatalog.store(dir, volumes, nextId);
             data.growVolume(v.id(), newSizeBytes / BlockCodec.BLOCK_BYTES);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.hashbrick.node.api.BlockCodec;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.util.SplittableRandom;

@@ -39,7 +39,7 @@ class DataPathTest {
         try (DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, 1024)))) {
             for (int i = 0; i < data.length; i++) {
                 data[i] = random(r, 1, i % 2 == 0);
-                assertEquals(IoStatus.OK, dp.write(1, i, 1, data[i].duplicate()), "seed=" + seed);
+                assertEquals(IoStatus.OK, Host.write(dp, 1, i, 1, data[i].duplicate()), "seed=" + seed);
             }
             verify(dp, data, seed);
             dp.checkpoint();
@@ -62,7 +62,7 @@ class DataPathTest {
         try (DataPath dp = DataPath.open(dir, cfg, List.of(new DataPath.VolumeRef(1, n)))) {
             for (int i = 0; i < n; i++) {
                 data[i] = random(r, 1, false);
-                assertEquals(IoStatus.OK, dp.write(1, i, 1, data[i].duplicate()), "seed=" + seed);
+                assertEquals(IoStatus.OK, Host.write(dp, 1, i, 1, data[i].duplicate()), "seed=" + seed);
             }
             verify(dp, data, seed);
             assertEquals(0, dp.audit(true).discrepancies(), "seed=" + seed);
@@ -80,7 +80,7 @@ class DataPathTest {
         try (DataPath dp = DataPath.open(dir, tiny, List.of(new DataPath.VolumeRef(1, n)))) {
             for (; written < n; written++) {
                 ByteBuffer b = random(r, 1, false);
-                IoStatus s = dp.write(1, written, 1, b.duplicate());
+                IoStatus s = Host.write(dp, 1, written, 1, b.duplicate());
                 if (s == IoStatus.NO_SPACE) {
                     break;
                 }
@@ -88,22 +88,23 @@ class DataPathTest {
                 data[written] = b;
             }
             assertTrue(written > 1000 && written < n, "the pool filled: written=" + written + " seed=" + seed);
-            assertEquals(IoStatus.NO_SPACE, dp.write(1, written, 1, random(r, 1, false)), "seed=" + seed);
+            assertEquals(IoStatus.NO_SPACE, Host.write(dp, 1, written, 1, random(r, 1, false)), "seed=" + seed);
             ByteBuffer[] before = Arrays.copyOf(data, written);
             verify(dp, before, seed);
             // a duplicate needs no space
-            assertEquals(IoStatus.OK, dp.write(1, written, 1, data[0].duplicate()), "seed=" + seed);
+            assertEquals(IoStatus.OK, Host.write(dp, 1, written, 1, data[0].duplicate()), "seed=" + seed);
             data[written] = data[0];
             // unmap every other block: half the space is garbage scattered over every stripe
             for (int b = 0; b < written; b += 2) {
-                assertEquals(IoStatus.OK, dp.unmap(1, b, 1), "seed=" + seed);
+                assertEquals(IoStatus.OK, Host.unmap(dp, 1, b, 1), "seed=" + seed);
                 data[b] = ZERO;
             }
             // new unique blocks fit again: compaction and checkpoints give the stripes back
             int more = written / 3;
             for (int i = 0; i < more; i++) {
                 ByteBuffer b = random(r, 1, false);
-                assertEquals(IoStatus.OK, dp.write(1, written + 1 + i, 1, b.duplicate()), "i=" + i + " seed=" + seed);
+                assertEquals(
+                        IoStatus.OK, Host.write(dp, 1, written + 1 + i, 1, b.duplicate()), "i=" + i + " seed=" + seed);
                 data[written + 1 + i] = b;
             }
             ByteBuffer[] now = Arrays.copyOf(data, written + 1 + more);
@@ -133,7 +134,7 @@ class DataPathTest {
         try (DataPath dp = DataPath.open(dir, noCache, List.of(new DataPath.VolumeRef(1, n)))) {
             for (int i = 0; i < n; i++) {
                 data[i] = random(r, 1, i % 2 == 0);
-                assertEquals(IoStatus.OK, dp.write(1, i, 1, data[i].duplicate()), "seed=" + seed);
+                assertEquals(IoStatus.OK, Host.write(dp, 1, i, 1, data[i].duplicate()), "seed=" + seed);
             }
             dp.checkpoint(); // destaged: the blocks now live on the SSDs only
             long meta = StripeLayout.forDae(6, 32L << 20, 4L << 20).metadataBytes();
@@ -153,7 +154,7 @@ class DataPathTest {
             ByteBuffer out = ByteBuffer.allocateDirect(4096);
             int errors = 0;
             for (int i = 0; i < n; i++) {
-                IoStatus s = dp.read(1, i, 1, out.clear());
+                IoStatus s = Host.read(dp, 1, i, 1, out.clear());
                 if (s == IoStatus.OK) {
                     assertEquals(
                             data[i].duplicate().rewind(),
@@ -176,7 +177,7 @@ class DataPathTest {
         ByteBuffer out = ByteBuffer.allocateDirect(4096);
         for (int i = 0; i < data.length; i++) {
             out.clear();
-            assertEquals(IoStatus.OK, dp.read(1, i, 1, out), "block=" + i + " seed=" + seed);
+            assertEquals(IoStatus.OK, Host.read(dp, 1, i, 1, out), "block=" + i + " seed=" + seed);
             out.flip();
             assertEquals(data[i].duplicate().rewind(), out, "block=" + i + " seed=" + seed);
         }

@@ -36,7 +36,7 @@ class RefillTest {
         ByteBuffer out = ByteBuffer.allocateDirect(4096);
         for (int lba = 0; lba < versions.length; lba++) {
             out.clear();
-            assertEquals(IoStatus.OK, dp.read(1, lba, 1, out), "lba=" + lba + " " + why);
+            assertEquals(IoStatus.OK, Host.read(dp, 1, lba, 1, out), "lba=" + lba + " " + why);
             out.flip();
             assertEquals(content(seed, lba, versions[lba]), out, "wrong data: lba=" + lba + " " + why);
         }
@@ -58,7 +58,7 @@ class RefillTest {
         int[] versions = new int[blocks];
         versionsOut[0] = versions;
         for (int lba = 0; lba < blocks; lba++) {
-            assertEquals(IoStatus.OK, dp.write(1, lba, 1, content(seed, lba, 0)), "fill lba=" + lba + " " + why);
+            assertEquals(IoStatus.OK, Host.write(dp, 1, lba, 1, content(seed, lba, 0)), "fill lba=" + lba + " " + why);
         }
         SplittableRandom r = new SplittableRandom(seed);
         // Warm up (stripes reach their steady-state mix of live and free cells), then measure.
@@ -68,7 +68,7 @@ class RefillTest {
             for (int k = 0; k < n; k++) {
                 int lba = r.nextInt(blocks);
                 versions[lba]++;
-                IoStatus s = dp.write(1, lba, 1, content(seed, lba, versions[lba]));
+                IoStatus s = Host.write(dp, 1, lba, 1, content(seed, lba, versions[lba]));
                 assertEquals(IoStatus.OK, s, "overwrite lba=" + lba + " " + why);
             }
             if (phase == 1) {
@@ -131,7 +131,7 @@ class RefillTest {
         try (DataPath dp = DataPath.open(dir, cfg, volume(1 << 16))) {
             dp.setScrubRate(0);
             for (int lba = 0; lba < blocks; lba++) {
-                assertEquals(IoStatus.OK, dp.write(1, lba, 1, content(seed, lba, 0)), "lba=" + lba + " " + why);
+                assertEquals(IoStatus.OK, Host.write(dp, 1, lba, 1, content(seed, lba, 0)), "lba=" + lba + " " + why);
             }
             dp.checkpoint();
             Map<String, Object> st = dp.stats();
@@ -161,7 +161,10 @@ class RefillTest {
         for (int k = 0; k < n; k++) {
             int lba = r.nextInt(versions.length);
             versions[lba]++;
-            assertEquals(IoStatus.OK, dp.write(1, lba, 1, content(seed, lba, versions[lba])), "lba=" + lba + " " + why);
+            assertEquals(
+                    IoStatus.OK,
+                    Host.write(dp, 1, lba, 1, content(seed, lba, versions[lba])),
+                    "lba=" + lba + " " + why);
         }
     }
 
@@ -177,7 +180,7 @@ class RefillTest {
             int blocks = (int) ((long) dp.stats().get("pool_usable_bytes") * 0.8 / 4096);
             versions = new int[blocks];
             for (int lba = 0; lba < blocks; lba++) {
-                assertEquals(IoStatus.OK, dp.write(1, lba, 1, content(seed, lba, 0)), why);
+                assertEquals(IoStatus.OK, Host.write(dp, 1, lba, 1, content(seed, lba, 0)), why);
             }
             overwrite(dp, seed, r, versions, blocks / 3, why);
             assertTrue((long) dp.stats().get("refill_stripes") > 0, why);

@@ -369,7 +369,7 @@ class XdpTest {
     static void write(DataPath dp, Random r, ByteBuffer[] data, int from, int to, String why) {
         for (int i = from; i < to; i++) {
             ByteBuffer b = DataPathTest.random(r, 1, r.nextBoolean());
-            IoStatus s = dp.write(1, i, 1, b.duplicate());
+            IoStatus s = Host.write(dp, 1, i, 1, b.duplicate());
             assertEquals(IoStatus.OK, s, "block=" + i + " " + why);
             data[i] = b;
         }
@@ -382,7 +382,7 @@ class XdpTest {
                 continue;
             }
             out.clear();
-            assertEquals(IoStatus.OK, dp.read(1, i, 1, out), "block=" + i + " " + why);
+            assertEquals(IoStatus.OK, Host.read(dp, 1, i, 1, out), "block=" + i + " " + why);
             out.flip();
             assertEquals(data[i].duplicate().rewind(), out, "wrong data: block=" + i + " " + why);
         }

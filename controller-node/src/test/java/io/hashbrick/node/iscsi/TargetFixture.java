@@ -5,7 +5,6 @@ import io.hashbrick.node.block.FileBlockDevice;
 import io.hashbrick.node.data.DataPath;
 import io.hashbrick.node.scsi.LogicalUnit;
 import io.hashbrick.node.scsi.ScsiDeviceServer;
-import io.hashbrick.node.volume.ContentAddressedDevice;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
@@ -45,7 +44,7 @@ final class TargetFixture implements AutoCloseable {
                 dir,
                 new DataPath.Config(8, 256L << 20, 16L << 20, 60_000, 8L << 20),
                 List.of(new DataPath.VolumeRef(1, lunBytes / 4096)));
-        return new TargetFixture(config, new ContentAddressedDevice(data, 1, lunBytes, 512), data);
+        return new TargetFixture(config, io.hashbrick.node.Main.LOCAL_ROLES.open(data, 1, lunBytes, 512), data);
     }
 
     TargetFixture(Path dir) throws IOException {

@@ -3,7 +3,7 @@ package io.hashbrick.node.tools;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.hashbrick.node.data.BlockCodec;
+import io.hashbrick.node.api.BlockCodec;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

@@ -53,7 +53,8 @@ class VolumeServiceTest {
                 dir,
                 new ScsiDeviceServer("HASHBRCK", "TEST", List.of()),
                 TARGET,
-                new DataPath.Config(6, 32L << 20, 4L << 20, 60_000, 8L << 20));
+                new DataPath.Config(6, 32L << 20, 4L << 20, 60_000, 8L << 20),
+                io.hashbrick.node.Main.LOCAL_ROLES);
     }
 
     @Test

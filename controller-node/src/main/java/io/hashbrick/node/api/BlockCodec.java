@@ -1,4 +1,4 @@
-package io.hashbrick.node.data;
+package io.hashbrick.node.api;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;

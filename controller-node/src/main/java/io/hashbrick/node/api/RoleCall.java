@@ -1,0 +1,25 @@
+package io.hashbrick.node.api;
+
+/**
+ * What every role call carries (roles.proto's {@code RequestHeader}) and every reply answers. Calls
+ * are mutable and reused: the caller owns one per in-flight request, fills the request fields, and
+ * reads the reply fields once its {@link Completion} runs; nothing is allocated per I/O.
+ */
+public abstract class RoleCall {
+    /** Version of the cluster map the caller routed by (0 on a single node). */
+    public long epoch;
+    /** Unique per sender and increasing; a retry carries the same id. */
+    public long operationId;
+    /** The sending controller (0 on a single node). */
+    public int sender;
+    /** The outcome, set by the callee before it completes the call. */
+    public Status status = Status.OK;
+
+    /** Sets the header for a new request and clears the status. */
+    public final void header(long epoch, long operationId, int sender) {
+        this.epoch = epoch;
+        this.operationId = operationId;
+        this.sender = sender;
+        this.status = Status.OK;
+    }
+}

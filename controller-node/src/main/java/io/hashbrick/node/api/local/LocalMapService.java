@@ -1,0 +1,57 @@
+package io.hashbrick.node.api.local;
+
+import io.hashbrick.node.api.Completion;
+import io.hashbrick.node.api.MapCall;
+import io.hashbrick.node.api.MapService;
+import io.hashbrick.node.api.ResolveCall;
+import io.hashbrick.node.api.RoleCall;
+import io.hashbrick.node.api.Status;
+import io.hashbrick.node.api.UnmapCall;
+import io.hashbrick.node.data.DataPath;
+
+/**
+ * The in-process binding of the C role (see {@link LocalDataService}). Today the C role's state still
+ * lives beside D's in {@link DataPath} (issue 16 step b moves it to {@code volume}); callers see only
+ * this contract.
+ */
+public final class LocalMapService implements MapService {
+    private final DataPath data;
+    private final long epoch;
+
+    public LocalMapService(DataPath data, long epoch) {
+        this.data = data;
+        this.epoch = epoch;
+    }
+
+    @Override
+    public void map(MapCall call, Completion<? super MapCall> done) {
+        if (admit(call)) {
+            data.map(call);
+        }
+        done.complete(call);
+    }
+
+    @Override
+    public void resolve(ResolveCall call, Completion<? super ResolveCall> done) {
+        if (admit(call)) {
+            data.resolve(call);
+        }
+        done.complete(call);
+    }
+
+    @Override
+    public void unmap(UnmapCall call, Completion<? super UnmapCall> done) {
+        if (admit(call)) {
+            data.unmap(call);
+        }
+        done.complete(call);
+    }
+
+    private boolean admit(RoleCall call) {
+        if (call.epoch != epoch) {
+            call.status = Status.STALE_EPOCH;
+            return false;
+        }
+        return true;
+    }
+}

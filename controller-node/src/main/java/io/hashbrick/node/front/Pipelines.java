@@ -1,0 +1,21 @@
+package io.hashbrick.node.front;
+
+import io.hashbrick.node.api.Status;
+import io.hashbrick.node.block.IoStatus;
+
+/** What the pipelines share: the role calls' statuses as the SCSI layer's outcomes. */
+final class Pipelines {
+    /** Blocks per role call: one journal record's worth at D and at C. */
+    static final int BATCH = 16;
+
+    private Pipelines() {}
+
+    /** POOL_FULL is the thin pool's DATA PROTECT; every other failure a MEDIUM ERROR (SBC-4 §4.18). */
+    static IoStatus io(Status s) {
+        return switch (s) {
+            case OK -> IoStatus.OK;
+            case POOL_FULL -> IoStatus.NO_SPACE;
+            default -> IoStatus.MEDIUM_ERROR;
+        };
+    }
+}

@@ -1,0 +1,35 @@
+package io.hashbrick.node.data;
+
+import io.hashbrick.node.Main;
+import io.hashbrick.node.block.BlockDevice;
+import io.hashbrick.node.block.IoStatus;
+import java.nio.ByteBuffer;
+import java.util.IdentityHashMap;
+import java.util.Map;
+
+/**
+ * What a host does to a volume of a {@link DataPath}, in 4 KiB blocks, through the front end's device
+ * over the roles' in-process bindings (exactly what the iSCSI target serves).
+ */
+final class Host {
+    private static final Map<DataPath, Map<Integer, BlockDevice>> DEVICES = new IdentityHashMap<>();
+
+    private Host() {}
+
+    static synchronized BlockDevice device(DataPath dp, int volume) {
+        return DEVICES.computeIfAbsent(dp, d -> new java.util.HashMap<>())
+                .computeIfAbsent(volume, v -> Main.LOCAL_ROLES.open(dp, v, 1L << 40, 4096));
+    }
+
+    static IoStatus write(DataPath dp, int volume, long block, int count, ByteBuffer src) {
+        return device(dp, volume).write(block, count, src, false);
+    }
+
+    static IoStatus read(DataPath dp, int volume, long block, int count, ByteBuffer dst) {
+        return device(dp, volume).read(block, count, dst);
+    }
+
+    static IoStatus unmap(DataPath dp, int volume, long block, long count) {
+        return device(dp, volume).unmap(block, count);
+    }
+}

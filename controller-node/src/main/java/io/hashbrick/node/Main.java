@@ -144,7 +144,8 @@ public final class Main implements Callable<Integer> {
 
     @Option(
             names = "--allow-fault-injection",
-            description = "Enable the corruption drill (POST /api/v1/dae/corrupt): test builds only.")
+            description = "Enable the destructive drills (ssd corrupt, fail, pull, and replace of a drive that has not"
+                    + " failed): test builds only.")
     boolean allowFaultInjection;
 
     @Override

@@ -245,7 +245,9 @@ public final class Main implements Callable<Integer> {
                 "rebuild_progress_pct",
                 "rebuild_stripes_remaining",
                 "scrub_passes",
-                "read_repairs"
+                "read_repairs",
+                "pool_state",
+                "pool_read_only_reason"
             }) {
                 n.put(k, String.valueOf(st.get(k)));
             }

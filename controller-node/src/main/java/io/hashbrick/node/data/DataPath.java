@@ -15,6 +15,7 @@ import io.hashbrick.node.volume.A2hCheckpoint;
 import io.hashbrick.node.volume.A2hMap;
 import io.hashbrick.sim.BatteryBackedMemory;
 import io.hashbrick.sim.Dae;
+import io.hashbrick.sim.Sleeper;
 import io.hashbrick.sim.Ssd;
 import io.hashbrick.sim.SsdOptions;
 import java.io.IOException;
@@ -173,6 +174,11 @@ public final class DataPath implements AutoCloseable {
     private long changesSinceCheckpoint;
     private boolean checkpointRequested;
     private volatile boolean running;
+    /** Read-write until destage fails past its retries (then writes answer READ_ONLY). */
+    private final PoolState pool = new PoolState(Sleeper.REAL);
+    /** Tests: every destage round throws this (null: none). */
+    private volatile RuntimeException destageFault;
+
     private boolean replaying;
     private Thread destager;
 
@@ -452,6 +458,9 @@ public final class DataPath implements AutoCloseable {
     }
 
     private IoStatus writeChunk(Ctx c, int volume, long block, int n, ByteBuffer src, int off) {
+        if (pool.isReadOnly()) {
+            return IoStatus.READ_ONLY;
+        }
         for (int i = 0; i < n; i++) {
             int at = off + i * BlockCodec.BLOCK_BYTES;
             c.zero[i] = BlockCodec.isZero(src, at);
@@ -512,6 +521,9 @@ public final class DataPath implements AutoCloseable {
         }
         if (seq == NO_VOLUME || seq == Journal.CLOSED) {
             return IoStatus.MEDIUM_ERROR;
+        }
+        if (pool.isReadOnly()) {
+            return IoStatus.READ_ONLY; // the journal waited on will not drain
         }
         if (System.nanoTime() > deadline) {
             Log.error("journal_full_timeout", "volume=" + volume + " block=" + block);
@@ -619,6 +631,9 @@ public final class DataPath implements AutoCloseable {
      * sectors of the block are not lost. {@code src} supplies {@code length} bytes (position advanced).
      */
     public IoStatus writePartial(int volume, long block, int offsetInBlock, int length, ByteBuffer src) {
+        if (pool.isReadOnly()) {
+            return IoStatus.READ_ONLY;
+        }
         Ctx c = contexts.get();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         int from = src.position();
@@ -655,6 +670,9 @@ public final class DataPath implements AutoCloseable {
 
     /** Unmaps whole blocks: one small journal record per run of up to 2^20 blocks. */
     public IoStatus unmap(int volume, long block, long count) {
+        if (pool.isReadOnly()) {
+            return IoStatus.READ_ONLY;
+        }
         Ctx c = contexts.get();
         long done = 0;
         while (done < count) {
@@ -1126,6 +1144,10 @@ public final class DataPath implements AutoCloseable {
                 }
                 destageLock.lock();
                 try {
+                    RuntimeException fault = destageFault;
+                    if (fault != null) {
+                        throw fault;
+                    }
                     boolean partial = destagePartialStripe();
                     boolean worth = partial || checkpointRequested || destageWorthIt();
                     if (worth) {
@@ -1139,6 +1161,7 @@ public final class DataPath implements AutoCloseable {
                         lastDestageNs = System.nanoTime();
                     }
                     maintain();
+                    pool.succeeded();
                     if (!worth) {
                         LockSupport.parkNanos(5_000_000); // let the journal gather a stripe's worth
                     }
@@ -1149,10 +1172,21 @@ public final class DataPath implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 break;
             } catch (IOException | RuntimeException e) {
-                Log.error("destage_failed", "error=" + Log.q(String.valueOf(e)));
-                LockSupport.parkNanos(100_000_000);
+                if (!pool.retry("destage", e)) {
+                    break; // read-only now: the journal keeps what was acknowledged, reads go on
+                }
             }
         }
+    }
+
+    /** Tests: makes every destage round throw {@code e} (null: stop). */
+    void failDestageWith(RuntimeException e) {
+        destageFault = e;
+    }
+
+    /** Tests: the pool's state and its retry backoff seam. */
+    PoolState pool() {
+        return pool;
     }
 
     private long lastDestageNs = System.nanoTime();
@@ -2353,6 +2387,9 @@ public final class DataPath implements AutoCloseable {
             s.put("dae_health", dae.healthSummary());
             long[] hist = store.protectionHistogram();
             long[] deg = store.degradedLive();
+            s.put("pool_state", pool.state());
+            s.put("pool_read_only_reason", pool.reason());
+            s.put("pool_read_only_error", pool.error());
             s.put("protection_state", protectionState());
             s.put("failures_tolerated", hist[3] > 0 ? -1 : hist[2] > 0 ? 0 : hist[1] > 0 ? 1 : 2);
             s.put("ssds_healthy", Integer.bitCount(store.healthyMask()));

@@ -181,4 +181,38 @@ class DataPathTest {
             assertEquals(data[i].duplicate().rewind(), out, "block=" + i + " seed=" + seed);
         }
     }
+
+    /**
+     * A destage round that keeps throwing is retried a bounded number of times with a doubling backoff,
+     * then the pool goes read-only: writes, partial writes and unmaps answer READ_ONLY, reads still work.
+     */
+    @Test
+    void destageThatKeepsFailingTurnsThePoolReadOnlyAfterBoundedRetries() throws Exception {
+        Random r = new Random(7);
+        List<Long> sleeps = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        try (DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, 1024)))) {
+            ByteBuffer data = random(r, 4, true);
+            assertEquals(IoStatus.OK, dp.write(1, 0, 4, data.duplicate()));
+            dp.pool().sleeper(sleeps::add);
+            dp.failDestageWith(new IllegalStateException("injected destage failure"));
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (!"read_only".equals(dp.stats().get("pool_state"))) {
+                assertTrue(System.nanoTime() < deadline, "not read-only after 20 s: sleeps=" + sleeps);
+                Thread.sleep(5);
+            }
+            assertEquals(PoolState.RETRIES_MAX, sleeps.size(), "sleeps=" + sleeps);
+            assertEquals(PoolState.BACKOFF_NS_MIN, sleeps.get(0));
+            assertEquals(2 * PoolState.BACKOFF_NS_MIN, sleeps.get(1));
+            assertEquals(PoolState.BACKOFF_NS_MAX, sleeps.get(sleeps.size() - 1));
+            assertEquals("destage_failed", dp.stats().get("pool_read_only_reason"));
+            assertTrue(String.valueOf(dp.stats().get("pool_read_only_error")).contains("injected destage failure"));
+            assertEquals(IoStatus.READ_ONLY, dp.write(1, 8, 1, random(r, 1, false)));
+            assertEquals(IoStatus.READ_ONLY, dp.writePartial(1, 0, 512, 512, random(r, 1, false)));
+            assertEquals(IoStatus.READ_ONLY, dp.unmap(1, 0, 1));
+            ByteBuffer back = ByteBuffer.allocateDirect(4 * 4096);
+            assertEquals(IoStatus.OK, dp.read(1, 0, 4, back));
+            assertEquals(data.duplicate().rewind(), back.flip(), "reads are served");
+            dp.failDestageWith(null);
+        }
+    }
 }

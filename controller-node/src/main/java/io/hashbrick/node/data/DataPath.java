@@ -231,6 +231,11 @@ public final class DataPath implements AutoCloseable {
      * the catalog no longer lists, audits the refcounts, and starts the destage and journal threads.
      */
     public static DataPath open(Path dir, Config config, List<VolumeRef> catalog) throws IOException {
+        return open(dir, config, catalog, H2pEntries.MAX_SLOTS);
+    }
+
+    /** Tests: {@code h2pMaxSlots} entries per H2P bucket at most (a new data path only). */
+    static DataPath open(Path dir, Config config, List<VolumeRef> catalog, long h2pMaxSlots) throws IOException {
         Files.createDirectories(dir);
         long t0 = System.nanoTime();
         Dae dae = Dae.open(dir.resolve("dae"), config.ssds(), config.ssdBytes(), 0x4842L, SsdOptions.defaults());
@@ -242,7 +247,7 @@ public final class DataPath implements AutoCloseable {
         Map<Integer, PendingBlock> pendingLoaded = Map.of();
         byte[] stripeTable = null;
         if (cp == null) {
-            h2p = new H2pTable(new SecureRandom().nextLong());
+            h2p = new H2pTable(new SecureRandom().nextLong(), h2pMaxSlots);
         } else {
             h2p = null;
             for (MetadataArea.Section s : cp.sections()) {
@@ -577,6 +582,9 @@ public final class DataPath implements AutoCloseable {
             need += SegmentStore.footprint(len);
             news++;
         }
+        if (news > 0 && !h2pRoomFor(c, volume, block, n)) {
+            return NO_SPACE; // before the journal: A2H could not store the handle of a block H2P has no slot for
+        }
         // In the units the stripes count live data (a raw block one cell), so that destaging a block
         // moves its bytes from journal to live without changing the sum the pool is judged by.
         if (need > 0 && store.liveBytes() + pendingFootprint + need > usableBytes) {
@@ -617,6 +625,42 @@ public final class DataPath implements AutoCloseable {
             destageWake.signal();
         }
         return seq;
+    }
+
+    /**
+     * Whether H2P has a slot for every new block of the chunk ({@link H2pBucket#slotsFree}; a bucket
+     * never hands out a slot A2H cannot store). Counted over all non-zero blocks of the chunk per
+     * bucket, a bound on the new ones, and only where a bucket has fewer free slots than a chunk has
+     * blocks: the usual case costs one bucket look-up per block. The lock is held.
+     */
+    private boolean h2pRoomFor(Ctx c, int volume, long block, int n) {
+        for (int i = 0; i < n; i++) {
+            if (c.zero[i]) {
+                continue;
+            }
+            int b = H2pHandle.bucketOf(c.fpSeg, i * 32L);
+            long free = h2p.bucket(b).slotsFree();
+            if (free >= CHUNK) {
+                continue;
+            }
+            int want = 0;
+            for (int j = 0; j <= i; j++) {
+                if (!c.zero[j] && H2pHandle.bucketOf(c.fpSeg, j * 32L) == b) {
+                    want++;
+                }
+            }
+            if (want > free) {
+                noSpaceRefusals++;
+                if (noSpaceRefusals % 1000 == 1) {
+                    Log.warn(
+                            "h2p_bucket_full",
+                            "volume=" + volume + " block=" + (block + i) + " bucket=" + b + " slots_free=" + free
+                                    + " slots_wanted=" + want + " refusals=" + noSpaceRefusals);
+                }
+                return false;
+            }
+        }
+        return true;
     }
 
     private static IoStatus awaitDurable(Ctx c) {

@@ -14,8 +14,8 @@ import java.lang.foreign.ValueLayout;
  *  +--------------+--------------------------------------+
  * </pre>
  *
- * The slot field has room for 2^36 slots; a bucket's index caps it at {@link H2pEntries#MAX_SLOTS}
- * (2^32 - 2), i.e. 17.6 T unique blocks in all. {@link #NONE} (-1) is "not found".
+ * The slot field has room for 2^36 slots; a bucket hands out at most {@link H2pEntries#MAX_SLOTS}
+ * (2^28 - 1, what an A2H cell stores: {@code api.Handles}), i.e. 1.1 T unique blocks in all. {@link #NONE} (-1) is "not found".
  * {@link H2pBucket#addOrInsert} returns a handle with {@link #INSERTED} set when it created the entry.
  */
 public final class H2pHandle {

@@ -24,9 +24,14 @@ public final class H2pTable implements AutoCloseable {
 
     /** @param hashSeed secret seed of every bucket's index hash (see {@link H2pIndex}) */
     public H2pTable(long hashSeed) {
+        this(hashSeed, H2pEntries.MAX_SLOTS);
+    }
+
+    /** Tests: every bucket full at {@code maxSlots} entries. */
+    H2pTable(long hashSeed, long maxSlots) {
         this.hashSeed = hashSeed;
         for (int b = 0; b < buckets.length; b++) {
-            buckets[b] = new H2pBucket(b, hashSeed);
+            buckets[b] = new H2pBucket(b, hashSeed, maxSlots);
         }
     }
 

@@ -1,5 +1,6 @@
 package io.hashbrick.node.volume;
 
+import io.hashbrick.node.api.Handles;
 import io.hashbrick.node.mem.NativeMemory;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -27,7 +28,7 @@ public final class A2hMap implements AutoCloseable {
      * A cell keeps a handle in 40 bits: H2P's 12-bit bucket and the low 28 bits of its 36-bit slot
      * (268 M entries per bucket, 1.1 T in all: more than a D role's 40-bit byte locations can fill).
      */
-    static final int CELL_SLOT_BITS = 28;
+    static final int CELL_SLOT_BITS = Handles.SLOT_BITS;
 
     private static final long CELL_SLOT_MASK = (1L << CELL_SLOT_BITS) - 1;
     private static final int HANDLE_SLOT_BITS = 36;

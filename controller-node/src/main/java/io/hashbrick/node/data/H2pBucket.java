@@ -1,5 +1,6 @@
 package io.hashbrick.node.data;
 
+import io.hashbrick.routing.placement.Placement;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -174,7 +175,7 @@ public final class H2pBucket implements AutoCloseable {
     /** @return whether the live entry {@code handle} holds fingerprint {@code fp} (its 228 kept bits) */
     public boolean fingerprintMatches(long handle, MemorySegment fp, long offset) {
         long slot = liveSlot(handle);
-        return H2pHandle.bucketOf(fp, offset) == bucket
+        return Placement.bucket(fp, offset) == bucket
                 && entries.matches(slot, fp, offset, fp.get(H2pEntries.LONG_LE, offset + H2pEntries.FP_FIRST_STORED));
     }
 
@@ -303,7 +304,7 @@ public final class H2pBucket implements AutoCloseable {
     }
 
     private void checkBucket(MemorySegment fp, long offset) {
-        int fpBucket = H2pHandle.bucketOf(fp, offset);
+        int fpBucket = Placement.bucket(fp, offset);
         if (fpBucket != bucket) {
             throw new IllegalArgumentException(
                     "fingerprint belongs to another bucket: bucket=" + bucket + " fingerprint_bucket=" + fpBucket);

@@ -1,6 +1,7 @@
 package io.hashbrick.node.data;
 
 import io.hashbrick.node.CorruptCheckpointException;
+import io.hashbrick.routing.placement.Placement;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.channels.ReadableByteChannel;
@@ -77,15 +78,15 @@ public final class H2pTable implements AutoCloseable {
     }
 
     public long lookup(MemorySegment fp, long offset) {
-        return buckets[H2pHandle.bucketOf(fp, offset)].lookup(fp, offset);
+        return buckets[Placement.bucket(fp, offset)].lookup(fp, offset);
     }
 
     public long insert(MemorySegment fp, long offset, long location, int length, int flags) {
-        return buckets[H2pHandle.bucketOf(fp, offset)].insert(fp, offset, location, length, flags);
+        return buckets[Placement.bucket(fp, offset)].insert(fp, offset, location, length, flags);
     }
 
     public long addOrInsert(MemorySegment fp, long offset, long location, int length, int flags) {
-        return buckets[H2pHandle.bucketOf(fp, offset)].addOrInsert(fp, offset, location, length, flags);
+        return buckets[Placement.bucket(fp, offset)].addOrInsert(fp, offset, location, length, flags);
     }
 
     public long addRef(long handle, int delta) {

@@ -170,9 +170,20 @@ public final class DataPath implements AutoCloseable {
     private long lastSequence;
     private long checkpointSequence;
     private long checkpointGeneration;
+    /** Guarded by {@link #destageLock} (written by the checkpoint, read by the destage round). */
     private long lastCheckpointNs = System.nanoTime();
+    /** Guarded by {@link #lock}: counted by apply and relocation, zeroed by the checkpoint, all under it. */
     private long changesSinceCheckpoint;
-    private boolean checkpointRequested;
+    /**
+     * Set by any thread, with or without {@link #lock} (writers under back-pressure, the destage thread's
+     * rebuild and compaction); cleared by the checkpoint under the lock before it captures anything.
+     * Volatile is enough: only plain stores, no read-modify-write, so nothing is lost that matters. A
+     * request stored before the clear is covered by that checkpoint, whose capture comes after it; one
+     * stored after the clear stays set and brings the next checkpoint. The volatile read lets the
+     * destage thread see a request made outside the lock on its next round, not at some later one.
+     */
+    private volatile boolean checkpointRequested;
+
     private volatile boolean running;
     /** Read-write until destage fails past its retries (then writes answer READ_ONLY). */
     private final PoolState pool = new PoolState(Sleeper.REAL);
@@ -1303,7 +1314,7 @@ public final class DataPath implements AutoCloseable {
         rebuildStep();
         scrubStep();
         boolean journalFull = journal.reservedBytes() > config.nvramBytes() * 3 / 5;
-        boolean due = changesSinceCheckpoint > 0
+        boolean due = changedSinceCheckpoint()
                 && System.nanoTime() - lastCheckpointNs > TimeUnit.MILLISECONDS.toNanos(config.checkpointIntervalMs());
         // New blocks fill the free cells of the emptiest sealed stripe when free stripes run out; compaction
         // (moving live blocks to empty whole stripes) is only for when no stripe has cells worth a refill.
@@ -1324,6 +1335,32 @@ public final class DataPath implements AutoCloseable {
         if (journalFull || due || checkpointRequested) {
             checkpoint();
         }
+    }
+
+    /** Whether anything changed since the last checkpoint (read under the lock that guards the count). */
+    private boolean changedSinceCheckpoint() {
+        lock.lock();
+        try {
+            return changesSinceCheckpoint > 0;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Tests: asks the destage thread for a checkpoint, as the write path does under back-pressure. */
+    void requestCheckpoint() {
+        checkpointRequested = true;
+        lock.lock();
+        try {
+            destageWake.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Tests: whether a checkpoint request is still open. */
+    boolean checkpointRequested() {
+        return checkpointRequested;
     }
 
     /** Destages every block in the journal that the pool has room for. */
@@ -2106,7 +2143,7 @@ public final class DataPath implements AutoCloseable {
         long t0 = System.nanoTime();
         lock.lock();
         try {
-            checkpointRequested = false;
+            checkpointRequested = false; // before the capture: a request from now on brings the next one
             while (pendingCount > 0 && destageBatch(Integer.MAX_VALUE, 2) > 0) {
                 // destage what fits, keeping stripes for compaction; the rest goes into the checkpoint
             }

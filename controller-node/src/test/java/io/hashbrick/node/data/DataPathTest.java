@@ -254,4 +254,37 @@ class DataPathTest {
             assertEquals(0, dp.audit(true).discrepancies());
         }
     }
+
+    /**
+     * The checkpoint request protocol: a request made outside the destage thread is served by it and
+     * cleared; with nothing requested and nothing changed no checkpoint follows, and a change brings one
+     * once the interval has passed.
+     */
+    @Test
+    void checkpointRequestIsServedAndClearedAndChangesBringOneAfterTheInterval() throws Exception {
+        DataPath.Config cfg = new DataPath.Config(6, 32L << 20, 4L << 20, 100, 0);
+        try (DataPath dp = DataPath.open(dir, cfg, List.of(new DataPath.VolumeRef(1, 64)))) {
+            long before = checkpoints(dp);
+            dp.requestCheckpoint();
+            long after = awaitCheckpointAfter(dp, before);
+            assertTrue(!dp.checkpointRequested(), "a served request is cleared");
+            Thread.sleep(400); // four intervals, nothing changed, nothing requested
+            assertEquals(after, checkpoints(dp), "no checkpoint without a change or a request");
+            assertEquals(IoStatus.OK, dp.write(1, 3, 1, random(new Random(5), 1, false)));
+            awaitCheckpointAfter(dp, after);
+        }
+    }
+
+    private static long checkpoints(DataPath dp) {
+        return ((Number) dp.stats().get("checkpoints")).longValue();
+    }
+
+    private static long awaitCheckpointAfter(DataPath dp, long count) throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (checkpoints(dp) <= count) {
+            assertTrue(System.nanoTime() < deadline, "no checkpoint in 10 s: checkpoints=" + count);
+            Thread.sleep(5);
+        }
+        return checkpoints(dp);
+    }
 }

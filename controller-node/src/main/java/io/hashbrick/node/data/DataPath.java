@@ -2152,7 +2152,7 @@ public final class DataPath implements AutoCloseable {
             }
             seq = lastSequence;
             long generation = checkpointGeneration + 1;
-            MetadataArea.Writer w = meta.begin(generation);
+            MetadataArea.Writer w = meta.begin(generation, 2 + volumes.size() + (pendingCount > 0 ? 1 : 0));
             h2p.writeCheckpoint(w.section(SECTION_H2P, 0));
             w.endSection();
             store.writeSection(w.section(SECTION_STRIPES, 0));

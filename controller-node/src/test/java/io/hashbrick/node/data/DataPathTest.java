@@ -287,4 +287,40 @@ class DataPathTest {
         }
         return checkpoints(dp);
     }
+
+    /**
+     * The metadata area's table of contents holds 384 sections (2 + one per volume + pending): a checkpoint
+     * of 256 volumes (the catalog's limit) works; one of 400 is refused with the counts before anything is
+     * written (was: IllegalStateException from the middle of the write), and what was acknowledged still
+     * comes back from the journal after a restart.
+     */
+    @Test
+    void checkpointOfManyVolumesWorksUpToTheTableAndFailsClearlyBeyondIt() throws Exception {
+        assertTrue(io.hashbrick.node.volume.VolumeService.MAX_VOLUMES + 3 <= MetadataArea.MAX_SECTIONS);
+        List<DataPath.VolumeRef> many = new java.util.ArrayList<>();
+        for (int id = 1; id <= 400; id++) {
+            many.add(new DataPath.VolumeRef(id, 64));
+        }
+        ByteBuffer data = random(new Random(3), 1, false);
+        try (DataPath dp = DataPath.open(dir.resolve("fits"), SMALL, many.subList(0, 256))) {
+            for (int id = 1; id <= 256; id++) {
+                assertEquals(IoStatus.OK, dp.write(id, 1, 1, data.duplicate()));
+            }
+            dp.checkpoint();
+            assertEquals(1L, ((Number) dp.stats().get("checkpoints")).longValue());
+        }
+        try (DataPath dp = DataPath.open(dir.resolve("many"), SMALL, many)) {
+            assertEquals(IoStatus.OK, dp.write(400, 7, 1, data.duplicate()));
+            java.io.IOException e =
+                    org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, dp::checkpoint);
+            assertTrue(e.getMessage().contains("sections=402 max_sections=384"), e.getMessage());
+            assertTrue(e.getMessage().contains("nothing written"), e.getMessage());
+            assertEquals(0L, ((Number) dp.stats().get("checkpoints")).longValue());
+        }
+        try (DataPath dp = DataPath.open(dir.resolve("many"), SMALL, many)) {
+            ByteBuffer back = ByteBuffer.allocateDirect(4096);
+            assertEquals(IoStatus.OK, dp.read(400, 7, 1, back));
+            assertEquals(data.duplicate().rewind(), back.flip());
+        }
+    }
 }

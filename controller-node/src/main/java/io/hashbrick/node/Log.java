@@ -39,6 +39,17 @@ public final class Log {
         }
     }
 
+    /**
+     * The stack trace of an unexpected error (a bug), after the event's one line: expected conditions
+     * never print one.
+     */
+    public static void stackTrace(String event, Throwable t) {
+        synchronized (OUT) {
+            OUT.println("stack_trace event=" + event);
+            t.printStackTrace(OUT);
+        }
+    }
+
     /** Quotes a value that may hold spaces, so the line stays parseable as key=value. */
     public static String q(Object value) {
         String s = String.valueOf(value);

@@ -147,7 +147,8 @@ public final class Main implements Callable<Integer> {
 
     @Option(
             names = "--allow-fault-injection",
-            description = "Enable the corruption drill (POST /api/v1/dae/corrupt): test builds only.")
+            description = "Enable the destructive drills (ssd corrupt, fail, pull, and replace of a drive that has not"
+                    + " failed): test builds only.")
     boolean allowFaultInjection;
 
     /**
@@ -254,7 +255,9 @@ public final class Main implements Callable<Integer> {
                 "rebuild_progress_pct",
                 "rebuild_stripes_remaining",
                 "scrub_passes",
-                "read_repairs"
+                "read_repairs",
+                "pool_state",
+                "pool_read_only_reason"
             }) {
                 n.put(k, String.valueOf(st.get(k)));
             }

@@ -1,5 +1,6 @@
 package io.hashbrick.node;
 
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 
 import com.tngtech.archunit.core.domain.JavaClasses;
@@ -44,6 +45,20 @@ class ModuleRulesTest {
                 .dependOnClassesThat()
                 .resideOutsideOfPackages("java..", "io.hashbrick.routing.placement..")
                 .allowEmptyShould(true)
+                .check(classes);
+    }
+
+    /** Bucket and region arithmetic lives in routing.placement; H2P and A2H call it (no copies of it). */
+    @Test
+    void h2pAndA2hTakeBucketsAndRegionsFromPlacement() {
+        classes()
+                .that()
+                .haveFullyQualifiedName("io.hashbrick.node.data.H2pHandle")
+                .or()
+                .haveFullyQualifiedName("io.hashbrick.node.volume.A2hMap")
+                .should()
+                .dependOnClassesThat()
+                .haveFullyQualifiedName("io.hashbrick.routing.placement.Placement")
                 .check(classes);
     }
 

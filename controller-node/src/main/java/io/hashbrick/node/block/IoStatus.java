@@ -8,6 +8,11 @@ public enum IoStatus {
     OK,
     /** Thin pool exhausted: DATA PROTECT / SPACE ALLOCATION FAILED WRITE PROTECT (27/07), SBC-4 §4.7.3.7. */
     NO_SPACE,
+    /**
+     * The pool went read-only after a failure it could not recover from (destage): writes answer DATA
+     * PROTECT / WRITE PROTECTED (27/00), reads are served. See {@code scsi.BlockIo#done}.
+     */
+    READ_ONLY,
     /** The medium could not be read or written: MEDIUM ERROR (11/00 read, 0C/00 write). */
     MEDIUM_ERROR
 }

@@ -25,6 +25,7 @@ import io.hashbrick.node.volume.A2hCheckpoint;
 import io.hashbrick.node.volume.A2hMap;
 import io.hashbrick.sim.BatteryBackedMemory;
 import io.hashbrick.sim.Dae;
+import io.hashbrick.sim.Sleeper;
 import io.hashbrick.sim.Ssd;
 import io.hashbrick.sim.SsdOptions;
 import java.io.IOException;
@@ -181,10 +182,26 @@ public final class DataPath implements AutoCloseable {
     private long lastSequence;
     private long checkpointSequence;
     private long checkpointGeneration;
+    /** Guarded by {@link #destageLock} (written by the checkpoint, read by the destage round). */
     private long lastCheckpointNs = System.nanoTime();
+    /** Guarded by {@link #lock}: counted by apply and relocation, zeroed by the checkpoint, all under it. */
     private long changesSinceCheckpoint;
-    private boolean checkpointRequested;
+    /**
+     * Set by any thread, with or without {@link #lock} (writers under back-pressure, the destage thread's
+     * rebuild and compaction); cleared by the checkpoint under the lock before it captures anything.
+     * Volatile is enough: only plain stores, no read-modify-write, so nothing is lost that matters. A
+     * request stored before the clear is covered by that checkpoint, whose capture comes after it; one
+     * stored after the clear stays set and brings the next checkpoint. The volatile read lets the
+     * destage thread see a request made outside the lock on its next round, not at some later one.
+     */
+    private volatile boolean checkpointRequested;
+
     private volatile boolean running;
+    /** Read-write until destage fails past its retries (then writes answer READ_ONLY). */
+    private final PoolState pool = new PoolState(Sleeper.REAL);
+    /** Tests: every destage round throws this (null: none). */
+    private volatile RuntimeException destageFault;
+
     private boolean replaying;
     private Thread destager;
 
@@ -237,6 +254,11 @@ public final class DataPath implements AutoCloseable {
      * the catalog no longer lists, audits the refcounts, and starts the destage and journal threads.
      */
     public static DataPath open(Path dir, Config config, List<VolumeRef> catalog) throws IOException {
+        return open(dir, config, catalog, H2pEntries.MAX_SLOTS);
+    }
+
+    /** Tests: {@code h2pMaxSlots} entries per H2P bucket at most (a new data path only). */
+    static DataPath open(Path dir, Config config, List<VolumeRef> catalog, long h2pMaxSlots) throws IOException {
         Files.createDirectories(dir);
         long t0 = System.nanoTime();
         Dae dae = Dae.open(dir.resolve("dae"), config.ssds(), config.ssdBytes(), 0x4842L, SsdOptions.defaults());
@@ -249,7 +271,7 @@ public final class DataPath implements AutoCloseable {
         byte[] stripeTable = null;
         Outbox outboxLoaded = null;
         if (cp == null) {
-            h2p = new H2pTable(new SecureRandom().nextLong());
+            h2p = new H2pTable(new SecureRandom().nextLong(), h2pMaxSlots);
         } else {
             h2p = null;
             for (MetadataArea.Section s : cp.sections()) {
@@ -550,6 +572,10 @@ public final class DataPath implements AutoCloseable {
             x.status = Status.MEDIUM_ERROR;
             return true;
         }
+        if (pool.isReadOnly()) {
+            x.status = Status.READ_ONLY; // the journal waited on will not drain
+            return true;
+        }
         if (System.nanoTime() > deadline) {
             Log.error("journal_full_timeout", "call=" + x.getClass().getSimpleName() + " op=" + x.operationId);
             x.status = Status.MEDIUM_ERROR;
@@ -557,6 +583,41 @@ public final class DataPath implements AutoCloseable {
         }
         LockSupport.parkNanos(200_000);
         return false;
+    }
+
+    /**
+     * Whether H2P has a slot for every new block of the put ({@link H2pBucket#slotsFree}; a bucket never
+     * hands out a slot A2H cannot store), counted per bucket only where a bucket has fewer free slots
+     * than the put has blocks: the usual case costs one bucket look-up per new block. The lock is held.
+     */
+    private boolean h2pRoomFor(PutCall x, boolean[] fresh) {
+        for (int i = 0; i < x.count; i++) {
+            if (!fresh[i]) {
+                continue;
+            }
+            int b = H2pHandle.bucketOf(x.fingerprints, i * 32L);
+            long free = h2p.bucket(b).slotsFree();
+            if (free >= x.count) {
+                continue;
+            }
+            int want = 0;
+            for (int j = 0; j <= i; j++) {
+                if (fresh[j] && H2pHandle.bucketOf(x.fingerprints, j * 32L) == b) {
+                    want++;
+                }
+            }
+            if (want > free) {
+                noSpaceRefusals++;
+                if (noSpaceRefusals % 1000 == 1) {
+                    Log.warn(
+                            "h2p_bucket_full",
+                            "op=" + x.operationId + " bucket=" + b + " slots_free=" + free + " slots_wanted=" + want
+                                    + " refusals=" + noSpaceRefusals);
+                }
+                return false;
+            }
+        }
+        return true;
     }
 
     private static IoStatus awaitDurable(Ctx c) {
@@ -570,6 +631,13 @@ public final class DataPath implements AutoCloseable {
     private static final long DONE = -200;
 
     private long putLocked(Ctx c, PutCall x) {
+        if (x.count < 0 || x.count > CHUNK) {
+            throw new IllegalArgumentException("put: at most " + CHUNK + " blocks a call: count=" + x.count);
+        }
+        if (pool.isReadOnly()) {
+            x.status = Status.READ_ONLY;
+            return DONE;
+        }
         MemorySegment p = c.payload;
         long at = PUT_HEADER;
         long need = 0;
@@ -585,6 +653,7 @@ public final class DataPath implements AutoCloseable {
             }
             p.set(ValueLayout.JAVA_BYTE, at, known ? KIND_DEDUP : KIND_NEW);
             MemorySegment.copy(x.fingerprints, i * 32L, p, at + 1, 32);
+            c.fresh[i] = !known;
             if (known) {
                 at += PUT_REF_BYTES;
                 continue;
@@ -599,6 +668,10 @@ public final class DataPath implements AutoCloseable {
         }
         if (missing) {
             x.status = Status.NEED_DATA;
+            return DONE;
+        }
+        if (need > 0 && !h2pRoomFor(x, c.fresh)) {
+            x.status = Status.POOL_FULL; // before the journal: A2H could not store the handle of a new slot
             return DONE;
         }
         // In the units the stripes count live data (a raw block one cell), so that destaging a block
@@ -709,6 +782,9 @@ public final class DataPath implements AutoCloseable {
     }
 
     private long derefLocked(Ctx c, DerefCall x) {
+        if (x.count < 0 || x.count > DEREF_BATCH) {
+            throw new IllegalArgumentException("deref: at most " + DEREF_BATCH + " handles a call: count=" + x.count);
+        }
         x.duplicate = false;
         if (x.sender == 0 && x.operationId <= derefHighWater) {
             x.duplicate = true;
@@ -784,6 +860,13 @@ public final class DataPath implements AutoCloseable {
     }
 
     private long mapLocked(Ctx c, MapCall x) {
+        if (x.count < 0 || x.count > CHUNK) {
+            throw new IllegalArgumentException("map: at most " + CHUNK + " blocks a call: count=" + x.count);
+        }
+        if (pool.isReadOnly()) {
+            x.status = Status.READ_ONLY;
+            return DONE;
+        }
         A2hMap m = volumes.get(x.volume);
         if (m == null) {
             x.status = Status.UNKNOWN_VOLUME;
@@ -934,6 +1017,10 @@ public final class DataPath implements AutoCloseable {
     }
 
     private long unmapLocked(Ctx c, UnmapCall x, long first, long n) {
+        if (pool.isReadOnly()) {
+            x.status = Status.READ_ONLY;
+            return DONE;
+        }
         A2hMap m = volumes.get(x.volume);
         if (m == null) {
             x.status = Status.UNKNOWN_VOLUME;
@@ -1514,6 +1601,10 @@ public final class DataPath implements AutoCloseable {
                 }
                 destageLock.lock();
                 try {
+                    RuntimeException fault = destageFault;
+                    if (fault != null) {
+                        throw fault;
+                    }
                     boolean partial = destagePartialStripe();
                     boolean worth = partial || checkpointRequested || destageWorthIt();
                     if (worth) {
@@ -1527,6 +1618,7 @@ public final class DataPath implements AutoCloseable {
                         lastDestageNs = System.nanoTime();
                     }
                     maintain();
+                    pool.succeeded();
                     if (!worth) {
                         LockSupport.parkNanos(5_000_000); // let the journal gather a stripe's worth
                     }
@@ -1537,10 +1629,21 @@ public final class DataPath implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 break;
             } catch (IOException | RuntimeException e) {
-                Log.error("destage_failed", "error=" + Log.q(String.valueOf(e)));
-                LockSupport.parkNanos(100_000_000);
+                if (!pool.retry("destage", e)) {
+                    break; // read-only now: the journal keeps what was acknowledged, reads go on
+                }
             }
         }
+    }
+
+    /** Tests: makes every destage round throw {@code e} (null: stop). */
+    void failDestageWith(RuntimeException e) {
+        destageFault = e;
+    }
+
+    /** Tests: the pool's state and its retry backoff seam. */
+    PoolState pool() {
+        return pool;
     }
 
     private long lastDestageNs = System.nanoTime();
@@ -1616,7 +1719,7 @@ public final class DataPath implements AutoCloseable {
         rebuildStep();
         scrubStep();
         boolean journalFull = journal.reservedBytes() > config.nvramBytes() * 3 / 5;
-        boolean due = changesSinceCheckpoint > 0
+        boolean due = changedSinceCheckpoint()
                 && System.nanoTime() - lastCheckpointNs > TimeUnit.MILLISECONDS.toNanos(config.checkpointIntervalMs());
         // New blocks fill the free cells of the emptiest sealed stripe when free stripes run out; compaction
         // (moving live blocks to empty whole stripes) is only for when no stripe has cells worth a refill.
@@ -1637,6 +1740,32 @@ public final class DataPath implements AutoCloseable {
         if (journalFull || due || checkpointRequested) {
             checkpoint();
         }
+    }
+
+    /** Whether anything changed since the last checkpoint (read under the lock that guards the count). */
+    private boolean changedSinceCheckpoint() {
+        lock.lock();
+        try {
+            return changesSinceCheckpoint > 0;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Tests: asks the destage thread for a checkpoint, as the write path does under back-pressure. */
+    void requestCheckpoint() {
+        checkpointRequested = true;
+        lock.lock();
+        try {
+            destageWake.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Tests: whether a checkpoint request is still open. */
+    boolean checkpointRequested() {
+        return checkpointRequested;
     }
 
     /** Destages every block in the journal that the pool has room for. */
@@ -2419,7 +2548,7 @@ public final class DataPath implements AutoCloseable {
         long t0 = System.nanoTime();
         lock.lock();
         try {
-            checkpointRequested = false;
+            checkpointRequested = false; // before the capture: a request from now on brings the next one
             while (pendingCount > 0 && destageBatch(Integer.MAX_VALUE, 2) > 0) {
                 // destage what fits, keeping stripes for compaction; the rest goes into the checkpoint
             }
@@ -2428,7 +2557,7 @@ public final class DataPath implements AutoCloseable {
             }
             seq = lastSequence;
             long generation = checkpointGeneration + 1;
-            MetadataArea.Writer w = meta.begin(generation);
+            MetadataArea.Writer w = meta.begin(generation, 2 + volumes.size() + (pendingCount > 0 ? 1 : 0));
             h2p.writeCheckpoint(w.section(SECTION_H2P, 0));
             w.endSection();
             store.writeSection(w.section(SECTION_STRIPES, 0));
@@ -2764,6 +2893,9 @@ public final class DataPath implements AutoCloseable {
             s.put("dae_health", dae.healthSummary());
             long[] hist = store.protectionHistogram();
             long[] deg = store.degradedLive();
+            s.put("pool_state", pool.state());
+            s.put("pool_read_only_reason", pool.reason());
+            s.put("pool_read_only_error", pool.error());
             s.put("protection_state", protectionState());
             s.put("failures_tolerated", hist[3] > 0 ? -1 : hist[2] > 0 ? 0 : hist[1] > 0 ? 1 : 2);
             s.put("ssds_healthy", Integer.bitCount(store.healthyMask()));
@@ -2970,6 +3102,7 @@ public final class DataPath implements AutoCloseable {
         final Thread thread = Thread.currentThread();
         final JournalCompletion completion = e -> LockSupport.unpark(thread);
         final DerefCall outboxCall = new DerefCall(DEREF_BATCH);
+        final boolean[] fresh = new boolean[CHUNK];
         final ByteBuffer scratch = Ssd.allocateAligned(SegmentStore.READ_SCRATCH_BYTES);
         /** Blocks this thread repaired from parity (scrub counts its own). */
         long repairs;

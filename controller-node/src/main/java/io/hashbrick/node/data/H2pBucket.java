@@ -1,5 +1,6 @@
 package io.hashbrick.node.data;
 
+import io.hashbrick.routing.placement.Placement;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -27,7 +28,7 @@ public final class H2pBucket implements AutoCloseable {
     static final long HEAP_BYTES_ESTIMATE = 256;
 
     private final int bucket;
-    private final H2pEntries entries = new H2pEntries();
+    private final H2pEntries entries;
     private final H2pIndex index;
     private RefcountSpill spill;
     private long live;
@@ -41,10 +42,16 @@ public final class H2pBucket implements AutoCloseable {
      *     randomness source, so a simulation can fix it
      */
     public H2pBucket(int bucket, long hashSeed) {
+        this(bucket, hashSeed, H2pEntries.MAX_SLOTS);
+    }
+
+    /** Tests: a bucket full at {@code maxSlots} entries. */
+    H2pBucket(int bucket, long hashSeed, long maxSlots) {
         if (bucket < 0 || bucket >= H2pHandle.BUCKETS) {
             throw new IllegalArgumentException("bucket out of range: bucket=" + bucket);
         }
         this.bucket = bucket;
+        this.entries = new H2pEntries(maxSlots);
         this.index = new H2pIndex(entries, hashSeed);
     }
 
@@ -53,6 +60,14 @@ public final class H2pBucket implements AutoCloseable {
         checkBucket(fp, offset);
         long slot = index.find(fp, offset, fp.get(H2pEntries.LONG_LE, offset + H2pEntries.FP_FIRST_STORED));
         return slot < 0 ? H2pHandle.NONE : H2pHandle.of(bucket, slot, entries.generation(slot));
+    }
+
+    /**
+     * Fingerprints this bucket can still store (free slots and slots never handed out): the write path
+     * asks before it journals new blocks, so a full bucket is a clean NO_SPACE, never a failed apply.
+     */
+    public long slotsFree() {
+        return entries.maxSlots() - live;
     }
 
     /** Stores a fingerprint the caller found absent, with refcount 1. @return its handle */
@@ -160,7 +175,7 @@ public final class H2pBucket implements AutoCloseable {
     /** @return whether the live entry {@code handle} holds fingerprint {@code fp} (its 228 kept bits) */
     public boolean fingerprintMatches(long handle, MemorySegment fp, long offset) {
         long slot = liveSlot(handle);
-        return H2pHandle.bucketOf(fp, offset) == bucket
+        return Placement.bucket(fp, offset) == bucket
                 && entries.matches(slot, fp, offset, fp.get(H2pEntries.LONG_LE, offset + H2pEntries.FP_FIRST_STORED));
     }
 
@@ -315,7 +330,7 @@ public final class H2pBucket implements AutoCloseable {
     }
 
     private void checkBucket(MemorySegment fp, long offset) {
-        int fpBucket = H2pHandle.bucketOf(fp, offset);
+        int fpBucket = Placement.bucket(fp, offset);
         if (fpBucket != bucket) {
             throw new IllegalArgumentException(
                     "fingerprint belongs to another bucket: bucket=" + bucket + " fingerprint_bucket=" + fpBucket);

@@ -1,5 +1,6 @@
 package io.hashbrick.node.data;
 
+import io.hashbrick.node.api.Handles;
 import io.hashbrick.node.mem.NativeMemory;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -72,10 +73,10 @@ final class H2pEntries {
     private static final long GENERATION_MASK = (long) (H2pHandle.GENERATIONS - 1) << GENERATION_SHIFT;
     static final int CALLER_FLAGS_MASK = 0x3F;
     /**
-     * Slots per bucket: what an A2H cell holds (22 slot bits, see A2hMap; the all-ones slot is never
-     * handed out). 4096 x 4 M = 17 G unique blocks per node. The index could hold 2^32 - 2.
+     * Slots per bucket: what an A2H cell holds ({@link Handles}: 22 slot bits beside the generation and
+     * the bucket), well inside what the index can (slot + 1 in at most 32 bits, 0 = empty cell).
      */
-    static final long MAX_SLOTS = (1L << 22) - 2;
+    static final long MAX_SLOTS = Handles.MAX_SLOTS;
 
     static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort SHORT_LE =
@@ -90,6 +91,9 @@ final class H2pEntries {
     /** All of memory: pages are reached by absolute address (see the class comment). */
     private static final MemorySegment ALL = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
 
+    /** {@link #MAX_SLOTS}, or less for tests (a bucket filled without 2^28 entries). */
+    private final long maxSlots;
+
     private long[] pages = new long[0];
     private int pageCount;
     private long capacity;
@@ -97,6 +101,22 @@ final class H2pEntries {
     private long highWater;
     /** First free slot + 1, 0 when the list is empty. */
     private long freeHead;
+
+    H2pEntries() {
+        this(MAX_SLOTS);
+    }
+
+    /** Tests: a bucket that holds at most {@code maxSlots} entries. */
+    H2pEntries(long maxSlots) {
+        if (maxSlots < 1 || maxSlots > MAX_SLOTS) {
+            throw new IllegalArgumentException("max_slots must be 1.." + MAX_SLOTS + ": max_slots=" + maxSlots);
+        }
+        this.maxSlots = maxSlots;
+    }
+
+    long maxSlots() {
+        return maxSlots;
+    }
 
     /** @return a slot to fill: the most recently freed one, else a fresh one (growing the array) */
     long take() {
@@ -106,8 +126,8 @@ final class H2pEntries {
             freeHead = location(slot);
             return slot;
         }
-        if (highWater == MAX_SLOTS) {
-            throw new IllegalStateException("H2P bucket is full: slots=" + highWater + " max_slots=" + MAX_SLOTS);
+        if (highWater >= maxSlots) { // callers check H2pBucket.slotsFree first: this is the backstop
+            throw new IllegalStateException("H2P bucket is full: slots=" + highWater + " max_slots=" + maxSlots);
         }
         if (highWater == capacity) {
             grow();
@@ -122,9 +142,9 @@ final class H2pEntries {
      * way were free when the checkpoint was taken and go on the free list.
      */
     void takeAt(long slot) {
-        if (slot < highWater || slot >= MAX_SLOTS) {
+        if (slot < highWater || slot >= maxSlots) {
             throw new IllegalStateException(
-                    "restore out of slot order: slot=" + slot + " high_water=" + highWater + " max_slots=" + MAX_SLOTS);
+                    "restore out of slot order: slot=" + slot + " high_water=" + highWater + " max_slots=" + maxSlots);
         }
         freeUpTo(slot);
         if (highWater == capacity) {
@@ -136,9 +156,9 @@ final class H2pEntries {
 
     /** Restore only: raises the high-water mark to {@code slots}, every slot added going on the free list. */
     void freeUpTo(long slots) {
-        if (slots < highWater || slots > MAX_SLOTS) {
+        if (slots < highWater || slots > maxSlots) {
             throw new IllegalStateException("restore lowers the high-water mark: slots=" + slots + " high_water="
-                    + highWater + " max_slots=" + MAX_SLOTS);
+                    + highWater + " max_slots=" + maxSlots);
         }
         while (highWater < slots) { // bounded by slots - highWater; grows a page each 32 slots
             if (highWater == capacity) {

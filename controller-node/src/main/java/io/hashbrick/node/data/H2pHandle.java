@@ -1,7 +1,7 @@
 package io.hashbrick.node.data;
 
+import io.hashbrick.routing.placement.Placement;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * A handle names a stored fingerprint for as long as it is referenced: (generation, bucket, slot)
@@ -26,9 +26,9 @@ import java.lang.foreign.ValueLayout;
  * {@link H2pBucket#addOrInsert} returns a handle with {@link #INSERTED} set when it created the entry.
  */
 public final class H2pHandle {
-    public static final int BUCKET_BITS = 12;
-    public static final int BUCKETS = 1 << BUCKET_BITS;
-    public static final int SLOT_BITS = 36;
+    public static final int BUCKET_BITS = Placement.BUCKET_BITS;
+    public static final int BUCKETS = Placement.BUCKETS;
+    public static final int SLOT_BITS = Placement.SLOT_BITS;
     public static final long SLOT_MASK = (1L << SLOT_BITS) - 1;
     public static final int GENERATION_BITS = 6;
     public static final int GENERATIONS = 1 << GENERATION_BITS;
@@ -73,9 +73,8 @@ public final class H2pHandle {
         return result & HANDLE_MASK;
     }
 
-    /** @return the bucket of a fingerprint: its top 12 bits (DESIGN.md, "bucket") */
+    /** @return the bucket of a fingerprint: {@link Placement#bucket(MemorySegment, long)} */
     public static int bucketOf(MemorySegment fp, long offset) {
-        return (fp.get(ValueLayout.JAVA_BYTE, offset) & 0xFF) << 4
-                | (fp.get(ValueLayout.JAVA_BYTE, offset + 1) & 0xF0) >>> 4;
+        return Placement.bucket(fp, offset);
     }
 }

@@ -1,6 +1,7 @@
 package io.hashbrick.node.data;
 
 import io.hashbrick.node.CorruptCheckpointException;
+import io.hashbrick.routing.placement.Placement;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.channels.ReadableByteChannel;
@@ -24,9 +25,14 @@ public final class H2pTable implements AutoCloseable {
 
     /** @param hashSeed secret seed of every bucket's index hash (see {@link H2pIndex}) */
     public H2pTable(long hashSeed) {
+        this(hashSeed, H2pEntries.MAX_SLOTS);
+    }
+
+    /** Tests: every bucket full at {@code maxSlots} entries. */
+    H2pTable(long hashSeed, long maxSlots) {
         this.hashSeed = hashSeed;
         for (int b = 0; b < buckets.length; b++) {
-            buckets[b] = new H2pBucket(b, hashSeed);
+            buckets[b] = new H2pBucket(b, hashSeed, maxSlots);
         }
     }
 
@@ -72,15 +78,15 @@ public final class H2pTable implements AutoCloseable {
     }
 
     public long lookup(MemorySegment fp, long offset) {
-        return buckets[H2pHandle.bucketOf(fp, offset)].lookup(fp, offset);
+        return buckets[Placement.bucket(fp, offset)].lookup(fp, offset);
     }
 
     public long insert(MemorySegment fp, long offset, long location, int length, int flags) {
-        return buckets[H2pHandle.bucketOf(fp, offset)].insert(fp, offset, location, length, flags);
+        return buckets[Placement.bucket(fp, offset)].insert(fp, offset, location, length, flags);
     }
 
     public long addOrInsert(MemorySegment fp, long offset, long location, int length, int flags) {
-        return buckets[H2pHandle.bucketOf(fp, offset)].addOrInsert(fp, offset, location, length, flags);
+        return buckets[Placement.bucket(fp, offset)].addOrInsert(fp, offset, location, length, flags);
     }
 
     public long addRef(long handle, int delta) {

@@ -43,7 +43,12 @@ public final class MetadataArea {
 
     static final int HEADER_AREA = 4 * StripeLayout.CELL;
     static final int TOC_ENTRY = 32;
-    static final int MAX_SECTIONS = (HEADER_AREA - StripeLayout.CELL) / TOC_ENTRY;
+    /**
+     * Sections one checkpoint may have: what the table of contents in the header area holds (384). The
+     * data path writes 2 + one per volume + at most 1, so the catalog's 256 volumes fit.
+     */
+    public static final int MAX_SECTIONS = (HEADER_AREA - StripeLayout.CELL) / TOC_ENTRY;
+
     private static final int CRC_OFFSET = 48;
     private static final int BUFFER = 1 << 20;
 
@@ -75,6 +80,20 @@ public final class MetadataArea {
     /** Largest checkpoint (logical bytes) a slot holds over {@code ssds} SSDs. */
     public long capacityBytes(int ssds) {
         return HEADER_AREA + (halfBytes / BUFFER) * ssds * BUFFER;
+    }
+
+    /**
+     * Starts checkpoint {@code generation} of {@code sections} sections: refused before anything is
+     * written when the table of contents cannot hold them (the slot it would overwrite holds the
+     * checkpoint before the latest, kept whole).
+     */
+    public Writer begin(long generation, int sections) throws IOException {
+        if (sections > MAX_SECTIONS) {
+            throw new IOException("checkpoint has more sections than the metadata area's table of contents holds:"
+                    + " sections=" + sections + " max_sections=" + MAX_SECTIONS + " generation=" + generation
+                    + " (nothing written)");
+        }
+        return begin(generation);
     }
 
     /** Starts checkpoint {@code generation} in slot {@code generation % 2}, over every healthy SSD. */
@@ -127,8 +146,12 @@ public final class MetadataArea {
 
         /** Opens a section: what is written to the channel until {@link #endSection} belongs to it. */
         public WritableByteChannel section(int kind, int id) {
-            if (sectionStart >= 0 || sections.size() >= MAX_SECTIONS) {
-                throw new IllegalStateException("section still open or too many: sections=" + sections.size());
+            if (sectionStart >= 0) {
+                throw new IllegalStateException("section still open: sections=" + sections.size());
+            }
+            if (sections.size() >= MAX_SECTIONS) { // callers say how many at begin(generation, sections)
+                throw new IllegalStateException(
+                        "too many sections: sections=" + sections.size() + " max_sections=" + MAX_SECTIONS);
             }
             sectionStart = bufStart + buf.position();
             sectionKind = kind;

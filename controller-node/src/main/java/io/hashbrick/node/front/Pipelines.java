@@ -10,11 +10,15 @@ final class Pipelines {
 
     private Pipelines() {}
 
-    /** POOL_FULL is the thin pool's DATA PROTECT; every other failure a MEDIUM ERROR (SBC-4 §4.18). */
+    /**
+     * POOL_FULL is the thin pool's DATA PROTECT (27/07), READ_ONLY a write-protected pool's (27/00);
+     * every other failure a MEDIUM ERROR (SBC-4 §4.18).
+     */
     static IoStatus io(Status s) {
         return switch (s) {
             case OK -> IoStatus.OK;
             case POOL_FULL -> IoStatus.NO_SPACE;
+            case READ_ONLY -> IoStatus.READ_ONLY;
             default -> IoStatus.MEDIUM_ERROR;
         };
     }

@@ -12,6 +12,7 @@ import io.hashbrick.node.volume.Sizes;
 import io.hashbrick.node.volume.Volume;
 import io.hashbrick.node.volume.VolumeException;
 import io.hashbrick.node.volume.VolumeService;
+import io.hashbrick.sim.Health;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -31,6 +32,8 @@ import java.util.function.Supplier;
  *  GET    /api/v1/stats                data-path statistics (logical/physical bytes, ratios, RAM)
  *  POST   /api/v1/audit[?fingerprints=true]   run the metadata auditor now; answers its report
  *  POST   /api/v1/dae/ssds/{slot}/{fail|pull|reinsert|replace}   SSD drill; answers the slot's health
+ *                                      (fail, pull, and replace of a drive that has not failed: only
+ *                                      with fault injection on)
  *  POST   /api/v1/dae/rates?rebuild=256M&amp;scrub=16M                rebuild and scrub limits (bytes/s)
  *  POST   /api/v1/dae/corrupt?cells=N&amp;seed=S   flip a bit in N stored cells (only with fault injection on)
  * </pre>
@@ -65,7 +68,10 @@ public final class ManagementServer implements AutoCloseable {
         }));
     }
 
-    /** Allows the corruption drill (test builds and drills only: it damages stored data on purpose). */
+    /**
+     * Allows the destructive drills: corrupt, SSD fail and pull, and replace of a drive that has not
+     * failed (test builds and drills only: they damage or discard stored data on purpose).
+     */
     public void allowFaultInjection(boolean allow) {
         this.faultInjection = allow;
     }
@@ -161,6 +167,10 @@ public final class ManagementServer implements AutoCloseable {
                 } catch (NumberFormatException e) {
                     throw new IllegalArgumentException("SSD slot must be a number: " + parts[2]);
                 }
+                if (!faultInjection && destructive(parts[3], data, slot)) {
+                    refuseFaultInjection(ex, "ssd " + parts[3]);
+                    return;
+                }
                 String health = data.drill(parts[3], slot);
                 respond(
                         ex,
@@ -184,7 +194,7 @@ public final class ManagementServer implements AutoCloseable {
                 respond(ex, 200, out);
             } else if (parts.length == 2 && parts[1].equals("corrupt")) {
                 if (!faultInjection) {
-                    error(ex, 403, "fault injection is off: start the node with --allow-fault-injection (test builds)");
+                    refuseFaultInjection(ex, "ssd corrupt");
                     return;
                 }
                 int cells = Integer.parseInt(q.getOrDefault("cells", "1"));
@@ -209,6 +219,30 @@ public final class ManagementServer implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             error(ex, 500, "drill failed: " + e);
         }
+    }
+
+    /**
+     * Whether an SSD drill destroys or discards data: fail and pull take a working drive away; replace
+     * discards the slot's drive, unless that drive has failed (then it is the operator's repair after a
+     * real failure, and nothing is left on it to lose). Reinsert brings a pulled drive back and discards
+     * nothing. An unknown action or slot is not judged here: the drill refuses it (400).
+     */
+    static boolean destructive(String action, DataPath data, int slot) {
+        return switch (action) {
+            case "fail", "pull" -> true;
+            case "replace" ->
+                slot < 0 || slot >= data.dae().slotCount() || data.dae().health(slot) != Health.FAILED;
+            default -> false;
+        };
+    }
+
+    /** 403 with the one message every destructive drill refuses with (one log line: {@link #error}). */
+    private static void refuseFaultInjection(HttpExchange ex, String drill) throws IOException {
+        error(
+                ex,
+                403,
+                "fault injection is off: " + drill
+                        + " needs the node started with --allow-fault-injection (test builds and drills)");
     }
 
     private static Map<String, String> query(String q) {

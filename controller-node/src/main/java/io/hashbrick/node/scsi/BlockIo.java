@@ -56,6 +56,12 @@ final class BlockIo {
                         lu.descriptorSense(),
                         Sense.DATA_PROTECT,
                         Sense.SPACE_ALLOCATION_FAILED_WRITE_PROTECT); // SBC-4 §4.7.3.7
+            // A pool gone read-only is write protection the array imposed: SBC-4's write protection
+            // model answers a write to a write-protected logical unit with DATA PROTECT / WRITE
+            // PROTECTED (27/00), and SPC-4 defines DATA PROTECT as "a write was attempted on a
+            // protected block". Not HARDWARE ERROR (04/xx): that invites the initiator and multipath
+            // to retry and fail over against a state no retry changes, and reads still succeed.
+            case READ_ONLY -> Sense.check(t, lu.descriptorSense(), Sense.DATA_PROTECT, Sense.WRITE_PROTECTED);
             default ->
                 Sense.check(
                         t,

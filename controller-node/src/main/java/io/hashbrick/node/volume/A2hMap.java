@@ -1,6 +1,8 @@
 package io.hashbrick.node.volume;
 
+import io.hashbrick.node.api.Handles;
 import io.hashbrick.node.mem.NativeMemory;
+import io.hashbrick.routing.placement.Placement;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -28,7 +30,7 @@ public final class A2hMap implements AutoCloseable {
      * A cell keeps a handle in 40 bits: its 6-bit generation, 12-bit bucket and the low 22 bits of its
      * 36-bit slot (4 M entries per bucket, 17 G in all: H2P hands out no more, see H2pEntries.MAX_SLOTS).
      */
-    public static final int CELL_SLOT_BITS = 22;
+    public static final int CELL_SLOT_BITS = Handles.SLOT_BITS;
 
     private static final long CELL_SLOT_MASK = (1L << CELL_SLOT_BITS) - 1;
     private static final int HANDLE_SLOT_BITS = 36;
@@ -43,7 +45,7 @@ public final class A2hMap implements AutoCloseable {
     public static final long MAX_HANDLE =
             (GENERATION_MASK << HANDLE_GENERATION_SHIFT) | (BUCKET_MASK << HANDLE_SLOT_BITS) | (CELL_SLOT_MASK - 1);
 
-    static final int REGION_SHIFT = 18; // 2^18 blocks of 4 KiB = 1 GiB
+    static final int REGION_SHIFT = Placement.REGION_SHIFT; // 2^18 blocks of 4 KiB = 1 GiB
     static final int LEAF_SHIFT = 6; // 64 blocks per leaf
     static final int LEAVES_PER_REGION = 1 << (REGION_SHIFT - LEAF_SHIFT);
     static final int CELL_BYTES = 5;
@@ -67,7 +69,7 @@ public final class A2hMap implements AutoCloseable {
             throw new IllegalArgumentException("volume size out of range: blocks=" + blocks);
         }
         this.blocks = blocks;
-        int regions = (int) ((blocks + (1L << REGION_SHIFT) - 1) >>> REGION_SHIFT);
+        int regions = Placement.regions(blocks);
         this.directories = new MemorySegment[regions];
         this.leafCounts = new short[regions][];
         this.regionLeaves = new int[regions];
@@ -82,7 +84,7 @@ public final class A2hMap implements AutoCloseable {
         if (newBlocks < blocks || newBlocks > (1L << 40)) {
             throw new IllegalArgumentException("a map only grows: blocks=" + blocks + " new_blocks=" + newBlocks);
         }
-        int regions = (int) ((newBlocks + (1L << REGION_SHIFT) - 1) >>> REGION_SHIFT);
+        int regions = Placement.regions(newBlocks);
         directories = java.util.Arrays.copyOf(directories, regions);
         leafCounts = java.util.Arrays.copyOf(leafCounts, regions);
         regionLeaves = java.util.Arrays.copyOf(regionLeaves, regions);
@@ -92,7 +94,7 @@ public final class A2hMap implements AutoCloseable {
     /** The handle mapped at {@code block}, or {@link #UNMAPPED}. */
     public long get(long block) {
         checkBlock(block);
-        MemorySegment dir = directories[(int) (block >>> REGION_SHIFT)];
+        MemorySegment dir = directories[Placement.region(block)];
         if (dir == null) {
             return UNMAPPED;
         }
@@ -137,7 +139,7 @@ public final class A2hMap implements AutoCloseable {
         if (!storable(handle)) {
             throw new IllegalArgumentException("handle out of range: handle=" + handle + " block=" + block);
         }
-        int region = (int) (block >>> REGION_SHIFT);
+        int region = Placement.region(block);
         MemorySegment dir = directories[region];
         if (dir == null) {
             dir = NativeMemory.allocateZeroed(DIRECTORY_BYTES);
@@ -164,7 +166,7 @@ public final class A2hMap implements AutoCloseable {
     /** Unmaps {@code block}; returns the handle it held, or {@link #UNMAPPED}. */
     public long remove(long block) {
         checkBlock(block);
-        int region = (int) (block >>> REGION_SHIFT);
+        int region = Placement.region(block);
         MemorySegment dir = directories[region];
         if (dir == null) {
             return UNMAPPED;
@@ -205,7 +207,7 @@ public final class A2hMap implements AutoCloseable {
                 if (leaf == 0) {
                     continue;
                 }
-                long base = ((long) r << REGION_SHIFT) | ((long) li << LEAF_SHIFT);
+                long base = Placement.firstBlock(r) | ((long) li << LEAF_SHIFT);
                 for (int c = 0; c < (1 << LEAF_SHIFT); c++) {
                     long v = readCell(leaf + (long) c * CELL_BYTES);
                     if (v != 0) {

@@ -182,4 +182,146 @@ class DataPathTest {
             assertEquals(data[i].duplicate().rewind(), out, "block=" + i + " seed=" + seed);
         }
     }
+
+    /**
+     * A destage round that keeps throwing is retried a bounded number of times with a doubling backoff,
+     * then the pool goes read-only: writes, partial writes and unmaps answer READ_ONLY, reads still work.
+     */
+    @Test
+    void destageThatKeepsFailingTurnsThePoolReadOnlyAfterBoundedRetries() throws Exception {
+        Random r = new Random(7);
+        List<Long> sleeps = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        try (DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, 1024)))) {
+            ByteBuffer data = random(r, 4, true);
+            assertEquals(IoStatus.OK, Host.write(dp, 1, 0, 4, data.duplicate()));
+            dp.pool().sleeper(sleeps::add);
+            dp.failDestageWith(new IllegalStateException("injected destage failure"));
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (!"read_only".equals(dp.stats().get("pool_state"))) {
+                assertTrue(System.nanoTime() < deadline, "not read-only after 20 s: sleeps=" + sleeps);
+                Thread.sleep(5);
+            }
+            assertEquals(PoolState.RETRIES_MAX, sleeps.size(), "sleeps=" + sleeps);
+            assertEquals(PoolState.BACKOFF_NS_MIN, sleeps.get(0));
+            assertEquals(2 * PoolState.BACKOFF_NS_MIN, sleeps.get(1));
+            assertEquals(PoolState.BACKOFF_NS_MAX, sleeps.get(sleeps.size() - 1));
+            assertEquals("destage_failed", dp.stats().get("pool_read_only_reason"));
+            assertTrue(String.valueOf(dp.stats().get("pool_read_only_error")).contains("injected destage failure"));
+            assertEquals(IoStatus.READ_ONLY, Host.write(dp, 1, 8, 1, random(r, 1, false)));
+            assertEquals(IoStatus.READ_ONLY, Host.writePartial(dp, 1, 0, 512, 512, random(r, 1, false)));
+            assertEquals(IoStatus.READ_ONLY, Host.unmap(dp, 1, 0, 1));
+            ByteBuffer back = ByteBuffer.allocateDirect(4 * 4096);
+            assertEquals(IoStatus.OK, Host.read(dp, 1, 0, 4, back));
+            assertEquals(data.duplicate().rewind(), back.flip(), "reads are served");
+            dp.failDestageWith(null);
+        }
+    }
+
+    /**
+     * An H2P bucket without a free slot refuses the write as NO_SPACE before anything is journalled
+     * (was: the record went durable, then apply threw in H2P). Buckets limited to 2 entries: with 4096
+     * buckets, one fills after a few hundred random blocks.
+     */
+    @Test
+    void fullH2pBucketRefusesTheWriteBeforeTheJournal() throws Exception {
+        Random r = new Random(11);
+        int n = 4096;
+        ByteBuffer[] data = new ByteBuffer[n];
+        int refused = -1;
+        try (DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, n)), 2)) {
+            for (int i = 0; i < n && refused < 0; i++) {
+                data[i] = random(r, 1, false);
+                IoStatus s = Host.write(dp, 1, i, 1, data[i].duplicate());
+                if (s == IoStatus.NO_SPACE) {
+                    refused = i;
+                } else {
+                    assertEquals(IoStatus.OK, s, "block=" + i);
+                }
+            }
+            assertTrue(refused > 0, "no bucket filled in " + n + " blocks");
+            assertEquals(refused, ((Number) dp.stats().get("unique_blocks")).intValue());
+            assertEquals(0, dp.audit(true).discrepancies());
+        }
+        try (DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, n)))) {
+            ByteBuffer back = ByteBuffer.allocateDirect(4096);
+            assertEquals(IoStatus.OK, Host.read(dp, 1, refused, 1, back));
+            assertEquals(ByteBuffer.allocateDirect(4096), back.flip(), "the refused block was never mapped");
+            data[refused] = null;
+            for (int i = 0; i < refused; i++) {
+                back.clear();
+                assertEquals(IoStatus.OK, Host.read(dp, 1, i, 1, back));
+                assertEquals(data[i].duplicate().rewind(), back.flip(), "block=" + i);
+            }
+            assertEquals(0, dp.audit(true).discrepancies());
+        }
+    }
+
+    /**
+     * The checkpoint request protocol: a request made outside the destage thread is served by it and
+     * cleared; with nothing requested and nothing changed no checkpoint follows, and a change brings one
+     * once the interval has passed.
+     */
+    @Test
+    void checkpointRequestIsServedAndClearedAndChangesBringOneAfterTheInterval() throws Exception {
+        DataPath.Config cfg = new DataPath.Config(6, 32L << 20, 4L << 20, 100, 0);
+        try (DataPath dp = DataPath.open(dir, cfg, List.of(new DataPath.VolumeRef(1, 64)))) {
+            long before = checkpoints(dp);
+            dp.requestCheckpoint();
+            long after = awaitCheckpointAfter(dp, before);
+            assertTrue(!dp.checkpointRequested(), "a served request is cleared");
+            Thread.sleep(400); // four intervals, nothing changed, nothing requested
+            assertEquals(after, checkpoints(dp), "no checkpoint without a change or a request");
+            assertEquals(IoStatus.OK, Host.write(dp, 1, 3, 1, random(new Random(5), 1, false)));
+            awaitCheckpointAfter(dp, after);
+        }
+    }
+
+    private static long checkpoints(DataPath dp) {
+        return ((Number) dp.stats().get("checkpoints")).longValue();
+    }
+
+    private static long awaitCheckpointAfter(DataPath dp, long count) throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (checkpoints(dp) <= count) {
+            assertTrue(System.nanoTime() < deadline, "no checkpoint in 10 s: checkpoints=" + count);
+            Thread.sleep(5);
+        }
+        return checkpoints(dp);
+    }
+
+    /**
+     * The metadata area's table of contents holds 384 sections (2 + one per volume + pending): a checkpoint
+     * of 256 volumes (the catalog's limit) works; one of 400 is refused with the counts before anything is
+     * written (was: IllegalStateException from the middle of the write), and what was acknowledged still
+     * comes back from the journal after a restart.
+     */
+    @Test
+    void checkpointOfManyVolumesWorksUpToTheTableAndFailsClearlyBeyondIt() throws Exception {
+        assertTrue(io.hashbrick.node.volume.VolumeService.MAX_VOLUMES + 3 <= MetadataArea.MAX_SECTIONS);
+        List<DataPath.VolumeRef> many = new java.util.ArrayList<>();
+        for (int id = 1; id <= 400; id++) {
+            many.add(new DataPath.VolumeRef(id, 64));
+        }
+        ByteBuffer data = random(new Random(3), 1, false);
+        try (DataPath dp = DataPath.open(dir.resolve("fits"), SMALL, many.subList(0, 256))) {
+            for (int id = 1; id <= 256; id++) {
+                assertEquals(IoStatus.OK, Host.write(dp, id, 1, 1, data.duplicate()));
+            }
+            dp.checkpoint();
+            assertEquals(1L, ((Number) dp.stats().get("checkpoints")).longValue());
+        }
+        try (DataPath dp = DataPath.open(dir.resolve("many"), SMALL, many)) {
+            assertEquals(IoStatus.OK, Host.write(dp, 400, 7, 1, data.duplicate()));
+            java.io.IOException e =
+                    org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, dp::checkpoint);
+            assertTrue(e.getMessage().contains("sections=402 max_sections=384"), e.getMessage());
+            assertTrue(e.getMessage().contains("nothing written"), e.getMessage());
+            assertEquals(0L, ((Number) dp.stats().get("checkpoints")).longValue());
+        }
+        try (DataPath dp = DataPath.open(dir.resolve("many"), SMALL, many)) {
+            ByteBuffer back = ByteBuffer.allocateDirect(4096);
+            assertEquals(IoStatus.OK, Host.read(dp, 400, 7, 1, back));
+            assertEquals(data.duplicate().rewind(), back.flip());
+        }
+    }
 }

@@ -258,4 +258,39 @@ class H2pBucketTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
         assertTrue(e.getMessage().contains(expected), "message=" + e.getMessage() + " expected=" + expected);
     }
+
+    /** Every slot H2P may hand out, in any bucket, is one an A2H cell can store (one limit for both). */
+    @Test
+    void everySlotH2pHandsOutFitsAnA2hCell() {
+        long last = H2pEntries.MAX_SLOTS - 1;
+        for (int b : new int[] {0, 1, H2pHandle.BUCKETS - 1}) {
+            assertTrue(
+                    io.hashbrick.node.volume.A2hMap.storable(H2pHandle.of(b, last)),
+                    "bucket=" + b + " slot=" + last + " is not storable in A2H");
+        }
+    }
+
+    /** A bucket full at its limit says so (slotsFree) before it is asked for a slot it cannot give. */
+    @Test
+    void aFullBucketReportsNoFreeSlotsAndFreedSlotsComeBack() {
+        SplittableRandom random = new SplittableRandom(SEED + 9);
+        MemorySegment fp = Fingerprints.newSegment();
+        try (H2pBucket bucket = new H2pBucket(5, SEED, 3)) {
+            long[] handles = new long[3];
+            for (int i = 0; i < 3; i++) {
+                assertEquals(3 - i, bucket.slotsFree());
+                Fingerprints.randomInBucket(random, fp, 0, 5);
+                handles[i] = bucket.insert(fp, 0, i, 1, 0);
+            }
+            assertEquals(0, bucket.slotsFree());
+            Fingerprints.randomInBucket(random, fp, 0, 5);
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> bucket.insert(fp, 0, 9, 1, 0));
+            assertTrue(e.getMessage().contains("max_slots=3"), e.getMessage());
+            assertEquals(0, bucket.addRef(handles[1], -1));
+            assertEquals(1, bucket.slotsFree());
+            long reused = bucket.insert(fp, 0, 9, 1, 0);
+            assertEquals(H2pHandle.slot(handles[1]), H2pHandle.slot(reused), "the freed slot, not a new one");
+            assertEquals(H2pHandle.generation(handles[1]) + 1, H2pHandle.generation(reused), "its next generation");
+        }
+    }
 }

@@ -29,6 +29,14 @@ final class Host {
         return device(dp, volume).read(block, count, dst);
     }
 
+    /** {@code length} bytes (a multiple of 512) at {@code offsetInBlock} of one 4 KiB block: a read-modify-write. */
+    static synchronized IoStatus writePartial(
+            DataPath dp, int volume, long block, int offsetInBlock, int length, ByteBuffer src) {
+        BlockDevice d = DEVICES.computeIfAbsent(dp, x -> new java.util.HashMap<>())
+                .computeIfAbsent(-volume - 1, v -> Main.LOCAL_ROLES.open(dp, volume, 1L << 40, 512));
+        return d.write(block * 8 + offsetInBlock / 512, length / 512, src, false);
+    }
+
     static IoStatus unmap(DataPath dp, int volume, long block, long count) {
         return device(dp, volume).unmap(block, count);
     }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.hashbrick.node.data.DataPath;
 import io.hashbrick.node.scsi.ScsiDeviceServer;
 import io.hashbrick.node.volume.VolumeService;
 import java.net.URI;
@@ -62,6 +63,58 @@ class ManagementServerTest {
             assertEquals("[ ]", send(http, "GET", base + "volumes", null).body());
             assertEquals(200, send(http, "GET", base + "status", null).statusCode());
         }
+    }
+
+    /**
+     * fail, pull and replace of a working drive are refused (403) unless fault injection is on;
+     * reinsert, and replace of a failed drive (the repair after a real failure), are not.
+     */
+    @Test
+    void destructiveSsdDrillsNeedFaultInjection() throws Exception {
+        DataPath.Config small = new DataPath.Config(6, 32L << 20, 4L << 20, 60_000, 0);
+        try (VolumeService volumes = VolumeService.open(
+                        dir,
+                        new ScsiDeviceServer("HASHBRCK", "TEST", List.of()),
+                        TARGET,
+                        small,
+                        io.hashbrick.node.Main.LOCAL_ROLES);
+                ManagementServer api = new ManagementServer("127.0.0.1", 0, volumes, TARGET, () -> new ObjectMapper()
+                        .createObjectNode()
+                        .put("state", "running"))) {
+            int port = api.start();
+            HttpClient http = HttpClient.newHttpClient();
+            String ssds = "http://127.0.0.1:" + port + "/api/v1/dae/ssds/";
+            for (String action : List.of("1/fail", "2/pull", "3/replace")) {
+                HttpResponse<String> r = send(http, "POST", ssds + action, null);
+                assertEquals(403, r.statusCode(), action + ": " + r.body());
+                assertTrue(r.body().contains("fault injection is off"), r.body());
+                assertTrue(r.body().contains("--allow-fault-injection"), r.body());
+            }
+            assertEquals(
+                    403,
+                    send(http, "POST", "http://127.0.0.1:" + port + "/api/v1/dae/corrupt?cells=1", null)
+                            .statusCode());
+            assertEquals("OK,OK,OK,OK,OK,OK", healths(volumes.dataPath()), "a refused drill changed nothing");
+            // reinsert discards nothing: judged by the slot's state (409: slot 2 was not pulled), not refused
+            assertEquals(409, send(http, "POST", ssds + "2/reinsert", null).statusCode());
+            volumes.dataPath().drill("fail", 4); // a drive that really failed
+            HttpResponse<String> r = send(http, "POST", ssds + "4/replace", null);
+            assertEquals(200, r.statusCode(), r.body());
+            api.allowFaultInjection(true);
+            assertEquals(200, send(http, "POST", ssds + "1/fail", null).statusCode());
+            assertEquals(200, send(http, "POST", ssds + "2/pull", null).statusCode());
+            assertEquals(200, send(http, "POST", ssds + "2/reinsert", null).statusCode());
+            assertEquals(200, send(http, "POST", ssds + "3/replace", null).statusCode());
+            assertEquals(400, send(http, "POST", ssds + "99/fail", null).statusCode(), "no such slot");
+        }
+    }
+
+    private static String healths(DataPath data) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < data.dae().slotCount(); i++) {
+            b.append(i == 0 ? "" : ",").append(data.dae().health(i));
+        }
+        return b.toString();
     }
 
     static HttpResponse<String> send(HttpClient http, String method, String url, String body) throws Exception {

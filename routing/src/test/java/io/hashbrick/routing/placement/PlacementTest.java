@@ -29,4 +29,41 @@ class PlacementTest {
         assertThrows(IllegalArgumentException.class, () -> Placement.handle(4096, 0));
         assertThrows(IllegalArgumentException.class, () -> Placement.handle(0, Placement.MAX_SLOT + 1));
     }
+
+    /** The segment form reads the same 12 bits as the byte form, at any offset, over seeded fingerprints. */
+    @Test
+    void bucketOfASegmentIsTheTopTwelveBitsAtItsOffset() {
+        java.util.SplittableRandom random = new java.util.SplittableRandom(0x5EED_0006L);
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment seg = arena.allocate(3 * 32);
+            byte[] fp = new byte[32];
+            for (int n = 0; n < 10_000; n++) {
+                random.nextBytes(fp);
+                long offset = 32L * (n % 3);
+                java.lang.foreign.MemorySegment.copy(
+                        fp, 0, seg, java.lang.foreign.ValueLayout.JAVA_BYTE, offset, fp.length);
+                int expected =
+                        new java.math.BigInteger(1, fp).shiftRight(256 - 12).intValue();
+                assertEquals(expected, Placement.bucket(seg, offset), "n=" + n);
+                assertEquals(expected, Placement.bucket(fp[0], fp[1]), "n=" + n);
+            }
+        }
+    }
+
+    @Test
+    void regionsAreOneGibOfFourKibBlocks() {
+        assertEquals(1L << 30, Placement.REGION_BYTES);
+        assertEquals(1L << 18, Placement.BLOCKS_PER_REGION);
+        assertEquals(0, Placement.region(0));
+        assertEquals(0, Placement.region((1L << 18) - 1));
+        assertEquals(1, Placement.region(1L << 18));
+        assertEquals((1 << 22) - 1, Placement.region((1L << 40) - 1), "the last block of the largest volume");
+        assertEquals(5L << 18, Placement.firstBlock(5));
+        assertEquals(Placement.region(Placement.firstBlock(77)), 77);
+        assertEquals(0, Placement.regions(0));
+        assertEquals(1, Placement.regions(1));
+        assertEquals(1, Placement.regions(1L << 18));
+        assertEquals(2, Placement.regions((1L << 18) + 1));
+        assertEquals(1 << 22, Placement.regions(1L << 40));
+    }
 }

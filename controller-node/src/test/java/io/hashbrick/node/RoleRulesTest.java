@@ -1,0 +1,71 @@
+package io.hashbrick.node;
+
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+
+import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import com.tngtech.archunit.core.importer.ImportOption;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The role rules of DESIGN.md ("Inside controller-node"), as far as the code is apart today (issue 16
+ * step a): R's front end reaches D and C only through {@code api}; the contracts depend on no role.
+ * The rules for {@code volume}, {@code data} and {@code xdp} join as steps b and c separate them.
+ */
+class RoleRulesTest {
+    private static JavaClasses classes;
+
+    @BeforeAll
+    static void importAll() {
+        classes = new ClassFileImporter()
+                .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+                .importPackages("io.hashbrick.node");
+    }
+
+    @Test
+    void theFrontEndSeesTheRolesOnlyThroughTheirContracts() {
+        noClasses()
+                .that()
+                .resideInAPackage("io.hashbrick.node.front..")
+                .should()
+                .dependOnClassesThat()
+                .resideInAnyPackage(
+                        "io.hashbrick.node.data..",
+                        "io.hashbrick.node.volume..",
+                        "io.hashbrick.node.api.local..",
+                        "io.hashbrick.node.mgmt..",
+                        "io.hashbrick.sim..",
+                        "io.hashbrick.journal..")
+                .check(classes);
+    }
+
+    @Test
+    void theContractsDependOnNoRole() {
+        noClasses()
+                .that()
+                .resideInAPackage("io.hashbrick.node.api")
+                .should()
+                .dependOnClassesThat()
+                .resideInAnyPackage(
+                        "io.hashbrick.node.front..",
+                        "io.hashbrick.node.data..",
+                        "io.hashbrick.node.volume..",
+                        "io.hashbrick.node.scsi..",
+                        "io.hashbrick.node.iscsi..",
+                        "io.hashbrick.node.mgmt..")
+                .check(classes);
+    }
+
+    @Test
+    void dataNeverSeesTheFrontEnd() {
+        noClasses()
+                .that()
+                .resideInAPackage("io.hashbrick.node.data..")
+                .should()
+                .dependOnClassesThat()
+                .resideInAnyPackage(
+                        "io.hashbrick.node.front..", "io.hashbrick.node.scsi..", "io.hashbrick.node.iscsi..")
+                .check(classes);
+    }
+}

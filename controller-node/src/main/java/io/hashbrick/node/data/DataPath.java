@@ -375,6 +375,7 @@ public final class DataPath implements AutoCloseable {
                             replayed[0]++;
                         }
                     });
+            h2p.rebuildFreeLists(); // replayed puts took the slots their records name
             // Volumes the catalog no longer lists were deleted: drop their mappings.
             replaying = true;
             List<Integer> known = new ArrayList<>();
@@ -501,7 +502,9 @@ public final class DataPath implements AutoCloseable {
     static final byte ACK_RECORD = RecordType.OUTBOX_ACK;
     static final int PUT_HEADER = 8;
     static final int PUT_REF_BYTES = 1 + 32;
-    static final int PUT_NEW_FIXED = 1 + 32 + 2;
+    /** kind, fingerprint, the handle the live node gave the block (replay puts it at that slot), length. */
+    static final int PUT_NEW_FIXED = 1 + 32 + 8 + 2;
+
     static final int SET_HEADER = 16;
     static final int DEREF_HEADER = 16;
     /** Handles per deref record: one outbox batch. */
@@ -661,7 +664,8 @@ public final class DataPath implements AutoCloseable {
             if (len < 1 || len > BlockCodec.BLOCK_BYTES) {
                 throw new IllegalArgumentException("put: block length out of range: block=" + i + " length=" + len);
             }
-            p.set(U16, at + 33, (short) len);
+            p.set(U64, at + 33, H2pHandle.NONE); // filled in by applyPut, before the record is written
+            p.set(U16, at + 41, (short) len);
             MemorySegment.copy(x.dataSegment, (long) i * BlockCodec.MAX_COMPRESSED_BYTES, p, at + PUT_NEW_FIXED, len);
             at += PUT_NEW_FIXED + len;
             need += SegmentStore.footprint(len);
@@ -700,7 +704,8 @@ public final class DataPath implements AutoCloseable {
         p.set(U32, 4, 0);
         long seq = appendLocked(c, PUT_RECORD, p.asSlice(0, at));
         if (seq > 0) {
-            applyPut(p, 0, x.handles);
+            applyPut(p, 0, x.handles); // handles of new blocks go into the record before it is written
+            journal.writeInline();
             if (pendingBytes > layout.stripeDataBytes() / 2) {
                 destageWake.signal();
             }
@@ -708,12 +713,16 @@ public final class DataPath implements AutoCloseable {
         return seq;
     }
 
-    /** Appends a record and makes it durable (NVRAM: a persist is a fence), or asks for a checkpoint. */
+    /**
+     * Appends a record (or asks for a checkpoint on back-pressure). The caller applies it and then makes
+     * it durable with {@code journal.writeInline()} (NVRAM: a persist is a fence; the payload is copied
+     * then, so applying first may fill in what the apply decides, such as a new block's handle). The
+     * lock is held throughout: nobody sees the change before the record is durable.
+     */
     private long appendLocked(Ctx c, byte type, MemorySegment payload) {
         c.entry.set(type, 0, payload, c.completion);
         long seq = journal.append(c.entry);
         if (seq > 0) {
-            journal.writeInline(); // durable now: no hand-off to a writer thread
             lastSequence = seq;
             changesSinceCheckpoint++;
         } else if (seq == Journal.BACK_PRESSURED) {
@@ -741,15 +750,19 @@ public final class DataPath implements AutoCloseable {
                     writesDuplicate += replaying ? 0 : 1;
                 }
             } else if (kind == KIND_NEW) {
-                int len = p.get(U16, at + 33) & 0xFFFF;
+                long handleAt = at + 33;
+                int len = p.get(U16, at + 41) & 0xFFFF;
                 long dataAt = at + PUT_NEW_FIXED;
                 at += PUT_NEW_FIXED + len;
-                if (h != H2pHandle.NONE) {
+                if (h != H2pHandle.NONE) { // the same new block twice in one put: the second is a reference
                     h2p.addRef(h, 1);
                     writesDuplicate += replaying ? 0 : 1;
+                } else if (replaying) {
+                    h = insertPending(p, fpAt, dataAt, len, p.get(U64, handleAt));
                 } else {
-                    h = insertPending(p, fpAt, dataAt, len);
-                    writesUnique += replaying ? 0 : 1;
+                    h = insertPending(p, fpAt, dataAt, len, H2pHandle.NONE);
+                    p.set(U64, handleAt, h);
+                    writesUnique++;
                 }
             } else {
                 throw new IllegalStateException("unknown PUT entry kind: kind=" + kind);
@@ -814,6 +827,7 @@ public final class DataPath implements AutoCloseable {
         long seq = appendLocked(c, DEREF_RECORD, p.asSlice(0, DEREF_HEADER + 8L * x.count));
         if (seq > 0) {
             applyDeref(p, 0);
+            journal.writeInline();
         }
         return seq;
     }
@@ -903,6 +917,7 @@ public final class DataPath implements AutoCloseable {
         long seq = appendLocked(c, SET_RECORD, p.asSlice(0, SET_HEADER + 8L * x.count));
         if (seq > 0) {
             applySet(p, 0, x.replaced);
+            journal.writeInline();
         }
         return seq;
     }
@@ -1038,6 +1053,7 @@ public final class DataPath implements AutoCloseable {
         long seq = appendLocked(c, UNMAP_RECORD, p.asSlice(0, 24));
         if (seq > 0) {
             x.unmapped += applyUnmapRun(p, 0);
+            journal.writeInline();
         }
         return seq;
     }
@@ -1116,6 +1132,7 @@ public final class DataPath implements AutoCloseable {
                     return; // the deref is durable; its ACK comes with the next drain (a duplicate then)
                 }
                 applyAck(call.operationId);
+                journal.writeInline();
             } finally {
                 lock.unlock();
             }
@@ -1358,6 +1375,11 @@ public final class DataPath implements AutoCloseable {
     }
 
     private long insertPending(MemorySegment p, long fpAt, long dataAt, int len) {
+        return insertPending(p, fpAt, dataAt, len, H2pHandle.NONE);
+    }
+
+    /** Stores a journalled block; at {@code handle} exactly when it is not NONE (replay of a put). */
+    private long insertPending(MemorySegment p, long fpAt, long dataAt, int len, long handle) {
         int id;
         if (pendingFreeCount > 0) {
             id = pendingFree[--pendingFreeCount];
@@ -1372,7 +1394,10 @@ public final class DataPath implements AutoCloseable {
         byte[] data = new byte[len];
         MemorySegment.copy(p, ValueLayout.JAVA_BYTE, dataAt, data, 0, len);
         int bytes = SegmentStore.HEADER_BYTES + len;
-        long h = h2p.insert(p, fpAt, id, bytes >>> 4, ((bytes & 15) << 1) | FLAG_IN_JOURNAL);
+        int flags = ((bytes & 15) << 1) | FLAG_IN_JOURNAL;
+        long h = handle == H2pHandle.NONE
+                ? h2p.insert(p, fpAt, id, bytes >>> 4, flags)
+                : h2p.insertAt(p, fpAt, handle, id, bytes >>> 4, flags);
         pending[id] = data;
         pendingHandle[id] = h;
         pendingCount++;

@@ -85,6 +85,35 @@ public final class H2pBucket implements AutoCloseable {
     }
 
     /**
+     * Journal replay: stores a fingerprint the caller found absent at exactly {@code handle} (the slot
+     * and generation the live node gave it and C's records name), with refcount 1.
+     */
+    public long insertAt(MemorySegment fp, long offset, long handle, long location, int length, int flags) {
+        checkPlacement(location, length, flags);
+        checkBucket(fp, offset);
+        checkWritable();
+        if (H2pHandle.bucket(handle) != bucket || (handle & ~H2pHandle.HANDLE_MASK) != 0) {
+            throw new IllegalArgumentException(
+                    "replayed handle of another bucket: bucket=" + bucket + " handle=0x" + Long.toHexString(handle));
+        }
+        long word0 = fp.get(H2pEntries.LONG_LE, offset + H2pEntries.FP_FIRST_STORED);
+        assert index.find(fp, offset, word0) < 0 : "insert of a present fingerprint: bucket=" + bucket;
+        long slot = H2pHandle.slot(handle);
+        entries.placeAt(slot);
+        entries.write(slot, fp, offset, location, length, flags, 1);
+        entries.setGeneration(slot, H2pHandle.generation(handle));
+        index.add(slot, word0);
+        live++;
+        return handle;
+    }
+
+    /** After a replay that placed entries at given slots: the free list is built again now. */
+    void rebuildFreeList() {
+        checkWritable();
+        entries.rebuildFreeListIfStale();
+    }
+
+    /**
      * The write path's step 2 (DESIGN.md): a known fingerprint gains a reference, a new one is stored
      * at {@code location} with refcount 1. @return the handle, with {@link H2pHandle#INSERTED} set when
      * the entry is new (decode with {@link H2pHandle#inserted} and {@link H2pHandle#handle})

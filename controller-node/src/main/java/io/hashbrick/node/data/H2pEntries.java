@@ -120,6 +120,9 @@ final class H2pEntries {
 
     /** @return a slot to fill: the most recently freed one, else a fresh one (growing the array) */
     long take() {
+        if (freeListStale) {
+            rebuildFreeList();
+        }
         if (freeHead != 0) {
             long slot = freeHead - 1;
             assert refcountField(slot) == 0 : "free slot in use: slot=" + slot;
@@ -134,6 +137,53 @@ final class H2pEntries {
         }
         ALL.set(LONG_LE, at(highWater) + WORD_OFFSET, 0L); // generation 0 (pages are not zeroed)
         return highWater++;
+    }
+
+    /** Slots were placed by {@link #placeAt} since the free list was last built: it must not be used. */
+    private boolean freeListStale;
+
+    /**
+     * Journal replay: makes exactly {@code slot} available for an entry, whatever the free list says (a
+     * replayed put names the slot the live node gave it). Slots passed on the way up are free. The
+     * free list is rebuilt before the next {@link #take}.
+     */
+    void placeAt(long slot) {
+        if (slot < 0 || slot >= maxSlots) {
+            throw new IllegalStateException("replayed slot out of range: slot=" + slot + " max_slots=" + maxSlots);
+        }
+        while (highWater <= slot) { // bounded by slot - highWater; grows a page each 32 slots
+            if (highWater == capacity) {
+                grow();
+            }
+            long at = at(highWater);
+            ALL.set(LONG_LE, at + WORD_OFFSET, 0L);
+            ALL.set(SHORT_LE, at + META_OFFSET, (short) 0);
+            highWater++;
+        }
+        if (refcountField(slot) != 0) {
+            throw new IllegalStateException("replayed slot is in use: slot=" + slot);
+        }
+        freeListStale = true;
+    }
+
+    /** After a replay: the free list rebuilt if {@link #placeAt} made it stale. */
+    void rebuildFreeListIfStale() {
+        if (freeListStale) {
+            rebuildFreeList();
+        }
+    }
+
+    /** Links every slot below the high-water mark that holds no entry, keeping each one's generation. */
+    void rebuildFreeList() {
+        freeHead = 0;
+        for (long slot = highWater - 1; slot >= 0; slot--) {
+            if (refcountField(slot) == 0) {
+                long at = at(slot);
+                ALL.set(LONG_LE, at + WORD_OFFSET, freeHead | (word(slot) & GENERATION_MASK));
+                freeHead = slot + 1;
+            }
+        }
+        freeListStale = false;
     }
 
     /**

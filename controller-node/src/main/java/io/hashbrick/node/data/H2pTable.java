@@ -85,6 +85,18 @@ public final class H2pTable implements AutoCloseable {
         return buckets[Placement.bucket(fp, offset)].insert(fp, offset, location, length, flags);
     }
 
+    /** Journal replay: see {@link H2pBucket#insertAt}. */
+    public long insertAt(MemorySegment fp, long offset, long handle, long location, int length, int flags) {
+        return buckets[Placement.bucket(fp, offset)].insertAt(fp, offset, handle, location, length, flags);
+    }
+
+    /** After a replay: every bucket's free list built again (a bucket whose list is intact is untouched too). */
+    public void rebuildFreeLists() {
+        for (H2pBucket b : buckets) {
+            b.rebuildFreeList();
+        }
+    }
+
     public long addOrInsert(MemorySegment fp, long offset, long location, int length, int flags) {
         return buckets[Placement.bucket(fp, offset)].addOrInsert(fp, offset, location, length, flags);
     }

@@ -109,7 +109,11 @@ class CrashSafetyIT {
                     continue;
                 }
                 byte[] r = i.command(0, IscsiProtocolTest.cdb10(0x28, b * 8L, 8), 4096, true, null);
-                assertEquals(0, r[0], "read status seed=" + seed + " block=" + b);
+                if (r[0] != 0) {
+                    List<String> log = Files.readAllLines(data.resolve("node.log"));
+                    fail("read status " + r[0] + " seed=" + seed + " block=" + b + "; node.log tail:\n"
+                            + String.join("\n", log.subList(Math.max(0, log.size() - 25), log.size())));
+                }
                 byte[] got = Arrays.copyOfRange(r, 1, r.length);
                 byte[] want = acked[b] == null ? new byte[4096] : acked[b];
                 boolean ok = Arrays.equals(got, want) || (b == inflightBlock && Arrays.equals(got, inflight));

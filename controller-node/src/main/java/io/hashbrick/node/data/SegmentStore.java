@@ -77,7 +77,10 @@ public final class SegmentStore {
     private final int[] extent;
     /** Data columns (by slot) whose live blocks a rebuild moved out and whose parity it is taking out. */
     private final int[] zeroing;
-    /** Bumped each time a stripe is opened: cached reconstructions of an older use are stale. */
+    /**
+     * The stripe's generation: bumped each time it is opened, and when a refill target is opened and
+     * after each refill flush. A reconstruction read under an older generation is stale.
+     */
     private final int[] epoch;
     /** Whole stripes rebuilt from parity, most recent last (sealed stripes only: their data is fixed). */
     private final java.util.ArrayDeque<Reconstructed> reconstructed = new java.util.ArrayDeque<>();
@@ -1418,11 +1421,13 @@ public final class SegmentStore {
         int lost;
         int zero;
         int ext;
+        int ep;
         synchronized (this) {
             memberMask = members[s];
             lost = degraded[s];
             zero = zeroed[s];
             ext = extent[s];
+            ep = epoch[s]; // with the geometry: a reconstruction is valid for this generation only
         }
         if (memberMask == 0) {
             return -1; // freed under us: the caller retries from H2P
@@ -1462,7 +1467,7 @@ public final class SegmentStore {
             boolean ok;
             reconstructGate.readLock().lock();
             try {
-                ok = reconstruct(s, col, lost, zero, ext, missing | suspects, suspects, first, last, scratch);
+                ok = reconstruct(s, ep, col, lost, zero, ext, missing | suspects, suspects, first, last, scratch);
             } finally {
                 reconstructGate.readLock().unlock();
             }
@@ -1478,10 +1483,13 @@ public final class SegmentStore {
 
     /**
      * Rebuilds the cells of {@code missing} data columns among [first, last] into scratch. One missing
-     * data column with P readable: per row, XOR of the row. Otherwise the whole stripe and RDP.
+     * data column with P readable: per row, XOR of the row. Otherwise the whole stripe and RDP, kept in
+     * the cache only if the stripe is still at generation {@code ep} (the one its geometry was read
+     * under) once the reconstruction is done: a refill in between may have mixed old and new cells.
      */
     private boolean reconstruct(
             int s,
+            int ep,
             int[] col,
             int lost,
             int zero,
@@ -1509,7 +1517,7 @@ public final class SegmentStore {
                         s, col, zero, extCells, Integer.numberOfTrailingZeros(unreadable), first, last, scratch)) {
             return true;
         }
-        byte[][][] cached = suspects != 0 ? null : cachedReconstruction(s);
+        byte[][][] cached = suspects != 0 ? null : cachedReconstruction(s, ep);
         if (cached != null) {
             copyOut(cached, unreadable, first, last, scratch);
             return true;
@@ -1533,9 +1541,9 @@ public final class SegmentStore {
             new Rdp(w - 2).reconstruct(v, a, b);
             copyOut(v, unreadable, first, last, scratch);
             synchronized (this) {
-                if (state[s] == SEALED && suspects == 0) {
+                if (state[s] == SEALED && suspects == 0 && epoch[s] == ep) {
                     reconstructed.removeIf(e -> e.stripe() == s);
-                    reconstructed.addLast(new Reconstructed(s, epoch[s], v));
+                    reconstructed.addLast(new Reconstructed(s, ep, v));
                     while (reconstructed.size() > RECONSTRUCTED_MAX) {
                         reconstructed.removeFirst();
                     }
@@ -1546,12 +1554,13 @@ public final class SegmentStore {
         return false;
     }
 
-    private synchronized byte[][][] cachedReconstruction(int s) {
-        if (state[s] != SEALED) {
+    /** The cached reconstruction of stripe {@code s} at generation {@code ep}, if that is still its generation. */
+    private synchronized byte[][][] cachedReconstruction(int s, int ep) {
+        if (state[s] != SEALED || epoch[s] != ep) {
             return null;
         }
         for (Reconstructed e : reconstructed) {
-            if (e.stripe() == s && e.epoch() == epoch[s]) {
+            if (e.stripe() == s && e.epoch() == ep) {
                 return e.columns();
             }
         }
@@ -1579,8 +1588,10 @@ public final class SegmentStore {
         int lost;
         int zero;
         int ext;
+        int ep;
         synchronized (this) {
-            if (state[(int) s] != SEALED || cachedReconstruction((int) s) != null) {
+            ep = epoch[(int) s];
+            if (state[(int) s] != SEALED || cachedReconstruction((int) s, ep) != null) {
                 return;
             }
             memberMask = members[(int) s];
@@ -1596,7 +1607,7 @@ public final class SegmentStore {
             }
         }
         if (missing != 0) {
-            reconstruct((int) s, col, lost, zero, ext, missing, -2, 0, -1, null);
+            reconstruct((int) s, ep, col, lost, zero, ext, missing, -2, 0, -1, null);
         }
     }
 

@@ -79,15 +79,27 @@ public final class SegmentStore {
     private final int[] zeroing;
     /**
      * The stripe's generation: bumped each time it is opened, and when a refill target is opened and
-     * after each refill flush. A reconstruction read under an older generation is stale.
+     * after each refill flush (its data and parity changed). A reconstruction, or a repair's copy, read
+     * under an older generation is stale.
      */
     private final int[] epoch;
-    /** Whole stripes rebuilt from parity, most recent last (sealed stripes only: their data is fixed). */
-    private final java.util.ArrayDeque<Reconstructed> reconstructed = new java.util.ArrayDeque<>();
-
-    private record Reconstructed(int stripe, int epoch, byte[][][] columns) {}
-
+    /**
+     * Whole stripes rebuilt from parity (sealed stripes only), each kept with the generation it was
+     * read under: an entry is served only while the stripe is still at that generation.
+     */
     private static final int RECONSTRUCTED_MAX = 4;
+
+    private final int[] cachedStripe = new int[RECONSTRUCTED_MAX];
+    private final int[] cachedEpoch = new int[RECONSTRUCTED_MAX];
+    private final long[] cachedUse = new long[RECONSTRUCTED_MAX];
+    private final StripeScratch[] cachedScratch = new StripeScratch[RECONSTRUCTED_MAX];
+    private long cacheClock;
+    /** Free whole-stripe scratch areas (see {@link StripeScratch}): a small bounded pool. */
+    private static final int SCRATCH_POOL_MAX = 2;
+
+    private final StripeScratch[] scratchPool = new StripeScratch[SCRATCH_POOL_MAX];
+    private int scratchPooled;
+    private long scratchAllocations;
     /** Generation of each slot's drive as this store last knew it (a replace is a lost column). */
     private final int[] generation;
     /** Health of each slot as last polled. */
@@ -185,6 +197,7 @@ public final class SegmentStore {
         this.extent = new int[n];
         this.zeroing = new int[n];
         this.epoch = new int[n];
+        Arrays.fill(cachedStripe, -1);
         this.freeStripes = n;
         this.cps = layout.cellsPerStripe();
         if ((long) n * cps > Integer.MAX_VALUE - 64) {
@@ -211,18 +224,37 @@ public final class SegmentStore {
 
     /** Slot of every column of {@code stripe}: data 0..w-3, P at w-2, Q at w-1. */
     private static int[] columnSlots(long stripe, int memberMask) {
-        int w = Integer.bitCount(memberMask);
-        int[] sorted = new int[w];
-        for (int i = 0, j = 0; i < 32; i++) {
-            if ((memberMask & (1 << i)) != 0) {
-                sorted[j++] = i;
-            }
-        }
-        int[] col = new int[w];
-        for (int j = 0; j < w; j++) {
-            col[j] = sorted[(int) ((j + stripe) % w)];
+        return columnSlots(stripe, memberMask, new int[Integer.bitCount(memberMask)]);
+    }
+
+    /** As {@link #columnSlots(long, int)}, into {@code col} (of the stripe's width). */
+    private static int[] columnSlots(long stripe, int memberMask, int[] col) {
+        for (int j = 0; j < col.length; j++) {
+            col[j] = slotOf(stripe, memberMask, j);
         }
         return col;
+    }
+
+    /** Slot of column {@code j} of {@code stripe}: the ((j + stripe) mod w)-th member slot, lowest first. */
+    private static int slotOf(long stripe, int memberMask, int j) {
+        int m = memberMask;
+        for (int n = (int) ((j + stripe) % Integer.bitCount(memberMask)); n > 0; n--) {
+            m &= m - 1; // drops the lowest member
+        }
+        return Integer.numberOfTrailingZeros(m);
+    }
+
+    private static final Rdp[] RDP = new Rdp[24];
+
+    static {
+        for (int k = 1; k < RDP.length; k++) {
+            RDP[k] = new Rdp(k);
+        }
+    }
+
+    /** The (stateless) RDP coder for {@code k} data columns. */
+    private static Rdp rdp(int k) {
+        return RDP[k];
     }
 
     private long ssdOffset(long stripe, int row) {
@@ -690,7 +722,7 @@ public final class SegmentStore {
         }
         // Parity over the whole image (cells past the fill are zero, and count as zero).
         byte[][][] view = view(w);
-        new Rdp(w - 2).encode(view);
+        rdp(w - 2).encode(view);
         writeParity(s, col[w - 2], image[23], lastP);
         writeParity(s, col[w - 1], image[24], lastQ);
         parityOnDisk = true;
@@ -884,7 +916,7 @@ public final class SegmentStore {
                 }
             }
         }
-        new Rdp(k).encode(d);
+        rdp(k).encode(d);
         // 3. The P and Q cells that change, as the SSDs hold them now.
         if (!readParity(s, col[k], d[k], lastP, pKnown) || !readParity(s, col[k + 1], d[k + 1], lastQ, qKnown)) {
             return abortRefill(s, "parity_read_failed");
@@ -923,7 +955,7 @@ public final class SegmentStore {
             refillFlushes++;
             extent[s] = Math.max(extent[s], (maxDirty + 1) * CELL);
             epoch[s]++;
-            reconstructed.removeIf(e -> e.stripe() == s);
+            dropCached(s);
             int nowLost = Integer.bitCount(degraded[s] | lostBefore);
             if (nowLost > 2) {
                 Log.error(
@@ -1432,7 +1464,6 @@ public final class SegmentStore {
         if (memberMask == 0) {
             return -1; // freed under us: the caller retries from H2P
         }
-        int[] col = columnSlots(s, memberMask);
         int off = (int) (location - s * stripeBytes);
         int first = off / CELL;
         int last = (off + bytes - 1) / CELL;
@@ -1441,7 +1472,7 @@ public final class SegmentStore {
         while (cell <= last) {
             int column = cell / ROWS;
             int runEnd = Math.min(last + 1, (column + 1) * ROWS);
-            int slot = col[column];
+            int slot = slotOf(s, memberMask, column);
             ByteBuffer dst = scratch.slice((cell - first) * CELL, (runEnd - cell) * CELL);
             if ((zero & (1 << slot)) != 0) {
                 return -1; // a rebuilt (emptied) column holds no live record
@@ -1467,7 +1498,8 @@ public final class SegmentStore {
             boolean ok;
             reconstructGate.readLock().lock();
             try {
-                ok = reconstruct(s, ep, col, lost, zero, ext, missing | suspects, suspects, first, last, scratch);
+                int mode = suspects != 0 ? FOR_REPAIR : FOR_READ;
+                ok = reconstruct(s, ep, memberMask, lost, zero, ext, missing | suspects, mode, first, last, scratch);
             } finally {
                 reconstructGate.readLock().unlock();
             }
@@ -1481,90 +1513,215 @@ public final class SegmentStore {
         return off - first * CELL;
     }
 
+    /** A read: may be served from, and fills, the reconstruction cache. */
+    private static final int FOR_READ = 0;
+    /** A repair (suspect columns): neither served from nor put in the cache (it is not what the SSDs say). */
+    private static final int FOR_REPAIR = 1;
+    /** A rebuild's whole-stripe reconstruction, for the cache only ({@link #prepareRebuild}). */
+    private static final int FOR_REBUILD = 2;
+
     /**
      * Rebuilds the cells of {@code missing} data columns among [first, last] into scratch. One missing
-     * data column with P readable: per row, XOR of the row. Otherwise the whole stripe and RDP, kept in
-     * the cache only if the stripe is still at generation {@code ep} (the one its geometry was read
-     * under) once the reconstruction is done: a refill in between may have mixed old and new cells.
+     * data column with P readable: per row, XOR of the row. Otherwise the whole stripe and RDP, into a
+     * pooled {@link StripeScratch} that the cache keeps if the stripe is still at generation {@code ep}
+     * (the one its geometry was read under) once the reconstruction is done.
      */
     private boolean reconstruct(
             int s,
             int ep,
-            int[] col,
+            int memberMask,
             int lost,
             int zero,
             int ext,
             int missing,
-            int suspects,
+            int mode,
             int first,
             int last,
             ByteBuffer scratch) {
-        int w = col.length;
-        int extCells = (ext + CELL - 1) / CELL;
-        // Columns we cannot read: lost or unhealthy members, plus the suspect and the missing ones.
-        int unreadable = 0; // by our column index (0..w-1)
-        for (int j = 0; j < w; j++) {
-            if ((zero & (1 << col[j])) != 0) {
-                continue; // a zeroed column is known: all zero
-            }
-            if ((lost & (1 << col[j])) != 0 || !usable(col[j]) || ((missing >>> j) & 1) != 0) {
-                unreadable |= 1 << j;
-            }
-        }
-        if (Integer.bitCount(unreadable) == 1
-                && Integer.numberOfTrailingZeros(unreadable) < w - 2
-                && rowRebuild(
-                        s, col, zero, extCells, Integer.numberOfTrailingZeros(unreadable), first, last, scratch)) {
-            return true;
-        }
-        byte[][][] cached = suspects != 0 ? null : cachedReconstruction(s, ep);
-        if (cached != null) {
-            copyOut(cached, unreadable, first, last, scratch);
-            return true;
-        }
-        for (int attempt = 0; attempt < 3; attempt++) {
-            if (Integer.bitCount(unreadable) > 2) {
-                Log.error(
-                        "stripe_unrecoverable",
-                        "stripe=" + s + " unreadable_columns=" + Integer.toBinaryString(unreadable) + " width=" + w);
-                return false;
-            }
-            byte[][][] v = new byte[w][ROWS][CELL];
-            int failedRead = readStripe(s, col, zero, extCells, unreadable, v);
-            if (failedRead >= 0) {
-                unreadable |= 1 << failedRead;
-                continue;
-            }
-            int a = Integer.numberOfTrailingZeros(unreadable);
-            int rest = unreadable & ~(1 << a);
-            int b = rest == 0 ? -1 : Integer.numberOfTrailingZeros(rest);
-            new Rdp(w - 2).reconstruct(v, a, b);
-            copyOut(v, unreadable, first, last, scratch);
-            synchronized (this) {
-                if (state[s] == SEALED && suspects == 0 && epoch[s] == ep) {
-                    reconstructed.removeIf(e -> e.stripe() == s);
-                    reconstructed.addLast(new Reconstructed(s, ep, v));
-                    while (reconstructed.size() > RECONSTRUCTED_MAX) {
-                        reconstructed.removeFirst();
-                    }
+        int w = Integer.bitCount(memberMask);
+        StripeScratch x = borrowScratch();
+        boolean kept = false;
+        try {
+            int[] col = columnSlots(s, memberMask, x.slots(w));
+            int extCells = (ext + CELL - 1) / CELL;
+            // Columns we cannot read: lost or unhealthy members, plus the suspect and the missing ones.
+            int unreadable = 0; // by our column index (0..w-1)
+            for (int j = 0; j < w; j++) {
+                if ((zero & (1 << col[j])) != 0) {
+                    continue; // a zeroed column is known: all zero
+                }
+                if ((lost & (1 << col[j])) != 0 || !usable(col[j]) || ((missing >>> j) & 1) != 0) {
+                    unreadable |= 1 << j;
                 }
             }
-            return true;
+            int m = Integer.numberOfTrailingZeros(unreadable);
+            if (Integer.bitCount(unreadable) == 1 && m < w - 2) {
+                if (mode == FOR_REBUILD) {
+                    return true; // reads rebuild such a column's cells from their rows: nothing to cache
+                }
+                if (rowRebuild(s, col, zero, extCells, m, first, last, scratch, x)) {
+                    return true;
+                }
+            }
+            if (mode != FOR_REPAIR && copyCached(s, ep, unreadable, first, last, scratch)) {
+                return true;
+            }
+            for (int attempt = 0; attempt < 3; attempt++) {
+                if (Integer.bitCount(unreadable) > 2) {
+                    Log.error(
+                            "stripe_unrecoverable",
+                            "stripe=" + s + " unreadable_columns=" + Integer.toBinaryString(unreadable) + " width="
+                                    + w);
+                    return false;
+                }
+                int failedRead = readStripe(s, col, zero, extCells, unreadable, x);
+                if (failedRead >= 0) {
+                    unreadable |= 1 << failedRead;
+                    continue;
+                }
+                int a = Integer.numberOfTrailingZeros(unreadable);
+                int rest = unreadable & ~(1 << a);
+                int b = rest == 0 ? -1 : Integer.numberOfTrailingZeros(rest);
+                rdp(w - 2).reconstruct(x.view(w), a, b);
+                copyOut(x.cells, unreadable, first, last, scratch);
+                kept = mode != FOR_REPAIR && cache(s, ep, x);
+                return true;
+            }
+            return false;
+        } finally {
+            if (!kept) {
+                releaseScratch(x);
+            }
+        }
+    }
+
+    /**
+     * Whole-stripe working memory for reconstructs, scrubs and re-encodes: every column's cells, one
+     * column's aligned I/O buffer, two cells for row rebuilds and the column-to-slot maps. About 2.9 MB
+     * of heap and 1 MiB direct: taken from a small pool ({@link #borrowScratch}) or kept by the
+     * reconstruction cache, never allocated per read once warm. Used by one thread at a time.
+     */
+    private static final class StripeScratch {
+        final byte[][][] cells = new byte[MAX_WIDTH][ROWS][CELL];
+        final ByteBuffer column = Ssd.allocateAligned(StripeLayout.COLUMN_BYTES);
+        final byte[] acc = new byte[CELL];
+        final byte[] tmp = new byte[CELL];
+        /** views[w]: the first w columns, the shape {@link Rdp} takes for a stripe of width w. */
+        private final byte[][][][] views = new byte[MAX_WIDTH + 1][][][];
+
+        private final int[][] slots = new int[MAX_WIDTH + 1][];
+
+        StripeScratch() {
+            for (int w = 4; w <= MAX_WIDTH; w++) {
+                views[w] = Arrays.copyOf(cells, w);
+                slots[w] = new int[w];
+            }
+        }
+
+        byte[][][] view(int w) {
+            return views[w];
+        }
+
+        int[] slots(int w) {
+            return slots[w];
+        }
+    }
+
+    private static final int MAX_WIDTH = 25;
+
+    /** A scratch area from the pool, or a new one (counted) when the pool is empty. */
+    private StripeScratch borrowScratch() {
+        synchronized (this) {
+            if (scratchPooled > 0) {
+                StripeScratch x = scratchPool[--scratchPooled];
+                scratchPool[scratchPooled] = null;
+                return x;
+            }
+            scratchAllocations++;
+        }
+        return new StripeScratch(); // outside the monitor: megabytes
+    }
+
+    /** Back to the pool (dropped when the pool is full: the pool is bounded, readers are not). */
+    private synchronized void releaseScratch(StripeScratch x) {
+        if (scratchPooled < SCRATCH_POOL_MAX) {
+            scratchPool[scratchPooled++] = x;
+        }
+    }
+
+    /** Whole-stripe scratch areas allocated so far (tests: none more once warm). */
+    synchronized long scratchAllocations() {
+        return scratchAllocations;
+    }
+
+    /**
+     * Keeps reconstruction {@code x} of stripe {@code s}, read under generation {@code ep}, if the stripe
+     * is still sealed and at that generation (a refill, or a reuse, since means it may mix old and new
+     * cells). The entry it replaces goes back to the pool. @return whether {@code x} was kept
+     */
+    private synchronized boolean cache(int s, int ep, StripeScratch x) {
+        if (state[s] != SEALED || epoch[s] != ep) {
+            return false;
+        }
+        int slot = 0;
+        for (int i = 0; i < RECONSTRUCTED_MAX; i++) {
+            if (cachedStripe[i] == s) {
+                slot = i;
+                break;
+            }
+            if (cachedUse[i] < cachedUse[slot]) {
+                slot = i; // least recently used (never used: 0)
+            }
+        }
+        if (cachedScratch[slot] != null) {
+            releaseScratch(cachedScratch[slot]);
+        }
+        cachedStripe[slot] = s;
+        cachedEpoch[slot] = ep;
+        cachedScratch[slot] = x;
+        cachedUse[slot] = ++cacheClock;
+        return true;
+    }
+
+    /**
+     * Copies the {@code columns} cells among [first, last] from the cached reconstruction of stripe
+     * {@code s} at generation {@code ep}, under the monitor (an entry may be replaced, and its memory
+     * reused, as soon as the monitor is free). @return false when there is none
+     */
+    private synchronized boolean copyCached(int s, int ep, int columns, int first, int last, ByteBuffer scratch) {
+        if (state[s] != SEALED || epoch[s] != ep) {
+            return false;
+        }
+        for (int i = 0; i < RECONSTRUCTED_MAX; i++) {
+            if (cachedStripe[i] == s && cachedEpoch[i] == ep) {
+                cachedUse[i] = ++cacheClock;
+                copyOut(cachedScratch[i].cells, columns, first, last, scratch);
+                return true;
+            }
         }
         return false;
     }
 
-    /** The cached reconstruction of stripe {@code s} at generation {@code ep}, if that is still its generation. */
-    private synchronized byte[][][] cachedReconstruction(int s, int ep) {
-        if (state[s] != SEALED || epoch[s] != ep) {
-            return null;
-        }
-        for (Reconstructed e : reconstructed) {
-            if (e.stripe() == s && e.epoch() == ep) {
-                return e.columns();
+    /** Whether stripe {@code s} has a reconstruction valid at its current generation. */
+    private synchronized boolean isCached(int s) {
+        for (int i = 0; i < RECONSTRUCTED_MAX; i++) {
+            if (cachedStripe[i] == s && cachedEpoch[i] == epoch[s]) {
+                return true;
             }
         }
-        return null;
+        return false;
+    }
+
+    /** Drops stripe {@code s}'s cached reconstruction (its parity or data changed). */
+    private synchronized void dropCached(int s) {
+        for (int i = 0; i < RECONSTRUCTED_MAX; i++) {
+            if (cachedStripe[i] == s) {
+                releaseScratch(cachedScratch[i]);
+                cachedScratch[i] = null;
+                cachedStripe[i] = -1;
+                cachedUse[i] = 0;
+            }
+        }
     }
 
     private void copyOut(byte[][][] v, int columns, int first, int last, ByteBuffer scratch) {
@@ -1590,14 +1747,14 @@ public final class SegmentStore {
         int ext;
         int ep;
         synchronized (this) {
-            ep = epoch[(int) s];
-            if (state[(int) s] != SEALED || cachedReconstruction((int) s, ep) != null) {
+            if (state[(int) s] != SEALED || isCached((int) s)) {
                 return;
             }
             memberMask = members[(int) s];
             lost = degraded[(int) s];
             zero = zeroed[(int) s];
             ext = extent[(int) s];
+            ep = epoch[(int) s];
         }
         int[] col = columnSlots(s, memberMask);
         int missing = 0;
@@ -1607,7 +1764,12 @@ public final class SegmentStore {
             }
         }
         if (missing != 0) {
-            reconstruct((int) s, ep, col, lost, zero, ext, missing, -2, 0, -1, null);
+            reconstructGate.readLock().lock();
+            try {
+                reconstruct((int) s, ep, memberMask, lost, zero, ext, missing, FOR_REBUILD, 0, -1, null);
+            } finally {
+                reconstructGate.readLock().unlock();
+            }
         }
     }
 
@@ -1617,11 +1779,11 @@ public final class SegmentStore {
      * falls back to the whole stripe)
      */
     private boolean rowRebuild(
-            int s, int[] col, int zero, int extCells, int m, int first, int last, ByteBuffer scratch) {
+            int s, int[] col, int zero, int extCells, int m, int first, int last, ByteBuffer scratch, StripeScratch x) {
         int w = col.length;
-        ByteBuffer buf = Ssd.allocateAligned(CELL);
-        byte[] acc = new byte[CELL];
-        byte[] tmp = new byte[CELL];
+        ByteBuffer buf = x.column;
+        byte[] acc = x.acc;
+        byte[] tmp = x.tmp;
         for (int cell = first; cell <= last; cell++) {
             if (cell / ROWS != m) {
                 continue;
@@ -1632,7 +1794,7 @@ public final class SegmentStore {
                 if (j == m || (j < w - 2 && ((zero & (1 << col[j])) != 0 || j * ROWS + r >= extCells))) {
                     continue; // itself, or a zero cell
                 }
-                buf.clear();
+                buf.clear().limit(CELL);
                 if (dae.slot(col[j]).read(ssdOffset(s, r), buf) != IoStatus.OK) {
                     return false;
                 }
@@ -1653,25 +1815,23 @@ public final class SegmentStore {
     }
 
     /**
-     * Reads every readable column of stripe {@code s} into {@code v} (cells past the extent and zeroed
-     * columns stay zero). @return a column whose read failed, or -1
+     * Reads every readable column of stripe {@code s} into {@code x}'s cells; cells not read (past the
+     * extent, zeroed or unreadable columns) are zeroed, as the pooled memory holds an earlier stripe.
+     * @return a column whose read failed, or -1
      */
-    private int readStripe(int s, int[] col, int zero, int extCells, int unreadable, byte[][][] v) {
+    private int readStripe(int s, int[] col, int zero, int extCells, int unreadable, StripeScratch x) {
         int w = col.length;
-        ByteBuffer buf = ByteBuffer.allocateDirect(StripeLayout.COLUMN_BYTES + CELL)
-                .alignedSlice(CELL)
-                .limit(StripeLayout.COLUMN_BYTES)
-                .slice();
+        byte[][][] v = x.cells;
+        ByteBuffer buf = x.column;
         for (int j = 0; j < w; j++) {
-            if (((unreadable >>> j) & 1) != 0) {
-                continue;
-            }
             int rows = ROWS;
-            if (j < w - 2) {
-                if ((zero & (1 << col[j])) != 0) {
-                    continue;
-                }
-                rows = Math.max(0, Math.min(ROWS, extCells - j * ROWS));
+            if (((unreadable >>> j) & 1) != 0) {
+                rows = 0;
+            } else if (j < w - 2) {
+                rows = (zero & (1 << col[j])) != 0 ? 0 : Math.max(0, Math.min(ROWS, extCells - j * ROWS));
+            }
+            for (int r = rows; r < ROWS; r++) {
+                Arrays.fill(v[j][r], (byte) 0);
             }
             if (rows == 0) {
                 continue;
@@ -1978,7 +2138,7 @@ public final class SegmentStore {
                 delta[j][r] = j == x.column ? x.rebuilt[r] : j < k ? ZERO_CELL : new byte[CELL];
             }
         }
-        new Rdp(k).encode(delta);
+        rdp(k).encode(delta);
         ByteBuffer one = Ssd.allocateAligned(CELL);
         ByteBuffer col = Ssd.allocateAligned(StripeLayout.COLUMN_BYTES);
         for (int j = k; j < w; j++) {
@@ -2011,7 +2171,7 @@ public final class SegmentStore {
             zeroed[x.stripe] |= 1 << x.slot;
             degraded[x.stripe] &= ~(1 << x.slot);
             zeroing[x.stripe] &= ~(1 << x.slot);
-            reconstructed.removeIf(e -> e.stripe() == x.stripe);
+            dropCached(x.stripe);
         }
         return true;
     }
@@ -2077,15 +2237,22 @@ public final class SegmentStore {
             ext = extent[(int) s];
             zero = zeroed[(int) s];
         }
-        int[] col = columnSlots(s, memberMask);
-        byte[][][] v = new byte[col.length][ROWS][CELL];
-        if (readStripe((int) s, col, zero, (ext + CELL - 1) / CELL, 0, v) >= 0) {
-            return ScrubResult.SKIPPED; // a read failed: the read path and the health poll deal with it
+        int w = Integer.bitCount(memberMask);
+        StripeScratch x = borrowScratch();
+        boolean clean;
+        try {
+            int[] col = columnSlots(s, memberMask, x.slots(w));
+            if (readStripe((int) s, col, zero, (ext + CELL - 1) / CELL, 0, x) >= 0) {
+                return ScrubResult.SKIPPED; // a read failed: the read path and the health poll deal with it
+            }
+            clean = rdp(w - 2).verify(x.view(w));
+        } finally {
+            releaseScratch(x);
         }
         synchronized (this) {
             scrubbedStripes++;
         }
-        if (new Rdp(col.length - 2).verify(v)) {
+        if (clean) {
             return ScrubResult.CLEAN;
         }
         synchronized (this) {
@@ -2111,29 +2278,34 @@ public final class SegmentStore {
             ext = extent[(int) s];
             zero = zeroed[(int) s] | zeroing[(int) s];
         }
-        int[] col = columnSlots(s, memberMask);
-        int w = col.length;
-        byte[][][] v = new byte[w][ROWS][CELL];
-        if (readStripe((int) s, col, zero, (ext + CELL - 1) / CELL, (1 << (w - 2)) | (1 << (w - 1)), v) >= 0) {
-            return false;
-        }
-        new Rdp(w - 2).encode(v);
-        ByteBuffer buf = Ssd.allocateAligned(StripeLayout.COLUMN_BYTES);
-        for (int j = w - 2; j < w; j++) {
-            buf.clear();
-            for (byte[] cell : v[j]) {
-                buf.put(cell);
-            }
-            buf.flip();
-            if (dae.slot(col[j]).write(ssdOffset(s, 0), buf) != IoStatus.OK) {
+        int w = Integer.bitCount(memberMask);
+        StripeScratch x = borrowScratch();
+        try {
+            int[] col = columnSlots(s, memberMask, x.slots(w));
+            if (readStripe((int) s, col, zero, (ext + CELL - 1) / CELL, (1 << (w - 2)) | (1 << (w - 1)), x) >= 0) {
                 return false;
             }
-            dae.slot(col[j]).flush();
-            synchronized (this) {
-                parityCellsWritten += ROWS;
+            byte[][][] v = x.view(w);
+            rdp(w - 2).encode(v);
+            ByteBuffer buf = x.column;
+            for (int j = w - 2; j < w; j++) {
+                buf.clear();
+                for (byte[] cell : v[j]) {
+                    buf.put(cell);
+                }
+                buf.flip();
+                if (dae.slot(col[j]).write(ssdOffset(s, 0), buf) != IoStatus.OK) {
+                    return false;
+                }
+                dae.slot(col[j]).flush();
+                synchronized (this) {
+                    parityCellsWritten += ROWS;
+                }
             }
+            return true;
+        } finally {
+            releaseScratch(x);
         }
-        return true;
     }
 
     public synchronized long scrubbedStripes() {

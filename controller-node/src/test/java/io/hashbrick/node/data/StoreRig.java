@@ -31,7 +31,20 @@ final class StoreRig implements AutoCloseable {
     /** A raw record as read and rewritten: header + one cell. */
     static final int RAW_BYTES = SegmentStore.MAX_STORED_BYTES;
 
-    record Rec(long location, byte[] data) {}
+    /** A record as appended: where, and its bytes. */
+    static final class Rec {
+        final long location;
+        final byte[] data;
+
+        Rec(long location, byte[] data) {
+            this.location = location;
+            this.data = data;
+        }
+
+        long location() {
+            return location;
+        }
+    }
 
     /** Runs the armed action (once) when a slowed SSD would sleep. */
     static final class HookSleeper implements Sleeper {

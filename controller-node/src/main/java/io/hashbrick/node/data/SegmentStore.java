@@ -84,6 +84,14 @@ public final class SegmentStore {
      */
     private final int[] epoch;
     /**
+     * Stripes a repair write-back ({@link #rewrite}) or a parity re-encode ({@link #reencode}) is
+     * writing, one at a time per stripe: no refill targets them and no checkpoint frees them meanwhile,
+     * so nothing else writes their cells under the writer (which holds no lock across its I/O).
+     */
+    private final boolean[] busy;
+    /** The sealed stripe open as refill target, or -1: the monitor's copy of the destage thread's state. */
+    private int refillTarget = -1;
+    /**
      * Whole stripes rebuilt from parity (sealed stripes only), each kept with the generation it was
      * read under: an entry is served only while the stripe is still at that generation.
      */
@@ -197,6 +205,7 @@ public final class SegmentStore {
         this.extent = new int[n];
         this.zeroing = new int[n];
         this.epoch = new int[n];
+        this.busy = new boolean[n];
         Arrays.fill(cachedStripe, -1);
         this.freeStripes = n;
         this.cps = layout.cellsPerStripe();
@@ -558,6 +567,7 @@ public final class SegmentStore {
         int target = -1;
         synchronized (this) {
             openStripe = -1;
+            refillTarget = -1;
             if (freeStripes > keepFree) {
                 for (int s = 0; s < state.length; s++) {
                     if (state[s] == FREE) {
@@ -632,7 +642,7 @@ public final class SegmentStore {
         int best = -1;
         int bestRoom = MIN_REFILL_CELLS - 1;
         for (int s = 0; s < state.length; s++) {
-            if (state[s] != SEALED || zeroing[s] != 0 || noRefill[s] != 0 || freeCells[s] <= bestRoom) {
+            if (state[s] != SEALED || zeroing[s] != 0 || noRefill[s] != 0 || busy[s] || freeCells[s] <= bestRoom) {
                 continue;
             }
             int bad = lostColumns(s, healthy);
@@ -675,6 +685,7 @@ public final class SegmentStore {
             }
             refillExtentCells = (extent[s] + CELL - 1) / CELL;
             epoch[s]++;
+            refillTarget = s;
             refills++;
         }
         Arrays.fill(claimed, false);
@@ -822,6 +833,7 @@ public final class SegmentStore {
                     state[(int) openStripe] = SEALED;
                     extent[(int) openStripe] = fill;
                 }
+                refillTarget = -1;
             }
         }
         openStripe = -1;
@@ -962,11 +974,13 @@ public final class SegmentStore {
                         "stripe_unprotected", "stripe=" + s + " lost_columns=" + nowLost + " action=refill_abandoned");
                 openStripe = -1;
                 refilling = false;
+                refillTarget = -1;
                 return IoStatus.DEVICE_FAILED;
             }
             if ((degraded[s] & ~lostBefore) != 0) {
                 openStripe = -1; // a column was lost while writing: the rebuild takes the stripe over
                 refilling = false;
+                refillTarget = -1;
             }
         }
         return IoStatus.OK;
@@ -1001,6 +1015,7 @@ public final class SegmentStore {
     private IoStatus abortRefill(int s, String why) {
         synchronized (this) {
             refillAborts++;
+            refillTarget = -1;
         }
         Log.warn("refill_aborted", "stripe=" + s + " reason=" + why + " action=blocks_stay_in_journal");
         openStripe = -1;
@@ -1332,6 +1347,9 @@ public final class SegmentStore {
         releaseHeld();
         long n = 0;
         for (int s = 0; s < state.length; s++) {
+            if (busy[s]) {
+                continue; // a write-back or re-encode is writing it: freed by the next checkpoint
+            }
             if (state[s] == RECLAIMABLE || (state[s] == SEALED && live[s] == 0)) {
                 state[s] = FREE;
                 members[s] = 0;
@@ -2264,7 +2282,8 @@ public final class SegmentStore {
     /**
      * Recomputes P and Q of sealed stripe {@code s} from its data cells and writes them (after the live
      * blocks were verified, or repaired, against their fingerprints: what is wrong is parity, or dead
-     * data). @return whether it was written
+     * data). Not while a write-back writes the stripe, nor on the refill target. @return whether it
+     * was written
      */
     public boolean reencode(long s) {
         int memberMask;
@@ -2274,10 +2293,28 @@ public final class SegmentStore {
             if (state[(int) s] != SEALED || (degraded[(int) s] & ~zeroing[(int) s]) != 0) {
                 return false;
             }
+            if (busy[(int) s] || refillTarget == s) {
+                Log.warn(
+                        "reencode_refused",
+                        "stripe=" + s + " reason=" + (busy[(int) s] ? "stripe_busy" : "refill_target")
+                                + " action=left_for_the_next_scrub");
+                return false;
+            }
             memberMask = members[(int) s];
             ext = extent[(int) s];
             zero = zeroed[(int) s] | zeroing[(int) s];
+            busy[(int) s] = true;
         }
+        try {
+            return encodeAndWrite(s, memberMask, ext, zero);
+        } finally {
+            synchronized (this) {
+                busy[(int) s] = false;
+            }
+        }
+    }
+
+    private boolean encodeAndWrite(long s, int memberMask, int ext, int zero) {
         int w = Integer.bitCount(memberMask);
         StripeScratch x = borrowScratch();
         try {
@@ -2316,35 +2353,85 @@ public final class SegmentStore {
         return scrubMismatches;
     }
 
+    /** The generation of the stripe holding {@code location}: read it before reading a record to {@link #rewrite}. */
+    public synchronized int stripeGeneration(long location) {
+        return epoch[stripeOf(location)];
+    }
+
     /**
      * Writes the record at {@code location}, as now known good in {@code scratch}, back in place in
      * data column {@code column} (repairing a corrupted SSD cell). Only the record's own bytes are
      * taken from {@code scratch}: a cell it shares with a neighbour is read and merged first, because
      * the rest of a rebuilt cell was not verified (a second wrong cell in the row makes it wrong, and
-     * writing it would spread the damage to the neighbour). Only for sealed stripes whose column is
-     * present.
+     * writing it would spread the damage to the neighbour).
+     *
+     * <p>Refused (false, logged) unless, under the monitor: the stripe is SEALED and still at {@code
+     * generation} ({@link #stripeGeneration}, read before the record was: a refill of the stripe, or
+     * its reuse, since may have put other bytes where the record was); it is not the open refill
+     * target (whose free cells are being written, and which bumps the generation only after its
+     * writes); no other write-back or re-encode is writing it; and the column is a present data
+     * column (not lost, zeroed or being zeroed). The stripe is then busy until the write-back is done:
+     * no refill targets it and no checkpoint frees it meanwhile, so nothing else writes its cells, and
+     * no lock is held across the I/O. A stripe a rebuild or compaction is moving blocks out of is
+     * written (the moves read it; it is not freed while busy). @return whether it was written
      */
-    public boolean rewrite(long location, int bytes, ByteBuffer scratch, int column) {
+    public boolean rewrite(long location, int bytes, ByteBuffer scratch, int column, int generation) {
         if (isRaw(bytes)) {
-            return rewrite(location, CELL, rawScratch(scratch), column);
+            return rewrite(location, CELL, rawScratch(scratch), column, generation);
         }
         int s = stripeOf(location);
-        int memberMask;
+        int slot;
         synchronized (this) {
-            if (state[s] != SEALED) {
+            String refused = rewriteRefusal(s, column, generation);
+            if (refused != null) {
+                Log.warn(
+                        "rewrite_refused",
+                        "stripe=" + s + " location=" + location + " column=" + column + " reason=" + refused
+                                + " action=not_written");
                 return false;
             }
-            memberMask = members[s];
+            slot = slotOf(s, members[s], column);
+            busy[s] = true;
         }
-        int[] col = columnSlots(s, memberMask);
-        int slot = col[column];
-        if (!usable(slot)) {
-            return false;
+        try {
+            return writeBack(s, slot, location, bytes, scratch, column);
+        } finally {
+            synchronized (this) {
+                busy[s] = false;
+            }
         }
+    }
+
+    /** Why stripe {@code s} may not take a write-back now, or null (under the monitor). */
+    private String rewriteRefusal(int s, int column, int generation) {
+        if (state[s] != SEALED) {
+            return "stripe_not_sealed";
+        }
+        if (epoch[s] != generation) {
+            return "stripe_changed";
+        }
+        if (refillTarget == s) {
+            return "refill_target";
+        }
+        if (busy[s]) {
+            return "stripe_busy";
+        }
+        if (column < 0 || column >= Integer.bitCount(members[s]) - 2) {
+            return "not_a_data_column";
+        }
+        int slot = slotOf(s, members[s], column);
+        if (((degraded[s] | zeroed[s] | zeroing[s]) & (1 << slot)) != 0 || !usable(slot)) {
+            return "column_lost";
+        }
+        return null;
+    }
+
+    private boolean writeBack(int s, int slot, long location, int bytes, ByteBuffer scratch, int column) {
         int off = (int) (location - s * stripeBytes);
         int first = off / CELL;
         int last = (off + bytes - 1) / CELL;
         ByteBuffer merged = null;
+        int written = 0;
         for (int cell = first; cell <= last; cell++) {
             if (cell / ROWS != column) {
                 continue;
@@ -2357,22 +2444,31 @@ public final class SegmentStore {
                     merged = Ssd.allocateAligned(CELL);
                 }
                 merged.clear();
-                if (dae.slot(slot).read(ssdOffset(s, cell % ROWS), merged) != IoStatus.OK) {
-                    return false;
+                IoStatus st = dae.slot(slot).read(ssdOffset(s, cell % ROWS), merged);
+                if (st != IoStatus.OK) {
+                    return rewriteFailed(s, slot, "read", st);
                 }
                 merged.put(from, out, from, to - from);
                 out = merged.clear();
             }
             IoStatus st = dae.slot(slot).write(ssdOffset(s, cell % ROWS), out);
             if (st != IoStatus.OK) {
-                return false;
+                return rewriteFailed(s, slot, "write", st);
             }
-            synchronized (this) {
-                cellsWritten++;
-            }
+            written++;
         }
         dae.slot(slot).flush();
+        synchronized (this) {
+            cellsWritten += written;
+        }
         return true;
+    }
+
+    private static boolean rewriteFailed(int s, int slot, String step, IoStatus st) {
+        Log.warn(
+                "rewrite_failed",
+                "stripe=" + s + " slot=" + slot + " step=" + step + " status=" + st + " action=not_repaired_on_ssd");
+        return false;
     }
 
     /** Where cell {@code row} of data column {@code column} of the stripe at {@code location} is: {slot, SSD cell}. */

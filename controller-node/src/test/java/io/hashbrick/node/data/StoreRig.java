@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.function.BooleanSupplier;
 
 /**
  * A {@link SegmentStore} on 8 simulated SSDs (stripes of 6 data columns, 168 cells) holding raw
@@ -46,16 +47,16 @@ final class StoreRig implements AutoCloseable {
         }
     }
 
-    /** Runs the armed action (once) when a slowed SSD would sleep. */
+    /** Runs the armed action when a slowed SSD would sleep, until the action says it is done. */
     static final class HookSleeper implements Sleeper {
-        private Runnable action;
+        private BooleanSupplier action;
 
         @Override
         public void sleepNanos(long nanos) {
-            Runnable a = action;
-            action = null; // one shot: the action's own I/O on the slowed SSD does not re-enter it
-            if (a != null) {
-                a.run();
+            BooleanSupplier a = action;
+            action = null; // the action's own I/O on the slowed SSD does not re-enter it
+            if (a != null && !a.getAsBoolean()) {
+                action = a; // not yet: again at the next command
             }
         }
     }
@@ -85,6 +86,14 @@ final class StoreRig implements AutoCloseable {
 
     /** Arms {@code action} to run inside the next command to {@code slot}. */
     void hookOn(int slot, Runnable action) {
+        hookUntil(slot, () -> {
+            action.run();
+            return true;
+        });
+    }
+
+    /** Arms {@code action} to run inside each command to {@code slot} until it returns true. */
+    void hookUntil(int slot, BooleanSupplier action) {
         hook.action = action;
         faults.slow(dae.slot(slot), 1);
     }

@@ -1205,7 +1205,7 @@ public final class SegmentStore {
             Log.error(
                     "refill_resync",
                     "stripe=" + stripe + " intent_sequence=" + bestSeq
-                            + " result=not_possible reason=stripe_lost_a_column (blocks there are checked against"
+                            + " result=not_possible reason=stripe_lost_a_column_or_parity_write_failed (blocks there are checked against"
                             + " their fingerprints on read)");
         }
         return ok ? stripe : -1;
@@ -2282,8 +2282,9 @@ public final class SegmentStore {
     /**
      * Recomputes P and Q of sealed stripe {@code s} from its data cells and writes them (after the live
      * blocks were verified, or repaired, against their fingerprints: what is wrong is parity, or dead
-     * data). Not while a write-back writes the stripe, nor on the refill target. @return whether it
-     * was written
+     * data). Not while a write-back writes the stripe, nor on the refill target. @return whether both
+     * were written and flushed (a failed write or flush is logged, and the stripe is left to the next
+     * scrub or resync)
      */
     public boolean reencode(long s) {
         int memberMask;
@@ -2331,10 +2332,19 @@ public final class SegmentStore {
                     buf.put(cell);
                 }
                 buf.flip();
-                if (dae.slot(col[j]).write(ssdOffset(s, 0), buf) != IoStatus.OK) {
+                IoStatus st = dae.slot(col[j]).write(ssdOffset(s, 0), buf);
+                String step = "write";
+                if (st == IoStatus.OK) {
+                    st = dae.slot(col[j]).flush();
+                    step = "flush";
+                }
+                if (st != IoStatus.OK) {
+                    Log.warn(
+                            "reencode_failed",
+                            "stripe=" + s + " column=" + (j == w - 2 ? "P" : "Q") + " slot=" + col[j] + " step=" + step
+                                    + " status=" + st + " action=parity_not_rewritten");
                     return false;
                 }
-                dae.slot(col[j]).flush();
                 synchronized (this) {
                     parityCellsWritten += ROWS;
                 }
@@ -2373,7 +2383,8 @@ public final class SegmentStore {
      * column (not lost, zeroed or being zeroed). The stripe is then busy until the write-back is done:
      * no refill targets it and no checkpoint frees it meanwhile, so nothing else writes its cells, and
      * no lock is held across the I/O. A stripe a rebuild or compaction is moving blocks out of is
-     * written (the moves read it; it is not freed while busy). @return whether it was written
+     * written (the moves read it; it is not freed while busy). @return whether the record is on the
+     * SSD again, flushed
      */
     public boolean rewrite(long location, int bytes, ByteBuffer scratch, int column, int generation) {
         if (isRaw(bytes)) {
@@ -2457,7 +2468,10 @@ public final class SegmentStore {
             }
             written++;
         }
-        dae.slot(slot).flush();
+        IoStatus st = dae.slot(slot).flush();
+        if (st != IoStatus.OK) {
+            return rewriteFailed(s, slot, "flush", st); // the repair may not be on the SSD: not a success
+        }
         synchronized (this) {
             cellsWritten += written;
         }

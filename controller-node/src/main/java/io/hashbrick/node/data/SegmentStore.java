@@ -850,7 +850,10 @@ public final class SegmentStore {
      * that lost a column is given up (its unpublished blocks go elsewhere from the journal). Data cells
      * go first, then P, then Q; a crash in between leaves the target's parity stale, which the start-up
      * resync ({@link #resyncInterrupted}) recomputes, as the intent record written before the first
-     * write names the target.
+     * write names the target. Not closed: a crash together with the loss of an SSD holding a data
+     * column of the target. The resync cannot recompute P and Q without that column, and the stale
+     * parity rebuilds it wrong (RefillWriteHoleTest, disabled): closing it needs the refilled cells'
+     * and parity rows' before images (or after images) logged durably before the first write.
      */
     private IoStatus flushRefill() {
         int s = (int) openStripe;

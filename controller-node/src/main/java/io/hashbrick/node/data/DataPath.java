@@ -1519,6 +1519,7 @@ public final class DataPath implements AutoCloseable {
      */
     private int repair(Ctx c, int i, ByteBuffer dst, int at) {
         long location = c.rLocation[i];
+        int generation;
         lock.lock();
         try {
             long h = c.rHandle[i];
@@ -1527,6 +1528,7 @@ public final class DataPath implements AutoCloseable {
                     || (h2p.flags(h) & FLAG_IN_JOURNAL) != 0) {
                 return -1; // overwritten or moved meanwhile: the caller looks it up again
             }
+            generation = store.stripeGeneration(location); // the write-back is refused if the stripe changes
         } finally {
             lock.unlock();
         }
@@ -1563,9 +1565,9 @@ public final class DataPath implements AutoCloseable {
                             at)) {
                 // Every column of the record that was rebuilt goes back (both, when the pair is the
                 // record's own two columns); a neighbour's column is not the record's to write.
-                boolean written = store.rewrite(location, c.rBytes[i], c.scratch, column);
+                boolean written = store.rewrite(location, c.rBytes[i], c.scratch, column, generation);
                 if (columns.length == 2 && other == columns[0] + columns[1] - column) {
-                    written &= store.rewrite(location, c.rBytes[i], c.scratch, other);
+                    written &= store.rewrite(location, c.rBytes[i], c.scratch, other, generation);
                 }
                 c.repairs++;
                 lock.lock();

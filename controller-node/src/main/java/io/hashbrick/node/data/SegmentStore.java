@@ -78,14 +78,37 @@ public final class SegmentStore {
     private final int[] extent;
     /** Data columns (by slot) whose live blocks a rebuild moved out and whose parity it is taking out. */
     private final int[] zeroing;
-    /** Bumped each time a stripe is opened: cached reconstructions of an older use are stale. */
+    /**
+     * The stripe's generation: bumped each time it is opened, and when a refill target is opened and
+     * after each refill flush (its data and parity changed). A reconstruction, or a repair's copy, read
+     * under an older generation is stale.
+     */
     private final int[] epoch;
-    /** Whole stripes rebuilt from parity, most recent last (sealed stripes only: their data is fixed). */
-    private final java.util.ArrayDeque<Reconstructed> reconstructed = new java.util.ArrayDeque<>();
-
-    private record Reconstructed(int stripe, int epoch, byte[][][] columns) {}
-
+    /**
+     * Stripes a repair write-back ({@link #rewrite}) or a parity re-encode ({@link #reencode}) is
+     * writing, one at a time per stripe: no refill targets them and no checkpoint frees them meanwhile,
+     * so nothing else writes their cells under the writer (which holds no lock across its I/O).
+     */
+    private final boolean[] busy;
+    /** The sealed stripe open as refill target, or -1: the monitor's copy of the destage thread's state. */
+    private int refillTarget = -1;
+    /**
+     * Whole stripes rebuilt from parity (sealed stripes only), each kept with the generation it was
+     * read under: an entry is served only while the stripe is still at that generation.
+     */
     private static final int RECONSTRUCTED_MAX = 4;
+
+    private final int[] cachedStripe = new int[RECONSTRUCTED_MAX];
+    private final int[] cachedEpoch = new int[RECONSTRUCTED_MAX];
+    private final long[] cachedUse = new long[RECONSTRUCTED_MAX];
+    private final StripeScratch[] cachedScratch = new StripeScratch[RECONSTRUCTED_MAX];
+    private long cacheClock;
+    /** Free whole-stripe scratch areas (see {@link StripeScratch}): a small bounded pool. */
+    private static final int SCRATCH_POOL_MAX = 2;
+
+    private final StripeScratch[] scratchPool = new StripeScratch[SCRATCH_POOL_MAX];
+    private int scratchPooled;
+    private long scratchAllocations;
     /** Generation of each slot's drive as this store last knew it (a replace is a lost column). */
     private final int[] generation;
     /** Health of each slot as last polled. */
@@ -183,6 +206,8 @@ public final class SegmentStore {
         this.extent = new int[n];
         this.zeroing = new int[n];
         this.epoch = new int[n];
+        this.busy = new boolean[n];
+        Arrays.fill(cachedStripe, -1);
         this.freeStripes = n;
         this.cps = layout.cellsPerStripe();
         if ((long) n * cps > Integer.MAX_VALUE - 64) {
@@ -209,18 +234,37 @@ public final class SegmentStore {
 
     /** Slot of every column of {@code stripe}: data 0..w-3, P at w-2, Q at w-1. */
     private static int[] columnSlots(long stripe, int memberMask) {
-        int w = Integer.bitCount(memberMask);
-        int[] sorted = new int[w];
-        for (int i = 0, j = 0; i < 32; i++) {
-            if ((memberMask & (1 << i)) != 0) {
-                sorted[j++] = i;
-            }
-        }
-        int[] col = new int[w];
-        for (int j = 0; j < w; j++) {
-            col[j] = sorted[(int) ((j + stripe) % w)];
+        return columnSlots(stripe, memberMask, new int[Integer.bitCount(memberMask)]);
+    }
+
+    /** As {@link #columnSlots(long, int)}, into {@code col} (of the stripe's width). */
+    private static int[] columnSlots(long stripe, int memberMask, int[] col) {
+        for (int j = 0; j < col.length; j++) {
+            col[j] = slotOf(stripe, memberMask, j);
         }
         return col;
+    }
+
+    /** Slot of column {@code j} of {@code stripe}: the ((j + stripe) mod w)-th member slot, lowest first. */
+    private static int slotOf(long stripe, int memberMask, int j) {
+        int m = memberMask;
+        for (int n = (int) ((j + stripe) % Integer.bitCount(memberMask)); n > 0; n--) {
+            m &= m - 1; // drops the lowest member
+        }
+        return Integer.numberOfTrailingZeros(m);
+    }
+
+    private static final Rdp[] RDP = new Rdp[24];
+
+    static {
+        for (int k = 1; k < RDP.length; k++) {
+            RDP[k] = new Rdp(k);
+        }
+    }
+
+    /** The (stateless) RDP coder for {@code k} data columns. */
+    private static Rdp rdp(int k) {
+        return RDP[k];
     }
 
     private long ssdOffset(long stripe, int row) {
@@ -524,6 +568,7 @@ public final class SegmentStore {
         int target = -1;
         synchronized (this) {
             openStripe = -1;
+            refillTarget = -1;
             if (freeStripes > keepFree) {
                 for (int s = 0; s < state.length; s++) {
                     if (state[s] == FREE) {
@@ -598,7 +643,7 @@ public final class SegmentStore {
         int best = -1;
         int bestRoom = MIN_REFILL_CELLS - 1;
         for (int s = 0; s < state.length; s++) {
-            if (state[s] != SEALED || zeroing[s] != 0 || noRefill[s] != 0 || freeCells[s] <= bestRoom) {
+            if (state[s] != SEALED || zeroing[s] != 0 || noRefill[s] != 0 || busy[s] || freeCells[s] <= bestRoom) {
                 continue;
             }
             int bad = lostColumns(s, healthy);
@@ -641,6 +686,7 @@ public final class SegmentStore {
             }
             refillExtentCells = (extent[s] + CELL - 1) / CELL;
             epoch[s]++;
+            refillTarget = s;
             refills++;
         }
         Arrays.fill(claimed, false);
@@ -688,7 +734,7 @@ public final class SegmentStore {
         }
         // Parity over the whole image (cells past the fill are zero, and count as zero).
         byte[][][] view = view(w);
-        new Rdp(w - 2).encode(view);
+        rdp(w - 2).encode(view);
         writeParity(s, col[w - 2], image[23], lastP);
         writeParity(s, col[w - 1], image[24], lastQ);
         parityOnDisk = true;
@@ -788,6 +834,7 @@ public final class SegmentStore {
                     state[(int) openStripe] = SEALED;
                     extent[(int) openStripe] = fill;
                 }
+                refillTarget = -1;
             }
         }
         openStripe = -1;
@@ -804,7 +851,10 @@ public final class SegmentStore {
      * that lost a column is given up (its unpublished blocks go elsewhere from the journal). Data cells
      * go first, then P, then Q; a crash in between leaves the target's parity stale, which the start-up
      * resync ({@link #resyncInterrupted}) recomputes, as the intent record written before the first
-     * write names the target.
+     * write names the target. Not closed: a crash together with the loss of an SSD holding a data
+     * column of the target. The resync cannot recompute P and Q without that column, and the stale
+     * parity rebuilds it wrong (RefillWriteHoleTest, disabled): closing it needs the refilled cells'
+     * and parity rows' before images (or after images) logged durably before the first write.
      */
     private IoStatus flushRefill() {
         int s = (int) openStripe;
@@ -882,7 +932,7 @@ public final class SegmentStore {
                 }
             }
         }
-        new Rdp(k).encode(d);
+        rdp(k).encode(d);
         // 3. The P and Q cells that change, as the SSDs hold them now.
         if (!readParity(s, col[k], d[k], lastP, pKnown) || !readParity(s, col[k + 1], d[k + 1], lastQ, qKnown)) {
             return abortRefill(s, "parity_read_failed");
@@ -921,18 +971,20 @@ public final class SegmentStore {
             refillFlushes++;
             extent[s] = Math.max(extent[s], (maxDirty + 1) * CELL);
             epoch[s]++;
-            reconstructed.removeIf(e -> e.stripe() == s);
+            dropCached(s);
             int nowLost = Integer.bitCount(degraded[s] | lostBefore);
             if (nowLost > 2) {
                 Log.error(
                         "stripe_unprotected", "stripe=" + s + " lost_columns=" + nowLost + " action=refill_abandoned");
                 openStripe = -1;
                 refilling = false;
+                refillTarget = -1;
                 return IoStatus.DEVICE_FAILED;
             }
             if ((degraded[s] & ~lostBefore) != 0) {
                 openStripe = -1; // a column was lost while writing: the rebuild takes the stripe over
                 refilling = false;
+                refillTarget = -1;
             }
         }
         return IoStatus.OK;
@@ -967,6 +1019,7 @@ public final class SegmentStore {
     private IoStatus abortRefill(int s, String why) {
         synchronized (this) {
             refillAborts++;
+            refillTarget = -1;
         }
         Log.warn("refill_aborted", "stripe=" + s + " reason=" + why + " action=blocks_stay_in_journal");
         openStripe = -1;
@@ -1156,7 +1209,7 @@ public final class SegmentStore {
             Log.error(
                     "refill_resync",
                     "stripe=" + stripe + " intent_sequence=" + bestSeq
-                            + " result=not_possible reason=stripe_lost_a_column (blocks there are checked against"
+                            + " result=not_possible reason=stripe_lost_a_column_or_parity_write_failed (blocks there are checked against"
                             + " their fingerprints on read)");
         }
         return ok ? stripe : -1;
@@ -1298,6 +1351,9 @@ public final class SegmentStore {
         releaseHeld();
         long n = 0;
         for (int s = 0; s < state.length; s++) {
+            if (busy[s]) {
+                continue; // a write-back or re-encode is writing it: freed by the next checkpoint
+            }
             if (state[s] == RECLAIMABLE || (state[s] == SEALED && live[s] == 0)) {
                 state[s] = FREE;
                 members[s] = 0;
@@ -1419,16 +1475,17 @@ public final class SegmentStore {
         int lost;
         int zero;
         int ext;
+        int ep;
         synchronized (this) {
             memberMask = members[s];
             lost = degraded[s];
             zero = zeroed[s];
             ext = extent[s];
+            ep = epoch[s]; // with the geometry: a reconstruction is valid for this generation only
         }
         if (memberMask == 0) {
             return -1; // freed under us: the caller retries from H2P
         }
-        int[] col = columnSlots(s, memberMask);
         int off = (int) (location - s * stripeBytes);
         int first = off / CELL;
         int last = (off + bytes - 1) / CELL;
@@ -1437,7 +1494,7 @@ public final class SegmentStore {
         while (cell <= last) {
             int column = cell / ROWS;
             int runEnd = Math.min(last + 1, (column + 1) * ROWS);
-            int slot = col[column];
+            int slot = slotOf(s, memberMask, column);
             ByteBuffer dst = scratch.slice((cell - first) * CELL, (runEnd - cell) * CELL);
             if ((zero & (1 << slot)) != 0) {
                 return -1; // a rebuilt (emptied) column holds no live record
@@ -1463,7 +1520,8 @@ public final class SegmentStore {
             boolean ok;
             reconstructGate.readLock().lock();
             try {
-                ok = reconstruct(s, col, lost, zero, ext, missing | suspects, suspects, first, last, scratch);
+                int mode = suspects != 0 ? FOR_REPAIR : FOR_READ;
+                ok = reconstruct(s, ep, memberMask, lost, zero, ext, missing | suspects, mode, first, last, scratch);
             } finally {
                 reconstructGate.readLock().unlock();
             }
@@ -1477,86 +1535,215 @@ public final class SegmentStore {
         return off - first * CELL;
     }
 
+    /** A read: may be served from, and fills, the reconstruction cache. */
+    private static final int FOR_READ = 0;
+    /** A repair (suspect columns): neither served from nor put in the cache (it is not what the SSDs say). */
+    private static final int FOR_REPAIR = 1;
+    /** A rebuild's whole-stripe reconstruction, for the cache only ({@link #prepareRebuild}). */
+    private static final int FOR_REBUILD = 2;
+
     /**
      * Rebuilds the cells of {@code missing} data columns among [first, last] into scratch. One missing
-     * data column with P readable: per row, XOR of the row. Otherwise the whole stripe and RDP.
+     * data column with P readable: per row, XOR of the row. Otherwise the whole stripe and RDP, into a
+     * pooled {@link StripeScratch} that the cache keeps if the stripe is still at generation {@code ep}
+     * (the one its geometry was read under) once the reconstruction is done.
      */
     private boolean reconstruct(
             int s,
-            int[] col,
+            int ep,
+            int memberMask,
             int lost,
             int zero,
             int ext,
             int missing,
-            int suspects,
+            int mode,
             int first,
             int last,
             ByteBuffer scratch) {
-        int w = col.length;
-        int extCells = (ext + CELL - 1) / CELL;
-        // Columns we cannot read: lost or unhealthy members, plus the suspect and the missing ones.
-        int unreadable = 0; // by our column index (0..w-1)
-        for (int j = 0; j < w; j++) {
-            if ((zero & (1 << col[j])) != 0) {
-                continue; // a zeroed column is known: all zero
-            }
-            if ((lost & (1 << col[j])) != 0 || !usable(col[j]) || ((missing >>> j) & 1) != 0) {
-                unreadable |= 1 << j;
-            }
-        }
-        if (Integer.bitCount(unreadable) == 1
-                && Integer.numberOfTrailingZeros(unreadable) < w - 2
-                && rowRebuild(
-                        s, col, zero, extCells, Integer.numberOfTrailingZeros(unreadable), first, last, scratch)) {
-            return true;
-        }
-        byte[][][] cached = suspects != 0 ? null : cachedReconstruction(s);
-        if (cached != null) {
-            copyOut(cached, unreadable, first, last, scratch);
-            return true;
-        }
-        for (int attempt = 0; attempt < 3; attempt++) {
-            if (Integer.bitCount(unreadable) > 2) {
-                Log.error(
-                        "stripe_unrecoverable",
-                        "stripe=" + s + " unreadable_columns=" + Integer.toBinaryString(unreadable) + " width=" + w);
-                return false;
-            }
-            byte[][][] v = new byte[w][ROWS][CELL];
-            int failedRead = readStripe(s, col, zero, extCells, unreadable, v);
-            if (failedRead >= 0) {
-                unreadable |= 1 << failedRead;
-                continue;
-            }
-            int a = Integer.numberOfTrailingZeros(unreadable);
-            int rest = unreadable & ~(1 << a);
-            int b = rest == 0 ? -1 : Integer.numberOfTrailingZeros(rest);
-            new Rdp(w - 2).reconstruct(v, a, b);
-            copyOut(v, unreadable, first, last, scratch);
-            synchronized (this) {
-                if (state[s] == SEALED && suspects == 0) {
-                    reconstructed.removeIf(e -> e.stripe() == s);
-                    reconstructed.addLast(new Reconstructed(s, epoch[s], v));
-                    while (reconstructed.size() > RECONSTRUCTED_MAX) {
-                        reconstructed.removeFirst();
-                    }
+        int w = Integer.bitCount(memberMask);
+        StripeScratch x = borrowScratch();
+        boolean kept = false;
+        try {
+            int[] col = columnSlots(s, memberMask, x.slots(w));
+            int extCells = (ext + CELL - 1) / CELL;
+            // Columns we cannot read: lost or unhealthy members, plus the suspect and the missing ones.
+            int unreadable = 0; // by our column index (0..w-1)
+            for (int j = 0; j < w; j++) {
+                if ((zero & (1 << col[j])) != 0) {
+                    continue; // a zeroed column is known: all zero
+                }
+                if ((lost & (1 << col[j])) != 0 || !usable(col[j]) || ((missing >>> j) & 1) != 0) {
+                    unreadable |= 1 << j;
                 }
             }
-            return true;
+            int m = Integer.numberOfTrailingZeros(unreadable);
+            if (Integer.bitCount(unreadable) == 1 && m < w - 2) {
+                if (mode == FOR_REBUILD) {
+                    return true; // reads rebuild such a column's cells from their rows: nothing to cache
+                }
+                if (rowRebuild(s, col, zero, extCells, m, first, last, scratch, x)) {
+                    return true;
+                }
+            }
+            if (mode != FOR_REPAIR && copyCached(s, ep, unreadable, first, last, scratch)) {
+                return true;
+            }
+            for (int attempt = 0; attempt < 3; attempt++) {
+                if (Integer.bitCount(unreadable) > 2) {
+                    Log.error(
+                            "stripe_unrecoverable",
+                            "stripe=" + s + " unreadable_columns=" + Integer.toBinaryString(unreadable) + " width="
+                                    + w);
+                    return false;
+                }
+                int failedRead = readStripe(s, col, zero, extCells, unreadable, x);
+                if (failedRead >= 0) {
+                    unreadable |= 1 << failedRead;
+                    continue;
+                }
+                int a = Integer.numberOfTrailingZeros(unreadable);
+                int rest = unreadable & ~(1 << a);
+                int b = rest == 0 ? -1 : Integer.numberOfTrailingZeros(rest);
+                rdp(w - 2).reconstruct(x.view(w), a, b);
+                copyOut(x.cells, unreadable, first, last, scratch);
+                kept = mode != FOR_REPAIR && cache(s, ep, x);
+                return true;
+            }
+            return false;
+        } finally {
+            if (!kept) {
+                releaseScratch(x);
+            }
+        }
+    }
+
+    /**
+     * Whole-stripe working memory for reconstructs, scrubs and re-encodes: every column's cells, one
+     * column's aligned I/O buffer, two cells for row rebuilds and the column-to-slot maps. About 2.9 MB
+     * of heap and 1 MiB direct: taken from a small pool ({@link #borrowScratch}) or kept by the
+     * reconstruction cache, never allocated per read once warm. Used by one thread at a time.
+     */
+    private static final class StripeScratch {
+        final byte[][][] cells = new byte[MAX_WIDTH][ROWS][CELL];
+        final ByteBuffer column = Ssd.allocateAligned(StripeLayout.COLUMN_BYTES);
+        final byte[] acc = new byte[CELL];
+        final byte[] tmp = new byte[CELL];
+        /** views[w]: the first w columns, the shape {@link Rdp} takes for a stripe of width w. */
+        private final byte[][][][] views = new byte[MAX_WIDTH + 1][][][];
+
+        private final int[][] slots = new int[MAX_WIDTH + 1][];
+
+        StripeScratch() {
+            for (int w = 4; w <= MAX_WIDTH; w++) {
+                views[w] = Arrays.copyOf(cells, w);
+                slots[w] = new int[w];
+            }
+        }
+
+        byte[][][] view(int w) {
+            return views[w];
+        }
+
+        int[] slots(int w) {
+            return slots[w];
+        }
+    }
+
+    private static final int MAX_WIDTH = 25;
+
+    /** A scratch area from the pool, or a new one (counted) when the pool is empty. */
+    private StripeScratch borrowScratch() {
+        synchronized (this) {
+            if (scratchPooled > 0) {
+                StripeScratch x = scratchPool[--scratchPooled];
+                scratchPool[scratchPooled] = null;
+                return x;
+            }
+            scratchAllocations++;
+        }
+        return new StripeScratch(); // outside the monitor: megabytes
+    }
+
+    /** Back to the pool (dropped when the pool is full: the pool is bounded, readers are not). */
+    private synchronized void releaseScratch(StripeScratch x) {
+        if (scratchPooled < SCRATCH_POOL_MAX) {
+            scratchPool[scratchPooled++] = x;
+        }
+    }
+
+    /** Whole-stripe scratch areas allocated so far (tests: none more once warm). */
+    synchronized long scratchAllocations() {
+        return scratchAllocations;
+    }
+
+    /**
+     * Keeps reconstruction {@code x} of stripe {@code s}, read under generation {@code ep}, if the stripe
+     * is still sealed and at that generation (a refill, or a reuse, since means it may mix old and new
+     * cells). The entry it replaces goes back to the pool. @return whether {@code x} was kept
+     */
+    private synchronized boolean cache(int s, int ep, StripeScratch x) {
+        if (state[s] != SEALED || epoch[s] != ep) {
+            return false;
+        }
+        int slot = 0;
+        for (int i = 0; i < RECONSTRUCTED_MAX; i++) {
+            if (cachedStripe[i] == s) {
+                slot = i;
+                break;
+            }
+            if (cachedUse[i] < cachedUse[slot]) {
+                slot = i; // least recently used (never used: 0)
+            }
+        }
+        if (cachedScratch[slot] != null) {
+            releaseScratch(cachedScratch[slot]);
+        }
+        cachedStripe[slot] = s;
+        cachedEpoch[slot] = ep;
+        cachedScratch[slot] = x;
+        cachedUse[slot] = ++cacheClock;
+        return true;
+    }
+
+    /**
+     * Copies the {@code columns} cells among [first, last] from the cached reconstruction of stripe
+     * {@code s} at generation {@code ep}, under the monitor (an entry may be replaced, and its memory
+     * reused, as soon as the monitor is free). @return false when there is none
+     */
+    private synchronized boolean copyCached(int s, int ep, int columns, int first, int last, ByteBuffer scratch) {
+        if (state[s] != SEALED || epoch[s] != ep) {
+            return false;
+        }
+        for (int i = 0; i < RECONSTRUCTED_MAX; i++) {
+            if (cachedStripe[i] == s && cachedEpoch[i] == ep) {
+                cachedUse[i] = ++cacheClock;
+                copyOut(cachedScratch[i].cells, columns, first, last, scratch);
+                return true;
+            }
         }
         return false;
     }
 
-    private synchronized byte[][][] cachedReconstruction(int s) {
-        if (state[s] != SEALED) {
-            return null;
-        }
-        for (Reconstructed e : reconstructed) {
-            if (e.stripe() == s && e.epoch() == epoch[s]) {
-                return e.columns();
+    /** Whether stripe {@code s} has a reconstruction valid at its current generation. */
+    private synchronized boolean isCached(int s) {
+        for (int i = 0; i < RECONSTRUCTED_MAX; i++) {
+            if (cachedStripe[i] == s && cachedEpoch[i] == epoch[s]) {
+                return true;
             }
         }
-        return null;
+        return false;
+    }
+
+    /** Drops stripe {@code s}'s cached reconstruction (its parity or data changed). */
+    private synchronized void dropCached(int s) {
+        for (int i = 0; i < RECONSTRUCTED_MAX; i++) {
+            if (cachedStripe[i] == s) {
+                releaseScratch(cachedScratch[i]);
+                cachedScratch[i] = null;
+                cachedStripe[i] = -1;
+                cachedUse[i] = 0;
+            }
+        }
     }
 
     private void copyOut(byte[][][] v, int columns, int first, int last, ByteBuffer scratch) {
@@ -1580,14 +1767,16 @@ public final class SegmentStore {
         int lost;
         int zero;
         int ext;
+        int ep;
         synchronized (this) {
-            if (state[(int) s] != SEALED || cachedReconstruction((int) s) != null) {
+            if (state[(int) s] != SEALED || isCached((int) s)) {
                 return;
             }
             memberMask = members[(int) s];
             lost = degraded[(int) s];
             zero = zeroed[(int) s];
             ext = extent[(int) s];
+            ep = epoch[(int) s];
         }
         int[] col = columnSlots(s, memberMask);
         int missing = 0;
@@ -1597,7 +1786,12 @@ public final class SegmentStore {
             }
         }
         if (missing != 0) {
-            reconstruct((int) s, col, lost, zero, ext, missing, -2, 0, -1, null);
+            reconstructGate.readLock().lock();
+            try {
+                reconstruct((int) s, ep, memberMask, lost, zero, ext, missing, FOR_REBUILD, 0, -1, null);
+            } finally {
+                reconstructGate.readLock().unlock();
+            }
         }
     }
 
@@ -1607,11 +1801,11 @@ public final class SegmentStore {
      * falls back to the whole stripe)
      */
     private boolean rowRebuild(
-            int s, int[] col, int zero, int extCells, int m, int first, int last, ByteBuffer scratch) {
+            int s, int[] col, int zero, int extCells, int m, int first, int last, ByteBuffer scratch, StripeScratch x) {
         int w = col.length;
-        ByteBuffer buf = Ssd.allocateAligned(CELL);
-        byte[] acc = new byte[CELL];
-        byte[] tmp = new byte[CELL];
+        ByteBuffer buf = x.column;
+        byte[] acc = x.acc;
+        byte[] tmp = x.tmp;
         for (int cell = first; cell <= last; cell++) {
             if (cell / ROWS != m) {
                 continue;
@@ -1622,7 +1816,7 @@ public final class SegmentStore {
                 if (j == m || (j < w - 2 && ((zero & (1 << col[j])) != 0 || j * ROWS + r >= extCells))) {
                     continue; // itself, or a zero cell
                 }
-                buf.clear();
+                buf.clear().limit(CELL);
                 if (dae.slot(col[j]).read(ssdOffset(s, r), buf) != IoStatus.OK) {
                     return false;
                 }
@@ -1643,25 +1837,23 @@ public final class SegmentStore {
     }
 
     /**
-     * Reads every readable column of stripe {@code s} into {@code v} (cells past the extent and zeroed
-     * columns stay zero). @return a column whose read failed, or -1
+     * Reads every readable column of stripe {@code s} into {@code x}'s cells; cells not read (past the
+     * extent, zeroed or unreadable columns) are zeroed, as the pooled memory holds an earlier stripe.
+     * @return a column whose read failed, or -1
      */
-    private int readStripe(int s, int[] col, int zero, int extCells, int unreadable, byte[][][] v) {
+    private int readStripe(int s, int[] col, int zero, int extCells, int unreadable, StripeScratch x) {
         int w = col.length;
-        ByteBuffer buf = ByteBuffer.allocateDirect(StripeLayout.COLUMN_BYTES + CELL)
-                .alignedSlice(CELL)
-                .limit(StripeLayout.COLUMN_BYTES)
-                .slice();
+        byte[][][] v = x.cells;
+        ByteBuffer buf = x.column;
         for (int j = 0; j < w; j++) {
-            if (((unreadable >>> j) & 1) != 0) {
-                continue;
-            }
             int rows = ROWS;
-            if (j < w - 2) {
-                if ((zero & (1 << col[j])) != 0) {
-                    continue;
-                }
-                rows = Math.max(0, Math.min(ROWS, extCells - j * ROWS));
+            if (((unreadable >>> j) & 1) != 0) {
+                rows = 0;
+            } else if (j < w - 2) {
+                rows = (zero & (1 << col[j])) != 0 ? 0 : Math.max(0, Math.min(ROWS, extCells - j * ROWS));
+            }
+            for (int r = rows; r < ROWS; r++) {
+                Arrays.fill(v[j][r], (byte) 0);
             }
             if (rows == 0) {
                 continue;
@@ -1968,7 +2160,7 @@ public final class SegmentStore {
                 delta[j][r] = j == x.column ? x.rebuilt[r] : j < k ? ZERO_CELL : new byte[CELL];
             }
         }
-        new Rdp(k).encode(delta);
+        rdp(k).encode(delta);
         ByteBuffer one = Ssd.allocateAligned(CELL);
         ByteBuffer col = Ssd.allocateAligned(StripeLayout.COLUMN_BYTES);
         for (int j = k; j < w; j++) {
@@ -2001,7 +2193,7 @@ public final class SegmentStore {
             zeroed[x.stripe] |= 1 << x.slot;
             degraded[x.stripe] &= ~(1 << x.slot);
             zeroing[x.stripe] &= ~(1 << x.slot);
-            reconstructed.removeIf(e -> e.stripe() == x.stripe);
+            dropCached(x.stripe);
         }
         return true;
     }
@@ -2067,15 +2259,22 @@ public final class SegmentStore {
             ext = extent[(int) s];
             zero = zeroed[(int) s];
         }
-        int[] col = columnSlots(s, memberMask);
-        byte[][][] v = new byte[col.length][ROWS][CELL];
-        if (readStripe((int) s, col, zero, (ext + CELL - 1) / CELL, 0, v) >= 0) {
-            return ScrubResult.SKIPPED; // a read failed: the read path and the health poll deal with it
+        int w = Integer.bitCount(memberMask);
+        StripeScratch x = borrowScratch();
+        boolean clean;
+        try {
+            int[] col = columnSlots(s, memberMask, x.slots(w));
+            if (readStripe((int) s, col, zero, (ext + CELL - 1) / CELL, 0, x) >= 0) {
+                return ScrubResult.SKIPPED; // a read failed: the read path and the health poll deal with it
+            }
+            clean = rdp(w - 2).verify(x.view(w));
+        } finally {
+            releaseScratch(x);
         }
         synchronized (this) {
             scrubbedStripes++;
         }
-        if (new Rdp(col.length - 2).verify(v)) {
+        if (clean) {
             return ScrubResult.CLEAN;
         }
         synchronized (this) {
@@ -2087,7 +2286,9 @@ public final class SegmentStore {
     /**
      * Recomputes P and Q of sealed stripe {@code s} from its data cells and writes them (after the live
      * blocks were verified, or repaired, against their fingerprints: what is wrong is parity, or dead
-     * data). @return whether it was written
+     * data). Not while a write-back writes the stripe, nor on the refill target. @return whether both
+     * were written and flushed (a failed write or flush is logged, and the stripe is left to the next
+     * scrub or resync)
      */
     public boolean reencode(long s) {
         int memberMask;
@@ -2097,33 +2298,65 @@ public final class SegmentStore {
             if (state[(int) s] != SEALED || (degraded[(int) s] & ~zeroing[(int) s]) != 0) {
                 return false;
             }
+            if (busy[(int) s] || refillTarget == s) {
+                Log.warn(
+                        "reencode_refused",
+                        "stripe=" + s + " reason=" + (busy[(int) s] ? "stripe_busy" : "refill_target")
+                                + " action=left_for_the_next_scrub");
+                return false;
+            }
             memberMask = members[(int) s];
             ext = extent[(int) s];
             zero = zeroed[(int) s] | zeroing[(int) s];
+            busy[(int) s] = true;
         }
-        int[] col = columnSlots(s, memberMask);
-        int w = col.length;
-        byte[][][] v = new byte[w][ROWS][CELL];
-        if (readStripe((int) s, col, zero, (ext + CELL - 1) / CELL, (1 << (w - 2)) | (1 << (w - 1)), v) >= 0) {
-            return false;
-        }
-        new Rdp(w - 2).encode(v);
-        ByteBuffer buf = Ssd.allocateAligned(StripeLayout.COLUMN_BYTES);
-        for (int j = w - 2; j < w; j++) {
-            buf.clear();
-            for (byte[] cell : v[j]) {
-                buf.put(cell);
+        try {
+            return encodeAndWrite(s, memberMask, ext, zero);
+        } finally {
+            synchronized (this) {
+                busy[(int) s] = false;
             }
-            buf.flip();
-            if (dae.slot(col[j]).write(ssdOffset(s, 0), buf) != IoStatus.OK) {
+        }
+    }
+
+    private boolean encodeAndWrite(long s, int memberMask, int ext, int zero) {
+        int w = Integer.bitCount(memberMask);
+        StripeScratch x = borrowScratch();
+        try {
+            int[] col = columnSlots(s, memberMask, x.slots(w));
+            if (readStripe((int) s, col, zero, (ext + CELL - 1) / CELL, (1 << (w - 2)) | (1 << (w - 1)), x) >= 0) {
                 return false;
             }
-            dae.slot(col[j]).flush();
-            synchronized (this) {
-                parityCellsWritten += ROWS;
+            byte[][][] v = x.view(w);
+            rdp(w - 2).encode(v);
+            ByteBuffer buf = x.column;
+            for (int j = w - 2; j < w; j++) {
+                buf.clear();
+                for (byte[] cell : v[j]) {
+                    buf.put(cell);
+                }
+                buf.flip();
+                IoStatus st = dae.slot(col[j]).write(ssdOffset(s, 0), buf);
+                String step = "write";
+                if (st == IoStatus.OK) {
+                    st = dae.slot(col[j]).flush();
+                    step = "flush";
+                }
+                if (st != IoStatus.OK) {
+                    Log.warn(
+                            "reencode_failed",
+                            "stripe=" + s + " column=" + (j == w - 2 ? "P" : "Q") + " slot=" + col[j] + " step=" + step
+                                    + " status=" + st + " action=parity_not_rewritten");
+                    return false;
+                }
+                synchronized (this) {
+                    parityCellsWritten += ROWS;
+                }
             }
+            return true;
+        } finally {
+            releaseScratch(x);
         }
-        return true;
     }
 
     public synchronized long scrubbedStripes() {
@@ -2134,35 +2367,86 @@ public final class SegmentStore {
         return scrubMismatches;
     }
 
+    /** The generation of the stripe holding {@code location}: read it before reading a record to {@link #rewrite}. */
+    public synchronized int stripeGeneration(long location) {
+        return epoch[stripeOf(location)];
+    }
+
     /**
      * Writes the record at {@code location}, as now known good in {@code scratch}, back in place in
      * data column {@code column} (repairing a corrupted SSD cell). Only the record's own bytes are
      * taken from {@code scratch}: a cell it shares with a neighbour is read and merged first, because
      * the rest of a rebuilt cell was not verified (a second wrong cell in the row makes it wrong, and
-     * writing it would spread the damage to the neighbour). Only for sealed stripes whose column is
-     * present.
+     * writing it would spread the damage to the neighbour).
+     *
+     * <p>Refused (false, logged) unless, under the monitor: the stripe is SEALED and still at {@code
+     * generation} ({@link #stripeGeneration}, read before the record was: a refill of the stripe, or
+     * its reuse, since may have put other bytes where the record was); it is not the open refill
+     * target (whose free cells are being written, and which bumps the generation only after its
+     * writes); no other write-back or re-encode is writing it; and the column is a present data
+     * column (not lost, zeroed or being zeroed). The stripe is then busy until the write-back is done:
+     * no refill targets it and no checkpoint frees it meanwhile, so nothing else writes its cells, and
+     * no lock is held across the I/O. A stripe a rebuild or compaction is moving blocks out of is
+     * written (the moves read it; it is not freed while busy). @return whether the record is on the
+     * SSD again, flushed
      */
-    public boolean rewrite(long location, int bytes, ByteBuffer scratch, int column) {
+    public boolean rewrite(long location, int bytes, ByteBuffer scratch, int column, int generation) {
         if (isRaw(bytes)) {
-            return rewrite(location, CELL, rawScratch(scratch), column);
+            return rewrite(location, CELL, rawScratch(scratch), column, generation);
         }
         int s = stripeOf(location);
-        int memberMask;
+        int slot;
         synchronized (this) {
-            if (state[s] != SEALED) {
+            String refused = rewriteRefusal(s, column, generation);
+            if (refused != null) {
+                Log.warn(
+                        "rewrite_refused",
+                        "stripe=" + s + " location=" + location + " column=" + column + " reason=" + refused
+                                + " action=not_written");
                 return false;
             }
-            memberMask = members[s];
+            slot = slotOf(s, members[s], column);
+            busy[s] = true;
         }
-        int[] col = columnSlots(s, memberMask);
-        int slot = col[column];
-        if (!usable(slot)) {
-            return false;
+        try {
+            return writeBack(s, slot, location, bytes, scratch, column);
+        } finally {
+            synchronized (this) {
+                busy[s] = false;
+            }
         }
+    }
+
+    /** Why stripe {@code s} may not take a write-back now, or null (under the monitor). */
+    private String rewriteRefusal(int s, int column, int generation) {
+        if (state[s] != SEALED) {
+            return "stripe_not_sealed";
+        }
+        if (epoch[s] != generation) {
+            return "stripe_changed";
+        }
+        if (refillTarget == s) {
+            return "refill_target";
+        }
+        if (busy[s]) {
+            return "stripe_busy";
+        }
+        if (column < 0 || column >= Integer.bitCount(members[s]) - 2) {
+            return "not_a_data_column";
+        }
+        int slot = slotOf(s, members[s], column);
+        if (((degraded[s] | zeroed[s] | zeroing[s]) & (1 << slot)) != 0 || !usable(slot)) {
+            return "column_lost";
+        }
+        return null;
+    }
+
+    private boolean writeBack(int s, int slot, long location, int bytes, ByteBuffer scratch, int column) {
         int off = (int) (location - s * stripeBytes);
         int first = off / CELL;
         int last = (off + bytes - 1) / CELL;
         ByteBuffer merged = null;
+        int written = 0;
         for (int cell = first; cell <= last; cell++) {
             if (cell / ROWS != column) {
                 continue;
@@ -2175,22 +2459,34 @@ public final class SegmentStore {
                     merged = Ssd.allocateAligned(CELL);
                 }
                 merged.clear();
-                if (dae.slot(slot).read(ssdOffset(s, cell % ROWS), merged) != IoStatus.OK) {
-                    return false;
+                IoStatus st = dae.slot(slot).read(ssdOffset(s, cell % ROWS), merged);
+                if (st != IoStatus.OK) {
+                    return rewriteFailed(s, slot, "read", st);
                 }
                 merged.put(from, out, from, to - from);
                 out = merged.clear();
             }
             IoStatus st = dae.slot(slot).write(ssdOffset(s, cell % ROWS), out);
             if (st != IoStatus.OK) {
-                return false;
+                return rewriteFailed(s, slot, "write", st);
             }
-            synchronized (this) {
-                cellsWritten++;
-            }
+            written++;
         }
-        dae.slot(slot).flush();
+        IoStatus st = dae.slot(slot).flush();
+        if (st != IoStatus.OK) {
+            return rewriteFailed(s, slot, "flush", st); // the repair may not be on the SSD: not a success
+        }
+        synchronized (this) {
+            cellsWritten += written;
+        }
         return true;
+    }
+
+    private static boolean rewriteFailed(int s, int slot, String step, IoStatus st) {
+        Log.warn(
+                "rewrite_failed",
+                "stripe=" + s + " slot=" + slot + " step=" + step + " status=" + st + " action=not_repaired_on_ssd");
+        return false;
     }
 
     /** Where cell {@code row} of data column {@code column} of the stripe at {@code location} is: {slot, SSD cell}. */

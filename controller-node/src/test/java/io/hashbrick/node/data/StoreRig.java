@@ -3,6 +3,7 @@ package io.hashbrick.node.data;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.hashbrick.node.api.BlockCodec;
 import io.hashbrick.sim.Dae;
 import io.hashbrick.sim.EventSink;
 import io.hashbrick.sim.FaultInjector;

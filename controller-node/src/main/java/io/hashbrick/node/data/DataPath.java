@@ -160,7 +160,7 @@ public final class DataPath implements AutoCloseable {
     private final MetadataArea meta;
     private final BatteryBackedMemory nvram;
     private final H2pTable h2p;
-    private final Map<Integer, A2hMap> volumes = new HashMap<>();
+    private final VolumeMaps volumes = new VolumeMaps();
     private final long usableBytes;
     private final ReadCache cache;
     private final ByteBuffer compactScratch = Ssd.allocateAligned(SegmentStore.READ_SCRATCH_BYTES);
@@ -318,7 +318,9 @@ public final class DataPath implements AutoCloseable {
         if (!health.isEmpty()) {
             Log.warn("dae_health_changed", health + " " + dae.healthSummary());
         }
-        dp.volumes.putAll(loaded);
+        for (Map.Entry<Integer, A2hMap> e : loaded.entrySet()) {
+            dp.volumes.put(e.getKey(), e.getValue());
+        }
         dp.restorePending(pendingLoaded);
         if (outboxLoaded != null) {
             dp.outbox = Arrays.copyOf(outboxLoaded.handles(), Math.max(1024, outboxLoaded.handles().length));
@@ -382,7 +384,7 @@ public final class DataPath implements AutoCloseable {
             for (VolumeRef v : catalog) {
                 known.add(v.id());
             }
-            for (Integer id : new ArrayList<>(volumes.keySet())) {
+            for (Integer id : volumes.ids()) {
                 if (!known.contains(id)) {
                     dropLocked(id);
                 }
@@ -2589,8 +2591,8 @@ public final class DataPath implements AutoCloseable {
             w.endSection();
             store.writeSection(w.section(SECTION_STRIPES, 0));
             w.endSection();
-            for (Map.Entry<Integer, A2hMap> e : volumes.entrySet()) {
-                A2hCheckpoint.write(e.getValue(), w.section(SECTION_A2H, e.getKey()));
+            for (int id : volumes.ids()) {
+                A2hCheckpoint.write(volumes.get(id), w.section(SECTION_A2H, id));
                 w.endSection();
             }
             new Outbox(outboxStart, derefHighWater, Arrays.copyOf(outbox, outboxSize))

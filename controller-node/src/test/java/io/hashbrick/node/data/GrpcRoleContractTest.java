@@ -23,7 +23,7 @@ class GrpcRoleContractTest extends RoleContractTest {
     private GrpcRoleClient client(DataPath dp) throws Exception {
         if (served != dp) {
             GrpcRoleServer server = new GrpcRoleServer(
-                    new LocalDataService(dp, 0), new LocalMapService(dp, 0), 0, GrpcRoleServer.Dispatch.SPLIT);
+                    new LocalDataService(dp, 0), new LocalMapService(dp, 0), 0, GrpcRoleServer.Dispatch.INLINE);
             open.add(server);
             client = new GrpcRoleClient(server.port(), 5_000);
             open.add(client);

@@ -22,6 +22,10 @@ public final class GrpcRoleClient implements AutoCloseable {
         channel = NettyChannelBuilder.forAddress("127.0.0.1", port)
                 .usePlaintext()
                 .directExecutor()
+                // No hidden retries: a put or deref resent by the transport would take or drop a
+                // reference twice; retries are the caller's, with the same operation id. (Also spares
+                // the retry buffer's copy of every request.)
+                .disableRetry()
                 .build();
         data = new GrpcDataService(channel, deadlineMs);
         maps = new GrpcMapService(channel, deadlineMs);

@@ -3,6 +3,7 @@ package io.hashbrick.node.api.grpc;
 import io.hashbrick.node.api.RoleCall;
 import io.hashbrick.node.api.Status;
 import io.hashbrick.proto.roles.v1.RequestHeader;
+import java.util.EnumMap;
 
 /**
  * What both ends of the gRPC binding share: the {@link Status} enum against roles.proto's (mapped by
@@ -11,8 +12,7 @@ import io.hashbrick.proto.roles.v1.RequestHeader;
  * the {@link RequestHeader} against a call's epoch, operation id and sender.
  */
 final class Wire {
-    private static final io.hashbrick.proto.roles.v1.Status[] TO_WIRE =
-            new io.hashbrick.proto.roles.v1.Status[Status.values().length];
+    private static final EnumMap<Status, io.hashbrick.proto.roles.v1.Status> TO_WIRE = new EnumMap<>(Status.class);
     /** Indexed by the wire number; null where the number has no Java counterpart. */
     private static final Status[] FROM_WIRE;
 
@@ -26,7 +26,7 @@ final class Wire {
         FROM_WIRE = new Status[max + 1];
         for (Status s : Status.values()) {
             io.hashbrick.proto.roles.v1.Status w = io.hashbrick.proto.roles.v1.Status.valueOf(s.name());
-            TO_WIRE[s.ordinal()] = w; // valueOf throws at class load if roles.proto lacks a Java status
+            TO_WIRE.put(s, w); // valueOf throws at class load if roles.proto lacks a Java status
             FROM_WIRE[w.getNumber()] = s;
         }
     }
@@ -34,7 +34,7 @@ final class Wire {
     private Wire() {}
 
     static io.hashbrick.proto.roles.v1.Status toWire(Status s) {
-        return TO_WIRE[s.ordinal()];
+        return TO_WIRE.get(s);
     }
 
     /** The Java status of a wire number: unknown numbers and STATUS_UNSPECIFIED are MEDIUM_ERROR. */

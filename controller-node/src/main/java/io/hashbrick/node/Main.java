@@ -151,6 +151,13 @@ public final class Main implements Callable<Integer> {
                     + " failed): test builds only.")
     boolean allowFaultInjection;
 
+    @Option(
+            names = "--role-transport",
+            defaultValue = "local",
+            description = "How the front end reaches the D and C roles: local (in-process) or grpc (over TCP on"
+                    + " 127.0.0.1; default ${DEFAULT-VALUE}).")
+    String roleTransport;
+
     /**
      * The front end's devices over the roles' in-process bindings: R calls D and C only through their
      * contracts, at epoch 0 (a single node owns every bucket and region).
@@ -181,7 +188,16 @@ public final class Main implements Callable<Integer> {
         } else {
             throw new CommandLine.ParameterException(new CommandLine(this), "--backend must be ca or file: " + backend);
         }
-        VolumeService volumes = VolumeService.open(dir, scsi, targetName, dataConfig, LOCAL_ROLES);
+        RoleTransport roles;
+        try {
+            roles = RoleTransport.of(roleTransport);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage(), e);
+        }
+        if (roleTransport.equals("local")) {
+            Log.info("role_transport", "transport=local");
+        }
+        VolumeService volumes = VolumeService.open(dir, scsi, targetName, dataConfig, roles);
         if (volumes.dataPath() != null) {
             volumes.dataPath().setRebuildRate(Sizes.parse(rebuildRate));
             volumes.dataPath().setScrubRate(Sizes.parse(scrubRate));
@@ -219,6 +235,7 @@ public final class Main implements Callable<Integer> {
                             Log.info("node_stopping", "reason=signal");
                             mgmt.close();
                             server.close();
+                            roles.close(); // no front end left to call the roles: stop the channel and server
                             volumes.close();
                             try {
                                 Files.deleteIfExists(dir.resolve("node.url"));

@@ -4,18 +4,23 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.hashbrick.node.api.BlockCodec;
+import io.hashbrick.node.api.Completion;
+import io.hashbrick.node.api.DataService;
 import io.hashbrick.node.api.DerefCall;
 import io.hashbrick.node.api.FetchCall;
 import io.hashbrick.node.api.Handles;
 import io.hashbrick.node.api.MapCall;
+import io.hashbrick.node.api.MapService;
 import io.hashbrick.node.api.ProbeCall;
 import io.hashbrick.node.api.PutCall;
 import io.hashbrick.node.api.ResolveCall;
 import io.hashbrick.node.api.RoleCall;
 import io.hashbrick.node.api.Status;
+import io.hashbrick.node.api.UnmapCall;
 import io.hashbrick.node.api.local.LocalDataService;
 import io.hashbrick.node.api.local.LocalMapService;
 import io.hashbrick.node.block.IoStatus;
@@ -23,13 +28,15 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The roles' contracts through the in-process bindings: what D and C answer, stale handles, idempotent
  * derefs, conditional maps, and the write ordering's crash cases (put durable but never mapped; a
- * deref durable but its outbox ACK lost).
+ * deref durable but its outbox ACK lost). {@link GrpcRoleContractTest} runs the same over gRPC.
  */
 class RoleContractTest {
     static final DataPath.Config SMALL = DataPathTest.SMALL;
@@ -39,7 +46,33 @@ class RoleContractTest {
     Path dir;
 
     private final BlockCodec codec = new BlockCodec();
-    private RoleCall last;
+
+    /** D as the tests reach it: the in-process binding here, gRPC in the subclass. */
+    DataService dataService(DataPath dp) throws Exception {
+        return new LocalDataService(dp, 0);
+    }
+
+    /** C as the tests reach it. */
+    MapService mapService(DataPath dp) throws Exception {
+        return new LocalMapService(dp, 0);
+    }
+
+    /** A role's method, as {@code d::put}. */
+    @FunctionalInterface
+    interface Op<C extends RoleCall> {
+        void call(C c, Completion<C> done);
+    }
+
+    /** Makes the call and waits for its completion (any thread), which must carry the call itself. */
+    static <C extends RoleCall> void call(C c, Op<C> op) {
+        CompletableFuture<RoleCall> done = new CompletableFuture<>();
+        op.call(c, done::complete);
+        try {
+            assertSame(c, done.get(15, TimeUnit.SECONDS), "completed with its own call");
+        } catch (Exception e) {
+            throw new AssertionError("call did not complete: " + c.getClass().getSimpleName(), e);
+        }
+    }
 
     private static ByteBuffer block(long seed) {
         byte[] b = new byte[B];
@@ -60,18 +93,17 @@ class RoleContractTest {
     }
 
     /** Puts one block with its data; returns its handle. */
-    private long put(LocalDataService d, ByteBuffer data, boolean withData) {
+    private long put(DataService d, ByteBuffer data, boolean withData) {
         PutCall p = new PutCall(1);
         p.header(0, 1, 9);
         p.count = 1;
         codec.fingerprint(data, 0, p.fingerprintBytes, 0);
         p.lengths[0] = withData ? codec.compress(data, 0, p.data, 0) : 0;
-        d.put(p, c -> last = c);
-        assertEquals(p, last, "completed with its own call");
+        call(p, d::put);
         return p.status == Status.OK ? p.handles[0] : -p.status.ordinal() - 2;
     }
 
-    private Status map(LocalMapService c, long block, long handle, Long expected, long[] replaced) {
+    private Status map(MapService c, long block, long handle, Long expected, long[] replaced) {
         MapCall m = new MapCall(1);
         m.header(0, 2, 9);
         m.volume = 1;
@@ -80,40 +112,127 @@ class RoleContractTest {
         m.handles[0] = handle;
         m.conditional = expected != null;
         m.expected[0] = expected == null ? 0 : expected;
-        c.map(m, x -> {});
+        call(m, c::map);
         if (replaced != null) {
             replaced[0] = m.replaced[0];
         }
         return m.status;
     }
 
-    private long resolve(LocalMapService c, long block) {
+    private long resolve(MapService c, long block) {
         ResolveCall r = new ResolveCall(1);
         r.header(0, 3, 9);
         r.volume = 1;
         r.firstBlock = block;
         r.count = 1;
-        c.resolve(r, x -> {});
+        call(r, c::resolve);
         assertEquals(Status.OK, r.status);
         return r.handles[0];
     }
 
-    private Status fetch(LocalDataService d, long handle, ByteBuffer dst) {
+    private Status fetch(DataService d, long handle, ByteBuffer dst) {
         FetchCall f = new FetchCall(1);
         f.header(0, 4, 9);
         f.count = 1;
         f.handles[0] = handle;
         f.dst = dst;
         f.dstOffset = 0;
-        d.fetch(f, x -> {});
+        call(f, d::fetch);
         return f.blockStatus[0];
+    }
+
+    @Test
+    void batchesRoundTripEveryFieldAndByte() throws Exception {
+        try (DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, 64)))) {
+            DataService d = dataService(dp);
+            MapService c = mapService(dp);
+            int n = 10; // past a byte of the probe's bitmap
+            ByteBuffer src = ByteBuffer.allocateDirect(n * B);
+            for (int i = 0; i < n; i++) {
+                src.put(i * B, block(40 + i), 0, B);
+            }
+            long held = put(d, block(40 + 3), true); // block 3 is held before the batch comes
+            PutCall p = new PutCall(n);
+            ProbeCall probe = new ProbeCall(n);
+            probe.header(0, 50, 9);
+            probe.count = n;
+            probe.fingerprints = p.fingerprints;
+            for (int i = 0; i < n; i++) {
+                codec.fingerprint(src, i * B, p.fingerprintBytes, i * 32);
+            }
+            call(probe, d::probe);
+            assertEquals(Status.OK, probe.status);
+            for (int i = 0; i < n; i++) {
+                assertEquals(i == 3, probe.known[i], "known " + i);
+            }
+            p.header(0, 51, 9);
+            p.count = n;
+            for (int i = 0; i < n; i++) { // the held block as a reference, the others with their data
+                p.lengths[i] =
+                        probe.known[i] ? 0 : codec.compress(src, i * B, p.data, i * BlockCodec.MAX_COMPRESSED_BYTES);
+            }
+            call(p, d::put);
+            assertEquals(Status.OK, p.status);
+            assertEquals(held, p.handles[3], "a reference to the held block");
+            MapCall m = new MapCall(n + 1);
+            m.header(0, 52, 9);
+            m.volume = 1;
+            m.firstBlock = 20;
+            m.count = n + 1;
+            System.arraycopy(p.handles, 0, m.handles, 0, n);
+            m.handles[n] = Handles.NONE; // block 30: unmapped, reads as zeros
+            call(m, c::map);
+            assertEquals(Status.OK, m.status);
+            for (int i = 0; i <= n; i++) {
+                assertEquals(Handles.NONE, m.replaced[i], "nothing mapped before");
+            }
+            ResolveCall r = new ResolveCall(n + 1);
+            r.header(0, 53, 9);
+            r.volume = 1;
+            r.firstBlock = 20;
+            r.count = n + 1;
+            call(r, c::resolve);
+            assertEquals(Status.OK, r.status);
+            FetchCall f = new FetchCall(n + 1);
+            f.header(0, 54, 9);
+            f.count = n + 1;
+            System.arraycopy(r.handles, 0, f.handles, 0, n + 1);
+            ByteBuffer out = ByteBuffer.allocateDirect((n + 2) * B);
+            for (int i = 0; i < out.capacity(); i++) {
+                out.put(i, (byte) 0x5A);
+            }
+            f.dst = out;
+            f.dstOffset = B; // block i lands at dst[B + i * 4096]
+            call(f, d::fetch);
+            assertEquals(Status.OK, f.status);
+            assertEquals(0, out.position(), "the caller's position is left alone");
+            assertEquals((byte) 0x5A, out.get(B - 1), "nothing before dstOffset written");
+            assertEquals(src, out.slice(B, n * B), "every byte of every block");
+            assertEquals(ByteBuffer.allocateDirect(B), out.slice((n + 1) * B, B), "the unmapped block reads as zeros");
+            UnmapCall u = new UnmapCall();
+            u.header(0, 55, 9);
+            u.volume = 1;
+            u.firstBlock = 20;
+            u.countRun = true;
+            call(u, c::unmap);
+            assertEquals(Status.OK, u.status);
+            assertEquals(n, u.run, "the provisioning run: n mapped blocks from block 20");
+            u.header(0, 56, 9);
+            u.count = 4;
+            u.countRun = false;
+            call(u, c::unmap);
+            assertEquals(Status.OK, u.status);
+            assertEquals(4, u.unmapped);
+            dp.drainOutbox();
+            assertEquals(0, dp.audit(true).discrepancies());
+        }
     }
 
     @Test
     void aHandleWhoseSlotWasFreedAndReusedIsStaleAndNeverServesTheNewBlock() throws Exception {
         try (DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, 64)))) {
-            LocalDataService d = new LocalDataService(dp, 0);
-            LocalMapService c = new LocalMapService(dp, 0);
+            DataService d = dataService(dp);
+            MapService c = mapService(dp);
             ByteBuffer a = block(1);
             long ha = put(d, a, true);
             assertEquals(Status.OK, map(c, 0, ha, null, null));
@@ -140,14 +259,14 @@ class RoleContractTest {
             x.header(0, 77, 9);
             x.count = 1;
             x.handles[0] = resolved;
-            d.deref(x, y -> {});
+            call(x, d::deref);
             assertEquals(Status.STALE_HANDLE, x.status, "a deref of the stale handle takes nothing from C");
             assertEquals(1, dp.refcountForTest(hc));
             DerefCall undo = new DerefCall(1); // give back the test's put of C (never mapped)
             undo.header(0, 78, 9);
             undo.count = 1;
             undo.handles[0] = hc;
-            d.deref(undo, y -> {});
+            call(undo, d::deref);
             assertEquals(Status.OK, undo.status);
             assertEquals(0, dp.audit(true).discrepancies());
         }
@@ -156,7 +275,7 @@ class RoleContractTest {
     @Test
     void derefIsIdempotentByOperationIdAndPutWithoutDataForAnUnknownBlockNeedsData() throws Exception {
         try (DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, 64)))) {
-            LocalDataService d = new LocalDataService(dp, 0);
+            DataService d = dataService(dp);
             ByteBuffer a = block(5);
             assertEquals(-Status.NEED_DATA.ordinal() - 2, put(d, a, false), "unknown and no data: NEED_DATA");
             long h = put(d, a, true);
@@ -169,7 +288,7 @@ class RoleContractTest {
             PutCall fp = new PutCall(1);
             codec.fingerprint(a, 0, fp.fingerprintBytes, 0);
             probe.fingerprints = fp.fingerprints;
-            d.probe(probe, x -> {});
+            call(probe, d::probe);
             assertTrue(probe.known[0]);
 
             DerefCall x = new DerefCall(2);
@@ -177,17 +296,17 @@ class RoleContractTest {
             x.count = 2;
             x.handles[0] = h;
             x.handles[1] = h;
-            d.deref(x, y -> {});
+            call(x, d::deref);
             assertEquals(Status.OK, x.status);
             assertFalse(x.duplicate);
             assertEquals(1, dp.refcountForTest(h));
-            d.deref(x, y -> {}); // a retry of the same operation
+            call(x, d::deref); // a retry of the same operation
             assertEquals(Status.OK, x.status);
             assertTrue(x.duplicate, "the retry is recognised");
             assertEquals(1, dp.refcountForTest(h), "and changes nothing");
 
             x.header(1, 1001, 0);
-            d.deref(x, y -> {});
+            call(x, d::deref);
             assertEquals(Status.STALE_EPOCH, x.status, "a call at another epoch is refused");
             assertEquals(1, dp.refcountForTest(h));
         }
@@ -196,8 +315,8 @@ class RoleContractTest {
     @Test
     void aConditionalMapThatLostARaceChangesNothing() throws Exception {
         try (DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, 64)))) {
-            LocalDataService d = new LocalDataService(dp, 0);
-            LocalMapService c = new LocalMapService(dp, 0);
+            DataService d = dataService(dp);
+            MapService c = mapService(dp);
             long ha = put(d, block(11), true);
             long hb = put(d, block(12), true);
             assertEquals(Status.OK, map(c, 3, ha, Handles.NONE, null), "unmapped as expected");
@@ -215,7 +334,7 @@ class RoleContractTest {
     void aPutWhoseMapNeverBecameDurableIsReclaimedAtStartUp() throws Exception {
         long h;
         DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, 64)));
-        LocalDataService d = new LocalDataService(dp, 0);
+        DataService d = dataService(dp);
         ByteBuffer kept = block(21);
         assertEquals(IoStatus.OK, Host.write(dp, 1, 0, 1, kept.duplicate()));
         h = put(d, block(22), true); // R's put is durable; R dies before its map

@@ -56,6 +56,11 @@ class ConformanceIT {
     @TempDir
     Path dir;
 
+    /** How the target's front end reaches the roles ({@link ConformanceGrpcIT}: over gRPC). */
+    String roleTransport() {
+        return "local";
+    }
+
     @Test
     void libiscsiConformanceSuite() throws Exception {
         List<String> tests = new ArrayList<>();
@@ -73,7 +78,7 @@ class ConformanceIT {
         List<String> skips = new ArrayList<>();
         int passed = 0;
         int failedInScope = 0;
-        try (TargetFixture t = TargetFixture.contentAddressed(dir, TargetFixture.config(), 1L << 30)) {
+        try (TargetFixture t = TargetFixture.contentAddressed(dir, TargetFixture.config(), 1L << 30, roleTransport())) {
             for (String test : tests) {
                 String suite = test.split("\\.")[1];
                 if (!only.isEmpty() && !Set.of(only.split(",")).contains(suite)) {
@@ -110,8 +115,13 @@ class ConformanceIT {
             skips.forEach(s -> System.out.println("SKIPPED " + s));
             failures.forEach(s -> System.out.println("FAILED " + s));
             System.out.printf(
-                    "conformance summary: passed=%d failed=%d (in scope %d, later issues %d) skipped=%d%n",
-                    passed, failures.size(), failedInScope, failures.size() - failedInScope, skips.size());
+                    "conformance summary: role_transport=%s passed=%d failed=%d (in scope %d, later issues %d) skipped=%d%n",
+                    roleTransport(),
+                    passed,
+                    failures.size(),
+                    failedInScope,
+                    failures.size() - failedInScope,
+                    skips.size());
             assertEquals(0, t.server.internalErrors(), "no internal error on the target");
             // the target survived the whole suite
             try (TestInitiator i = new TestInitiator(t.port)) {

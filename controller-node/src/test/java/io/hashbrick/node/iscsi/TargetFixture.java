@@ -1,5 +1,6 @@
 package io.hashbrick.node.iscsi;
 
+import io.hashbrick.node.RoleTransport;
 import io.hashbrick.node.block.BlockDevice;
 import io.hashbrick.node.block.FileBlockDevice;
 import io.hashbrick.node.data.DataPath;
@@ -20,18 +21,21 @@ final class TargetFixture implements AutoCloseable {
     final BlockDevice device;
     final DataPath data;
     final int port;
+    private final AutoCloseable roles;
 
     TargetFixture(Path dir, TargetConfig config) throws IOException {
         this(dir, config, 64L << 20);
     }
 
     TargetFixture(Path dir, TargetConfig config, long lunBytes) throws IOException {
-        this(config, FileBlockDevice.open(dir.resolve("lun0.img"), lunBytes, 512), null);
+        this(config, FileBlockDevice.open(dir.resolve("lun0.img"), lunBytes, 512), null, null);
     }
 
-    private TargetFixture(TargetConfig config, BlockDevice device, DataPath data) throws IOException {
+    private TargetFixture(TargetConfig config, BlockDevice device, DataPath data, AutoCloseable roles)
+            throws IOException {
         this.device = device;
         this.data = data;
+        this.roles = roles;
         ScsiDeviceServer scsi =
                 new ScsiDeviceServer("HASHBRCK", "TEST LUN", List.of(new LogicalUnit(0, device, "test/lun0")));
         server = new IscsiServer(config, scsi);
@@ -40,11 +44,22 @@ final class TargetFixture implements AutoCloseable {
 
     /** A 512-byte-sector LUN of {@code lunBytes} on the content-addressed data path. */
     static TargetFixture contentAddressed(Path dir, TargetConfig config, long lunBytes) throws IOException {
+        return contentAddressed(dir, config, lunBytes, "local");
+    }
+
+    /**
+     * The same, with the front end reaching the roles over {@code transport} ({@code local}, or
+     * {@code grpc}: every D and C call through a gRPC server on 127.0.0.1, as {@code --role-transport
+     * grpc} runs the node).
+     */
+    static TargetFixture contentAddressed(Path dir, TargetConfig config, long lunBytes, String transport)
+            throws IOException {
         DataPath data = DataPath.open(
                 dir,
                 new DataPath.Config(8, 256L << 20, 16L << 20, 60_000, 8L << 20),
                 List.of(new DataPath.VolumeRef(1, lunBytes / 4096)));
-        return new TargetFixture(config, io.hashbrick.node.Main.LOCAL_ROLES.open(data, 1, lunBytes, 512), data);
+        RoleTransport roles = RoleTransport.of(transport);
+        return new TargetFixture(config, roles.open(data, 1, lunBytes, 512), data, roles);
     }
 
     TargetFixture(Path dir) throws IOException {
@@ -64,6 +79,9 @@ final class TargetFixture implements AutoCloseable {
     public void close() throws Exception {
         server.close();
         device.close();
+        if (roles != null) {
+            roles.close();
+        }
         if (data != null) {
             data.close();
         }

@@ -1,0 +1,51 @@
+package io.hashbrick.node.data;
+
+import io.hashbrick.node.api.DataService;
+import io.hashbrick.node.api.MapService;
+import io.hashbrick.node.api.grpc.GrpcRoleClient;
+import io.hashbrick.node.api.grpc.GrpcRoleServer;
+import io.hashbrick.node.api.local.LocalDataService;
+import io.hashbrick.node.api.local.LocalMapService;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+
+/**
+ * {@link RoleContractTest} over the gRPC binding: the tests' D and C calls go through a
+ * {@link GrpcRoleClient} and a {@link GrpcRoleServer} on 127.0.0.1 (real sockets) to the in-process
+ * binding over the test's data path, so every request and reply field crosses the wire.
+ */
+class GrpcRoleContractTest extends RoleContractTest {
+    private final List<AutoCloseable> open = new ArrayList<>();
+    private DataPath served;
+    private GrpcRoleClient client;
+
+    private GrpcRoleClient client(DataPath dp) throws Exception {
+        if (served != dp) {
+            GrpcRoleServer server = new GrpcRoleServer(
+                    new LocalDataService(dp, 0), new LocalMapService(dp, 0), 0, GrpcRoleServer.Dispatch.INLINE);
+            open.add(server);
+            client = new GrpcRoleClient(server.port(), 5_000);
+            open.add(client);
+            served = dp;
+        }
+        return client;
+    }
+
+    @Override
+    DataService dataService(DataPath dp) throws Exception {
+        return client(dp).data();
+    }
+
+    @Override
+    MapService mapService(DataPath dp) throws Exception {
+        return client(dp).maps();
+    }
+
+    @AfterEach
+    void closeBindings() throws Exception {
+        for (int i = open.size() - 1; i >= 0; i--) { // clients before their servers
+            open.get(i).close();
+        }
+    }
+}

@@ -2998,20 +2998,7 @@ public final class DataPath implements AutoCloseable {
     /** Stops the destage thread, writes a final checkpoint, closes the journal and the DAE. */
     @Override
     public void close() {
-        running = false;
-        if (destager != null) {
-            lock.lock();
-            try {
-                destageWake.signalAll();
-            } finally {
-                lock.unlock();
-            }
-            try {
-                destager.join(30_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
+        stopDestager();
         try {
             drainOutbox(); // references of the last overwrites dropped before the final checkpoint
             checkpoint();
@@ -3026,6 +3013,31 @@ public final class DataPath implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+        release();
+        Log.info("data_path_closed", "checkpoint_generation=" + checkpointGeneration);
+    }
+
+    /** Stops the destage thread (it finishes the round it is in). */
+    private void stopDestager() {
+        running = false;
+        if (destager == null) {
+            return;
+        }
+        lock.lock();
+        try {
+            destageWake.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        try {
+            destager.join(30_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Closes the NVRAM and the DAE and frees the tables' and the cache's memory. */
+    private void release() {
         try {
             nvram.close();
             dae.close();
@@ -3037,7 +3049,6 @@ public final class DataPath implements AutoCloseable {
         }
         h2p.close();
         cache.free();
-        Log.info("data_path_closed", "checkpoint_generation=" + checkpointGeneration);
     }
 
     /**
@@ -3045,31 +3056,8 @@ public final class DataPath implements AutoCloseable {
      * outbox drain, no checkpoint; the NVRAM journal and the SSDs keep what they hold. Memory is freed.
      */
     void crashForTest() {
-        running = false;
-        if (destager != null) {
-            lock.lock();
-            try {
-                destageWake.signalAll();
-            } finally {
-                lock.unlock();
-            }
-            try {
-                destager.join(30_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-        try {
-            nvram.close();
-            dae.close();
-        } catch (IOException e) {
-            Log.error("data_path_close_failed", "error=" + Log.q(String.valueOf(e)));
-        }
-        for (A2hMap m : volumes.values()) {
-            m.close();
-        }
-        h2p.close();
-        cache.free();
+        stopDestager();
+        release();
         Log.info("data_path_crashed_for_test", "last_sequence=" + lastSequence);
     }
 

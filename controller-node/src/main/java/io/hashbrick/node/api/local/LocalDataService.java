@@ -6,8 +6,6 @@ import io.hashbrick.node.api.DerefCall;
 import io.hashbrick.node.api.FetchCall;
 import io.hashbrick.node.api.ProbeCall;
 import io.hashbrick.node.api.PutCall;
-import io.hashbrick.node.api.RoleCall;
-import io.hashbrick.node.api.Status;
 import io.hashbrick.node.data.DataPath;
 
 /**
@@ -15,13 +13,9 @@ import io.hashbrick.node.data.DataPath;
  * caller's buffers read and written in place) and completes on the caller's thread. One node owns
  * every bucket at epoch 0; a call at another epoch is refused, as a remote owner would.
  */
-public final class LocalDataService implements DataService {
-    private final DataPath data;
-    private final long epoch;
-
+public final class LocalDataService extends LocalBinding implements DataService {
     public LocalDataService(DataPath data, long epoch) {
-        this.data = data;
-        this.epoch = epoch;
+        super(data, epoch);
     }
 
     @Override
@@ -54,13 +48,5 @@ public final class LocalDataService implements DataService {
             data.fetch(call);
         }
         done.complete(call);
-    }
-
-    private boolean admit(RoleCall call) {
-        if (call.epoch != epoch) {
-            call.status = Status.STALE_EPOCH;
-            return false;
-        }
-        return true;
     }
 }

@@ -4,8 +4,6 @@ import io.hashbrick.node.api.Completion;
 import io.hashbrick.node.api.MapCall;
 import io.hashbrick.node.api.MapService;
 import io.hashbrick.node.api.ResolveCall;
-import io.hashbrick.node.api.RoleCall;
-import io.hashbrick.node.api.Status;
 import io.hashbrick.node.api.UnmapCall;
 import io.hashbrick.node.data.DataPath;
 
@@ -14,13 +12,9 @@ import io.hashbrick.node.data.DataPath;
  * lives beside D's in {@link DataPath} (issue 16 step b moves it to {@code volume}); callers see only
  * this contract.
  */
-public final class LocalMapService implements MapService {
-    private final DataPath data;
-    private final long epoch;
-
+public final class LocalMapService extends LocalBinding implements MapService {
     public LocalMapService(DataPath data, long epoch) {
-        this.data = data;
-        this.epoch = epoch;
+        super(data, epoch);
     }
 
     @Override
@@ -45,13 +39,5 @@ public final class LocalMapService implements MapService {
             data.unmap(call);
         }
         done.complete(call);
-    }
-
-    private boolean admit(RoleCall call) {
-        if (call.epoch != epoch) {
-            call.status = Status.STALE_EPOCH;
-            return false;
-        }
-        return true;
     }
 }

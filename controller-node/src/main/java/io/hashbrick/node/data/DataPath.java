@@ -56,27 +56,27 @@ import java.util.concurrent.locks.ReentrantLock;
  * ({@link SegmentStore}), checkpoints of all metadata to the DAE ({@link MetadataArea}), recovery
  * (checkpoint + journal replay), the auditor and the statistics.
  *
- * <p><b>Write</b> ({@link #write}): per chunk of up to {@link #CHUNK} blocks, without the lock: zero
- * detection and SHA-256; under the lock: H2P lookups; without it: LZ4 of the misses; under the lock
- * again: one journal record (a MAP record: per block a reference to a known fingerprint, a new block
- * with its compressed bytes, or an unmap) is appended and then applied to H2P and A2H by the very code
- * replay uses ({@link #apply}). The caller is answered once the record is durable. Appending and
- * applying under one lock makes the journal's order the order of the changes, so replay rebuilds
- * exactly the state the controller had.
+ * <p><b>The roles' operations</b> (DESIGN.md "Write path", "Read path"; README "The roles apart"):
+ * D's {@link #probe}, {@link #put}, {@link #deref}, {@link #fetch} and C's {@link #map},
+ * {@link #resolve}, {@link #unmap}, called through the contracts in {@code api}. Each appends one
+ * record of its own role and applies it under the lock by the code replay uses, so the journal's order
+ * is the order of the changes and replay rebuilds exactly the state the controller had; the caller is
+ * answered once the record is durable. Replaced handles wait in C's deref outbox ({@link #drainOutbox}).
  *
- * <p><b>Read</b>: under the lock, a block's handle, location and the 27 fingerprint bytes H2P keeps;
- * without it, the bytes from the journal copy (not yet destaged) or the SSD cells, LZ4 decompression
- * and a SHA-256 compared with the fingerprint. A mismatch caused by a concurrent overwrite is retried;
- * a persistent one is a medium error, logged and counted (XDP repairs it in issue 4).
+ * <p><b>Fetch</b>: under the lock, a handle's location and the 27 fingerprint bytes H2P keeps (a
+ * handle that is not current is refused as stale); without it, the bytes from the journal copy (not
+ * yet destaged), the read cache or the SSD cells, LZ4 decompression and a SHA-256 compared with the
+ * fingerprint. A persistent mismatch is repaired from parity or answered as a medium error, logged and
+ * counted.
  *
  * <p><b>Space</b>: a block's space is live while H2P references it. Stripes whose blocks all died
  * become free after the next checkpoint; stripes with few live blocks are compacted. New blocks are
  * refused ({@link IoStatus#NO_SPACE}) when live + journalled data would pass the usable capacity, while
  * reads, duplicate writes and unmaps go on.
  *
- * <p>Threads: host I/O threads call {@link #write}/{@link #read}; one destage thread destages,
- * compacts and checkpoints; the journal's writer thread persists records. All metadata changes hold
- * {@link #lock}.
+ * <p>Threads: host I/O threads make the role calls; one destage thread destages, compacts, drains the
+ * outbox and checkpoints; records are written inline by the thread that appends them. All metadata
+ * changes hold {@link #lock}.
  */
 public final class DataPath implements AutoCloseable {
     /** Blocks per journal record and per lock hold. */
@@ -545,13 +545,33 @@ public final class DataPath implements AutoCloseable {
 
     /** D: one reference per block, new blocks stored (see {@link PutCall}); durable when it returns OK. */
     public void put(PutCall x) {
+        appendSettled(putOp, x);
+    }
+
+    /** One role call's record, built, appended and applied under the lock (see {@link #appendSettled}). */
+    @FunctionalInterface
+    private interface LockedAppend<C extends RoleCall> {
+        /** @return the record's sequence, {@link #DONE} (status set), or the journal's refusal */
+        long run(Ctx c, C call);
+    }
+
+    // Bound once: a method reference made per call would allocate per I/O.
+    private final LockedAppend<PutCall> putOp = this::putLocked;
+    private final LockedAppend<DerefCall> derefOp = this::derefLocked;
+    private final LockedAppend<MapCall> mapOp = this::mapLocked;
+
+    /**
+     * Runs {@code op} under the lock until its record is durable or the call is over, retrying while
+     * the journal is back-pressured (60 s at most, see {@link #settle}).
+     */
+    private <C extends RoleCall> void appendSettled(LockedAppend<C> op, C x) {
         Ctx c = contexts.get();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (true) {
             long seq;
             lock.lock();
             try {
-                seq = putLocked(c, x);
+                seq = op.run(c, x);
             } finally {
                 lock.unlock();
             }
@@ -780,20 +800,7 @@ public final class DataPath implements AutoCloseable {
      * that are not current are refused as a whole ({@link Status#STALE_HANDLE}, nothing applied).
      */
     public void deref(DerefCall x) {
-        Ctx c = contexts.get();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (true) {
-            long seq;
-            lock.lock();
-            try {
-                seq = derefLocked(c, x);
-            } finally {
-                lock.unlock();
-            }
-            if (settle(c, x, seq, deadline)) {
-                return;
-            }
-        }
+        appendSettled(derefOp, x);
     }
 
     private long derefLocked(Ctx c, DerefCall x) {
@@ -809,9 +816,7 @@ public final class DataPath implements AutoCloseable {
         }
         for (int i = 0; i < x.count; i++) {
             long h = x.handles[i];
-            if (h == H2pHandle.NONE
-                    || (h & ~H2pHandle.HANDLE_MASK) != 0
-                    || !h2p.bucket(H2pHandle.bucket(h)).isCurrent(h)) {
+            if (!h2p.isCurrent(h)) {
                 Log.error(
                         "deref_stale_handle",
                         "handle=0x" + Long.toHexString(h) + " op=" + x.operationId + " sender=" + x.sender);
@@ -847,7 +852,7 @@ public final class DataPath implements AutoCloseable {
         }
         for (int i = 0; i < count; i++) {
             long h = p.get(U64, base + DEREF_HEADER + 8L * i);
-            if (!h2p.bucket(H2pHandle.bucket(h)).isCurrent(h)) {
+            if (!h2p.isCurrent(h)) {
                 Log.error("deref_unknown_handle", "handle=0x" + Long.toHexString(h) + " op=" + op);
                 continue;
             }
@@ -858,20 +863,7 @@ public final class DataPath implements AutoCloseable {
 
     /** C: maps blocks to handles (see {@link MapCall}); replaced handles go to the deref outbox. */
     public void map(MapCall x) {
-        Ctx c = contexts.get();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (true) {
-            long seq;
-            lock.lock();
-            try {
-                seq = mapLocked(c, x);
-            } finally {
-                lock.unlock();
-            }
-            if (settle(c, x, seq, deadline)) {
-                break;
-            }
-        }
+        appendSettled(mapOp, x);
         drainOutboxIfLong();
     }
 
@@ -899,7 +891,7 @@ public final class DataPath implements AutoCloseable {
                 return DONE;
             }
             long h = x.handles[i];
-            if (h != H2pHandle.NONE && !h2p.bucket(H2pHandle.bucket(h)).isCurrent(h)) {
+            if (h != H2pHandle.NONE && !h2p.isCurrent(h)) {
                 Log.error(
                         "map_stale_handle",
                         "volume=" + x.volume + " block=" + (x.firstBlock + i) + " handle=0x" + Long.toHexString(h)
@@ -1273,9 +1265,7 @@ public final class DataPath implements AutoCloseable {
 
     /** Captures what a read of handle {@code h} needs into slot {@code i} of the context; false if stale. */
     private boolean captureHandle(Ctx c, long h, int i) {
-        if (h == H2pHandle.NONE
-                || (h & ~H2pHandle.HANDLE_MASK) != 0
-                || !h2p.bucket(H2pHandle.bucket(h)).isCurrent(h)) {
+        if (!h2p.isCurrent(h)) {
             return false;
         }
         c.rHandle[i] = h;
@@ -1525,9 +1515,7 @@ public final class DataPath implements AutoCloseable {
         lock.lock();
         try {
             long h = c.rHandle[i];
-            if (!h2p.bucket(H2pHandle.bucket(h)).isCurrent(h)
-                    || h2p.location(h) != location
-                    || (h2p.flags(h) & FLAG_IN_JOURNAL) != 0) {
+            if (!h2p.isCurrent(h) || h2p.location(h) != location || (h2p.flags(h) & FLAG_IN_JOURNAL) != 0) {
                 return -1; // overwritten or moved meanwhile: the caller looks it up again
             }
             generation = store.stripeGeneration(location); // the write-back is refused if the stripe changes
@@ -2061,9 +2049,7 @@ public final class DataPath implements AutoCloseable {
             for (int i = 0; i < moved; i++) {
                 long[] e = found.get(i);
                 long h = e[0];
-                if (!h2p.bucket(H2pHandle.bucket(h)).isCurrent(h)
-                        || h2p.location(h) != e[1]
-                        || (h2p.flags(h) & FLAG_IN_JOURNAL) != 0) {
+                if (!h2p.isCurrent(h) || h2p.location(h) != e[1] || (h2p.flags(h) & FLAG_IN_JOURNAL) != 0) {
                     continue;
                 }
                 h2p.setLocation(h, newLoc[i], h2p.length(h), h2p.flags(h));
@@ -3082,7 +3068,7 @@ public final class DataPath implements AutoCloseable {
     long refcountForTest(long handle) {
         lock.lock();
         try {
-            return h2p.bucket(H2pHandle.bucket(handle)).isCurrent(handle) ? h2p.refcount(handle) : -1;
+            return h2p.isCurrent(handle) ? h2p.refcount(handle) : -1;
         } finally {
             lock.unlock();
         }
@@ -3107,13 +3093,6 @@ public final class DataPath implements AutoCloseable {
     /** Per-thread buffers: nothing is allocated per block on the write path. */
     private static final class Ctx {
         final BlockCodec codec = new BlockCodec();
-        final byte[] fp = new byte[CHUNK * 32];
-        final MemorySegment fpSeg = MemorySegment.ofArray(fp);
-        final boolean[] zero = new boolean[CHUNK];
-        final boolean[] hit = new boolean[CHUNK];
-        final int[] clen = new int[CHUNK];
-        final ByteBuffer comp = ByteBuffer.allocateDirect(CHUNK * BlockCodec.MAX_COMPRESSED_BYTES);
-        final MemorySegment compSeg = MemorySegment.ofBuffer(comp);
         final MemorySegment payload = Arena.ofAuto().allocate(MAX_PAYLOAD, 8);
         final JournalEntry entry = new JournalEntry();
         final Thread thread = Thread.currentThread();

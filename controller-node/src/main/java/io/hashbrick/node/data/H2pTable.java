@@ -101,6 +101,14 @@ public final class H2pTable implements AutoCloseable {
         return buckets[Placement.bucket(fp, offset)].addOrInsert(fp, offset, location, length, flags);
     }
 
+    /**
+     * Whether {@code handle} names a live entry at its generation: false for NONE, a malformed value,
+     * or a handle whose slot was freed (and maybe reused) since it was issued.
+     */
+    public boolean isCurrent(long handle) {
+        return buckets[H2pHandle.bucket(handle)].isCurrent(handle);
+    }
+
     public long addRef(long handle, int delta) {
         return of(handle).addRef(handle, delta);
     }

@@ -807,14 +807,14 @@ public final class DataPath implements AutoCloseable {
         if (x.count < 0 || x.count > DEREF_BATCH) {
             throw new IllegalArgumentException("deref: at most " + DEREF_BATCH + " handles a call: count=" + x.count);
         }
-        x.duplicate = false;
-        if (x.sender == 0 && x.operationId <= derefHighWater) {
-            x.duplicate = true;
+        int applied = alreadyApplied(x.sender, x.operationId, x.count);
+        x.duplicate = applied == x.count && x.count > 0;
+        if (x.duplicate) {
             derefDuplicates++;
             x.status = Status.OK;
             return DONE;
         }
-        for (int i = 0; i < x.count; i++) {
+        for (int i = applied; i < x.count; i++) { // handles applied before may be freed by now
             long h = x.handles[i];
             if (!h2p.isCurrent(h)) {
                 Log.error(
@@ -839,18 +839,32 @@ public final class DataPath implements AutoCloseable {
         return seq;
     }
 
+    /**
+     * How many of a deref batch's handles D applied before. Sender 0 is the local C's outbox: its
+     * operation id is the outbox position after the batch, so the batch covers positions [op - count,
+     * op), and D's high-water mark says which of them it applied. A resent batch need not have the
+     * same bounds as the first attempt (the outbox grew meanwhile): judging by position, not by equal
+     * ids, applies each reference drop exactly once. Other senders are not de-duplicated.
+     */
+    private int alreadyApplied(int sender, long op, int count) {
+        if (sender != 0) {
+            return 0;
+        }
+        return (int) Math.max(0, Math.min(count, derefHighWater - (op - count)));
+    }
+
     private void applyDeref(MemorySegment p, long base) {
         int sender = p.get(U32, base);
         int count = p.get(U32, base + 4);
         long op = p.get(U64, base + 8);
-        if (sender == 0) {
-            if (op <= derefHighWater) {
-                derefDuplicates++;
-                return; // replay of a retry that the live node refused already: never applied twice
-            }
-            derefHighWater = op;
+        int applied = alreadyApplied(sender, op, count);
+        if (applied > 0) {
+            derefDuplicates++; // a resend (whole or overlapping): what was applied is never applied again
         }
-        for (int i = 0; i < count; i++) {
+        if (sender == 0) {
+            derefHighWater = Math.max(derefHighWater, op);
+        }
+        for (int i = applied; i < count; i++) {
             long h = p.get(U64, base + DEREF_HEADER + 8L * i);
             if (!h2p.isCurrent(h)) {
                 Log.error("deref_unknown_handle", "handle=0x" + Long.toHexString(h) + " op=" + op);

@@ -292,7 +292,7 @@ class RoleContractTest {
             assertTrue(probe.known[0]);
 
             DerefCall x = new DerefCall(2);
-            x.header(0, 1000, 0); // sender 0: the local C's outbox stream, de-duplicated by op id
+            x.header(0, 1000, 0); // sender 0: the local C's outbox stream, op id = position after the batch
             x.count = 2;
             x.handles[0] = h;
             x.handles[1] = h;
@@ -304,6 +304,22 @@ class RoleContractTest {
             assertEquals(Status.OK, x.status);
             assertTrue(x.duplicate, "the retry is recognised");
             assertEquals(1, dp.refcountForTest(h), "and changes nothing");
+
+            // A resend need not have the first attempt's bounds: the outbox grew meanwhile, so the
+            // batch covering position 1001 comes again as positions 1001..1002. Only 1002 is new.
+            assertEquals(h, put(d, a, false));
+            assertEquals(h, put(d, a, false));
+            assertEquals(3, dp.refcountForTest(h));
+            x.header(0, 1002, 0);
+            x.count = 1;
+            call(x, d::deref);
+            assertEquals(2, dp.refcountForTest(h));
+            x.header(0, 1003, 0);
+            x.count = 2;
+            call(x, d::deref);
+            assertEquals(Status.OK, x.status);
+            assertFalse(x.duplicate, "a batch with new positions is not a duplicate");
+            assertEquals(1, dp.refcountForTest(h), "its first handle was applied before: dropped once, not twice");
 
             x.header(1, 1001, 0);
             call(x, d::deref);

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hashbrick.node.api.local.LocalDataService;
 import io.hashbrick.node.api.local.LocalMapService;
+import io.hashbrick.node.catalog.Sizes;
+import io.hashbrick.node.catalog.VolumeService;
 import io.hashbrick.node.data.DataPath;
 import io.hashbrick.node.front.VolumeDevice;
 import io.hashbrick.node.iscsi.IscsiServer;
@@ -11,8 +13,6 @@ import io.hashbrick.node.iscsi.TargetConfig;
 import io.hashbrick.node.iscsi.TargetConfig.ChapCredentials;
 import io.hashbrick.node.mgmt.ManagementServer;
 import io.hashbrick.node.scsi.ScsiDeviceServer;
-import io.hashbrick.node.volume.Sizes;
-import io.hashbrick.node.volume.VolumeService;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -162,8 +162,13 @@ public final class Main implements Callable<Integer> {
      * The front end's devices over the roles' in-process bindings: R calls D and C only through their
      * contracts, at epoch 0 (a single node owns every bucket and region).
      */
-    public static final VolumeService.Devices LOCAL_ROLES = (data, volumeId, sizeBytes, blockSize) -> new VolumeDevice(
-            new LocalDataService(data, 0), new LocalMapService(data, 0), 0, volumeId, sizeBytes, blockSize);
+    public static final VolumeService.Devices LOCAL_ROLES = (roles, volumeId, sizeBytes, blockSize) -> new VolumeDevice(
+            new LocalDataService(roles.data(), 0),
+            new LocalMapService(roles.maps(), 0),
+            0,
+            volumeId,
+            sizeBytes,
+            blockSize);
 
     @Override
     public Integer call() throws Exception {
@@ -198,9 +203,9 @@ public final class Main implements Callable<Integer> {
             Log.info("role_transport", "transport=local");
         }
         VolumeService volumes = VolumeService.open(dir, scsi, targetName, dataConfig, roles);
-        if (volumes.dataPath() != null) {
-            volumes.dataPath().setRebuildRate(Sizes.parse(rebuildRate));
-            volumes.dataPath().setScrubRate(Sizes.parse(scrubRate));
+        if (volumes.roles() != null) {
+            volumes.roles().data().setRebuildRate(Sizes.parse(rebuildRate));
+            volumes.roles().data().setScrubRate(Sizes.parse(scrubRate));
         }
         if (volumes.list().isEmpty()) {
             // First start on this directory: the default volumes the options describe.
@@ -260,7 +265,7 @@ public final class Main implements Callable<Integer> {
                 .put("sessions", server.sessionCount())
                 .put("volumes", volumes.list().size())
                 .put("pid", ProcessHandle.current().pid());
-        io.hashbrick.node.data.DataPath data = volumes.dataPath();
+        Controller data = volumes.roles();
         if (data != null) {
             java.util.Map<String, Object> st = data.stats();
             for (String k : new String[] {

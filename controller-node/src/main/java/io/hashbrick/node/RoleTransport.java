@@ -5,9 +5,8 @@ import io.hashbrick.node.api.grpc.GrpcRoleServer;
 import io.hashbrick.node.api.local.LocalDataService;
 import io.hashbrick.node.api.local.LocalMapService;
 import io.hashbrick.node.block.BlockDevice;
-import io.hashbrick.node.data.DataPath;
+import io.hashbrick.node.catalog.VolumeService;
 import io.hashbrick.node.front.VolumeDevice;
-import io.hashbrick.node.volume.VolumeService;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 
@@ -26,7 +25,7 @@ public final class RoleTransport implements VolumeService.Devices, AutoCloseable
             dispatch(System.getProperty("hashbrick.grpc.dispatch", "inline"));
 
     private final boolean grpc;
-    private DataPath served;
+    private Controller served;
     private GrpcRoleServer server;
     private GrpcRoleClient client;
 
@@ -52,13 +51,14 @@ public final class RoleTransport implements VolumeService.Devices, AutoCloseable
     }
 
     @Override
-    public synchronized BlockDevice open(DataPath data, int volumeId, long sizeBytes, int blockSize) {
+    public synchronized BlockDevice open(Controller data, int volumeId, long sizeBytes, int blockSize) {
         if (!grpc) {
             return Main.LOCAL_ROLES.open(data, volumeId, sizeBytes, blockSize);
         }
         if (server == null) {
             try {
-                server = new GrpcRoleServer(new LocalDataService(data, 0), new LocalMapService(data, 0), 0, DISPATCH);
+                server = new GrpcRoleServer(
+                        new LocalDataService(data.data(), 0), new LocalMapService(data.maps(), 0), 0, DISPATCH);
             } catch (IOException e) {
                 throw new UncheckedIOException("role server did not start: " + e.getMessage(), e);
             }
@@ -66,7 +66,7 @@ public final class RoleTransport implements VolumeService.Devices, AutoCloseable
             served = data;
             Log.info("role_transport", "transport=grpc port=" + server.port());
         } else if (data != served) {
-            throw new IllegalStateException("one data path per node: volume=" + volumeId);
+            throw new IllegalStateException("one controller per node: volume=" + volumeId);
         }
         return new VolumeDevice(client.data(), client.maps(), 0, volumeId, sizeBytes, blockSize);
     }

@@ -10,8 +10,10 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The role rules of DESIGN.md ("Inside controller-node"), as far as the code is apart today (issue 16
- * step a): R's front end reaches D and C only through {@code api}; the contracts depend on no role.
- * The rules for {@code volume}, {@code data} and {@code xdp} join as steps b and c separate them.
+ * steps a and b): R's front end reaches D and C only through {@code api}; the contracts depend on no
+ * role; C ({@code volume}) and D ({@code data}) never see each other (C reaches D through D's contract,
+ * the census in {@code audit} is the one place that reads both). The rule for {@code xdp} joins as
+ * step c separates it.
  */
 class RoleRulesTest {
     private static JavaClasses classes;
@@ -58,14 +60,40 @@ class RoleRulesTest {
     }
 
     @Test
-    void dataNeverSeesTheFrontEnd() {
+    void dataNeverSeesTheFrontEndNorC() {
         noClasses()
                 .that()
                 .resideInAPackage("io.hashbrick.node.data..")
                 .should()
                 .dependOnClassesThat()
                 .resideInAnyPackage(
-                        "io.hashbrick.node.front..", "io.hashbrick.node.scsi..", "io.hashbrick.node.iscsi..")
+                        "io.hashbrick.node.front..",
+                        "io.hashbrick.node.scsi..",
+                        "io.hashbrick.node.iscsi..",
+                        "io.hashbrick.node.volume..",
+                        "io.hashbrick.node.catalog..",
+                        "io.hashbrick.node.audit..",
+                        "io.hashbrick.node.mgmt..")
+                .check(classes);
+    }
+
+    @Test
+    void cNeverSeesDNorTheFrontEnd() {
+        noClasses()
+                .that()
+                .resideInAPackage("io.hashbrick.node.volume..")
+                .should()
+                .dependOnClassesThat()
+                .resideInAnyPackage(
+                        "io.hashbrick.node.data..",
+                        "io.hashbrick.node.front..",
+                        "io.hashbrick.node.scsi..",
+                        "io.hashbrick.node.iscsi..",
+                        "io.hashbrick.node.api.local..",
+                        "io.hashbrick.node.api.grpc..",
+                        "io.hashbrick.node.catalog..",
+                        "io.hashbrick.node.audit..",
+                        "io.hashbrick.node.mgmt..")
                 .check(classes);
     }
 }

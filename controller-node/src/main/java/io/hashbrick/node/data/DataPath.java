@@ -8,21 +8,18 @@ import io.hashbrick.journal.JournalMirror;
 import io.hashbrick.journal.JournalRegion;
 import io.hashbrick.journal.NanoClock;
 import io.hashbrick.journal.RecordType;
+import io.hashbrick.node.CheckpointParticipant;
 import io.hashbrick.node.CorruptCheckpointException;
+import io.hashbrick.node.LegacyOutbox;
 import io.hashbrick.node.Log;
 import io.hashbrick.node.api.BlockCodec;
 import io.hashbrick.node.api.DerefCall;
 import io.hashbrick.node.api.FetchCall;
-import io.hashbrick.node.api.MapCall;
 import io.hashbrick.node.api.ProbeCall;
 import io.hashbrick.node.api.PutCall;
-import io.hashbrick.node.api.ResolveCall;
 import io.hashbrick.node.api.RoleCall;
 import io.hashbrick.node.api.Status;
-import io.hashbrick.node.api.UnmapCall;
 import io.hashbrick.node.block.IoStatus;
-import io.hashbrick.node.volume.A2hCheckpoint;
-import io.hashbrick.node.volume.A2hMap;
 import io.hashbrick.sim.BatteryBackedMemory;
 import io.hashbrick.sim.Dae;
 import io.hashbrick.sim.Sleeper;
@@ -93,13 +90,12 @@ public final class DataPath implements AutoCloseable {
     static final int MAX_PAYLOAD = RECORD_HEADER + CHUNK * (ENTRY_NEW_FIXED + BlockCodec.BLOCK_BYTES);
 
     static final int SECTION_H2P = 1;
-    static final int SECTION_A2H = 2;
     /** Blocks still in the journal at a checkpoint (the pool had no room to destage them). */
     static final int SECTION_PENDING = 3;
     /** The stripe table: every non-free stripe's members, lost and zeroed columns, extent. */
     static final int SECTION_STRIPES = 4;
-    /** C's deref outbox and D's deref high-water mark. */
-    static final int SECTION_OUTBOX = 5;
+    /** D's deref high-water mark ({@link DerefMark}); section 5 held it with C's outbox before. */
+    static final int SECTION_DEREF_MARK = 6;
 
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -145,9 +141,6 @@ public final class DataPath implements AutoCloseable {
         }
     }
 
-    /** A volume the catalog holds: its data-path id and size in 4 KiB blocks. */
-    public record VolumeRef(int id, long blocks) {}
-
     private final ReentrantLock lock = new ReentrantLock();
     /** Held by whoever destages, compacts or checkpoints (taken before {@link #lock}, never after). */
     private final ReentrantLock destageLock = new ReentrantLock();
@@ -160,7 +153,9 @@ public final class DataPath implements AutoCloseable {
     private final MetadataArea meta;
     private final BatteryBackedMemory nvram;
     private final H2pTable h2p;
-    private final VolumeMaps volumes = new VolumeMaps();
+    /** The role whose sections ride in this role's checkpoints (C). */
+    private final CheckpointParticipant peer;
+
     private final long usableBytes;
     private final ReadCache cache;
     private final ByteBuffer compactScratch = Ssd.allocateAligned(SegmentStore.READ_SCRATCH_BYTES);
@@ -208,7 +203,6 @@ public final class DataPath implements AutoCloseable {
     // Counters (guarded by lock unless noted).
     private long writesUnique;
     private long writesDuplicate;
-    private long writesZero;
     private long readVerifyRetries;
     private long readVerifyErrors;
     private long replayMissing;
@@ -225,8 +219,15 @@ public final class DataPath implements AutoCloseable {
     private long rebuildStartedStripes;
     private String lastHealthChange = "";
 
-    private DataPath(Config config, Dae dae, StripeLayout layout, BatteryBackedMemory nvram, H2pTable h2p) {
+    private DataPath(
+            Config config,
+            Dae dae,
+            StripeLayout layout,
+            BatteryBackedMemory nvram,
+            H2pTable h2p,
+            CheckpointParticipant peer) {
         this.config = config;
+        this.peer = peer;
         this.dae = dae;
         this.layout = layout;
         this.store = new SegmentStore(dae, layout);
@@ -250,15 +251,17 @@ public final class DataPath implements AutoCloseable {
 
     /**
      * Opens (or creates) the data path in {@code dir}: the DAE in {@code dir/dae}, the NVRAM journal in
-     * {@code dir/nvram.bbm}; loads the newest checkpoint, replays the journal after it, drops volumes
-     * the catalog no longer lists, audits the refcounts, and starts the destage and journal threads.
+     * {@code dir/nvram.bbm}; loads the newest checkpoint (the sections {@code peer} owns go to it),
+     * replays the journal after it (C's records from before C had a journal of its own go to
+     * {@code peer} too). The destage thread starts with {@link #start}, once C has recovered.
      */
-    public static DataPath open(Path dir, Config config, List<VolumeRef> catalog) throws IOException {
-        return open(dir, config, catalog, H2pEntries.MAX_SLOTS);
+    public static DataPath open(Path dir, Config config, CheckpointParticipant peer) throws IOException {
+        return open(dir, config, peer, H2pEntries.MAX_SLOTS);
     }
 
     /** Tests: {@code h2pMaxSlots} entries per H2P bucket at most (a new data path only). */
-    static DataPath open(Path dir, Config config, List<VolumeRef> catalog, long h2pMaxSlots) throws IOException {
+    public static DataPath open(Path dir, Config config, CheckpointParticipant peer, long h2pMaxSlots)
+            throws IOException {
         Files.createDirectories(dir);
         long t0 = System.nanoTime();
         Dae dae = Dae.open(dir.resolve("dae"), config.ssds(), config.ssdBytes(), 0x4842L, SsdOptions.defaults());
@@ -266,10 +269,9 @@ public final class DataPath implements AutoCloseable {
         MetadataArea meta = new MetadataArea(dae, layout);
         MetadataArea.Checkpoint cp = meta.latest();
         H2pTable h2p;
-        Map<Integer, A2hMap> loaded = new HashMap<>();
         Map<Integer, PendingBlock> pendingLoaded = Map.of();
         byte[] stripeTable = null;
-        Outbox outboxLoaded = null;
+        long derefMark = 0;
         if (cp == null) {
             h2p = new H2pTable(new SecureRandom().nextLong(), h2pMaxSlots);
         } else {
@@ -278,12 +280,17 @@ public final class DataPath implements AutoCloseable {
                 try (ReadableByteChannel ch = meta.open(cp, s)) {
                     if (s.kind() == SECTION_H2P) {
                         h2p = H2pTable.readCheckpoint(ch);
-                    } else if (s.kind() == SECTION_A2H) {
-                        loaded.put(s.id(), A2hCheckpoint.read(ch));
                     } else if (s.kind() == SECTION_PENDING) {
                         pendingLoaded = readPending(ch);
-                    } else if (s.kind() == SECTION_OUTBOX) {
-                        outboxLoaded = Outbox.read(ch);
+                    } else if (s.kind() == SECTION_DEREF_MARK) {
+                        derefMark = DerefMark.read(ch);
+                    } else if (s.kind() == LegacyOutbox.KIND) {
+                        derefMark = Math.max(derefMark, LegacyOutbox.read(ch).derefHighWater());
+                        try (ReadableByteChannel again = meta.open(cp, s)) {
+                            peer.load(s.kind(), s.id(), again); // and C the outbox it held
+                        }
+                    } else if (peer.owns(s.kind())) {
+                        peer.load(s.kind(), s.id(), ch);
                     } else if (s.kind() == SECTION_STRIPES) {
                         stripeTable =
                                 java.nio.channels.Channels.newInputStream(ch).readAllBytes();
@@ -302,7 +309,7 @@ public final class DataPath implements AutoCloseable {
                     + " (acknowledged writes after the checkpoint would be lost; restore the file)");
         }
         BatteryBackedMemory nvram = BatteryBackedMemory.open(nvramFile, 0, config.nvramBytes());
-        DataPath dp = new DataPath(config, dae, layout, nvram, h2p);
+        DataPath dp = new DataPath(config, dae, layout, nvram, h2p, peer);
         if (stripeTable != null) {
             dp.store.readSection(java.nio.channels.Channels.newChannel(new java.io.ByteArrayInputStream(stripeTable)));
         }
@@ -318,28 +325,14 @@ public final class DataPath implements AutoCloseable {
         if (!health.isEmpty()) {
             Log.warn("dae_health_changed", health + " " + dae.healthSummary());
         }
-        for (Map.Entry<Integer, A2hMap> e : loaded.entrySet()) {
-            dp.volumes.put(e.getKey(), e.getValue());
-        }
         dp.restorePending(pendingLoaded);
-        if (outboxLoaded != null) {
-            dp.outbox = Arrays.copyOf(outboxLoaded.handles(), Math.max(1024, outboxLoaded.handles().length));
-            dp.outboxSize = outboxLoaded.handles().length;
-            dp.outboxStart = outboxLoaded.start();
-            dp.derefHighWater = outboxLoaded.derefHighWater();
-        }
+        dp.derefHighWater = derefMark;
         if (cp != null) {
             dp.checkpointSequence = cp.journalSequence();
             dp.lastSequence = cp.journalSequence();
             dp.checkpointGeneration = cp.generation();
         }
-        dp.recover(fresh, catalog);
-        if (config.fullAuditAtStart()) {
-            AuditReport full = dp.audit(true);
-            if (full.discrepancies() > 0) {
-                Log.error("audit_at_start_failed", full.toLogString());
-            }
-        }
+        dp.recover(fresh);
         Log.info(
                 "data_path_open",
                 "ssds=" + config.ssds() + " ssd_bytes=" + config.ssdBytes() + " stripes=" + layout.stripes()
@@ -349,17 +342,9 @@ public final class DataPath implements AutoCloseable {
         return dp;
     }
 
-    private void recover(boolean fresh, List<VolumeRef> catalog) {
+    private void recover(boolean fresh) {
         lock.lock();
         try {
-            for (VolumeRef v : catalog) {
-                A2hMap m = volumes.get(v.id());
-                if (m == null) {
-                    volumes.put(v.id(), new A2hMap(Math.max(1, v.blocks())));
-                } else if (m.blocks() < v.blocks()) {
-                    m.grow(v.blocks());
-                }
-            }
             JournalRegion region = new NvramRegion(nvram);
             JournalConfig jc = JournalConfig.defaults().withMaxPayloadBytes(MAX_PAYLOAD);
             if (fresh) {
@@ -378,17 +363,6 @@ public final class DataPath implements AutoCloseable {
                         }
                     });
             h2p.rebuildFreeLists(); // replayed puts took the slots their records name
-            // Volumes the catalog no longer lists were deleted: drop their mappings.
-            replaying = true;
-            List<Integer> known = new ArrayList<>();
-            for (VolumeRef v : catalog) {
-                known.add(v.id());
-            }
-            for (Integer id : volumes.ids()) {
-                if (!known.contains(id)) {
-                    dropLocked(id);
-                }
-            }
             replaying = false;
             // Rebuild space accounting from H2P (replay counted the journalled blocks already).
             storedBytes = 0;
@@ -406,96 +380,31 @@ public final class DataPath implements AutoCloseable {
                     "records=" + replayed[0] + " from_sequence=" + (checkpointSequence + 1) + " to_sequence="
                             + lastSequence + " pending_blocks=" + pendingCount + " missing_blocks=" + replayMissing
                             + " stop=" + journal.replayResult().reason());
-            // C's outbox left by the crash goes to D (a batch D applied already is a duplicate), then the
-            // references of puts whose maps never became durable are reclaimed.
-            long outboxAtStart = outboxSize;
-            drainOutbox();
-            long reclaimed = reclaimLeakedLocked();
-            referencesReclaimed += reclaimed;
-            if (outboxAtStart > 0 || reclaimed > 0) {
-                Log.info(
-                        "recovery_references",
-                        "outbox_drained=" + (outboxAtStart - outboxSize) + " outbox_left=" + outboxSize
-                                + " leaked_references_reclaimed=" + reclaimed);
-            }
-            AuditReport audit = auditLocked();
-            if (audit.discrepancies() > 0) {
-                Log.error("audit_at_start", audit.toLogString());
-            } else {
-                Log.info("audit_at_start", audit.toLogString());
-            }
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Starts the destage thread (once C has recovered: a checkpoint carries C's sections). */
+    public void start() {
         running = true; // the journal is written inline, under the lock (NVRAM: a persist is a fence)
         destager = new Thread(this::destageLoop, "destage");
         destager.setDaemon(true);
         destager.start();
     }
 
-    // ---------------------------------------------------------------- volumes
-
-    public void addVolume(int id, long blocks) {
-        lock.lock();
-        try {
-            if (volumes.containsKey(id)) {
-                throw new IllegalStateException("volume id in use: id=" + id);
-            }
-            volumes.put(id, new A2hMap(blocks));
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    public void growVolume(int id, long blocks) {
-        lock.lock();
-        try {
-            map(id).grow(blocks);
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Drops every mapping of the volume (its catalog entry is gone already). */
-    public void dropVolume(int id) {
-        lock.lock();
-        try {
-            dropLocked(id);
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    private void dropLocked(int id) {
-        A2hMap m = volumes.remove(id);
-        if (m == null) {
-            return;
-        }
-        long[] n = new long[1];
-        m.forEachMapped((block, handle) -> {
-            deref(handle);
-            n[0]++;
-        });
-        m.close();
-        changesSinceCheckpoint++;
-        Log.info("volume_dropped", "id=" + id + " mappings=" + n[0]);
-    }
-
-    private A2hMap map(int id) {
-        A2hMap m = volumes.get(id);
-        if (m == null) {
-            throw new IllegalArgumentException("unknown volume id: id=" + id);
-        }
-        return m;
+    /** Whether the pool takes writes (not read-only after destage failed past its retries). */
+    public boolean writable() {
+        return !pool.isReadOnly();
     }
 
     // ---------------------------------------------------------------- the roles' operations
     //
-    // D (block service): probe, put, deref, fetch. C (map service): map, resolve, unmap, and its deref
-    // outbox. Each is one journal record of its own role (no record spans both), appended and applied
-    // under the lock by the code replay uses. The order a write follows (DESIGN.md "Write path"): D's
-    // put durable, then C's map durable, then the host's ack, then the outbox's derefs. A crash
-    // between a put and its map leaves references nobody maps (a space leak): recovery reclaims them.
+    // D (block service): probe, put, deref, fetch. Each is one journal record of D's journal, appended
+    // and applied under the lock by the code replay uses. The order a write follows (DESIGN.md "Write
+    // path"): D's put durable, then C's map durable (C's own journal, volume.MapStore), then the host's
+    // ack, then C's outbox derefs. A crash between a put and its map leaves references nobody maps (a
+    // space leak): recovery reclaims them ({@link #reclaimLeaked}).
 
     static final byte PUT_RECORD = RecordType.BLOCK_PUT;
     static final byte DEREF_RECORD = RecordType.REFCOUNT_DELTA;
@@ -507,27 +416,17 @@ public final class DataPath implements AutoCloseable {
     /** kind, fingerprint, the handle the live node gave the block (replay puts it at that slot), length. */
     static final int PUT_NEW_FIXED = 1 + 32 + 8 + 2;
 
-    static final int SET_HEADER = 16;
     static final int DEREF_HEADER = 16;
-    /** Handles per deref record: one outbox batch. */
+    /** Handles per deref record: one outbox batch of C's. */
     static final int DEREF_BATCH = 4096;
-    /** The outbox is drained by the mapping thread past this many handles (else by the destage thread). */
-    static final int OUTBOX_DRAIN_AT = 1024;
     /** Sender of the derefs recovery makes to reclaim leaked references (never de-duplicated). */
     static final int SENDER_RECOVERY = -1;
 
-    /** C's deref outbox: replaced handles, each holding its reference until D has dropped it. */
-    private long[] outbox = new long[1024];
-
-    private int outboxSize;
-    /** Position (in all handles ever queued) of {@code outbox[0]}; persisted by checkpoints. */
-    private long outboxStart;
-    /** D: the highest deref operation id applied for sender 0 (the local C); persisted by checkpoints. */
+    /** The highest deref operation id applied for sender 0 (the local C's outbox); persisted by checkpoints. */
     private long derefHighWater;
 
     private long derefsApplied;
     private long derefDuplicates;
-    private long mapConflicts;
     private long referencesReclaimed;
 
     /** D: which of the fingerprints are held now. */
@@ -558,7 +457,6 @@ public final class DataPath implements AutoCloseable {
     // Bound once: a method reference made per call would allocate per I/O.
     private final LockedAppend<PutCall> putOp = this::putLocked;
     private final LockedAppend<DerefCall> derefOp = this::derefLocked;
-    private final LockedAppend<MapCall> mapOp = this::mapLocked;
 
     /**
      * Runs {@code op} under the lock until its record is durable or the call is over, retrying while
@@ -875,284 +773,24 @@ public final class DataPath implements AutoCloseable {
         }
     }
 
-    /** C: maps blocks to handles (see {@link MapCall}); replaced handles go to the deref outbox. */
-    public void map(MapCall x) {
-        appendSettled(mapOp, x);
-        drainOutboxIfLong();
-    }
-
-    private long mapLocked(Ctx c, MapCall x) {
-        if (x.count < 0 || x.count > CHUNK) {
-            throw new IllegalArgumentException("map: at most " + CHUNK + " blocks a call: count=" + x.count);
-        }
-        if (pool.isReadOnly()) {
-            x.status = Status.READ_ONLY;
-            return DONE;
-        }
-        A2hMap m = volumes.get(x.volume);
-        if (m == null) {
-            x.status = Status.UNKNOWN_VOLUME;
-            return DONE;
-        }
-        if (x.firstBlock < 0 || x.count < 0 || x.firstBlock + x.count > m.blocks()) {
-            x.status = Status.OUT_OF_RANGE;
-            return DONE;
-        }
-        for (int i = 0; i < x.count; i++) {
-            if (x.conditional && m.get(x.firstBlock + i) != x.expected[i]) {
-                mapConflicts++;
-                x.status = Status.MAP_CONFLICT;
-                return DONE;
-            }
-            long h = x.handles[i];
-            if (h != H2pHandle.NONE && !h2p.isCurrent(h)) {
-                Log.error(
-                        "map_stale_handle",
-                        "volume=" + x.volume + " block=" + (x.firstBlock + i) + " handle=0x" + Long.toHexString(h)
-                                + " op=" + x.operationId);
-                x.status = Status.STALE_HANDLE;
-                return DONE;
-            }
-        }
-        MemorySegment p = c.payload;
-        p.set(U32, 0, x.volume);
-        p.set(U16, 4, (short) x.count);
-        p.set(U16, 6, (short) 0);
-        p.set(U64, 8, x.firstBlock);
-        for (int i = 0; i < x.count; i++) {
-            p.set(U64, SET_HEADER + 8L * i, x.handles[i]);
-        }
-        long seq = appendLocked(c, SET_RECORD, p.asSlice(0, SET_HEADER + 8L * x.count));
-        if (seq > 0) {
-            applySet(p, 0, x.replaced);
-            journal.writeInline();
-        }
-        return seq;
-    }
-
-    /** Applies a SET record (live and replay): A2H changes, replaced handles into the outbox. */
-    private void applySet(MemorySegment p, long base, long[] replaced) {
-        int volume = p.get(U32, base);
-        int count = p.get(U16, base + 4) & 0xFFFF;
-        long first = p.get(U64, base + 8);
-        A2hMap m = volumeForApply(volume, first + count);
-        for (int i = 0; i < count; i++) {
-            long h = p.get(U64, base + SET_HEADER + 8L * i);
-            long old = h == H2pHandle.NONE ? m.remove(first + i) : m.put(first + i, h);
-            if (h == H2pHandle.NONE && !replaying) {
-                writesZero++;
-            }
-            if (replaced != null) {
-                replaced[i] = old == A2hMap.UNMAPPED ? H2pHandle.NONE : old;
-            }
-            if (old != A2hMap.UNMAPPED) {
-                outboxAdd(old);
-            }
-        }
-    }
-
-    /** The volume a record names; on replay a volume deleted later is re-created and dropped at the end. */
-    private A2hMap volumeForApply(int volume, long endBlock) {
-        A2hMap m = volumes.get(volume);
-        if (m == null) {
-            if (!replaying) {
-                throw new IllegalStateException("record for an unknown volume: volume=" + volume);
-            }
-            m = new A2hMap(Math.max(1, endBlock));
-            volumes.put(volume, m);
-        } else if (replaying && endBlock > m.blocks()) {
-            m.grow(Math.max(endBlock, m.blocks() * 2));
-        }
-        return m;
-    }
-
-    private void outboxAdd(long h) {
-        if (outboxSize == outbox.length) {
-            outbox = Arrays.copyOf(outbox, outbox.length * 2);
-        }
-        outbox[outboxSize++] = h;
-    }
-
-    /** C: handles of a run of blocks. */
-    public void resolve(ResolveCall x) {
+    /**
+     * Recovery (before any host I/O): references H2P counts beyond what {@code refs} hold (a put whose
+     * map never became durable) are dropped, journalled as a deref from {@link #SENDER_RECOVERY}.
+     * @return references dropped
+     */
+    public long reclaimLeaked(ReferenceSource refs) {
         lock.lock();
         try {
-            A2hMap m = volumes.get(x.volume);
-            if (m == null) {
-                x.status = Status.UNKNOWN_VOLUME;
-                return;
-            }
-            if (x.firstBlock < 0 || x.count < 0 || x.firstBlock + x.count > m.blocks()) {
-                x.status = Status.OUT_OF_RANGE;
-                return;
-            }
-            for (int i = 0; i < x.count; i++) {
-                long h = m.get(x.firstBlock + i);
-                x.handles[i] = h == A2hMap.UNMAPPED ? H2pHandle.NONE : h;
-            }
-            x.status = Status.OK;
+            long n = reclaimLeakedLocked(refs);
+            referencesReclaimed += n;
+            return n;
         } finally {
             lock.unlock();
         }
     }
 
-    /** C: unmaps a run (one small record per 2^20 blocks), or measures the provisioning run. */
-    public void unmap(UnmapCall x) {
-        if (x.countRun) {
-            lock.lock();
-            try {
-                A2hMap m = volumes.get(x.volume);
-                if (m == null) {
-                    x.status = Status.UNKNOWN_VOLUME;
-                } else if (x.firstBlock < 0 || x.firstBlock >= m.blocks()) {
-                    x.status = Status.OUT_OF_RANGE;
-                } else {
-                    x.run = run(x.volume, x.firstBlock);
-                    x.status = Status.OK;
-                }
-            } finally {
-                lock.unlock();
-            }
-            return;
-        }
-        Ctx c = contexts.get();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        long done = 0;
-        x.unmapped = 0;
-        while (done < x.count) {
-            long n = Math.min(UNMAP_RUN_MAX, x.count - done);
-            long seq;
-            lock.lock();
-            try {
-                seq = unmapLocked(c, x, x.firstBlock + done, n);
-            } finally {
-                lock.unlock();
-            }
-            if (settle(c, x, seq, deadline)) {
-                if (x.status != Status.OK) {
-                    return;
-                }
-                done += n;
-                drainOutboxIfLong();
-            }
-        }
-        x.status = Status.OK;
-    }
-
-    private long unmapLocked(Ctx c, UnmapCall x, long first, long n) {
-        if (pool.isReadOnly()) {
-            x.status = Status.READ_ONLY;
-            return DONE;
-        }
-        A2hMap m = volumes.get(x.volume);
-        if (m == null) {
-            x.status = Status.UNKNOWN_VOLUME;
-            return DONE;
-        }
-        if (first < 0 || n < 0 || first + n > m.blocks()) {
-            x.status = Status.OUT_OF_RANGE;
-            return DONE;
-        }
-        MemorySegment p = c.payload;
-        p.set(U32, 0, x.volume);
-        p.set(U32, 4, 0);
-        p.set(U64, 8, first);
-        p.set(U64, 16, n);
-        long seq = appendLocked(c, UNMAP_RECORD, p.asSlice(0, 24));
-        if (seq > 0) {
-            x.unmapped += applyUnmapRun(p, 0);
-            journal.writeInline();
-        }
-        return seq;
-    }
-
-    /** Applies an UNMAP record (live and replay). @return the blocks that were mapped */
-    private long applyUnmapRun(MemorySegment p, long base) {
-        int volume = p.get(U32, base);
-        long first = p.get(U64, base + 8);
-        long n = p.get(U64, base + 16);
-        A2hMap m = volumeForApply(volume, 1);
-        long end = Math.min(first + n, m.blocks());
-        long mapped = 0;
-        for (long b = first; b < end; b++) {
-            long old = m.remove(b);
-            if (old != A2hMap.UNMAPPED) {
-                outboxAdd(old);
-                mapped++;
-            }
-        }
-        return mapped;
-    }
-
-    /** Applies an outbox ACK record: D has dropped every reference queued before {@code position}. */
-    private void applyAck(long position) {
-        long n = Math.min(outboxSize, position - outboxStart);
-        if (n <= 0) {
-            return;
-        }
-        System.arraycopy(outbox, (int) n, outbox, 0, outboxSize - (int) n);
-        outboxSize -= (int) n;
-        outboxStart += n;
-    }
-
-    private void drainOutboxIfLong() {
-        boolean drain;
-        lock.lock();
-        try {
-            drain = outboxSize >= OUTBOX_DRAIN_AT;
-        } finally {
-            lock.unlock();
-        }
-        if (drain) {
-            drainOutbox();
-        }
-    }
-
-    /**
-     * C's outbox to D: batches of replaced handles dereferenced with the operation id "position after
-     * the batch", then an ACK record. A crash between the two resends the batch with the same id, which
-     * D answers as a duplicate: a reference is never dropped twice. Stops early on back-pressure.
-     */
-    void drainOutbox() {
-        Ctx c = contexts.get();
-        DerefCall call = c.outboxCall;
-        while (true) {
-            lock.lock();
-            try {
-                if (outboxSize == 0) {
-                    return;
-                }
-                int n = Math.min(outboxSize, DEREF_BATCH);
-                System.arraycopy(outbox, 0, call.handles, 0, n);
-                call.count = n;
-                call.header(0, outboxStart + n, 0);
-                long seq = derefLocked(c, call);
-                if (seq != DONE && seq <= 0) {
-                    return; // back-pressure or closed: the next round tries again
-                }
-                if (call.status != Status.OK) {
-                    Log.error("outbox_deref_refused", "status=" + call.status + " op=" + call.operationId);
-                    return;
-                }
-                MemorySegment p = c.payload;
-                p.set(U64, 0, call.operationId);
-                if (appendLocked(c, ACK_RECORD, p.asSlice(0, 8)) <= 0) {
-                    return; // the deref is durable; its ACK comes with the next drain (a duplicate then)
-                }
-                applyAck(call.operationId);
-                journal.writeInline();
-            } finally {
-                lock.unlock();
-            }
-        }
-    }
-
-    /**
-     * Recovery: references H2P counts beyond what A2H and the outbox hold (a put whose map never became
-     * durable) are dropped, journalled as a deref from {@link #SENDER_RECOVERY}. @return references dropped
-     */
-    private long reclaimLeakedLocked() {
-        long[][] counts = referenceCounts(null);
+    private long reclaimLeakedLocked(ReferenceSource refs) {
+        long[][] counts = referenceCounts(refs, null, new long[1]);
         Ctx c = contexts.get();
         DerefCall call = c.outboxCall;
         call.count = 0;
@@ -1198,20 +836,16 @@ public final class DataPath implements AutoCloseable {
     }
 
     /**
-     * References each live H2P slot should have: one per A2H mapping and one per handle in the deref
-     * outbox. Mappings to slots that are not current are counted in {@code dangling[0]} when given.
+     * References each live H2P slot should have: one per reference {@code refs} holds (mappings, and
+     * outbox handles D has not dropped yet). References to slots that are not current are counted in
+     * {@code dangling[0]} when given; the mapped blocks go to {@code mapped[0]}.
      */
-    private long[][] referenceCounts(long[] dangling) {
+    private long[][] referenceCounts(ReferenceSource refs, long[] dangling, long[] mapped) {
         long[][] counts = new long[H2pHandle.BUCKETS][];
         for (int b = 0; b < H2pHandle.BUCKETS; b++) {
             counts[b] = new long[(int) h2p.bucket(b).highWater()];
         }
-        for (A2hMap m : volumes.values()) {
-            m.forEachMapped((block, handle) -> count(counts, handle, dangling));
-        }
-        for (int i = 0; i < outboxSize; i++) {
-            count(counts, outbox[i], dangling);
-        }
+        mapped[0] = refs.forEachReference(derefHighWater, handle -> count(counts, handle, dangling));
         return counts;
     }
 
@@ -1301,14 +935,6 @@ public final class DataPath implements AutoCloseable {
     private void apply(MemorySegment p, long base, boolean replay) {
         int volume = p.get(U32, base);
         int count = p.get(U16, base + 4) & 0xFFFF;
-        A2hMap m = volumes.get(volume);
-        if (m == null) {
-            if (!replay) {
-                throw new IllegalStateException("record for an unknown volume: volume=" + volume);
-            }
-            m = new A2hMap(1); // a volume deleted after this record; dropped at the end of recovery
-            volumes.put(volume, m);
-        }
         long at = base + RECORD_HEADER;
         for (int k = 0; k < count; k++) {
             byte kind = p.get(ValueLayout.JAVA_BYTE, at);
@@ -1316,13 +942,7 @@ public final class DataPath implements AutoCloseable {
             if (kind == KIND_UNMAP) {
                 long n = p.get(U64, at + 9);
                 at += ENTRY_UNMAP_BYTES;
-                long end = Math.min(block + n, m.blocks());
-                for (long b = block; b < end; b++) {
-                    long old = m.remove(b);
-                    if (old != A2hMap.UNMAPPED) {
-                        deref(old);
-                    }
-                }
+                peer.replayLegacyUnmap(volume, block, n, this::deref);
                 continue;
             }
             long fpAt = at + 9;
@@ -1332,11 +952,9 @@ public final class DataPath implements AutoCloseable {
                 if (h == H2pHandle.NONE) {
                     replayMissing++;
                     Log.error("replay_missing_block", "volume=" + volume + " block=" + block + " replay=" + replay);
-                    if (block < m.blocks()) {
-                        long old = m.remove(block);
-                        if (old != A2hMap.UNMAPPED) {
-                            deref(old);
-                        }
+                    long old = peer.replayLegacyMapping(volume, block, H2pHandle.NONE);
+                    if (old != H2pHandle.NONE) {
+                        deref(old);
                     }
                     continue;
                 }
@@ -1353,11 +971,8 @@ public final class DataPath implements AutoCloseable {
             } else {
                 throw new IllegalStateException("unknown MAP entry kind: kind=" + kind + " replay=" + replay);
             }
-            if (replay && block >= m.blocks()) {
-                m.grow(Math.max(block + 1, m.blocks() * 2));
-            }
-            long old = m.put(block, h);
-            if (old != A2hMap.UNMAPPED) {
+            long old = peer.replayLegacyMapping(volume, block, h);
+            if (old != H2pHandle.NONE) {
                 deref(old);
             }
         }
@@ -1368,10 +983,10 @@ public final class DataPath implements AutoCloseable {
     private boolean replayRecord(byte type, MemorySegment r, long off) {
         switch (type) {
             case PUT_RECORD -> applyPut(r, off, null);
-            case SET_RECORD -> applySet(r, off, null);
-            case UNMAP_RECORD -> applyUnmapRun(r, off);
             case DEREF_RECORD -> applyDeref(r, off);
-            case ACK_RECORD -> applyAck(r.get(U64, off));
+            case SET_RECORD, UNMAP_RECORD, ACK_RECORD -> {
+                return peer.replayForeign(type, r, off); // C's, written before C had a journal of its own
+            }
             case MAP_RECORD -> apply(r, off, true); // written before the roles had records of their own
             default -> {
                 return false;
@@ -1594,26 +1209,6 @@ public final class DataPath implements AutoCloseable {
 
     private static final ByteBuffer ZERO_BLOCK = ByteBuffer.allocateDirect(BlockCodec.BLOCK_BYTES);
 
-    /**
-     * Provisioning run at {@code block}: a positive count of mapped blocks or a negative count of
-     * unmapped ones (at most 65536 counted).
-     */
-    public long run(int volume, long block) {
-        lock.lock();
-        try {
-            A2hMap m = map(volume);
-            boolean mapped = m.get(block) != A2hMap.UNMAPPED;
-            long n = 1;
-            long end = Math.min(m.blocks(), block + 65536);
-            while (block + n < end && (m.get(block + n) != A2hMap.UNMAPPED) == mapped) {
-                n++;
-            }
-            return mapped ? n : -n;
-        } finally {
-            lock.unlock();
-        }
-    }
-
     // ---------------------------------------------------------------- destage, compaction, checkpoint
 
     private void destageLoop() {
@@ -1733,9 +1328,6 @@ public final class DataPath implements AutoCloseable {
     }
 
     private void maintain() throws IOException {
-        if (backgroundOutboxDrain) {
-            drainOutbox(); // C's replaced handles to D, in batches
-        }
         String health = store.pollHealth();
         if (!health.isEmpty()) {
             Log.warn("dae_health_changed", health + " " + dae.healthSummary() + " protection=" + protectionState());
@@ -1749,8 +1341,8 @@ public final class DataPath implements AutoCloseable {
         }
         rebuildStep();
         scrubStep();
-        boolean journalFull = journal.reservedBytes() > config.nvramBytes() * 3 / 5;
-        boolean due = changedSinceCheckpoint()
+        boolean journalFull = journal.reservedBytes() > config.nvramBytes() * 3 / 5 || peer.wantsCheckpoint();
+        boolean due = (changedSinceCheckpoint() || peer.changedSinceCheckpoint())
                 && System.nanoTime() - lastCheckpointNs > TimeUnit.MILLISECONDS.toNanos(config.checkpointIntervalMs());
         // New blocks fill the free cells of the emptiest sealed stripe when free stripes run out; compaction
         // (moving live blocks to empty whole stripes) is only for when no stripe has cells worth a refill.
@@ -2586,18 +2178,25 @@ public final class DataPath implements AutoCloseable {
             }
             seq = lastSequence;
             long generation = checkpointGeneration + 1;
-            MetadataArea.Writer w = meta.begin(generation, 2 + volumes.size() + (pendingCount > 0 ? 1 : 0));
+            MetadataArea.Writer w = meta.begin(generation, 3 + peer.sections() + (pendingCount > 0 ? 1 : 0));
             h2p.writeCheckpoint(w.section(SECTION_H2P, 0));
             w.endSection();
             store.writeSection(w.section(SECTION_STRIPES, 0));
             w.endSection();
-            for (int id : volumes.ids()) {
-                A2hCheckpoint.write(volumes.get(id), w.section(SECTION_A2H, id));
-                w.endSection();
-            }
-            new Outbox(outboxStart, derefHighWater, Arrays.copyOf(outbox, outboxSize))
-                    .write(w.section(SECTION_OUTBOX, 0));
+            DerefMark.write(derefHighWater, w.section(SECTION_DEREF_MARK, 0));
             w.endSection();
+            peer.write(
+                    new CheckpointParticipant.Sections() { // C's sections, under C's lock
+                        @Override
+                        public java.nio.channels.WritableByteChannel section(int kind, int id) throws IOException {
+                            return w.section(kind, id);
+                        }
+
+                        @Override
+                        public void endSection() throws IOException {
+                            w.endSection();
+                        }
+                    });
             if (pendingCount > 0) {
                 writePending(w.section(SECTION_PENDING, 0));
                 w.endSection();
@@ -2616,11 +2215,12 @@ public final class DataPath implements AutoCloseable {
             Log.info(
                     "checkpoint_written",
                     "generation=" + generation + " journal_sequence=" + seq + " unique_blocks="
-                            + h2p.uniqueBlocks() + " volumes=" + volumes.size() + " stripes_freed=" + freed
+                            + h2p.uniqueBlocks() + " sections=" + w.sectionCount() + " stripes_freed=" + freed
                             + " ms=" + checkpointLastMs);
         } finally {
             lock.unlock();
         }
+        peer.committed(); // C's journal is released up to what its sections hold
         lock.lock();
         try {
             journal.release(seq);
@@ -2759,15 +2359,16 @@ public final class DataPath implements AutoCloseable {
     }
 
     /**
-     * Recomputes every refcount from the A2H maps and compares it with H2P; with {@code fingerprints},
-     * also reads every stored block and checks it against its fingerprint. Safe on a live controller:
-     * the refcount pass holds the lock (host I/O waits for it), the fingerprint pass reads without it.
+     * Recomputes every refcount from the references {@code refs} holds ({@code volumes} volumes) and
+     * compares it with H2P; with {@code fingerprints}, also reads every stored block and checks it
+     * against its fingerprint. Safe on a live controller: the refcount pass holds the lock (host I/O
+     * waits for it), the fingerprint pass reads without it. The census in {@code audit} calls it.
      */
-    public AuditReport audit(boolean fingerprints) {
+    public AuditReport audit(ReferenceSource refs, long volumes, boolean fingerprints) {
         AuditReport r;
         lock.lock();
         try {
-            r = auditLocked();
+            r = auditLocked(refs, volumes);
         } finally {
             lock.unlock();
         }
@@ -2811,13 +2412,11 @@ public final class DataPath implements AutoCloseable {
         return r;
     }
 
-    private AuditReport auditLocked() {
+    private AuditReport auditLocked(ReferenceSource refs, long volumes) {
         long[] dangling = new long[1];
-        long[][] counts = referenceCounts(dangling);
-        long mapped = 0;
-        for (A2hMap m : volumes.values()) {
-            mapped += m.mappedBlocks();
-        }
+        long[] mappedOut = new long[1];
+        long[][] counts = referenceCounts(refs, dangling, mappedOut);
+        long mapped = mappedOut[0];
         long[] mismatches = new long[4]; // below, unreferenced, space, excess references
         long[] stored = new long[1];
         for (int b = 0; b < H2pHandle.BUCKETS; b++) {
@@ -2846,7 +2445,7 @@ public final class DataPath implements AutoCloseable {
         }
         long space = mismatches[2] + (stored[0] != storedBytes ? 1 : 0);
         return new AuditReport(
-                volumes.size(),
+                volumes,
                 mapped,
                 h2p.uniqueBlocks(),
                 mismatches[0],
@@ -2862,27 +2461,14 @@ public final class DataPath implements AutoCloseable {
     public Map<String, Object> stats() {
         lock.lock();
         try {
-            long mapped = 0;
-            long a2hRam = 0;
-            for (A2hMap m : volumes.values()) {
-                mapped += m.mappedBlocks();
-                a2hRam += m.nativeBytes() + m.heapBytes();
-            }
             long unique = h2p.uniqueBlocks();
             long h2pRam = h2p.nativeBytes() + h2p.heapBytesEstimate();
-            long logical = mapped * BlockCodec.BLOCK_BYTES;
             Map<String, Object> s = new java.util.LinkedHashMap<>();
-            s.put("logical_bytes", logical);
             s.put("physical_bytes", storedBytes);
             s.put("unique_blocks", unique);
-            s.put("mapped_blocks", mapped);
             s.put("h2p_ram_bytes", h2pRam);
-            s.put("a2h_ram_bytes", a2hRam);
-            s.put("dedup_ratio", ratio(mapped, unique));
             s.put("compression_ratio", ratio(unique * BlockCodec.BLOCK_BYTES, storedBytes));
-            s.put("data_reduction_ratio", ratio(logical, storedBytes));
             s.put("h2p_bytes_per_unique_block", ratio(h2pRam, unique));
-            s.put("a2h_bytes_per_mapped_block", ratio(a2hRam, mapped));
             s.put("native_bytes_total", io.hashbrick.node.mem.NativeMemory.liveBytes());
             s.put("pool_capacity_bytes", layout.capacityBytes());
             s.put("pool_usable_bytes", usableBytes);
@@ -2895,7 +2481,6 @@ public final class DataPath implements AutoCloseable {
             s.put("journal_capacity_bytes", config.nvramBytes());
             s.put("writes_unique_blocks", writesUnique);
             s.put("writes_duplicate_blocks", writesDuplicate);
-            s.put("writes_zero_blocks", writesZero);
             s.put("destaged_blocks", destagedBlocks);
             s.put("destage_rounds_whole_stripes", destageRoundsWhole);
             s.put("destage_rounds_forced", destageRoundsForced);
@@ -2906,10 +2491,9 @@ public final class DataPath implements AutoCloseable {
             s.put("read_verify_retries", readVerifyRetries);
             s.put("read_verify_errors", readVerifyErrors);
             s.put("replay_missing_blocks", replayMissing);
-            s.put("deref_outbox_handles", outboxSize);
+            s.put("deref_high_water", derefHighWater);
             s.put("derefs_applied", derefsApplied);
             s.put("deref_duplicates", derefDuplicates);
-            s.put("map_conflicts", mapConflicts);
             s.put("references_reclaimed", referencesReclaimed);
             s.put("read_cache_capacity_bytes", cache.capacityBytes());
             s.put("read_cache_used_bytes", cache.usedBytes());
@@ -2965,15 +2549,8 @@ public final class DataPath implements AutoCloseable {
             s.put("refill_flushes", rf[5]);
             s.put("refill_parity_cells_written", rf[6]);
             s.put("cells_freed_since_checkpoint", store.heldCells());
-            long hostBlocks = writesUnique + writesDuplicate + writesZero;
-            s.put(
-                    "ssd_writes_per_host_block",
-                    hostBlocks == 0
-                            ? 0.0
-                            : Math.round(1000.0
-                                            * (store.cellsWritten() + store.parityCellsWritten() + rf[4])
-                                            / hostBlocks)
-                                    / 1000.0);
+            // Per host block (zero blocks included) the controller divides this by: ssd_writes_per_host_block.
+            s.put("ssd_cells_written_total", store.cellsWritten() + store.parityCellsWritten() + rf[4]);
             s.put("degraded_reads", store.degradedReads());
             s.put("cells_reconstructed", store.cellsReconstructed());
             s.put("reconstruct_cell_reads", store.reconstructReads());
@@ -2991,7 +2568,8 @@ public final class DataPath implements AutoCloseable {
         }
     }
 
-    private static double ratio(long a, long b) {
+    /** a / b to three decimals, 0 when b is 0. */
+    public static double ratio(long a, long b) {
         return b == 0 ? 0 : Math.round(1000.0 * a / b) / 1000.0;
     }
 
@@ -3000,8 +2578,7 @@ public final class DataPath implements AutoCloseable {
     public void close() {
         stopDestager();
         try {
-            drainOutbox(); // references of the last overwrites dropped before the final checkpoint
-            checkpoint();
+            checkpoint(); // C's outbox was drained before (the controller closes C's drainer first)
             store.stoppedCleanly(); // sealed: no refill to finish at the next start
         } catch (IOException | RuntimeException e) {
             Log.error("checkpoint_at_close_failed", "error=" + Log.q(String.valueOf(e)));
@@ -3044,9 +2621,6 @@ public final class DataPath implements AutoCloseable {
         } catch (IOException e) {
             Log.error("data_path_close_failed", "error=" + Log.q(String.valueOf(e)));
         }
-        for (A2hMap m : volumes.values()) {
-            m.close();
-        }
         h2p.close();
         cache.free();
     }
@@ -3055,31 +2629,14 @@ public final class DataPath implements AutoCloseable {
      * Tests: the process dies here (SIGKILL). The destage thread stops, nothing more is written: no
      * outbox drain, no checkpoint; the NVRAM journal and the SSDs keep what they hold. Memory is freed.
      */
-    void crashForTest() {
+    public void crashForTest() {
         stopDestager();
         release();
         Log.info("data_path_crashed_for_test", "last_sequence=" + lastSequence);
     }
 
-    /** Tests: the destage thread leaves the outbox alone (the mapping threads still drain it past 1024). */
-    void pauseOutboxDrainForTest() {
-        backgroundOutboxDrain = false;
-    }
-
-    private volatile boolean backgroundOutboxDrain = true;
-
-    /** Tests: how many handles C's outbox holds. */
-    int outboxSizeForTest() {
-        lock.lock();
-        try {
-            return outboxSize;
-        } finally {
-            lock.unlock();
-        }
-    }
-
     /** Tests: the refcount of a handle, or -1 when it is not current. */
-    long refcountForTest(long handle) {
+    public long refcountForTest(long handle) {
         lock.lock();
         try {
             return h2p.isCurrent(handle) ? h2p.refcount(handle) : -1;

@@ -45,7 +45,7 @@ public final class MetadataArea {
     static final int TOC_ENTRY = 32;
     /**
      * Sections one checkpoint may have: what the table of contents in the header area holds (384). The
-     * data path writes 2 + one per volume + at most 1, so the catalog's 256 volumes fit.
+     * controller writes D's 3 (H2P, stripes, deref mark) + at most 1 (journalled blocks) and C's one per volume + 1 (map state), so the catalog's 256 volumes fit.
      */
     public static final int MAX_SECTIONS = (HEADER_AREA - StripeLayout.CELL) / TOC_ENTRY;
 
@@ -224,6 +224,11 @@ public final class MetadataArea {
         }
 
         /** Writes what is buffered, the table of contents and the header, and flushes the SSDs. */
+        /** Sections written so far. */
+        public int sectionCount() {
+            return sections.size();
+        }
+
         public void commit(long journalSequence) throws IOException {
             if (sectionStart >= 0) {
                 throw new IllegalStateException("section still open");

@@ -6,12 +6,13 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.hashbrick.node.Controller;
 import io.hashbrick.node.Log;
+import io.hashbrick.node.catalog.Sizes;
+import io.hashbrick.node.catalog.Volume;
+import io.hashbrick.node.catalog.VolumeException;
+import io.hashbrick.node.catalog.VolumeService;
 import io.hashbrick.node.data.DataPath;
-import io.hashbrick.node.volume.Sizes;
-import io.hashbrick.node.volume.Volume;
-import io.hashbrick.node.volume.VolumeException;
-import io.hashbrick.node.volume.VolumeService;
 import io.hashbrick.sim.Health;
 import java.io.IOException;
 import java.io.InputStream;
@@ -126,7 +127,7 @@ public final class ManagementServer implements AutoCloseable {
     }
 
     private void stats(HttpExchange ex) throws IOException {
-        DataPath data = volumes.dataPath();
+        Controller data = volumes.roles();
         if (!ex.getRequestMethod().equals("GET")) {
             error(ex, 405, "method not allowed: " + ex.getRequestMethod());
         } else if (data == null) {
@@ -137,7 +138,7 @@ public final class ManagementServer implements AutoCloseable {
     }
 
     private void audit(HttpExchange ex) throws IOException {
-        DataPath data = volumes.dataPath();
+        Controller data = volumes.roles();
         if (!ex.getRequestMethod().equals("POST")) {
             error(ex, 405, "method not allowed: " + ex.getRequestMethod());
         } else if (data == null) {
@@ -151,7 +152,7 @@ public final class ManagementServer implements AutoCloseable {
     }
 
     private void dae(HttpExchange ex) throws IOException {
-        DataPath data = volumes.dataPath();
+        DataPath data = volumes.roles() == null ? null : volumes.roles().data();
         String path = ex.getRequestURI().getPath();
         String[] parts = path.substring("/api/v1/dae".length()).split("/", -1);
         Map<String, String> q = query(ex.getRequestURI().getQuery());

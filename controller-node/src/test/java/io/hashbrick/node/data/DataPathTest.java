@@ -3,7 +3,9 @@ package io.hashbrick.node.data;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.hashbrick.node.Controller;
 import io.hashbrick.node.block.IoStatus;
+import io.hashbrick.node.volume.VolumeRef;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -36,7 +38,7 @@ class DataPathTest {
         long seed = Long.getLong("seed", System.nanoTime());
         Random r = new Random(seed);
         ByteBuffer[] data = new ByteBuffer[200];
-        try (DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, 1024)))) {
+        try (Controller dp = Controller.open(dir, SMALL, List.of(new VolumeRef(1, 1024)))) {
             for (int i = 0; i < data.length; i++) {
                 data[i] = random(r, 1, i % 2 == 0);
                 assertEquals(IoStatus.OK, Host.write(dp, 1, i, 1, data[i].duplicate()), "seed=" + seed);
@@ -46,7 +48,7 @@ class DataPathTest {
             verify(dp, data, seed);
             assertEquals(0, dp.audit(true).discrepancies(), "seed=" + seed);
         }
-        try (DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, 1024)))) {
+        try (Controller dp = Controller.open(dir, SMALL, List.of(new VolumeRef(1, 1024)))) {
             verify(dp, data, seed);
             assertEquals(0, dp.audit(true).discrepancies(), "seed=" + seed);
         }
@@ -59,7 +61,7 @@ class DataPathTest {
         int n = 20000;
         DataPath.Config cfg = new DataPath.Config(8, 256L << 20, 32L << 20, 60_000, 8L << 20);
         ByteBuffer[] data = new ByteBuffer[n];
-        try (DataPath dp = DataPath.open(dir, cfg, List.of(new DataPath.VolumeRef(1, n)))) {
+        try (Controller dp = Controller.open(dir, cfg, List.of(new VolumeRef(1, n)))) {
             for (int i = 0; i < n; i++) {
                 data[i] = random(r, 1, false);
                 assertEquals(IoStatus.OK, Host.write(dp, 1, i, 1, data[i].duplicate()), "seed=" + seed);
@@ -77,7 +79,7 @@ class DataPathTest {
         int n = 32768;
         ByteBuffer[] data = new ByteBuffer[n];
         int written = 0;
-        try (DataPath dp = DataPath.open(dir, tiny, List.of(new DataPath.VolumeRef(1, n)))) {
+        try (Controller dp = Controller.open(dir, tiny, List.of(new VolumeRef(1, n)))) {
             for (; written < n; written++) {
                 ByteBuffer b = random(r, 1, false);
                 IoStatus s = Host.write(dp, 1, written, 1, b.duplicate());
@@ -112,7 +114,7 @@ class DataPathTest {
             assertEquals(0, dp.audit(true).discrepancies(), "seed=" + seed);
             data = now;
         }
-        try (DataPath dp = DataPath.open(dir, tiny, List.of(new DataPath.VolumeRef(1, n)))) {
+        try (Controller dp = Controller.open(dir, tiny, List.of(new VolumeRef(1, n)))) {
             verify(dp, data, seed);
             assertEquals(0, dp.audit(true).discrepancies(), "seed=" + seed);
         }
@@ -131,7 +133,7 @@ class DataPathTest {
         DataPath.Config noCache = new DataPath.Config(6, 32L << 20, 4L << 20, 60_000, 0);
         int n = 100;
         ByteBuffer[] data = new ByteBuffer[n];
-        try (DataPath dp = DataPath.open(dir, noCache, List.of(new DataPath.VolumeRef(1, n)))) {
+        try (Controller dp = Controller.open(dir, noCache, List.of(new VolumeRef(1, n)))) {
             for (int i = 0; i < n; i++) {
                 data[i] = random(r, 1, i % 2 == 0);
                 assertEquals(IoStatus.OK, Host.write(dp, 1, i, 1, data[i].duplicate()), "seed=" + seed);
@@ -173,7 +175,7 @@ class DataPathTest {
         }
     }
 
-    static void verify(DataPath dp, ByteBuffer[] data, long seed) {
+    static void verify(Controller dp, ByteBuffer[] data, long seed) {
         ByteBuffer out = ByteBuffer.allocateDirect(4096);
         for (int i = 0; i < data.length; i++) {
             out.clear();
@@ -191,11 +193,11 @@ class DataPathTest {
     void destageThatKeepsFailingTurnsThePoolReadOnlyAfterBoundedRetries() throws Exception {
         Random r = new Random(7);
         List<Long> sleeps = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
-        try (DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, 1024)))) {
+        try (Controller dp = Controller.open(dir, SMALL, List.of(new VolumeRef(1, 1024)))) {
             ByteBuffer data = random(r, 4, true);
             assertEquals(IoStatus.OK, Host.write(dp, 1, 0, 4, data.duplicate()));
-            dp.pool().sleeper(sleeps::add);
-            dp.failDestageWith(new IllegalStateException("injected destage failure"));
+            dp.data().pool().sleeper(sleeps::add);
+            dp.data().failDestageWith(new IllegalStateException("injected destage failure"));
             long deadline = System.nanoTime() + 20_000_000_000L;
             while (!"read_only".equals(dp.stats().get("pool_state"))) {
                 assertTrue(System.nanoTime() < deadline, "not read-only after 20 s: sleeps=" + sleeps);
@@ -213,7 +215,7 @@ class DataPathTest {
             ByteBuffer back = ByteBuffer.allocateDirect(4 * 4096);
             assertEquals(IoStatus.OK, Host.read(dp, 1, 0, 4, back));
             assertEquals(data.duplicate().rewind(), back.flip(), "reads are served");
-            dp.failDestageWith(null);
+            dp.data().failDestageWith(null);
         }
     }
 
@@ -228,7 +230,7 @@ class DataPathTest {
         int n = 4096;
         ByteBuffer[] data = new ByteBuffer[n];
         int refused = -1;
-        try (DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, n)), 2)) {
+        try (Controller dp = Controller.open(dir, SMALL, List.of(new VolumeRef(1, n)), 2)) {
             for (int i = 0; i < n && refused < 0; i++) {
                 data[i] = random(r, 1, false);
                 IoStatus s = Host.write(dp, 1, i, 1, data[i].duplicate());
@@ -242,7 +244,7 @@ class DataPathTest {
             assertEquals(refused, ((Number) dp.stats().get("unique_blocks")).intValue());
             assertEquals(0, dp.audit(true).discrepancies());
         }
-        try (DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, n)))) {
+        try (Controller dp = Controller.open(dir, SMALL, List.of(new VolumeRef(1, n)))) {
             ByteBuffer back = ByteBuffer.allocateDirect(4096);
             assertEquals(IoStatus.OK, Host.read(dp, 1, refused, 1, back));
             assertEquals(ByteBuffer.allocateDirect(4096), back.flip(), "the refused block was never mapped");
@@ -264,11 +266,11 @@ class DataPathTest {
     @Test
     void checkpointRequestIsServedAndClearedAndChangesBringOneAfterTheInterval() throws Exception {
         DataPath.Config cfg = new DataPath.Config(6, 32L << 20, 4L << 20, 100, 0);
-        try (DataPath dp = DataPath.open(dir, cfg, List.of(new DataPath.VolumeRef(1, 64)))) {
+        try (Controller dp = Controller.open(dir, cfg, List.of(new VolumeRef(1, 64)))) {
             long before = checkpoints(dp);
-            dp.requestCheckpoint();
+            dp.data().requestCheckpoint();
             long after = awaitCheckpointAfter(dp, before);
-            assertTrue(!dp.checkpointRequested(), "a served request is cleared");
+            assertTrue(!dp.data().checkpointRequested(), "a served request is cleared");
             Thread.sleep(400); // four intervals, nothing changed, nothing requested
             assertEquals(after, checkpoints(dp), "no checkpoint without a change or a request");
             assertEquals(IoStatus.OK, Host.write(dp, 1, 3, 1, random(new Random(5), 1, false)));
@@ -276,11 +278,11 @@ class DataPathTest {
         }
     }
 
-    private static long checkpoints(DataPath dp) {
+    private static long checkpoints(Controller dp) {
         return ((Number) dp.stats().get("checkpoints")).longValue();
     }
 
-    private static long awaitCheckpointAfter(DataPath dp, long count) throws InterruptedException {
+    private static long awaitCheckpointAfter(Controller dp, long count) throws InterruptedException {
         long deadline = System.nanoTime() + 10_000_000_000L;
         while (checkpoints(dp) <= count) {
             assertTrue(System.nanoTime() < deadline, "no checkpoint in 10 s: checkpoints=" + count);
@@ -297,28 +299,28 @@ class DataPathTest {
      */
     @Test
     void checkpointOfManyVolumesWorksUpToTheTableAndFailsClearlyBeyondIt() throws Exception {
-        assertTrue(io.hashbrick.node.volume.VolumeService.MAX_VOLUMES + 3 <= MetadataArea.MAX_SECTIONS);
-        List<DataPath.VolumeRef> many = new java.util.ArrayList<>();
+        assertTrue(io.hashbrick.node.catalog.VolumeService.MAX_VOLUMES + 5 <= MetadataArea.MAX_SECTIONS);
+        List<VolumeRef> many = new java.util.ArrayList<>();
         for (int id = 1; id <= 400; id++) {
-            many.add(new DataPath.VolumeRef(id, 64));
+            many.add(new VolumeRef(id, 64));
         }
         ByteBuffer data = random(new Random(3), 1, false);
-        try (DataPath dp = DataPath.open(dir.resolve("fits"), SMALL, many.subList(0, 256))) {
+        try (Controller dp = Controller.open(dir.resolve("fits"), SMALL, many.subList(0, 256))) {
             for (int id = 1; id <= 256; id++) {
                 assertEquals(IoStatus.OK, Host.write(dp, id, 1, 1, data.duplicate()));
             }
             dp.checkpoint();
             assertEquals(1L, ((Number) dp.stats().get("checkpoints")).longValue());
         }
-        try (DataPath dp = DataPath.open(dir.resolve("many"), SMALL, many)) {
+        try (Controller dp = Controller.open(dir.resolve("many"), SMALL, many)) {
             assertEquals(IoStatus.OK, Host.write(dp, 400, 7, 1, data.duplicate()));
             java.io.IOException e =
                     org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, dp::checkpoint);
-            assertTrue(e.getMessage().contains("sections=402 max_sections=384"), e.getMessage());
+            assertTrue(e.getMessage().contains("sections=404 max_sections=384"), e.getMessage());
             assertTrue(e.getMessage().contains("nothing written"), e.getMessage());
             assertEquals(0L, ((Number) dp.stats().get("checkpoints")).longValue());
         }
-        try (DataPath dp = DataPath.open(dir.resolve("many"), SMALL, many)) {
+        try (Controller dp = Controller.open(dir.resolve("many"), SMALL, many)) {
             ByteBuffer back = ByteBuffer.allocateDirect(4096);
             assertEquals(IoStatus.OK, Host.read(dp, 400, 7, 1, back));
             assertEquals(data.duplicate().rewind(), back.flip());

@@ -1,5 +1,6 @@
 package io.hashbrick.node.data;
 
+import io.hashbrick.node.Controller;
 import io.hashbrick.node.api.DataService;
 import io.hashbrick.node.api.MapService;
 import io.hashbrick.node.api.grpc.GrpcRoleClient;
@@ -17,13 +18,16 @@ import org.junit.jupiter.api.AfterEach;
  */
 class GrpcRoleContractTest extends RoleContractTest {
     private final List<AutoCloseable> open = new ArrayList<>();
-    private DataPath served;
+    private Controller served;
     private GrpcRoleClient client;
 
-    private GrpcRoleClient client(DataPath dp) throws Exception {
+    private GrpcRoleClient client(Controller dp) throws Exception {
         if (served != dp) {
             GrpcRoleServer server = new GrpcRoleServer(
-                    new LocalDataService(dp, 0), new LocalMapService(dp, 0), 0, GrpcRoleServer.Dispatch.INLINE);
+                    new LocalDataService(dp.data(), 0),
+                    new LocalMapService(dp.maps(), 0),
+                    0,
+                    GrpcRoleServer.Dispatch.INLINE);
             open.add(server);
             client = new GrpcRoleClient(server.port(), 5_000);
             open.add(client);
@@ -33,12 +37,12 @@ class GrpcRoleContractTest extends RoleContractTest {
     }
 
     @Override
-    DataService dataService(DataPath dp) throws Exception {
+    DataService dataService(Controller dp) throws Exception {
         return client(dp).data();
     }
 
     @Override
-    MapService mapService(DataPath dp) throws Exception {
+    MapService mapService(Controller dp) throws Exception {
         return client(dp).maps();
     }
 

@@ -3,7 +3,9 @@ package io.hashbrick.node.data;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.hashbrick.node.Controller;
 import io.hashbrick.node.block.IoStatus;
+import io.hashbrick.node.volume.VolumeRef;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
@@ -32,7 +34,7 @@ class RefillTest {
         return ByteBuffer.allocateDirect(4096).put(b).flip();
     }
 
-    static void verify(DataPath dp, long seed, int[] versions, String why) {
+    static void verify(Controller dp, long seed, int[] versions, String why) {
         ByteBuffer out = ByteBuffer.allocateDirect(4096);
         for (int lba = 0; lba < versions.length; lba++) {
             out.clear();
@@ -52,7 +54,7 @@ class RefillTest {
      * Fills {@code fraction} of the usable pool, overwrites at random until steady state, and returns
      * SSD cells written per host block over the measured overwrites.
      */
-    static double steadyState(DataPath dp, long seed, double fraction, int[][] versionsOut, String why) {
+    static double steadyState(Controller dp, long seed, double fraction, int[][] versionsOut, String why) {
         long usable = (long) dp.stats().get("pool_usable_bytes");
         int blocks = (int) (usable * fraction / 4096);
         int[] versions = new int[blocks];
@@ -92,8 +94,8 @@ class RefillTest {
         throw new AssertionError("unreachable");
     }
 
-    static final List<DataPath.VolumeRef> volume(long blocks) {
-        return List.of(new DataPath.VolumeRef(1, blocks));
+    static final List<VolumeRef> volume(long blocks) {
+        return List.of(new VolumeRef(1, blocks));
     }
 
     @Test
@@ -101,8 +103,8 @@ class RefillTest {
         long seed = Long.getLong("seed", System.nanoTime());
         String why = "seed=" + seed;
         int[][] v = new int[1][];
-        try (DataPath dp = DataPath.open(dir, DAE25, volume(1 << 18))) {
-            dp.setScrubRate(0);
+        try (Controller dp = Controller.open(dir, DAE25, volume(1 << 18))) {
+            dp.data().setScrubRate(0);
             double perBlock = steadyState(dp, seed, 0.80, v, why);
             assertTrue(perBlock <= 1.3, "ssd_writes_per_block=" + perBlock + " at 80% full " + why);
             assertTrue((long) dp.stats().get("refill_stripes") > 0, why);
@@ -110,7 +112,7 @@ class RefillTest {
             dp.checkpoint();
             assertEquals(0, dp.audit(true).discrepancies(), why);
         }
-        try (DataPath dp = DataPath.open(dir, DAE25, volume(1 << 18))) {
+        try (Controller dp = Controller.open(dir, DAE25, volume(1 << 18))) {
             verify(dp, seed, v[0], why);
             assertEquals(0, dp.audit(true).discrepancies(), why);
         }
@@ -128,8 +130,8 @@ class RefillTest {
         String why = "seed=" + seed;
         int blocks = 24_000; // about 37 stripes of 644 cells
         DataPath.Config cfg = new DataPath.Config(25, 192L << 20, 32L << 20, 60_000, 0);
-        try (DataPath dp = DataPath.open(dir, cfg, volume(1 << 16))) {
-            dp.setScrubRate(0);
+        try (Controller dp = Controller.open(dir, cfg, volume(1 << 16))) {
+            dp.data().setScrubRate(0);
             for (int lba = 0; lba < blocks; lba++) {
                 assertEquals(IoStatus.OK, Host.write(dp, 1, lba, 1, content(seed, lba, 0)), "lba=" + lba + " " + why);
             }
@@ -157,7 +159,7 @@ class RefillTest {
         }
     }
 
-    static void overwrite(DataPath dp, long seed, SplittableRandom r, int[] versions, int n, String why) {
+    static void overwrite(Controller dp, long seed, SplittableRandom r, int[] versions, int n, String why) {
         for (int k = 0; k < n; k++) {
             int lba = r.nextInt(versions.length);
             versions[lba]++;
@@ -175,8 +177,8 @@ class RefillTest {
         int failed = r.nextInt(25);
         String why = "seed=" + seed + " failed=" + failed;
         int[] versions;
-        try (DataPath dp = DataPath.open(dir, DAE25, volume(1 << 18))) {
-            dp.setScrubRate(0);
+        try (Controller dp = Controller.open(dir, DAE25, volume(1 << 18))) {
+            dp.data().setScrubRate(0);
             int blocks = (int) ((long) dp.stats().get("pool_usable_bytes") * 0.8 / 4096);
             versions = new int[blocks];
             for (int lba = 0; lba < blocks; lba++) {
@@ -185,11 +187,11 @@ class RefillTest {
             overwrite(dp, seed, r, versions, blocks / 3, why);
             assertTrue((long) dp.stats().get("refill_stripes") > 0, why);
             // An SSD fails while blocks go into refilled stripes; the rebuild is held at first.
-            dp.setRebuildRate(0);
-            dp.drill("fail", failed);
+            dp.data().setRebuildRate(0);
+            dp.data().drill("fail", failed);
             overwrite(dp, seed, r, versions, blocks / 20, why);
             verify(dp, seed, versions, why + " degraded");
-            dp.setRebuildRate(1L << 30);
+            dp.data().setRebuildRate(1L << 30);
             overwrite(dp, seed, r, versions, blocks / 3, why + " rebuilding");
             XdpTest.await(dp, st -> "protected".equals(st.get("protection_state")), why);
             long refillsBefore = (long) dp.stats().get("refill_stripes");
@@ -200,7 +202,7 @@ class RefillTest {
             dp.checkpoint();
             assertEquals(0, dp.audit(true).discrepancies(), why);
         }
-        try (DataPath dp = DataPath.open(dir, DAE25, volume(1 << 18))) {
+        try (Controller dp = Controller.open(dir, DAE25, volume(1 << 18))) {
             verify(dp, seed, versions, why + " restarted");
             assertEquals(0, dp.audit(true).discrepancies(), why);
         }

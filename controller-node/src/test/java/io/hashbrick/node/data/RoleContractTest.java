@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.hashbrick.node.Controller;
 import io.hashbrick.node.api.BlockCodec;
 import io.hashbrick.node.api.Completion;
 import io.hashbrick.node.api.DataService;
@@ -24,6 +25,7 @@ import io.hashbrick.node.api.UnmapCall;
 import io.hashbrick.node.api.local.LocalDataService;
 import io.hashbrick.node.api.local.LocalMapService;
 import io.hashbrick.node.block.IoStatus;
+import io.hashbrick.node.volume.VolumeRef;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
@@ -48,13 +50,13 @@ class RoleContractTest {
     private final BlockCodec codec = new BlockCodec();
 
     /** D as the tests reach it: the in-process binding here, gRPC in the subclass. */
-    DataService dataService(DataPath dp) throws Exception {
-        return new LocalDataService(dp, 0);
+    DataService dataService(Controller dp) throws Exception {
+        return new LocalDataService(dp.data(), 0);
     }
 
     /** C as the tests reach it. */
-    MapService mapService(DataPath dp) throws Exception {
-        return new LocalMapService(dp, 0);
+    MapService mapService(Controller dp) throws Exception {
+        return new LocalMapService(dp.maps(), 0);
     }
 
     /** A role's method, as {@code d::put}. */
@@ -143,7 +145,7 @@ class RoleContractTest {
 
     @Test
     void batchesRoundTripEveryFieldAndByte() throws Exception {
-        try (DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, 64)))) {
+        try (Controller dp = Controller.open(dir, SMALL, List.of(new VolumeRef(1, 64)))) {
             DataService d = dataService(dp);
             MapService c = mapService(dp);
             int n = 10; // past a byte of the probe's bitmap
@@ -223,14 +225,14 @@ class RoleContractTest {
             call(u, c::unmap);
             assertEquals(Status.OK, u.status);
             assertEquals(4, u.unmapped);
-            dp.drainOutbox();
+            dp.maps().drainOutbox();
             assertEquals(0, dp.audit(true).discrepancies());
         }
     }
 
     @Test
     void aHandleWhoseSlotWasFreedAndReusedIsStaleAndNeverServesTheNewBlock() throws Exception {
-        try (DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, 64)))) {
+        try (Controller dp = Controller.open(dir, SMALL, List.of(new VolumeRef(1, 64)))) {
             DataService d = dataService(dp);
             MapService c = mapService(dp);
             ByteBuffer a = block(1);
@@ -241,8 +243,8 @@ class RoleContractTest {
             // overwrite: A's only reference goes to the outbox, the drain drops it and frees the slot
             long hb = put(d, block(2), true);
             assertEquals(Status.OK, map(c, 0, hb, null, null));
-            dp.drainOutbox();
-            assertEquals(-1, dp.refcountForTest(ha), "A is gone");
+            dp.maps().drainOutbox();
+            assertEquals(-1, dp.data().refcountForTest(ha), "A is gone");
             // a new block takes A's slot (freed slots are reused first) with the next generation
             ByteBuffer cData = blockInBucket(H2pHandle.bucket(ha));
             long hc = put(d, cData, true);
@@ -261,7 +263,7 @@ class RoleContractTest {
             x.handles[0] = resolved;
             call(x, d::deref);
             assertEquals(Status.STALE_HANDLE, x.status, "a deref of the stale handle takes nothing from C");
-            assertEquals(1, dp.refcountForTest(hc));
+            assertEquals(1, dp.data().refcountForTest(hc));
             DerefCall undo = new DerefCall(1); // give back the test's put of C (never mapped)
             undo.header(0, 78, 9);
             undo.count = 1;
@@ -274,14 +276,14 @@ class RoleContractTest {
 
     @Test
     void derefIsIdempotentByOperationIdAndPutWithoutDataForAnUnknownBlockNeedsData() throws Exception {
-        try (DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, 64)))) {
+        try (Controller dp = Controller.open(dir, SMALL, List.of(new VolumeRef(1, 64)))) {
             DataService d = dataService(dp);
             ByteBuffer a = block(5);
             assertEquals(-Status.NEED_DATA.ordinal() - 2, put(d, a, false), "unknown and no data: NEED_DATA");
             long h = put(d, a, true);
             assertEquals(h, put(d, a, false), "known: a reference without data");
             assertEquals(h, put(d, a, true), "known, data sent anyway: the same handle");
-            assertEquals(3, dp.refcountForTest(h));
+            assertEquals(3, dp.data().refcountForTest(h));
             ProbeCall probe = new ProbeCall(1);
             probe.header(0, 5, 9);
             probe.count = 1;
@@ -299,38 +301,39 @@ class RoleContractTest {
             call(x, d::deref);
             assertEquals(Status.OK, x.status);
             assertFalse(x.duplicate);
-            assertEquals(1, dp.refcountForTest(h));
+            assertEquals(1, dp.data().refcountForTest(h));
             call(x, d::deref); // a retry of the same operation
             assertEquals(Status.OK, x.status);
             assertTrue(x.duplicate, "the retry is recognised");
-            assertEquals(1, dp.refcountForTest(h), "and changes nothing");
+            assertEquals(1, dp.data().refcountForTest(h), "and changes nothing");
 
             // A resend need not have the first attempt's bounds: the outbox grew meanwhile, so the
             // batch covering position 1001 comes again as positions 1001..1002. Only 1002 is new.
             assertEquals(h, put(d, a, false));
             assertEquals(h, put(d, a, false));
-            assertEquals(3, dp.refcountForTest(h));
+            assertEquals(3, dp.data().refcountForTest(h));
             x.header(0, 1002, 0);
             x.count = 1;
             call(x, d::deref);
-            assertEquals(2, dp.refcountForTest(h));
+            assertEquals(2, dp.data().refcountForTest(h));
             x.header(0, 1003, 0);
             x.count = 2;
             call(x, d::deref);
             assertEquals(Status.OK, x.status);
             assertFalse(x.duplicate, "a batch with new positions is not a duplicate");
-            assertEquals(1, dp.refcountForTest(h), "its first handle was applied before: dropped once, not twice");
+            assertEquals(
+                    1, dp.data().refcountForTest(h), "its first handle was applied before: dropped once, not twice");
 
             x.header(1, 1001, 0);
             call(x, d::deref);
             assertEquals(Status.STALE_EPOCH, x.status, "a call at another epoch is refused");
-            assertEquals(1, dp.refcountForTest(h));
+            assertEquals(1, dp.data().refcountForTest(h));
         }
     }
 
     @Test
     void aConditionalMapThatLostARaceChangesNothing() throws Exception {
-        try (DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, 64)))) {
+        try (Controller dp = Controller.open(dir, SMALL, List.of(new VolumeRef(1, 64)))) {
             DataService d = dataService(dp);
             MapService c = mapService(dp);
             long ha = put(d, block(11), true);
@@ -342,25 +345,25 @@ class RoleContractTest {
             assertEquals(Status.OK, map(c, 3, hb, ha, replaced));
             assertEquals(ha, replaced[0]);
             assertEquals(Status.OUT_OF_RANGE, map(c, 64, hb, null, null));
-            assertEquals(1, dp.refcountForTest(hb), "the refused maps took no reference");
+            assertEquals(1, dp.data().refcountForTest(hb), "the refused maps took no reference");
         }
     }
 
     @Test
     void aPutWhoseMapNeverBecameDurableIsReclaimedAtStartUp() throws Exception {
         long h;
-        DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, 64)));
+        Controller dp = Controller.open(dir, SMALL, List.of(new VolumeRef(1, 64)));
         DataService d = dataService(dp);
         ByteBuffer kept = block(21);
         assertEquals(IoStatus.OK, Host.write(dp, 1, 0, 1, kept.duplicate()));
         h = put(d, block(22), true); // R's put is durable; R dies before its map
         long dup = put(d, kept, false); // a second reference to a mapped block, never mapped
-        assertEquals(2, dp.refcountForTest(dup));
+        assertEquals(2, dp.data().refcountForTest(dup));
         assertEquals(1, dp.audit(false).excessReferences() - 1, "two excess references, one per put");
         dp.crashForTest();
-        try (DataPath again = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, 64)))) {
-            assertEquals(-1, again.refcountForTest(h), "the unmapped block is reclaimed");
-            assertEquals(1, again.refcountForTest(dup), "the extra reference is dropped");
+        try (Controller again = Controller.open(dir, SMALL, List.of(new VolumeRef(1, 64)))) {
+            assertEquals(-1, again.data().refcountForTest(h), "the unmapped block is reclaimed");
+            assertEquals(1, again.data().refcountForTest(dup), "the extra reference is dropped");
             assertEquals(2L, again.stats().get("references_reclaimed"));
             DataPath.AuditReport r = again.audit(true);
             assertEquals(0, r.discrepancies());
@@ -374,31 +377,31 @@ class RoleContractTest {
     @Test
     void overwrittenBlocksLeaveThroughTheOutboxOnceEvenAcrossACrash() throws Exception {
         ByteBuffer[] v = new ByteBuffer[40];
-        DataPath dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, 64)));
-        dp.pauseOutboxDrainForTest();
+        Controller dp = Controller.open(dir, SMALL, List.of(new VolumeRef(1, 64)));
+        dp.maps().pauseOutboxDrainForTest();
         for (int i = 0; i < v.length; i++) { // each block written twice: the first versions are replaced
             assertEquals(IoStatus.OK, Host.write(dp, 1, i, 1, block(100 + i)));
             v[i] = block(200 + i);
             assertEquals(IoStatus.OK, Host.write(dp, 1, i, 1, v[i].duplicate()));
         }
-        assertEquals(v.length, dp.outboxSizeForTest(), "replaced handles wait in the outbox");
+        assertEquals(v.length, dp.maps().outboxSizeForTest(), "replaced handles wait in the outbox");
         dp.crashForTest(); // before any drain: the outbox is rebuilt from C's records
-        dp = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, 64)));
-        assertEquals(0, dp.outboxSizeForTest(), "drained at start-up");
+        dp = Controller.open(dir, SMALL, List.of(new VolumeRef(1, 64)));
+        assertEquals(0, dp.maps().outboxSizeForTest(), "drained at start-up");
         assertEquals((long) v.length, dp.stats().get("derefs_applied"));
         DataPath.AuditReport r = dp.audit(true);
         assertEquals(0, r.discrepancies());
         assertEquals(0, r.excessReferences());
         assertEquals((long) v.length, r.uniqueBlocks(), "only the second versions are stored");
         // overwrite again and crash after the drain's derefs: replay applies each batch once
-        dp.pauseOutboxDrainForTest();
+        dp.maps().pauseOutboxDrainForTest();
         for (int i = 0; i < v.length; i++) {
             v[i] = block(300 + i);
             assertEquals(IoStatus.OK, Host.write(dp, 1, i, 1, v[i].duplicate()));
         }
-        dp.drainOutbox();
+        dp.maps().drainOutbox();
         dp.crashForTest();
-        try (DataPath again = DataPath.open(dir, SMALL, List.of(new DataPath.VolumeRef(1, 64)))) {
+        try (Controller again = Controller.open(dir, SMALL, List.of(new VolumeRef(1, 64)))) {
             r = again.audit(true);
             assertEquals(0, r.discrepancies(), r.toLogString());
             assertEquals(0, r.excessReferences());

@@ -3,7 +3,9 @@ package io.hashbrick.node.data;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.hashbrick.node.Controller;
 import io.hashbrick.node.block.IoStatus;
+import io.hashbrick.node.volume.VolumeRef;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,7 +26,7 @@ class XdpTest {
     /** 25 SSDs of 48 MiB, 4 MiB NVRAM, no read cache (every read goes to the SSDs). */
     static final DataPath.Config DAE25 = new DataPath.Config(25, 48L << 20, 4L << 20, 60_000, 0);
 
-    static final List<DataPath.VolumeRef> VOLUME = List.of(new DataPath.VolumeRef(1, 1 << 16));
+    static final List<VolumeRef> VOLUME = List.of(new VolumeRef(1, 1 << 16));
 
     @TempDir
     Path dir;
@@ -37,16 +39,16 @@ class XdpTest {
         int a = r.nextInt(25);
         int b = (a + 1 + r.nextInt(24)) % 25;
         String why = "seed=" + seed + " failed=" + a + "," + b;
-        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
-            dp.setScrubRate(0);
-            dp.setRebuildRate(0); // hold the rebuild: reads must work while the array is critical
+        try (Controller dp = Controller.open(dir, DAE25, VOLUME)) {
+            dp.data().setScrubRate(0);
+            dp.data().setRebuildRate(0); // hold the rebuild: reads must work while the array is critical
             write(dp, r, data, 0, data.length, why);
             dp.checkpoint();
             assertEquals("protected", dp.stats().get("protection_state"), why);
             assertTrue((long) dp.stats().get("ssd_parity_cells_written") > 0, why);
 
-            dp.drill("fail", a);
-            dp.drill("fail", b);
+            dp.data().drill("fail", a);
+            dp.data().drill("fail", b);
             await(dp, st -> "critical".equals(st.get("protection_state")), why);
             verify(dp, data, why);
             assertTrue((long) dp.stats().get("degraded_reads") > 0, why);
@@ -59,22 +61,22 @@ class XdpTest {
             verify(dp, data, why);
         }
         // A restart with both SSDs still failed: checkpoint (3 copies) and data are readable.
-        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
-            dp.setScrubRate(0);
+        try (Controller dp = Controller.open(dir, DAE25, VOLUME)) {
+            dp.data().setScrubRate(0);
             verify(dp, data, why);
-            dp.setRebuildRate(1L << 30);
+            dp.data().setRebuildRate(1L << 30);
             await(dp, st -> "protected".equals(st.get("protection_state")), why);
             assertEquals(0L, dp.stats().get("rebuild_stripes_remaining"), why);
             verify(dp, data, why);
             // Protected again: a third SSD may now fail.
             int c = (b + 1) % 25 == a ? (b + 2) % 25 : (b + 1) % 25;
-            dp.drill("fail", c);
+            dp.data().drill("fail", c);
             await(dp, st -> !"protected".equals(st.get("protection_state")), why);
             verify(dp, data, why);
             // New drives: new stripes are full width again.
-            dp.drill("replace", a);
-            dp.drill("replace", b);
-            dp.drill("replace", c);
+            dp.data().drill("replace", a);
+            dp.data().drill("replace", b);
+            dp.data().drill("replace", c);
             await(dp, st -> "protected".equals(st.get("protection_state")), why);
             write(dp, r, data, 3000, 6000, why);
             dp.checkpoint();
@@ -82,7 +84,7 @@ class XdpTest {
             verify(dp, data, why);
             assertEquals(0, dp.audit(true).discrepancies(), why);
         }
-        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
+        try (Controller dp = Controller.open(dir, DAE25, VOLUME)) {
             verify(dp, data, why);
             assertEquals(0, dp.audit(true).discrepancies(), why);
         }
@@ -94,11 +96,11 @@ class XdpTest {
         Random r = new Random(seed);
         ByteBuffer[] data = new ByteBuffer[20_000];
         String why = "seed=" + seed;
-        try (DataPath dp = openFilled(r, data, why)) {
+        try (Controller dp = openFilled(r, data, why)) {
 
             // On read: the first block of each pair needs a column pair rebuilt, the second one then
             // a single column; both are written back.
-            List<String> hit = dp.corruptRowPairs(8, seed);
+            List<String> hit = dp.data().corruptRowPairs(8, seed);
             assertTrue(hit.size() >= 12, "cells corrupted: " + hit + " " + why);
             verify(dp, data, why);
             long repairs = (long) dp.stats().get("read_repairs");
@@ -107,7 +109,7 @@ class XdpTest {
             assertEquals(repairs, dp.stats().get("read_repairs"), why);
 
             // By scrub, before any host read.
-            List<String> hit2 = dp.corruptRowPairs(8, seed + 1);
+            List<String> hit2 = dp.data().corruptRowPairs(8, seed + 1);
             scrubTwoPasses(dp, why);
             long afterScrub = (long) dp.stats().get("read_repairs");
             assertTrue(
@@ -131,9 +133,9 @@ class XdpTest {
         Random r = new Random(seed);
         ByteBuffer[] data = new ByteBuffer[20_000];
         String why = "seed=" + seed;
-        try (DataPath dp = openFilled(r, data, why)) {
+        try (Controller dp = openFilled(r, data, why)) {
 
-            List<String> hit = dp.corruptColumnStraddlers(12, seed);
+            List<String> hit = dp.data().corruptColumnStraddlers(12, seed);
             assertTrue(hit.size() >= 8, "records corrupted: " + hit + " " + why);
             verify(dp, data, why);
             long repairs = (long) dp.stats().get("read_repairs");
@@ -141,7 +143,7 @@ class XdpTest {
             verify(dp, data, why);
             assertEquals(repairs, dp.stats().get("read_repairs"), "written back: nothing to repair again " + why);
 
-            List<String> hit2 = dp.corruptColumnStraddlers(12, seed + 1);
+            List<String> hit2 = dp.data().corruptColumnStraddlers(12, seed + 1);
             scrubTwoPasses(dp, why);
             Map<String, Object> st = dp.stats();
             assertTrue(
@@ -166,8 +168,8 @@ class XdpTest {
         Random r = new Random(seed);
         ByteBuffer[] data = new ByteBuffer[20_000];
         String why = "seed=" + seed;
-        try (DataPath dp = openFilled(r, data, why)) {
-            List<String> hit = dp.corruptCellsWithTheirP(10, seed);
+        try (Controller dp = openFilled(r, data, why)) {
+            List<String> hit = dp.data().corruptCellsWithTheirP(10, seed);
             assertTrue(hit.size() >= 16, "cells corrupted: " + hit + " " + why);
             verify(dp, data, why);
             long repairs = (long) dp.stats().get("read_repairs");
@@ -182,7 +184,7 @@ class XdpTest {
             assertEquals(repairs, st.get("read_repairs"), "nothing left to repair " + why);
             assertEquals(0L, st.get("unrecoverable_reads"), why);
             // Parity is right again: a data cell corrupted now is rebuilt from P alone.
-            List<String> again = dp.corruptCells(5, seed + 2);
+            List<String> again = dp.data().corruptCells(5, seed + 2);
             verify(dp, data, why);
             assertTrue((long) dp.stats().get("read_repairs") >= repairs + again.size(), why);
             assertEquals(0, dp.audit(true).discrepancies(), why);
@@ -195,10 +197,10 @@ class XdpTest {
         Random r = new Random(seed);
         ByteBuffer[] data = new ByteBuffer[20_000];
         String why = "seed=" + seed;
-        try (DataPath dp = openFilled(r, data, why)) {
+        try (Controller dp = openFilled(r, data, why)) {
 
             // On read: every damaged block is rebuilt from parity, verified and written back.
-            List<String> hit = dp.corruptCells(20, seed);
+            List<String> hit = dp.data().corruptCells(20, seed);
             assertTrue(hit.size() >= 15, "cells corrupted: " + hit.size() + " " + why);
             verify(dp, data, why);
             long repairs = (long) dp.stats().get("read_repairs");
@@ -207,7 +209,7 @@ class XdpTest {
             assertEquals(repairs, dp.stats().get("read_repairs"), why);
 
             // By scrub: a full pass finds and repairs every damaged cell before any host reads it.
-            List<String> hit2 = dp.corruptCells(20, seed + 1);
+            List<String> hit2 = dp.data().corruptCells(20, seed + 1);
             scrubTwoPasses(dp, why);
             Map<String, Object> st = dp.stats();
             assertTrue(
@@ -232,9 +234,9 @@ class XdpTest {
         int a = r.nextInt(25);
         int b = (a + 1 + r.nextInt(24)) % 25;
         String why = "seed=" + seed + " failed=" + a + "," + b;
-        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
-            dp.setScrubRate(0);
-            dp.setRebuildRate(32L << 20); // slow enough that the second failure lands mid-rebuild
+        try (Controller dp = Controller.open(dir, DAE25, VOLUME)) {
+            dp.data().setScrubRate(0);
+            dp.data().setRebuildRate(32L << 20); // slow enough that the second failure lands mid-rebuild
             write(dp, r, data, 0, 4000, why);
             dp.checkpoint();
             AtomicBoolean stop = new AtomicBoolean();
@@ -251,24 +253,24 @@ class XdpTest {
             });
             writer.start();
             Thread.sleep(50 + r.nextInt(200));
-            dp.drill("fail", a);
+            dp.data().drill("fail", a);
             await(
                     dp,
                     st -> !"idle".equals(st.get("rebuild_state")) || "protected".equals(st.get("protection_state")),
                     why);
             Thread.sleep(r.nextInt(200));
-            dp.drill("pull", b);
+            dp.data().drill("pull", b);
             Thread.sleep(300);
             stop.set(true);
             writer.join(120_000);
             assertTrue(errors.isEmpty(), "writer failed: " + errors + " " + why);
             verify(dp, data, why);
-            dp.setRebuildRate(1L << 30);
+            dp.data().setRebuildRate(1L << 30);
             await(dp, st -> "protected".equals(st.get("protection_state")), why);
             verify(dp, data, why);
             assertEquals(0, dp.audit(true).discrepancies(), why);
         }
-        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
+        try (Controller dp = Controller.open(dir, DAE25, VOLUME)) {
             verify(dp, data, why);
             assertEquals(0, dp.audit(true).discrepancies(), why);
         }
@@ -286,8 +288,8 @@ class XdpTest {
         ByteBuffer[] data = new ByteBuffer[12_000];
         int a = r.nextInt(25);
         String why = "seed=" + seed + " failed=" + a;
-        try (DataPath dp = openFilled(r, data, why)) {
-            dp.drill("fail", a);
+        try (Controller dp = openFilled(r, data, why)) {
+            dp.data().drill("fail", a);
             await(
                     dp,
                     st -> (long) st.get("rebuilds_completed") > 0 && "protected".equals(st.get("protection_state")),
@@ -305,14 +307,14 @@ class XdpTest {
             // Whole again over the 24 others: two more may fail.
             int b = (a + 1) % 25;
             int c = (a + 2) % 25;
-            dp.setRebuildRate(0);
-            dp.drill("fail", b);
-            dp.drill("fail", c);
+            dp.data().setRebuildRate(0);
+            dp.data().drill("fail", b);
+            dp.data().drill("fail", c);
             await(dp, s2 -> "critical".equals(s2.get("protection_state")), why);
             verify(dp, data, why);
             assertEquals(0L, dp.stats().get("unrecoverable_reads"), why);
         }
-        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
+        try (Controller dp = Controller.open(dir, DAE25, VOLUME)) {
             verify(dp, data, why);
             assertEquals(0, dp.audit(true).discrepancies(), why);
         }
@@ -334,7 +336,7 @@ class XdpTest {
 
     @Test
     void capacityLeavesParityAndHotSpaceOut() throws Exception {
-        try (DataPath dp = DataPath.open(dir, DAE25, VOLUME)) {
+        try (Controller dp = Controller.open(dir, DAE25, VOLUME)) {
             Map<String, Object> st = dp.stats();
             long raw = (long) st.get("raw_data_bytes");
             long usable = (long) st.get("pool_usable_bytes");
@@ -350,23 +352,23 @@ class XdpTest {
 
     /** Writes blocks [from, to) of the volume with fresh random content (half compressible), recording it. */
     /** A DataPath on DAE25, scrub off, with {@code data} written at random and checkpointed (all on the SSDs). */
-    DataPath openFilled(Random r, ByteBuffer[] data, String why) throws Exception {
-        DataPath dp = DataPath.open(dir, DAE25, VOLUME);
-        dp.setScrubRate(0);
+    Controller openFilled(Random r, ByteBuffer[] data, String why) throws Exception {
+        Controller dp = Controller.open(dir, DAE25, VOLUME);
+        dp.data().setScrubRate(0);
         write(dp, r, data, 0, data.length, why);
         dp.checkpoint();
         return dp;
     }
 
     /** Runs the scrub, unthrottled, for two full passes over the sealed stripes, then stops it. */
-    static void scrubTwoPasses(DataPath dp, String why) throws InterruptedException {
-        dp.setScrubRate(1L << 30);
+    static void scrubTwoPasses(Controller dp, String why) throws InterruptedException {
+        dp.data().setScrubRate(1L << 30);
         long passes = (long) dp.stats().get("scrub_passes");
         await(dp, st -> (long) st.get("scrub_passes") >= passes + 2, why);
-        dp.setScrubRate(0);
+        dp.data().setScrubRate(0);
     }
 
-    static void write(DataPath dp, Random r, ByteBuffer[] data, int from, int to, String why) {
+    static void write(Controller dp, Random r, ByteBuffer[] data, int from, int to, String why) {
         for (int i = from; i < to; i++) {
             ByteBuffer b = DataPathTest.random(r, 1, r.nextBoolean());
             IoStatus s = Host.write(dp, 1, i, 1, b.duplicate());
@@ -375,7 +377,7 @@ class XdpTest {
         }
     }
 
-    static void verify(DataPath dp, ByteBuffer[] data, String why) {
+    static void verify(Controller dp, ByteBuffer[] data, String why) {
         ByteBuffer out = ByteBuffer.allocateDirect(4096);
         for (int i = 0; i < data.length; i++) {
             if (data[i] == null) {
@@ -388,7 +390,7 @@ class XdpTest {
         }
     }
 
-    static void await(DataPath dp, Predicate<Map<String, Object>> done, String why) throws InterruptedException {
+    static void await(Controller dp, Predicate<Map<String, Object>> done, String why) throws InterruptedException {
         long deadline = System.nanoTime() + 90_000_000_000L;
         Map<String, Object> st = dp.stats();
         while (!done.test(st)) {

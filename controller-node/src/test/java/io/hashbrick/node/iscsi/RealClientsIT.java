@@ -104,15 +104,15 @@ class RealClientsIT {
         int b = (a + 1 + rnd.nextInt(7)) % 8;
         String why = "seed=" + seed + " failed=" + a + "," + b;
         try (TargetFixture t = TargetFixture.contentAddressed(dir, TargetFixture.config(), 256L << 20)) {
-            t.data.setRebuildRate(0);
+            t.data.data().setRebuildRate(0);
             String[] job = {"--rw=randwrite", "--bs=4k", "--iodepth=16", "--size=64m", "--randseed=" + (seed & 0xFFFF)};
             Thread drills = new Thread(() -> {
                 try {
                     Thread.sleep(300 + rnd.nextInt(700));
-                    t.data.drill("fail", a);
+                    t.data.data().drill("fail", a);
                     t.data.checkpoint(); // destaged data now lives on stripes missing a column
                     Thread.sleep(rnd.nextInt(700));
-                    t.data.drill("pull", b);
+                    t.data.data().drill("pull", b);
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
@@ -125,7 +125,7 @@ class RealClientsIT {
             java.util.Map<String, Object> st = t.data.stats();
             assertEquals("critical", st.get("protection_state"), why + " " + st);
             assertTrue((long) st.get("degraded_reads") > 0, why + " " + st);
-            t.data.setRebuildRate(1L << 30);
+            t.data.data().setRebuildRate(1L << 30);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
             while (!"protected".equals(t.data.stats().get("protection_state"))) {
                 assertTrue(System.nanoTime() < deadline, "rebuild did not finish: " + t.data.stats() + " " + why);

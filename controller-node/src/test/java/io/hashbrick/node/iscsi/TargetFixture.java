@@ -1,11 +1,13 @@
 package io.hashbrick.node.iscsi;
 
+import io.hashbrick.node.Controller;
 import io.hashbrick.node.RoleTransport;
 import io.hashbrick.node.block.BlockDevice;
 import io.hashbrick.node.block.FileBlockDevice;
 import io.hashbrick.node.data.DataPath;
 import io.hashbrick.node.scsi.LogicalUnit;
 import io.hashbrick.node.scsi.ScsiDeviceServer;
+import io.hashbrick.node.volume.VolumeRef;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
@@ -19,7 +21,7 @@ final class TargetFixture implements AutoCloseable {
     static final String TARGET = "iqn.2026-11.io.hashbrick:test";
     final IscsiServer server;
     final BlockDevice device;
-    final DataPath data;
+    final Controller data;
     final int port;
     private final AutoCloseable roles;
 
@@ -31,7 +33,7 @@ final class TargetFixture implements AutoCloseable {
         this(config, FileBlockDevice.open(dir.resolve("lun0.img"), lunBytes, 512), null, null);
     }
 
-    private TargetFixture(TargetConfig config, BlockDevice device, DataPath data, AutoCloseable roles)
+    private TargetFixture(TargetConfig config, BlockDevice device, Controller data, AutoCloseable roles)
             throws IOException {
         this.device = device;
         this.data = data;
@@ -54,10 +56,10 @@ final class TargetFixture implements AutoCloseable {
      */
     static TargetFixture contentAddressed(Path dir, TargetConfig config, long lunBytes, String transport)
             throws IOException {
-        DataPath data = DataPath.open(
+        Controller data = Controller.open(
                 dir,
                 new DataPath.Config(8, 256L << 20, 16L << 20, 60_000, 8L << 20),
-                List.of(new DataPath.VolumeRef(1, lunBytes / 4096)));
+                List.of(new VolumeRef(1, lunBytes / 4096)));
         RoleTransport roles = RoleTransport.of(transport);
         return new TargetFixture(config, roles.open(data, 1, lunBytes, 512), data, roles);
     }

@@ -4,9 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.hashbrick.node.Controller;
+import io.hashbrick.node.catalog.VolumeService;
 import io.hashbrick.node.data.DataPath;
 import io.hashbrick.node.scsi.ScsiDeviceServer;
-import io.hashbrick.node.volume.VolumeService;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -94,10 +95,10 @@ class ManagementServerTest {
                     403,
                     send(http, "POST", "http://127.0.0.1:" + port + "/api/v1/dae/corrupt?cells=1", null)
                             .statusCode());
-            assertEquals("OK,OK,OK,OK,OK,OK", healths(volumes.dataPath()), "a refused drill changed nothing");
+            assertEquals("OK,OK,OK,OK,OK,OK", healths(volumes.roles()), "a refused drill changed nothing");
             // reinsert discards nothing: judged by the slot's state (409: slot 2 was not pulled), not refused
             assertEquals(409, send(http, "POST", ssds + "2/reinsert", null).statusCode());
-            volumes.dataPath().drill("fail", 4); // a drive that really failed
+            volumes.roles().data().drill("fail", 4); // a drive that really failed
             HttpResponse<String> r = send(http, "POST", ssds + "4/replace", null);
             assertEquals(200, r.statusCode(), r.body());
             api.allowFaultInjection(true);
@@ -109,10 +110,10 @@ class ManagementServerTest {
         }
     }
 
-    private static String healths(DataPath data) {
+    private static String healths(Controller data) {
         StringBuilder b = new StringBuilder();
-        for (int i = 0; i < data.dae().slotCount(); i++) {
-            b.append(i == 0 ? "" : ",").append(data.dae().health(i));
+        for (int i = 0; i < data.data().dae().slotCount(); i++) {
+            b.append(i == 0 ? "" : ",").append(data.data().dae().health(i));
         }
         return b.toString();
     }

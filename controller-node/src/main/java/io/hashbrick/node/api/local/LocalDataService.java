@@ -14,8 +14,11 @@ import io.hashbrick.node.data.DataPath;
  * every bucket at epoch 0; a call at another epoch is refused, as a remote owner would.
  */
 public final class LocalDataService extends LocalBinding implements DataService {
+    private final DataPath data;
+
     public LocalDataService(DataPath data, long epoch) {
-        super(data, epoch);
+        super(epoch);
+        this.data = data;
     }
 
     @Override

@@ -5,16 +5,15 @@ import io.hashbrick.node.api.MapCall;
 import io.hashbrick.node.api.MapService;
 import io.hashbrick.node.api.ResolveCall;
 import io.hashbrick.node.api.UnmapCall;
-import io.hashbrick.node.data.DataPath;
+import io.hashbrick.node.volume.MapStore;
 
-/**
- * The in-process binding of the C role (see {@link LocalDataService}). Today the C role's state still
- * lives beside D's in {@link DataPath} (issue 16 step b moves it to {@code volume}); callers see only
- * this contract.
- */
+/** The in-process binding of the C role, {@link MapStore} (see {@link LocalDataService}). */
 public final class LocalMapService extends LocalBinding implements MapService {
-    public LocalMapService(DataPath data, long epoch) {
-        super(data, epoch);
+    private final MapStore data;
+
+    public LocalMapService(MapStore data, long epoch) {
+        super(epoch);
+        this.data = data;
     }
 
     @Override

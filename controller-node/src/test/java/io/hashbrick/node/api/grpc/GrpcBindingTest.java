@@ -119,9 +119,19 @@ class GrpcBindingTest {
             MapCall m = new MapCall(1);
             m.header(7, 1234567890123L, 3);
             roles.answer = Status.NOT_OWNER;
-            callMs(m, client.maps()::map);
+            // The first calls of a cold JVM on a loaded machine may pass the 300 ms deadline: warm up.
+            for (int i = 0; i < 5; i++) {
+                callMs(m, client.maps()::map);
+                if (m.status != Status.MEDIUM_ERROR) {
+                    break;
+                }
+                m.header(7, 1234567890123L, 3);
+            }
             assertEquals(Status.NOT_OWNER, m.status);
             RoleCall h = roles.seen.take();
+            while (!roles.seen.isEmpty()) {
+                h = roles.seen.take(); // the header of the call that was answered
+            }
             assertEquals(7, h.epoch);
             assertEquals(1234567890123L, h.operationId);
             assertEquals(3, h.sender);

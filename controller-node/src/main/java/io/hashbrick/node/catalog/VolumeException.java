@@ -1,4 +1,4 @@
-package io.hashbrick.node.volume;
+package io.hashbrick.node.catalog;
 
 /** A volume request that cannot be carried out, with what kind of problem it is (for the API's status). */
 public final class VolumeException extends Exception {

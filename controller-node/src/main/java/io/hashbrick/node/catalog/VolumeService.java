@@ -1,14 +1,16 @@
-package io.hashbrick.node.volume;
+package io.hashbrick.node.catalog;
 
+import io.hashbrick.node.Controller;
 import io.hashbrick.node.Log;
 import io.hashbrick.node.api.BlockCodec;
 import io.hashbrick.node.block.BlockDevice;
 import io.hashbrick.node.block.FileBlockDevice;
 import io.hashbrick.node.block.GrowableDevice;
+import io.hashbrick.node.catalog.VolumeException.Kind;
 import io.hashbrick.node.data.DataPath;
 import io.hashbrick.node.scsi.LogicalUnit;
 import io.hashbrick.node.scsi.ScsiDeviceServer;
-import io.hashbrick.node.volume.VolumeException.Kind;
+import io.hashbrick.node.volume.VolumeRef;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,7 +38,7 @@ public final class VolumeService implements AutoCloseable {
     private final ScsiDeviceServer scsi;
     private final List<Volume> volumes = new ArrayList<>();
     private final Map<String, BlockDevice> devices = new HashMap<>();
-    private final DataPath data;
+    private final Controller data;
     private int nextId;
 
     /**
@@ -45,12 +47,12 @@ public final class VolumeService implements AutoCloseable {
      */
     @FunctionalInterface
     public interface Devices {
-        BlockDevice open(DataPath data, int volumeId, long sizeBytes, int blockSize);
+        BlockDevice open(Controller roles, int volumeId, long sizeBytes, int blockSize);
     }
 
     private final Devices devicesFactory;
 
-    private VolumeService(Path dir, ScsiDeviceServer scsi, DataPath data, int nextId, Devices devicesFactory) {
+    private VolumeService(Path dir, ScsiDeviceServer scsi, Controller data, int nextId, Devices devicesFactory) {
         this.devicesFactory = devicesFactory;
         this.dir = dir;
         this.scsi = scsi;
@@ -72,19 +74,19 @@ public final class VolumeService implements AutoCloseable {
             Path dir, ScsiDeviceServer scsi, String targetName, DataPath.Config dataConfig, Devices devices)
             throws IOException {
         List<Volume> catalog = VolumeCatalog.load(dir);
-        DataPath data = null;
+        Controller data = null;
         boolean anyCa = catalog.stream().anyMatch(Volume::contentAddressed);
         if (anyCa && dataConfig == null) {
             throw new IOException("the catalog has content-addressed volumes but the data path is off: dir=" + dir);
         }
         if (dataConfig != null) {
-            List<DataPath.VolumeRef> refs = new ArrayList<>();
+            List<VolumeRef> refs = new ArrayList<>();
             for (Volume v : catalog) {
                 if (v.contentAddressed()) {
-                    refs.add(new DataPath.VolumeRef(v.id(), v.sizeBytes() / BlockCodec.BLOCK_BYTES));
+                    refs.add(new VolumeRef(v.id(), v.sizeBytes() / BlockCodec.BLOCK_BYTES));
                 }
             }
-            data = DataPath.open(dir, dataConfig, refs);
+            data = Controller.open(dir, dataConfig, refs);
         }
         VolumeService s = new VolumeService(dir, scsi, data, VolumeCatalog.nextId(dir), devices);
         for (Volume v : catalog) {
@@ -112,8 +114,8 @@ public final class VolumeService implements AutoCloseable {
         return devices.get(name);
     }
 
-    /** The content-addressed data path, or null when volumes are file-backed. */
-    public DataPath dataPath() {
+    /** The content-addressed controller's roles (C and D), or null when volumes are file-backed. */
+    public Controller roles() {
         return data;
     }
 
@@ -170,7 +172,7 @@ public final class VolumeService implements AutoCloseable {
         }
         nextId = id + 1;
         if (data != null) {
-            data.addVolume(id, sizeBytes / BlockCodec.BLOCK_BYTES);
+            data.maps().addVolume(id, sizeBytes / BlockCodec.BLOCK_BYTES);
         }
         devices.put(name, dev);
         scsi.addLogicalUnit(new LogicalUnit(lun, dev, targetName + "/" + name));
@@ -188,7 +190,7 @@ public final class VolumeService implements AutoCloseable {
         BlockDevice dev = devices.remove(name);
         dev.close();
         if (v.contentAddressed()) {
-            data.dropVolume(v.id());
+            data.maps().dropVolume(v.id());
         } else {
             Files.deleteIfExists(dir.resolve(v.file()));
         }
@@ -208,7 +210,7 @@ public final class VolumeService implements AutoCloseable {
         if (dev instanceof GrowableDevice ca) {
             volumes.set(volumes.indexOf(v), grown);
             VolumeCatalog.store(dir, volumes, nextId);
-            data.growVolume(v.id(), newSizeBytes / BlockCodec.BLOCK_BYTES);
+            data.maps().growVolume(v.id(), newSizeBytes / BlockCodec.BLOCK_BYTES);
             ca.grow(newSizeBytes);
         } else {
             ((FileBlockDevice) dev).grow(newSizeBytes);

@@ -1,4 +1,4 @@
-package io.hashbrick.node.volume;
+package io.hashbrick.node.catalog;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.hashbrick.node.block.IoStatus;
+import io.hashbrick.node.catalog.VolumeException.Kind;
 import io.hashbrick.node.data.DataPath;
 import io.hashbrick.node.scsi.ScsiDeviceServer;
-import io.hashbrick.node.volume.VolumeException.Kind;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -69,12 +69,12 @@ class VolumeServiceTest {
             assertEquals(Volume.CA, a.backend());
             assertEquals(IoStatus.OK, s.device("a").write(8, 8, block.duplicate(), false));
             assertEquals(IoStatus.OK, s.device("b").write(3, 1, block.duplicate(), false));
-            assertEquals(2L, s.dataPath().stats().get("mapped_blocks"));
-            assertEquals(1L, s.dataPath().stats().get("unique_blocks"), "the same 4 KiB in two volumes is stored once");
+            assertEquals(2L, s.roles().stats().get("mapped_blocks"));
+            assertEquals(1L, s.roles().stats().get("unique_blocks"), "the same 4 KiB in two volumes is stored once");
             s.resize("b", 16L << 20);
             assertEquals(4096, s.device("b").blockCount());
             s.delete("a");
-            assertEquals(1L, s.dataPath().stats().get("mapped_blocks"));
+            assertEquals(1L, s.roles().stats().get("mapped_blocks"));
             Volume c = s.create("c", 4L << 20, 512, TARGET);
             assertTrue(c.id() > b.id(), "volume ids are never reused");
         }
@@ -82,7 +82,7 @@ class VolumeServiceTest {
             ByteBuffer out = ByteBuffer.allocateDirect(4096);
             assertEquals(IoStatus.OK, s.device("b").read(3, 1, out));
             assertEquals(block.rewind(), out.flip());
-            assertEquals(0, s.dataPath().audit(true).discrepancies());
+            assertEquals(0, s.roles().audit(true).discrepancies());
             assertEquals(16L << 20, s.list().get(0).sizeBytes());
         }
     }

@@ -1,6 +1,5 @@
-package io.hashbrick.node.data;
+package io.hashbrick.node.volume;
 
-import io.hashbrick.node.volume.A2hMap;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;

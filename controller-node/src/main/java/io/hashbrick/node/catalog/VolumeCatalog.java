@@ -1,4 +1,4 @@
-package io.hashbrick.node.volume;
+package io.hashbrick.node.catalog;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,6 +1,5 @@
-package io.hashbrick.node.data;
+package io.hashbrick.node;
 
-import io.hashbrick.node.CorruptCheckpointException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -8,8 +7,10 @@ import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
 
 /**
- * The checkpoint section of C's deref outbox and D's deref high-water mark (the metadata area checks
- * each section's CRC32C):
+ * The checkpoint section (kind 5) that held C's deref outbox and D's deref high-water mark together,
+ * written before C and D checkpointed their own sections (C's {@code MapState}, D's deref mark): read
+ * when a pool is upgraded in place, C taking the outbox and D the mark. Never written any more except
+ * by tests that make an old pool. The metadata area checks each section's CRC32C:
  *
  * <pre>
  *  0   magic "HBOB"                u32
@@ -24,12 +25,13 @@ import java.nio.channels.WritableByteChannel;
  * @param derefHighWater D's last applied deref operation id
  * @param handles the outbox, oldest first
  */
-record Outbox(long start, long derefHighWater, long[] handles) {
+public record LegacyOutbox(long start, long derefHighWater, long[] handles) {
+    public static final int KIND = 5;
     static final int MAGIC = 0x424F_4248; // "HBOB" read as little-endian
     static final int VERSION = 1;
     private static final int HEADER_BYTES = 28;
 
-    void write(WritableByteChannel ch) throws IOException {
+    public void write(WritableByteChannel ch) throws IOException {
         ByteBuffer b = ByteBuffer.allocate(HEADER_BYTES + 8 * handles.length).order(ByteOrder.LITTLE_ENDIAN);
         b.putInt(MAGIC).putInt(VERSION).putLong(start).putLong(derefHighWater).putInt(handles.length);
         for (long h : handles) {
@@ -41,7 +43,7 @@ record Outbox(long start, long derefHighWater, long[] handles) {
         }
     }
 
-    static Outbox read(ReadableByteChannel ch) throws IOException {
+    public static LegacyOutbox read(ReadableByteChannel ch) throws IOException {
         ByteBuffer head = ByteBuffer.allocate(HEADER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
         readFully(ch, head);
         int magic = head.getInt();
@@ -59,7 +61,7 @@ record Outbox(long start, long derefHighWater, long[] handles) {
         for (int i = 0; i < n; i++) {
             handles[i] = body.getLong();
         }
-        return new Outbox(start, high, handles);
+        return new LegacyOutbox(start, high, handles);
     }
 
     private static void readFully(ReadableByteChannel ch, ByteBuffer b) throws IOException {

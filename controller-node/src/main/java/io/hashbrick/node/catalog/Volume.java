@@ -1,4 +1,4 @@
-package io.hashbrick.node.volume;
+package io.hashbrick.node.catalog;
 
 /**
  * One volume as the catalog records it.

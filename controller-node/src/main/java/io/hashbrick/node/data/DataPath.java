@@ -12,6 +12,7 @@ import io.hashbrick.node.CheckpointParticipant;
 import io.hashbrick.node.CorruptCheckpointException;
 import io.hashbrick.node.LegacyOutbox;
 import io.hashbrick.node.Log;
+import io.hashbrick.node.NvramRegion;
 import io.hashbrick.node.api.BlockCodec;
 import io.hashbrick.node.api.DerefCall;
 import io.hashbrick.node.api.FetchCall;
@@ -29,7 +30,6 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.ReadableByteChannel;
@@ -2643,22 +2643,6 @@ public final class DataPath implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-    }
-
-    /** The journal's region in battery-backed memory: a persist is a store fence (the battery vaults on power loss). */
-    private record NvramRegion(BatteryBackedMemory memory) implements JournalRegion {
-        @Override
-        public MemorySegment segment() {
-            return memory.data();
-        }
-
-        @Override
-        public void persist(long offset, long length) {
-            VarHandle.fullFence();
-        }
-
-        @Override
-        public void close() {}
     }
 
     /** Per-thread buffers: nothing is allocated per block on the write path. */

@@ -11,6 +11,8 @@ import java.lang.foreign.ValueLayout;
  *       the unit of D ownership, rebalancing and failover;
  *   <li>the A2H region of a block: 1 GiB of a volume (2^18 blocks of 4 KiB), the unit C ownership is
  *       partitioned by;
+ *   <li>the region partition of (volume, region): one of 4096 slots the unbounded space of A2H regions
+ *       is folded into, so that a fixed-size table ({@link Assignment}) gives every region an owner;
  *   <li>a handle: a stored fingerprint inside its bucket's H2P table as (bucket, slot), 48 bits.
  * </ul>
  * <pre>
@@ -37,6 +39,10 @@ public final class Placement {
     public static final int SLOT_BITS = 36;
     public static final long MAX_SLOT = (1L << SLOT_BITS) - 1;
     public static final int FINGERPRINT_BYTES = 32;
+    /** Slots the A2H regions of all volumes are folded into; C ownership is assigned per slot. */
+    public static final int REGION_PARTITION_BITS = 12;
+
+    public static final int REGION_PARTITIONS = 1 << REGION_PARTITION_BITS;
 
     private Placement() {}
 
@@ -68,6 +74,32 @@ public final class Placement {
     public static int regions(long blocks) {
         assert blocks >= 0 && blocks <= (1L << 40) : "blocks=" + blocks;
         return (int) ((blocks + BLOCKS_PER_REGION - 1) >>> REGION_SHIFT);
+    }
+
+    /**
+     * The region partition of region {@code region} of volume {@code volume}: a scramble of the volume id
+     * (Murmur3's 32-bit finalizer) plus the region index, modulo 4096. A volume's consecutive regions land
+     * in consecutive partitions, so one volume of up to 4 TiB never puts two regions in one partition,
+     * and an interleaved partition table spreads its regions over all controllers; the scramble staggers
+     * where each volume starts, so many small volumes do not all begin on partition 0.
+     *
+     * <p>This function is part of the cluster map's format: changing it moves every region, so it
+     * changes only with the map's format version.
+     */
+    public static int regionPartition(int volume, int region) {
+        assert region >= 0 && region < (1 << 22) : "region=" + region;
+        return (scramble(volume) + region) & (REGION_PARTITIONS - 1);
+    }
+
+    /** Murmur3's fmix32 (Appleby, public domain): every input bit affects every output bit. */
+    static int scramble(int x) {
+        int h = x;
+        h ^= h >>> 16;
+        h *= 0x85eb_ca6b;
+        h ^= h >>> 13;
+        h *= 0xc2b2_ae35;
+        h ^= h >>> 16;
+        return h;
     }
 
     public static long handle(int bucket, long slot) {

@@ -66,4 +66,23 @@ class PlacementTest {
         assertEquals(2, Placement.regions((1L << 18) + 1));
         assertEquals(1 << 22, Placement.regions(1L << 40));
     }
+
+    /** Consecutive regions of a volume are consecutive partitions; the scramble is pinned (a format). */
+    @Test
+    void regionPartitionsFollowEachOtherWithinAVolume() {
+        assertEquals(Placement.REGION_PARTITIONS, 4096);
+        for (int volume : new int[] {0, 1, 2, 1000, -5, Integer.MAX_VALUE}) {
+            int first = Placement.regionPartition(volume, 0);
+            java.util.BitSet seen = new java.util.BitSet();
+            for (int r = 0; r < Placement.REGION_PARTITIONS; r++) {
+                int p = Placement.regionPartition(volume, r);
+                assertEquals((first + r) % Placement.REGION_PARTITIONS, p, "volume=" + volume + " region=" + r);
+                seen.set(p);
+            }
+            assertEquals(Placement.REGION_PARTITIONS, seen.cardinality(), "4 TiB of one volume: every partition once");
+            assertEquals(first, Placement.regionPartition(volume, Placement.REGION_PARTITIONS), "wraps after 4 TiB");
+        }
+        assertEquals(0, Placement.scramble(0));
+        assertEquals(0x514e_28b7, Placement.scramble(1), "Murmur3 fmix32(1): changing it moves every region");
+    }
 }

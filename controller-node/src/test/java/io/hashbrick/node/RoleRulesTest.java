@@ -59,6 +59,37 @@ class RoleRulesTest {
                 .check(classes);
     }
 
+    /** The cluster map is control plane: it knows no role, and no role reaches Raft (nothing on the I/O path waits for it). */
+    @Test
+    void theClusterMapIsApartFromTheRoles() {
+        noClasses()
+                .that()
+                .resideInAPackage("io.hashbrick.node.cluster..")
+                .should()
+                .dependOnClassesThat()
+                .resideInAnyPackage(
+                        "io.hashbrick.node.front..",
+                        "io.hashbrick.node.data..",
+                        "io.hashbrick.node.volume..",
+                        "io.hashbrick.node.api..",
+                        "io.hashbrick.node.scsi..",
+                        "io.hashbrick.node.iscsi..")
+                .check(classes);
+        noClasses()
+                .that()
+                .resideInAnyPackage(
+                        "io.hashbrick.node.front..",
+                        "io.hashbrick.node.data..",
+                        "io.hashbrick.node.volume..",
+                        "io.hashbrick.node.api..",
+                        "io.hashbrick.node.scsi..",
+                        "io.hashbrick.node.iscsi..")
+                .should()
+                .dependOnClassesThat()
+                .resideInAPackage("org.apache.ratis..")
+                .check(classes);
+    }
+
     @Test
     void dataNeverSeesTheFrontEndNorC() {
         noClasses()

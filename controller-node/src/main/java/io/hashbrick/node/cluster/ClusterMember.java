@@ -1,0 +1,130 @@
+package io.hashbrick.node.cluster;
+
+import io.hashbrick.node.Log;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.apache.ratis.RaftConfigKeys;
+import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.grpc.GrpcConfigKeys;
+import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.rpc.SupportedRpcType;
+import org.apache.ratis.server.DivisionInfo;
+import org.apache.ratis.server.RaftServer;
+import org.apache.ratis.server.RaftServerConfigKeys;
+import org.apache.ratis.server.storage.RaftStorage;
+import org.apache.ratis.util.NetUtils;
+import org.apache.ratis.util.SizeInBytes;
+import org.apache.ratis.util.TimeDuration;
+
+/**
+ * One voter of the cluster's Raft group: a Ratis server over gRPC on the peer's host:port, its log and
+ * snapshots under a storage directory, running a {@link ClusterStateMachine}. A controller runs one
+ * beside its roles; the {@link Witness} runs one alone. Started on its storage, it recovers: it loads
+ * its latest snapshot, replays its log after it, and catches up from the leader (entries, or the
+ * leader's snapshot when it is behind the leader's log).
+ */
+public final class ClusterMember implements AutoCloseable {
+    static final String FOLLOWER_RETRY_POLICY = "1ms,10, 100ms,20, 500ms,2000000000";
+
+    private final String id;
+    private final ClusterPeers peers;
+    private final RaftServer server;
+    private final ClusterStateMachine stateMachine;
+
+    private ClusterMember(String id, ClusterPeers peers, RaftServer server, ClusterStateMachine stateMachine) {
+        this.id = id;
+        this.peers = peers;
+        this.server = server;
+        this.stateMachine = stateMachine;
+    }
+
+    /** Starts voter {@code id} of {@code peers} on storage {@code dir} (created and formatted if new). */
+    public static ClusterMember start(ClusterPeers peers, String id, Path dir, ClusterTuning tuning)
+            throws IOException {
+        RaftPeer self = peers.peer(id);
+        Files.createDirectories(dir);
+        ClusterStateMachine stateMachine = new ClusterStateMachine();
+        RaftServer server = RaftServer.newBuilder()
+                .setServerId(self.getId())
+                .setGroup(peers.group())
+                .setProperties(serverProperties(self, dir, tuning))
+                .setStateMachine(stateMachine)
+                .setOption(RaftStorage.StartupOption.RECOVER) // formats a new directory, recovers an old one
+                .build();
+        server.start();
+        Log.info(
+                "cluster_member_started",
+                "member=" + id + " address=" + self.getAddress() + " group="
+                        + peers.group().getGroupId().getUuid()
+                        + " voters=" + peers.ids().size() + " dir=" + Log.q(dir) + " applied_index="
+                        + stateMachine.appliedIndex());
+        return new ClusterMember(id, peers, server, stateMachine);
+    }
+
+    static RaftProperties serverProperties(RaftPeer self, Path dir, ClusterTuning tuning) {
+        RaftProperties p = new RaftProperties();
+        RaftConfigKeys.Rpc.setType(p, SupportedRpcType.GRPC);
+        InetSocketAddress address = NetUtils.createSocketAddr(self.getAddress());
+        GrpcConfigKeys.Server.setHost(p, address.getHostString());
+        GrpcConfigKeys.Server.setPort(p, address.getPort());
+        RaftServerConfigKeys.setStorageDir(p, List.of(dir.toFile()));
+        RaftServerConfigKeys.Rpc.setTimeoutMin(p, millis(tuning.electionMin().toMillis()));
+        RaftServerConfigKeys.Rpc.setTimeoutMax(p, millis(tuning.electionMax().toMillis()));
+        RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
+        RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, tuning.snapshotEveryEntries());
+        RaftServerConfigKeys.Snapshot.setRetentionFileNum(p, 2);
+        RaftServerConfigKeys.Log.setSegmentSizeMax(p, SizeInBytes.valueOf(tuning.logSegmentBytes()));
+        RaftServerConfigKeys.Log.setPurgeUptoSnapshotIndex(p, true);
+        RaftServerConfigKeys.Log.setPurgeGap(p, tuning.purgeGap());
+        // A voter the leader cannot reach is retried every ~0.5 s (randomized), not Ratis's default 5 s
+        // after 30 errors: with that, a voter restarted after a few seconds down waited 5 s here before
+        // the leader noticed it. (Sleep times, then how many tries at each; the last count is ~30 years.)
+        RaftServerConfigKeys.Log.Appender.setRetryPolicy(p, FOLLOWER_RETRY_POLICY);
+        // Queries go to the leader, which answers from its state while its lease holds (no extra round).
+        RaftServerConfigKeys.Read.setOption(p, RaftServerConfigKeys.Read.Option.LINEARIZABLE);
+        RaftServerConfigKeys.Read.setLeaderLeaseEnabled(p, true);
+        return p;
+    }
+
+    static TimeDuration millis(long ms) {
+        return TimeDuration.valueOf(ms, TimeUnit.MILLISECONDS);
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public ClusterStateMachine stateMachine() {
+        return stateMachine;
+    }
+
+    /** Whether this voter leads the group now and is ready to commit (false when it cannot tell). */
+    public boolean isLeader() {
+        DivisionInfo info = info();
+        return info != null && info.isLeader() && info.isLeaderReady();
+    }
+
+    /** The current Raft term seen here, -1 when unknown. */
+    public long term() {
+        DivisionInfo info = info();
+        return info == null ? -1 : info.getCurrentTerm();
+    }
+
+    private DivisionInfo info() {
+        try {
+            return server.getDivision(peers.group().getGroupId()).getInfo();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        server.close();
+        Log.info("cluster_member_stopped", "member=" + id + " applied_index=" + stateMachine.appliedIndex());
+    }
+}

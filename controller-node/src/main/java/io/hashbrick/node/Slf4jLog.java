@@ -59,7 +59,11 @@ public final class Slf4jLog implements SLF4JServiceProvider {
     @Override
     public void initialize() {
         String level = System.getProperty("hashbrick.library.log", "warn").toUpperCase(Locale.ROOT);
-        factory.threshold = Level.valueOf(level);
+        try {
+            factory.threshold = Level.valueOf(level);
+        } catch (IllegalArgumentException e) {
+            Log.warn("library_log_level_unknown", "hashbrick.library.log=" + Log.q(level) + " used=WARN");
+        }
     }
 
     private static final class Factory implements ILoggerFactory {

@@ -12,6 +12,8 @@ import io.hashbrick.proto.cluster.v1.RegisterClient;
 import io.hashbrick.proto.cluster.v1.Status;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -21,6 +23,8 @@ import org.apache.ratis.RaftConfigKeys;
 import org.apache.ratis.client.RaftClient;
 import org.apache.ratis.client.RaftClientConfigKeys;
 import org.apache.ratis.conf.RaftProperties;
+import org.apache.ratis.proto.RaftProtos.CommitInfoProto;
+import org.apache.ratis.protocol.GroupInfoReply;
 import org.apache.ratis.protocol.Message;
 import org.apache.ratis.protocol.RaftClientReply;
 import org.apache.ratis.protocol.RaftPeerId;
@@ -209,6 +213,30 @@ public final class ClusterClient implements AutoCloseable {
             Log.warn("cluster_snapshot_request_failed", "peer=" + peer + " error=" + Log.q(e.getMessage()));
             return -1;
         }
+    }
+
+    /** The leader this client last heard of ("" before any reply): a hint, not an answer. */
+    public String leaderHint() {
+        RaftPeerId leader = raft.getLeaderId();
+        return leader == null ? "" : leader.toString();
+    }
+
+    /**
+     * Asks voter {@code peer} for the commit index of every voter it knows of (the leader knows them
+     * all): how far behind a restarted voter is. Empty when the voter does not answer.
+     */
+    public Map<String, Long> commitIndexes(String peer) {
+        Map<String, Long> indexes = new TreeMap<>();
+        try {
+            GroupInfoReply info =
+                    raft.getGroupManagementApi(RaftPeerId.valueOf(peer)).info(raft.getGroupId());
+            for (CommitInfoProto c : info.getCommitInfos()) {
+                indexes.put(c.getServer().getId().toStringUtf8(), c.getCommitIndex());
+            }
+        } catch (IOException e) {
+            Log.debug("cluster_group_info_failed", "peer=" + peer + " error=" + Log.q(e.getMessage()));
+        }
+        return indexes;
     }
 
     /** @return the content of a successful reply, or an empty array (see {@link #failure}) */

@@ -74,6 +74,11 @@ public final class ClusterMember implements AutoCloseable {
         RaftServerConfigKeys.setStorageDir(p, List.of(dir.toFile()));
         RaftServerConfigKeys.Rpc.setTimeoutMin(p, millis(tuning.electionMin().toMillis()));
         RaftServerConfigKeys.Rpc.setTimeoutMax(p, millis(tuning.electionMax().toMillis()));
+        // A leader that steps down (no heartbeat answered by a majority within an election timeout) stands
+        // again after this. Ratis's 10 s left a 3-voter group with one voter dead leaderless for 10 s
+        // here: the one that stepped down held the newer log, so the other could not win without it.
+        RaftServerConfigKeys.LeaderElection.setLeaderStepDownWaitTime(
+                p, millis(2 * tuning.electionMax().toMillis()));
         RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(p, true);
         RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(p, tuning.snapshotEveryEntries());
         RaftServerConfigKeys.Snapshot.setRetentionFileNum(p, 2);

@@ -113,6 +113,7 @@ public final class ClusterStateMachine extends BaseStateMachine {
         }
         CommandResult result;
         long epochBefore;
+        long epochAfter;
         synchronized (lock) {
             epochBefore = state.epoch();
             result = command == null
@@ -122,23 +123,24 @@ public final class ClusterStateMachine extends BaseStateMachine {
                             .build()
                     : state.apply(command, index);
             updateLastAppliedTermIndex(entry.getTerm(), index);
-            if (result.getEpoch() != epochBefore) {
+            epochAfter = state.epoch();
+            if (epochAfter != epochBefore) {
                 mapView = state.map();
             }
         }
-        report(command, result, epochBefore, index);
+        report(command, result, epochAfter != epochBefore, index);
         return CompletableFuture.completedFuture(
                 Message.valueOf(UnsafeByteOperations.unsafeWrap(result.toByteArray())));
     }
 
-    private void report(Command command, CommandResult result, long epochBefore, long index) {
+    private void report(Command command, CommandResult result, boolean mapChanged, long index) {
         String kind = command == null ? "unparsed" : command.getKindCase().toString();
         if (result.getStatus() != Status.OK) {
             Log.info(
                     "cluster_command_refused",
                     "member=" + member + " index=" + index + " command=" + kind + " status=" + result.getStatus() + " "
                             + result.getDetail());
-        } else if (result.getEpoch() != epochBefore) {
+        } else if (mapChanged) {
             Log.info(
                     "cluster_map_changed",
                     "member=" + member + " index=" + index + " command=" + kind + " epoch=" + result.getEpoch());

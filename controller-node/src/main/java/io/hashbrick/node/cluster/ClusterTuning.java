@@ -43,6 +43,21 @@ public record ClusterTuning(
         }
     }
 
+    /** The same with other election timeouts, written {@code MIN-MAX} in milliseconds (e.g. 150-300). */
+    public ClusterTuning withElection(String minMaxMs) {
+        String[] parts = minMaxMs.split("-", -1);
+        if (parts.length != 2 || !parts[0].matches("\\d{1,6}") || !parts[1].matches("\\d{1,6}")) {
+            throw new IllegalArgumentException("election timeouts are MIN-MAX in ms: election_ms=" + minMaxMs);
+        }
+        return new ClusterTuning(
+                Duration.ofMillis(Long.parseLong(parts[0])),
+                Duration.ofMillis(Long.parseLong(parts[1])),
+                requestTimeout,
+                snapshotEveryEntries,
+                logSegmentBytes,
+                purgeGap);
+    }
+
     /** The same with smaller log segments and an eager purge: tests that make a voter need a snapshot. */
     public ClusterTuning withLog(long segmentBytes, int gap) {
         return new ClusterTuning(electionMin, electionMax, requestTimeout, snapshotEveryEntries, segmentBytes, gap);

@@ -42,10 +42,17 @@ public final class Witness implements Callable<Integer> {
             description = "Cluster name; the Raft group id derives from it (default ${DEFAULT-VALUE}).")
     String cluster;
 
+    @Option(
+            names = "--election-ms",
+            description = "Election timeout range MIN-MAX in ms; every voter must use the same (default 100-200).")
+    String electionMs;
+
     @Override
     public Integer call() throws Exception {
         ClusterPeers group = ClusterPeers.parse(cluster, peers);
-        ClusterMember member = ClusterMember.start(group, id, dir, ClusterTuning.DEFAULT);
+        ClusterTuning tuning =
+                electionMs == null ? ClusterTuning.DEFAULT : ClusterTuning.DEFAULT.withElection(electionMs);
+        ClusterMember member = ClusterMember.start(group, id, dir, tuning);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime()
                 .addShutdownHook(new Thread(

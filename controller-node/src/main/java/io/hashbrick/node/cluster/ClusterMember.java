@@ -55,7 +55,12 @@ public final class ClusterMember implements AutoCloseable {
                 .setStateMachine(stateMachine)
                 .setOption(RaftStorage.StartupOption.RECOVER) // formats a new directory, recovers an old one
                 .build();
-        server.start();
+        try {
+            server.start();
+        } catch (IOException | RuntimeException e) {
+            server.close(); // its threads and port, before the caller learns it failed
+            throw e;
+        }
         Log.info(
                 "cluster_member_started",
                 "member=" + id + " address=" + self.getAddress() + " group="

@@ -48,18 +48,23 @@ public final class ClusterMember implements AutoCloseable {
         RaftPeer self = peers.peer(id);
         Files.createDirectories(dir);
         ClusterStateMachine stateMachine = new ClusterStateMachine();
-        RaftServer server = RaftServer.newBuilder()
-                .setServerId(self.getId())
-                .setGroup(peers.group())
-                .setProperties(serverProperties(self, dir, tuning))
-                .setStateMachine(stateMachine)
-                .setOption(RaftStorage.StartupOption.RECOVER) // formats a new directory, recovers an old one
-                .build();
+        RaftServer server;
+        try {
+            server = RaftServer.newBuilder()
+                    .setServerId(self.getId())
+                    .setGroup(peers.group())
+                    .setProperties(serverProperties(self, dir, tuning))
+                    .setStateMachine(stateMachine)
+                    .setOption(RaftStorage.StartupOption.RECOVER) // formats a new directory, recovers an old one
+                    .build();
+        } catch (IOException | RuntimeException e) {
+            throw ioCause(e);
+        }
         try {
             server.start();
         } catch (IOException | RuntimeException e) {
             server.close(); // its threads and port, before the caller learns it failed
-            throw e;
+            throw ioCause(e);
         }
         Log.info(
                 "cluster_member_started",
@@ -68,6 +73,19 @@ public final class ClusterMember implements AutoCloseable {
                         + " voters=" + peers.ids().size() + " dir=" + Log.q(dir) + " applied_index="
                         + stateMachine.appliedIndex());
         return new ClusterMember(id, peers, server, stateMachine);
+    }
+
+    /**
+     * Ratis reports a state machine that failed to initialize (a snapshot refused) as a
+     * CompletionException: the caller gets the IOException inside it, e.g. CorruptCheckpointException.
+     */
+    private static IOException ioCause(Exception e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof IOException io) {
+                return io;
+            }
+        }
+        return new IOException("cluster voter failed to start: error=" + e, e);
     }
 
     static RaftProperties serverProperties(RaftPeer self, Path dir, ClusterTuning tuning) {

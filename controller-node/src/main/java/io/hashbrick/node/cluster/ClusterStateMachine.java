@@ -213,7 +213,9 @@ public final class ClusterStateMachine extends BaseStateMachine {
             }
             loaded = ClusterState.fromImage(parseImage(path, c.payload()));
         } catch (CorruptCheckpointException e) {
-            Log.error("cluster_snapshot_refused", "member=" + member + " cause=" + cause + " " + Log.q(e.getMessage()));
+            Log.error(
+                    "cluster_snapshot_refused",
+                    "member=" + member + " cause=" + cause + " error=" + Log.q(e.getMessage()));
             throw e;
         }
         synchronized (lock) {

@@ -3,9 +3,11 @@ package io.hashbrick.node.cluster;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.hashbrick.node.CorruptCheckpointException;
 import io.hashbrick.proto.cluster.v1.Command;
 import io.hashbrick.proto.cluster.v1.CommandResult;
 import io.hashbrick.proto.cluster.v1.QueryResult;
@@ -13,6 +15,7 @@ import io.hashbrick.proto.cluster.v1.Status;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -120,6 +123,33 @@ class ClusterGroupTest {
             assertEquals(4, again.stateMachine().mapView().getEpoch());
             assertEquals(203, client.catalog().getCatalog().getVolumesCount());
         }
+    }
+
+    /** Fail-stop: a voter whose snapshot fails its checks does not start on part of a state. */
+    @Test
+    @Timeout(60)
+    void aVoterRefusesToStartOnACorruptSnapshot() throws Exception {
+        peers = ClusterPeers.parse("solo", "c1=127.0.0.1:" + freePorts(1)[0]);
+        start("c1");
+        long snapshot;
+        try (ClusterClient client = ClusterClient.connect(peers, tuning, WAIT)) {
+            ok(client.submit(Commands.createVolume("vol-a", GIB)));
+            snapshot = client.takeSnapshot("c1");
+            assertTrue(snapshot > 0, "snapshot index=" + snapshot);
+        }
+        members.remove("c1").close();
+        Path file;
+        try (var files = Files.walk(dir.resolve("c1"))) {
+            file = files.filter(f -> f.getFileName().toString().matches("snapshot\\.\\d+_" + snapshot))
+                    .findFirst()
+                    .orElseThrow();
+        }
+        byte[] bytes = Files.readAllBytes(file);
+        bytes[bytes.length - 1] ^= 1;
+        Files.write(file, bytes);
+        CorruptCheckpointException e = assertThrows(CorruptCheckpointException.class, () -> start("c1"));
+        assertTrue(e.getMessage().contains("crc32c="), e.getMessage());
+        members.remove("c1");
     }
 
     private static void closeQuietly(ClusterMember m) {

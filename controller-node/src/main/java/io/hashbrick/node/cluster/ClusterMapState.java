@@ -24,8 +24,10 @@ import java.util.TreeMap;
  * -> controller, the stripe ranges of each DAE -> controller, and the epoch that numbers its versions.
  * Every change is a compare-and-set against the epoch it was computed from, and bumps the epoch.
  *
- * <p>Assignments are plain arrays set by commands: whatever computes them (a placement function, an
- * operator) lives outside, so this class only checks that they name ACTIVE members. One writer (the
+ * <p>Assignments are plain arrays set by commands: whatever computes them (routing.placement's
+ * {@code Assignment.bucketOwners()} and {@code regionPartitionOwners()}, an operator) lives outside,
+ * so this class only checks that they name ACTIVE members. Ids are non-negative, as in placement's
+ * {@code ClusterMembers}. One writer (the
  * state machine's apply thread); deterministic: no clock, no hashing order.
  */
 final class ClusterMapState {
@@ -38,8 +40,8 @@ final class ClusterMapState {
 
     private long epoch;
     private final TreeMap<Integer, Member> members = new TreeMap<>();
-    /** Bucket -> controller id; 0 = unassigned. */
-    private final int[] buckets = new int[Placement.BUCKETS];
+    /** Bucket -> controller id; empty until the first assignment. */
+    private int[] buckets = new int[0];
     /** Region partition -> controller id; empty until the first assignment. */
     private int[] regionPartitions = new int[0];
     /** DAE (= brick) -> its ranges, sorted by first stripe, not overlapping. */
@@ -54,8 +56,8 @@ final class ClusterMapState {
             return Results.staleEpoch(c.getExpectedEpoch(), epoch);
         }
         Member m = c.getMember();
-        if (m.getId() == 0 || m.getBrick() == 0) {
-            return invalid("member=" + m.getId() + " brick=" + m.getBrick() + " reason=ids_start_at_1");
+        if (m.getId() < 0 || m.getBrick() < 0) { // uint32 on the wire: past 2^31 is refused
+            return invalid("member=" + m.getId() + " brick=" + m.getBrick() + " reason=negative_id");
         }
         if (m.getAddress().isEmpty() || m.getAddress().length() > MAX_ADDRESS_CHARS) {
             return invalid(
@@ -108,6 +110,7 @@ final class ClusterMapState {
         if (bad != null) {
             return bad;
         }
+        buckets = new int[Placement.BUCKETS];
         for (int b = 0; b < buckets.length; b++) {
             buckets[b] = c.getBuckets(b);
         }
@@ -297,13 +300,11 @@ final class ClusterMapState {
         return Results.refused(Status.UNKNOWN_MEMBER, epoch, "member=" + member);
     }
 
-    /** The map as a value: buckets are listed only once assigned (an all-zero table is left out). */
+    /** The map as a value (its bucket and region tables empty until the first assignment). */
     ClusterMap toProto() {
         ClusterMap.Builder b = ClusterMap.newBuilder().setEpoch(epoch).addAllMembers(members.values());
-        if (count(buckets, 0) != buckets.length) {
-            for (int owner : buckets) {
-                b.addBuckets(owner);
-            }
+        for (int owner : buckets) {
+            b.addBuckets(owner);
         }
         for (int owner : regionPartitions) {
             b.addRegionPartitions(owner);
@@ -319,15 +320,16 @@ final class ClusterMapState {
         ClusterMapState s = new ClusterMapState();
         s.epoch = p.getEpoch();
         for (Member m : p.getMembersList()) {
-            if (m.getId() == 0 || s.members.put(m.getId(), m) != null) {
+            if (m.getId() < 0 || s.members.put(m.getId(), m) != null) {
                 throw new CorruptCheckpointException(
-                        "cluster map image: member=" + m.getId() + " reason=zero_or_repeated");
+                        "cluster map image: member=" + m.getId() + " reason=negative_or_repeated");
             }
         }
         if (p.getBucketsCount() != 0 && p.getBucketsCount() != Placement.BUCKETS) {
             throw new CorruptCheckpointException("cluster map image: buckets=" + p.getBucketsCount());
         }
-        for (int b = 0; b < p.getBucketsCount(); b++) {
+        s.buckets = new int[p.getBucketsCount()];
+        for (int b = 0; b < s.buckets.length; b++) {
             s.buckets[b] = s.owner(p.getBuckets(b), "bucket", b);
         }
         if (p.getRegionPartitionsCount() > MAX_REGION_PARTITIONS) {
@@ -346,7 +348,7 @@ final class ClusterMapState {
     }
 
     private int owner(int id, String what, int index) throws CorruptCheckpointException {
-        if (id != 0 && !members.containsKey(id)) {
+        if (!members.containsKey(id)) {
             throw new CorruptCheckpointException(
                     "cluster map image: " + what + "=" + index + " owner=" + id + " reason=not_a_member");
         }

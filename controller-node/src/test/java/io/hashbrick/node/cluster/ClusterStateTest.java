@@ -16,10 +16,13 @@ import io.hashbrick.proto.cluster.v1.MemberState;
 import io.hashbrick.proto.cluster.v1.Rejoin;
 import io.hashbrick.proto.cluster.v1.RemoveMember;
 import io.hashbrick.proto.cluster.v1.ResizeVolume;
+import io.hashbrick.proto.cluster.v1.SetAssignment;
 import io.hashbrick.proto.cluster.v1.SetStripeRanges;
 import io.hashbrick.proto.cluster.v1.StateImage;
 import io.hashbrick.proto.cluster.v1.Status;
 import io.hashbrick.proto.cluster.v1.StripeRange;
+import io.hashbrick.routing.placement.Assignment;
+import io.hashbrick.routing.placement.ClusterMembers;
 import io.hashbrick.routing.placement.Placement;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.BeforeEach;
@@ -92,6 +95,38 @@ class ClusterStateTest {
         assertEquals(Status.OK, run(rejoin).getStatus());
         assertEquals(Status.OK, run(Commands.assign(5, 64, 1, 2)).getStatus());
         assertEquals(6, state.epoch());
+    }
+
+    /** The placement rule (routing.placement) computes what SetAssignment and Failover carry. */
+    @Test
+    void thePlacementRulesAssignmentIsWhatTheMapHolds() {
+        Assignment initial = Assignment.initial(ClusterMembers.ofBricks(1)); // controllers 0 and 1, brick 0
+        assertEquals(0, state.map().getBucketsCount(), "no table before the first assignment");
+        assertEquals(Status.OK, run(Commands.addMember(0, 0, 0)).getStatus());
+        assertEquals(Status.OK, run(Commands.addMember(1, 1, 0)).getStatus());
+        SetAssignment.Builder a = SetAssignment.newBuilder().setExpectedEpoch(2);
+        for (int owner : initial.bucketOwners()) {
+            a.addBuckets(owner);
+        }
+        for (int owner : initial.regionPartitionOwners()) {
+            a.addRegionPartitions(owner);
+        }
+        CommandResult r = run(Command.newBuilder().setSetAssignment(a));
+        assertEquals(Status.OK, r.getStatus(), r.getDetail());
+        assertArrayEquals(initial.bucketOwners(), toArray(state.map().getBucketsList()));
+
+        assertEquals(Status.OK, run(Commands.failover(3, 0, 1)).getStatus());
+        Assignment failed = initial.failover(0, 1);
+        assertArrayEquals(failed.bucketOwners(), toArray(state.map().getBucketsList()));
+        assertArrayEquals(failed.regionPartitionOwners(), toArray(state.map().getRegionPartitionsList()));
+    }
+
+    private static int[] toArray(java.util.List<Integer> list) {
+        int[] a = new int[list.size()];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = list.get(i);
+        }
+        return a;
     }
 
     @Test

@@ -10,6 +10,7 @@ import io.hashbrick.journal.NanoClock;
 import io.hashbrick.journal.RecordType;
 import io.hashbrick.node.CheckpointParticipant;
 import io.hashbrick.node.CorruptCheckpointException;
+import io.hashbrick.node.JournalSettle;
 import io.hashbrick.node.LegacyOutbox;
 import io.hashbrick.node.Log;
 import io.hashbrick.node.NvramRegion;
@@ -479,34 +480,11 @@ public final class DataPath implements AutoCloseable {
         }
     }
 
-    /**
-     * After an append: true with {@code x.status} set when the call is over, false to try again
-     * (journal back-pressure; bounded by {@code deadline}).
-     */
     private boolean settle(Ctx c, RoleCall x, long seq, long deadline) {
-        if (seq > 0) {
-            x.status = awaitDurable(c) == IoStatus.OK ? Status.OK : Status.MEDIUM_ERROR;
-            return true;
-        }
-        if (seq == DONE) {
-            return true; // the status says why nothing was appended
-        }
-        if (seq == Journal.CLOSED) {
-            x.status = Status.MEDIUM_ERROR;
-            return true;
-        }
-        if (pool.isReadOnly()) {
-            x.status = Status.READ_ONLY; // the journal waited on will not drain
-            return true;
-        }
-        if (System.nanoTime() > deadline) {
-            Log.error("journal_full_timeout", "call=" + x.getClass().getSimpleName() + " op=" + x.operationId);
-            x.status = Status.MEDIUM_ERROR;
-            return true;
-        }
-        LockSupport.parkNanos(200_000);
-        return false;
+        return JournalSettle.settle(c.entry, x, seq, deadline, readOnly, "journal_full_timeout");
     }
+
+    private final java.util.function.BooleanSupplier readOnly = pool::isReadOnly;
 
     /**
      * Whether H2P has a slot for every new block of the put ({@link H2pBucket#slotsFree}; a bucket never
@@ -543,15 +521,8 @@ public final class DataPath implements AutoCloseable {
         return true;
     }
 
-    private static IoStatus awaitDurable(Ctx c) {
-        while (c.entry.status() == JournalEntry.QUEUED) {
-            LockSupport.parkNanos(c, 1_000_000);
-        }
-        return c.entry.status() == JournalEntry.DURABLE ? IoStatus.OK : IoStatus.MEDIUM_ERROR;
-    }
-
     /** Nothing appended, the call's status is final. */
-    private static final long DONE = -200;
+    private static final long DONE = JournalSettle.DONE;
 
     private long putLocked(Ctx c, PutCall x) {
         if (x.count < 0 || x.count > CHUNK) {

@@ -9,6 +9,7 @@ import io.hashbrick.journal.JournalRegion;
 import io.hashbrick.journal.NanoClock;
 import io.hashbrick.journal.RecordType;
 import io.hashbrick.node.CheckpointParticipant;
+import io.hashbrick.node.JournalSettle;
 import io.hashbrick.node.LegacyOutbox;
 import io.hashbrick.node.Log;
 import io.hashbrick.node.NvramRegion;
@@ -90,7 +91,7 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
     static final int MAX_PAYLOAD = SET_HEADER + 8 * CHUNK;
     private static final int UNMAP_RUN_MAX = 1 << 20;
     /** Nothing appended, the call's status is final. */
-    private static final long DONE = -200;
+    private static final long DONE = JournalSettle.DONE;
 
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -526,32 +527,10 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
 
     /** After an append: true with the status set when the call is over, false to try again. */
     private boolean settle(Ctx c, RoleCall x, long seq, long deadline) {
-        if (seq > 0) {
-            while (c.entry.status() == JournalEntry.QUEUED) {
-                LockSupport.parkNanos(c, 1_000_000);
-            }
-            x.status = c.entry.status() == JournalEntry.DURABLE ? Status.OK : Status.MEDIUM_ERROR;
-            return true;
-        }
-        if (seq == DONE) {
-            return true;
-        }
-        if (seq == Journal.CLOSED) {
-            x.status = Status.MEDIUM_ERROR;
-            return true;
-        }
-        if (!writable.getAsBoolean()) {
-            x.status = Status.READ_ONLY; // no checkpoint will release the journal
-            return true;
-        }
-        if (System.nanoTime() > deadline) {
-            Log.error("map_journal_full_timeout", "call=" + x.getClass().getSimpleName() + " op=" + x.operationId);
-            x.status = Status.MEDIUM_ERROR;
-            return true;
-        }
-        LockSupport.parkNanos(200_000);
-        return false;
+        return JournalSettle.settle(c.entry, x, seq, deadline, readOnly, "map_journal_full_timeout");
     }
+
+    private final BooleanSupplier readOnly = () -> !writable.getAsBoolean();
 
     private boolean replayRecord(byte type, MemorySegment r, long off) {
         switch (type) {

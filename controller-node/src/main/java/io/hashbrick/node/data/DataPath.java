@@ -2920,6 +2920,7 @@ public final class DataPath implements AutoCloseable {
             s.put("checkpoint_generation", checkpointGeneration);
             s.put("checkpoint_last_ms", checkpointLastMs);
             s.put("dae_health", dae.healthSummary());
+            s.put("ssd_injected_latency_ms", dae.injectedLatencySummary());
             long[] hist = store.protectionHistogram();
             long[] deg = store.degradedLive();
             s.put("pool_state", pool.state());

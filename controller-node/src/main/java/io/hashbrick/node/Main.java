@@ -268,6 +268,7 @@ public final class Main implements Callable<Integer> {
                 "failures_tolerated",
                 "dae_health",
                 "ssd_injected_latency_ms",
+                "ssds_slow",
                 "stripe_width_new",
                 "rebuild_state",
                 "rebuild_progress_pct",

@@ -230,7 +230,7 @@ public final class DataPath implements AutoCloseable {
         this.dae = dae;
         this.layout = layout;
         this.store = new SegmentStore(dae, layout);
-        this.meta = new MetadataArea(dae, layout);
+        this.meta = new MetadataArea(dae, layout, store.slowSsds()::writeMask);
         this.nvram = nvram;
         this.h2p = h2p;
         h2p.guardedByCallerLock();
@@ -2921,6 +2921,8 @@ public final class DataPath implements AutoCloseable {
             s.put("checkpoint_last_ms", checkpointLastMs);
             s.put("dae_health", dae.healthSummary());
             s.put("ssd_injected_latency_ms", dae.injectedLatencySummary());
+            s.put("ssds_slow", store.slowSlots());
+            s.put("reads_around_slow_ssd", store.readsAroundSlow());
             long[] hist = store.protectionHistogram();
             long[] deg = store.degradedLive();
             s.put("pool_state", pool.state());
@@ -2929,7 +2931,7 @@ public final class DataPath implements AutoCloseable {
             s.put("protection_state", protectionState());
             s.put("failures_tolerated", hist[3] > 0 ? -1 : hist[2] > 0 ? 0 : hist[1] > 0 ? 1 : 2);
             s.put("ssds_healthy", Integer.bitCount(store.healthyMask()));
-            s.put("stripe_width_new", Integer.bitCount(store.healthyMask()));
+            s.put("stripe_width_new", store.newStripeWidth());
             s.put("stripes_in_use", hist[0] + hist[1] + hist[2] + hist[3]);
             s.put("stripes_lost_1_column", hist[1]);
             s.put("stripes_lost_2_columns", hist[2]);

@@ -37,7 +37,8 @@ echo "bench-slow-ssd: $url (pid $pid, $(git -C "$root" rev-parse --short HEAD)) 
 stat_of() { hb stats | python3 -c "import json,sys; print(json.load(sys.stdin).get('$1'))"; }
 
 # fio through libiscsi: JOB [extra fio args]; prints "iops p99_us max_ms min_1s_iops", the last being
-# the fewest I/Os completed in any whole second of the run (0: the I/O stopped for a second or more)
+# the fewest I/Os completed in any whole second between the first and the last fio logged (0: the
+# I/O stopped for a second or more)
 fio_job() {
   local name=$1; shift
   local out=$work/$name.json
@@ -54,12 +55,13 @@ for d in ("read", "write"):
     if x["total_ios"]:
         p99 = max(p99, x.get("clat_ns", {}).get("percentile", {}).get("99.000000", 0) / 1000)
         mx = max(mx, x.get("clat_ns", {}).get("max", 0) / 1e6)
-per_s = {}
+per_s = {}  # fio logs no entry for a second without completions: those count as 0 here
 for f in glob.glob(sys.argv[2] + "_iops.*.log"):
     for line in open(f):
         t, v = line.split(",")[:2]
-        per_s[int(t) // 1000] = per_s.get(int(t) // 1000, 0) + int(v)
-whole = [v for _, v in sorted(per_s.items())][:-1]  # the last second may be cut short
+        per_s[round(int(t) / 1000)] = per_s.get(round(int(t) / 1000), 0) + int(v)
+keys = sorted(per_s)
+whole = [per_s.get(k, 0) for k in range(keys[0], keys[-1])] if keys else []  # the last may be cut short
 print(f"{iops:.0f} {p99:.0f} {mx:.0f} {min(whole) if whole else 0}")
 EOF
 }

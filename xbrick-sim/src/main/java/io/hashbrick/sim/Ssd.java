@@ -9,7 +9,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.UUID;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One simulated SSD: a file of {@code 4096 + capacity} bytes, a label ({@link SsdHeader}) in the first
@@ -46,19 +45,11 @@ public final class Ssd implements AutoCloseable {
 
     public static final long CAPACITY_BYTES_MAX = 1L << 40;
 
-    /**
-     * Weight of the newest command in {@link #serviceTimeNs()}: 1/4, so one command of 100 ms moves
-     * a drive answering in 0.1 ms past 25 ms, and ten fast ones bring a healed drive back under 6 ms.
-     */
-    private static final int SERVICE_TIME_SHIFT = 2;
-
     private final Path file;
     private final SsdOptions options;
     private final SlotState state;
     private final SsdCounters counters = new SsdCounters();
     private final SsdFaults faults = new SsdFaults();
-    /** Moving average of read and write service times on {@link SsdOptions#clock()} (see {@link #serviceTimeNs}). */
-    private final AtomicLong serviceTimeNs = new AtomicLong();
     /** One aligned cell for the label, torn-write read-modify-write and bit flips. Guarded by this. */
     private final ByteBuffer scratch = allocateAligned(CELL_BYTES);
 
@@ -187,8 +178,8 @@ public final class Ssd implements AutoCloseable {
 
     /**
      * {@code fdatasync}: everything written before survives a power loss once this returns OK. A slow
-     * drive is slow here too (the injected latency is per command), but the flush's own time is not a
-     * sample of {@link #serviceTimeNs}: it depends on what the host's page cache holds, not the drive.
+     * drive is slow here too (the injected latency is per command), but the flush's time is not counted
+     * in {@link SsdCounters#serviceNs}: it depends on what the host's page cache holds, not the drive.
      */
     public IoStatus flush() {
         IoStatus admitted = admit();
@@ -331,7 +322,6 @@ public final class Ssd implements AutoCloseable {
         header = fresh;
         faults.clear();
         counters.reset();
-        serviceTimeNs.set(0);
         int generation = state.generation() + 1;
         state.endReplace(generation);
         generationSeen = generation;
@@ -376,16 +366,6 @@ public final class Ssd implements AutoCloseable {
 
     public SsdCounters counters() {
         return counters;
-    }
-
-    /**
-     * How long this process's reads and writes to the drive took lately: an exponentially weighted
-     * moving average (the newest command weighs 1/4) of the time from admission to completion,
-     * injected latency included, on {@link SsdOptions#clock()}. What a host's block layer reports as
-     * {@code await}; a controller compares drives by it to find a slow one. 0 before the first command.
-     */
-    public long serviceTimeNs() {
-        return serviceTimeNs.get();
     }
 
     /** Latency a {@link FaultInjector#slow} added to every command of this drive (0: none). */
@@ -439,7 +419,6 @@ public final class Ssd implements AutoCloseable {
                 loadHeaderLocked(); // the other controller replaced the drive
                 faults.clear();
                 counters.reset();
-                serviceTimeNs.set(0);
                 generationSeen = generation;
                 event("ssd_replaced_seen", "uuid=" + header.uuid() + " generation=" + generation);
             }
@@ -480,13 +459,9 @@ public final class Ssd implements AutoCloseable {
         return IoStatus.DEVICE_FAILED;
     }
 
-    /** A non-capturing method reference: {@link #observe} allocates nothing per command. */
+    /** Counts the command's time from admission to completion ({@link SsdCounters#serviceNs}). */
     private void observe(long startNs) {
-        serviceTimeNs.accumulateAndGet(options.clock().nanoTime() - startNs, Ssd::movingAverage);
-    }
-
-    private static long movingAverage(long average, long sample) {
-        return average + ((sample - average) >> SERVICE_TIME_SHIFT);
+        counters.serviceNs.add(options.clock().nanoTime() - startNs);
     }
 
     private void slowDown() {

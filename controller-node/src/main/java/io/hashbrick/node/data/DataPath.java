@@ -1639,7 +1639,7 @@ public final class DataPath implements AutoCloseable {
                     boolean partial = destagePartialStripe();
                     boolean worth = partial || checkpointRequested || destageWorthIt();
                     if (worth) {
-                        destageAll(true);
+                        destageAll(true, ROUND_BATCHES_MAX);
                         if (partial) {
                             destageRoundsForced++;
                             destageRest();
@@ -1805,11 +1805,24 @@ public final class DataPath implements AutoCloseable {
     }
 
     /**
+     * Batches one round of the destage loop takes at most before its health poll and checkpoint
+     * triggers ({@link #maintain}) run. Without a bound, a writer that keeps up with destage (as it
+     * does when destage waits for a slow SSD) kept a round going for seconds: no health poll, so the
+     * slow SSD was not found, and no checkpoint, so the journal space only checkpoints release ran out.
+     */
+    private static final int ROUND_BATCHES_MAX = 8;
+
+    /**
      * Destages the journal's blocks; with {@code wholeStripes}, only as many as fill the open stripe
      * and whole new ones (so each stripe's P and Q are written once), the rest waits for more.
      */
     private void destageAll(boolean wholeStripes) throws IOException {
-        while (true) {
+        destageAll(wholeStripes, Integer.MAX_VALUE);
+    }
+
+    /** As {@link #destageAll(boolean)}, for at most {@code maxBatches} batches. */
+    private void destageAll(boolean wholeStripes, int maxBatches) throws IOException {
+        for (int batches = 0; batches < maxBatches; batches++) {
             long budget = wholeStripes ? wholeStripeBudget() : Long.MAX_VALUE;
             // In whole-stripe mode one batch takes the whole budget: a batch ends with a flush, and a
             // flush in mid-stripe would write that stripe's parity twice.

@@ -589,6 +589,9 @@ public final class SegmentStore {
     }
 
     private boolean openNext(int keepFree) {
+        // A look at the drives' service times per stripe too, not only per destage round: a round
+        // under a steady writer can go on for seconds, writing every stripe's column to a slow drive.
+        slow.poll();
         int healthy = knownGoodMask();
         int width = slow.writeMask(healthy); // a slow SSD is left out of new stripes
         int w = Integer.bitCount(width);

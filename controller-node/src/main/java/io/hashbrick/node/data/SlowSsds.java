@@ -100,8 +100,9 @@ final class SlowSsds {
 
     /**
      * Takes each slot's average time per command since the last look, marks slots slow or fast again
-     * (one log line per change), and starts a probe on each slow slot that has none in flight.
-     * Destage thread.
+     * (one log line per change), and starts a probe on each slow slot that has none in flight. By one
+     * destager at a time (the health poll and each stripe opened, both under the data path's destage
+     * lock).
      */
     void poll() {
         int sampled = 0;

@@ -110,8 +110,8 @@ for ((round = 1; round <= rounds; round++)); do
     "pool_state=$(stat_of pool_state); the slow phase lasted $(($(date +%s) - t_slow)) s"
 done
 echo "log: $(grep -c 'event=ssd_slow ' "$work/node/node.log" || true) ssd_slow and" \
-  "$(grep -c 'event=ssd_fast_again ' "$work/node/node.log" || true) ssd_fast_again lines; first ones:"
-grep -m 2 -E 'event=ssd_(slow|fast_again) ' "$work/node/node.log" | sed 's/^/  /' || true
+  "$(grep -c 'event=ssd_fast_again ' "$work/node/node.log" || true) ssd_fast_again lines; round 1's, with the drills:"
+grep -m 4 -E 'event=(ssd_drill|ssd_slow|ssd_fast_again) ' "$work/node/node.log" | sed 's/^/  /' || true
 echo "audit: $( (hb audit || true) | python3 -c "import json,sys; print('discrepancies=%s' % json.load(sys.stdin)['discrepancies'])")"
 
 # The median over rounds of each figure (of two rounds: their mean, as fio-compare.py takes it).

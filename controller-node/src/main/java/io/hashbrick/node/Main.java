@@ -272,6 +272,8 @@ public final class Main implements Callable<Integer> {
                 "protection_state",
                 "failures_tolerated",
                 "dae_health",
+                "ssd_injected_latency_ms",
+                "ssds_slow",
                 "stripe_width_new",
                 "rebuild_state",
                 "rebuild_progress_pct",

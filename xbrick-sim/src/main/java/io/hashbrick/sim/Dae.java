@@ -259,6 +259,28 @@ public final class Dae implements AutoCloseable {
                 + count(Health.PULLED) + " health=" + each;
     }
 
+    /**
+     * The drives a {@link FaultInjector#slow} made slow in this process, with the latency each command
+     * gets, in milliseconds: {@code 3=100,7=0.25} ("" when none).
+     */
+    public String injectedLatencySummary() {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < drives.length; i++) {
+            long ns = drives[i] == null ? 0 : drives[i].injectedLatencyNs();
+            if (ns > 0) {
+                b.append(b.isEmpty() ? "" : ",").append(i).append('=');
+                if (ns % 1_000_000L == 0) {
+                    b.append(ns / 1_000_000L);
+                } else {
+                    b.append(java.math.BigDecimal.valueOf(ns, 6)
+                            .stripTrailingZeros()
+                            .toPlainString());
+                }
+            }
+        }
+        return b.toString();
+    }
+
     private void checkSlot(int slot) {
         if (slot < 0 || slot >= drives.length) {
             throw new IllegalArgumentException("no such slot slot=" + slot + " slots=" + drives.length);

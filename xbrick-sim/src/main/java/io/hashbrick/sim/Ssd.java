@@ -127,6 +127,7 @@ public final class Ssd implements AutoCloseable {
         if (admitted != IoStatus.OK) {
             return admitted;
         }
+        long startNs = options.clock().nanoTime();
         slowDown();
         if (faults.anyLatent(offset / CELL_BYTES, length / CELL_BYTES)) {
             counters.mediumErrors.increment();
@@ -139,6 +140,7 @@ public final class Ssd implements AutoCloseable {
             dst.position(start);
             return failedIo("read", offset, length, e);
         }
+        observe(startNs);
         counters.reads.increment();
         counters.bytesRead.add(length);
         return IoStatus.OK;
@@ -152,6 +154,7 @@ public final class Ssd implements AutoCloseable {
         if (admitted != IoStatus.OK) {
             return admitted;
         }
+        long startNs = options.clock().nanoTime();
         slowDown();
         if (faults.tornArmed()) {
             long draw = faults.takeTorn();
@@ -166,18 +169,24 @@ public final class Ssd implements AutoCloseable {
             src.position(start);
             return failedIo("write", offset, length, e);
         }
+        observe(startNs);
         faults.clearLatent(offset / CELL_BYTES, length / CELL_BYTES);
         counters.writes.increment();
         counters.bytesWritten.add(length);
         return IoStatus.OK;
     }
 
-    /** {@code fdatasync}: everything written before survives a power loss once this returns OK. */
+    /**
+     * {@code fdatasync}: everything written before survives a power loss once this returns OK. A slow
+     * drive is slow here too (the injected latency is per command), but the flush's time is not counted
+     * in {@link SsdCounters#serviceNs}: it depends on what the host's page cache holds, not the drive.
+     */
     public IoStatus flush() {
         IoStatus admitted = admit();
         if (admitted != IoStatus.OK) {
             return admitted;
         }
+        slowDown();
         try {
             channel().force(false);
         } catch (IOException e) {
@@ -359,6 +368,11 @@ public final class Ssd implements AutoCloseable {
         return counters;
     }
 
+    /** Latency a {@link FaultInjector#slow} added to every command of this drive (0: none). */
+    public long injectedLatencyNs() {
+        return faults.latencyNs();
+    }
+
     SsdFaults faults() {
         return faults;
     }
@@ -443,6 +457,11 @@ public final class Ssd implements AutoCloseable {
             state.fail(slot());
         }
         return IoStatus.DEVICE_FAILED;
+    }
+
+    /** Counts the command's time from admission to completion ({@link SsdCounters#serviceNs}). */
+    private void observe(long startNs) {
+        counters.serviceNs.add(options.clock().nanoTime() - startNs);
     }
 
     private void slowDown() {

@@ -14,6 +14,13 @@ public final class SsdCounters {
     final LongAdder bytesRead = new LongAdder();
     final LongAdder bytesWritten = new LongAdder();
     final LongAdder flushes = new LongAdder();
+    /**
+     * Time from admission to completion of the reads and writes counted above, summed, on the drive's
+     * {@link SsdOptions#clock()} (injected latency included; flushes not). With the counts, what a host
+     * reads from {@code /proc/diskstats} to compute {@code iostat}'s await: a controller divides the
+     * change of this by the change of reads + writes to see how long the drive takes per command.
+     */
+    final LongAdder serviceNs = new LongAdder();
     /** Commands refused because the drive was failed or pulled. */
     final LongAdder deviceErrors = new LongAdder();
     /** Reads refused by a latent sector error. */
@@ -39,6 +46,10 @@ public final class SsdCounters {
         return flushes.sum();
     }
 
+    public long serviceNs() {
+        return serviceNs.sum();
+    }
+
     public long deviceErrors() {
         return deviceErrors.sum();
     }
@@ -58,6 +69,7 @@ public final class SsdCounters {
         bytesRead.reset();
         bytesWritten.reset();
         flushes.reset();
+        serviceNs.reset();
         deviceErrors.reset();
         mediumErrors.reset();
     }
@@ -65,7 +77,8 @@ public final class SsdCounters {
     @Override
     public String toString() {
         return "reads=" + reads() + " writes=" + writes() + " bytes_read=" + bytesRead() + " bytes_written="
-                + bytesWritten() + " flushes=" + flushes() + " device_errors=" + deviceErrors()
+                + bytesWritten() + " flushes=" + flushes() + " service_ns=" + serviceNs() + " device_errors="
+                + deviceErrors()
                 + " medium_errors=" + mediumErrors();
     }
 }

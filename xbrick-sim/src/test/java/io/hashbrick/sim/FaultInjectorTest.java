@@ -171,6 +171,46 @@ class FaultInjectorTest {
         });
     }
 
+    /**
+     * A slow drive's reads and writes count their time in its service counter (what a controller
+     * measures it by); a flush waits too but is not counted; healed, its commands add nothing more.
+     */
+    @ParameterizedTest
+    @MethodSource("seeds")
+    void slowDriveCountsItsServiceTimeAndSlowsItsFlushes(long seed) throws Exception {
+        withSeed(seed, () -> {
+            try (Dae dae = shelf(dir)) {
+                FaultInjector faults = injector(seed);
+                FaultEvent e = faults.inject(dae, FaultKind.SLOW);
+                Ssd ssd = dae.slot(e.slot());
+                assertEquals(e.value(), ssd.injectedLatencyNs());
+                assertEquals(IoStatus.OK, ssd.write(0, pattern(4096, 1)));
+                assertEquals(e.value(), ssd.counters().serviceNs());
+                long before = clock.nanoTime();
+                assertEquals(IoStatus.OK, ssd.flush());
+                assertEquals(e.value(), clock.nanoTime() - before, "the flush waited too");
+                assertEquals(e.value(), ssd.counters().serviceNs(), "but is not counted");
+                assertEquals(IoStatus.OK, ssd.read(0, Ssd.allocateAligned(4096)));
+                assertEquals(2 * e.value(), ssd.counters().serviceNs());
+                faults.clearSlow(ssd);
+                assertEquals(0, ssd.injectedLatencyNs());
+                assertEquals(IoStatus.OK, ssd.read(0, Ssd.allocateAligned(4096)));
+                assertEquals(2 * e.value(), ssd.counters().serviceNs(), "fast again");
+                assertEquals(3, ssd.counters().reads() + ssd.counters().writes());
+                Ssd other = dae.slot((e.slot() + 1) % SLOTS);
+                assertEquals(IoStatus.OK, other.read(0, Ssd.allocateAligned(4096)));
+                assertEquals(0, other.counters().serviceNs(), "others untouched");
+                assertEquals("", dae.injectedLatencySummary());
+                faults.slow(ssd, 2_500_000L);
+                faults.slow(other, 100_000_000L);
+                String expected = e.slot() < other.slot()
+                        ? e.slot() + "=2.5," + other.slot() + "=100"
+                        : other.slot() + "=100," + e.slot() + "=2.5";
+                assertEquals(expected, dae.injectedLatencySummary());
+            }
+        });
+    }
+
     @ParameterizedTest
     @MethodSource("seeds")
     void slowDriveSpendsVirtualTimeNotRealTime(long seed) throws Exception {

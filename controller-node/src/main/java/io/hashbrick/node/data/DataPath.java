@@ -232,7 +232,7 @@ public final class DataPath implements AutoCloseable {
         this.dae = dae;
         this.layout = layout;
         this.store = new SegmentStore(dae, layout);
-        this.meta = new MetadataArea(dae, layout);
+        this.meta = new MetadataArea(dae, layout, store.slowSsds()::writeMask);
         this.nvram = nvram;
         this.h2p = h2p;
         h2p.guardedByCallerLock();
@@ -1205,7 +1205,7 @@ public final class DataPath implements AutoCloseable {
                     boolean partial = destagePartialStripe();
                     boolean worth = partial || checkpointRequested || destageWorthIt();
                     if (worth) {
-                        destageAll(true);
+                        destageAll(true, ROUND_BATCHES_MAX);
                         if (partial) {
                             destageRoundsForced++;
                             destageRest();
@@ -1368,11 +1368,24 @@ public final class DataPath implements AutoCloseable {
     }
 
     /**
+     * Batches one round of the destage loop takes at most before its health poll and checkpoint
+     * triggers ({@link #maintain}) run. Without a bound, a writer that keeps up with destage (as it
+     * does when destage waits for a slow SSD) kept a round going for seconds: no health poll, so the
+     * slow SSD was not found, and no checkpoint, so the journal space only checkpoints release ran out.
+     */
+    private static final int ROUND_BATCHES_MAX = 8;
+
+    /**
      * Destages the journal's blocks; with {@code wholeStripes}, only as many as fill the open stripe
      * and whole new ones (so each stripe's P and Q are written once), the rest waits for more.
      */
     private void destageAll(boolean wholeStripes) throws IOException {
-        while (true) {
+        destageAll(wholeStripes, Integer.MAX_VALUE);
+    }
+
+    /** As {@link #destageAll(boolean)}, for at most {@code maxBatches} batches. */
+    private void destageAll(boolean wholeStripes, int maxBatches) throws IOException {
+        for (int batches = 0; batches < maxBatches; batches++) {
             long budget = wholeStripes ? wholeStripeBudget() : Long.MAX_VALUE;
             // In whole-stripe mode one batch takes the whole budget: a batch ends with a flush, and a
             // flush in mid-stripe would write that stripe's parity twice.
@@ -2475,6 +2488,9 @@ public final class DataPath implements AutoCloseable {
             s.put("checkpoint_generation", checkpointGeneration);
             s.put("checkpoint_last_ms", checkpointLastMs);
             s.put("dae_health", dae.healthSummary());
+            s.put("ssd_injected_latency_ms", dae.injectedLatencySummary());
+            s.put("ssds_slow", store.slowSlots());
+            s.put("reads_around_slow_ssd", store.readsAroundSlow());
             long[] hist = store.protectionHistogram();
             long[] deg = store.degradedLive();
             s.put("pool_state", pool.state());
@@ -2483,7 +2499,7 @@ public final class DataPath implements AutoCloseable {
             s.put("protection_state", protectionState());
             s.put("failures_tolerated", hist[3] > 0 ? -1 : hist[2] > 0 ? 0 : hist[1] > 0 ? 1 : 2);
             s.put("ssds_healthy", Integer.bitCount(store.healthyMask()));
-            s.put("stripe_width_new", Integer.bitCount(store.healthyMask()));
+            s.put("stripe_width_new", store.newStripeWidth());
             s.put("stripes_in_use", hist[0] + hist[1] + hist[2] + hist[3]);
             s.put("stripes_lost_1_column", hist[1]);
             s.put("stripes_lost_2_columns", hist[2]);

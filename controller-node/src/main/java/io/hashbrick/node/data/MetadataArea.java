@@ -13,6 +13,7 @@ import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntUnaryOperator;
 import java.util.zip.CRC32C;
 
 /**
@@ -67,9 +68,21 @@ public final class MetadataArea {
     private final ByteBuffer headerBuffer = Ssd.allocateAligned(HEADER_AREA);
     /** Bytes of one third (one copy's rows) of a slot on one SSD, whole chunks. */
     private final long halfBytes;
+    /** The healthy SSDs (a mask) a checkpoint is written to: all, or all but slow ones ({@link SlowSsds}). */
+    private final IntUnaryOperator writeMask;
 
     public MetadataArea(Dae dae, StripeLayout layout) {
+        this(dae, layout, IntUnaryOperator.identity());
+    }
+
+    /**
+     * @param writeMask picks, out of the healthy SSDs (a mask), those a checkpoint goes to: the data
+     *     path leaves a slow SSD out ({@link SlowSsds#writeMask}), as the checkpoint holds its lock
+     *     while it writes. What is left still holds three copies of every chunk.
+     */
+    public MetadataArea(Dae dae, StripeLayout layout, IntUnaryOperator writeMask) {
         this.dae = dae;
+        this.writeMask = writeMask;
         this.slotBytes = layout.metadataBytes() / 2;
         this.halfBytes = (slotBytes - HEADER_AREA) / COPIES / BUFFER * BUFFER;
         if (halfBytes < BUFFER) {
@@ -96,13 +109,21 @@ public final class MetadataArea {
         return begin(generation);
     }
 
-    /** Starts checkpoint {@code generation} in slot {@code generation % 2}, over every healthy SSD. */
+    /**
+     * Starts checkpoint {@code generation} in slot {@code generation % 2}, over every healthy SSD the
+     * write mask keeps.
+     */
     public Writer begin(long generation) throws IOException {
-        List<Integer> ok = new ArrayList<>();
-        for (int i = 0; i < dae.slotCount() && i < 64; i++) {
+        int healthy = 0;
+        for (int i = 0; i < dae.slotCount() && i < Integer.SIZE; i++) {
             if (dae.health(i) == Health.OK) {
-                ok.add(i);
+                healthy |= 1 << i;
             }
+        }
+        int chosen = writeMask.applyAsInt(healthy) & healthy;
+        List<Integer> ok = new ArrayList<>();
+        for (int m = chosen; m != 0; m &= m - 1) {
+            ok.add(Integer.numberOfTrailingZeros(m));
         }
         if (ok.size() < 2) {
             throw new IOException("fewer than 2 healthy SSDs for the checkpoint: healthy=" + ok.size());

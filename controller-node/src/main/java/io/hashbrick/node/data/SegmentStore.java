@@ -113,6 +113,8 @@ public final class SegmentStore {
     private final int[] generation;
     /** Health of each slot as last polled. */
     private final Health[] health;
+    /** The SSDs found slow, which new writes and reads go around ({@link SlowSsds}). */
+    private final SlowSsds slow;
 
     // The open stripe: image of its data columns (0..22), P (23) and Q (24), destage thread only.
     private final byte[][][] image = new byte[25][ROWS][CELL];
@@ -183,6 +185,7 @@ public final class SegmentStore {
     private long cellsWritten;
     private long parityCellsWritten;
     private long degradedReads;
+    private long readsAroundSlow;
     private long cellsReconstructed;
     private long reconstructReads;
     private long unrecoverable;
@@ -190,6 +193,11 @@ public final class SegmentStore {
     private long scrubMismatches;
 
     public SegmentStore(Dae dae, StripeLayout layout) {
+        this(dae, layout, SlowSsds.VIRTUAL_THREADS);
+    }
+
+    /** @param probes runs the probes of slow SSDs ({@link SlowSsds}) */
+    SegmentStore(Dae dae, StripeLayout layout, java.util.concurrent.Executor probes) {
         if (layout.stripes() > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("too many stripes: stripes=" + layout.stripes());
         }
@@ -220,6 +228,7 @@ public final class SegmentStore {
         Arrays.fill(freeCells, cps);
         this.generation = new int[slots];
         this.health = new Health[slots];
+        this.slow = new SlowSsds(dae, slots, probes);
         for (int i = 0; i < slots; i++) {
             generation[i] = dae.slot(i).generation();
             health[i] = dae.health(i);
@@ -279,6 +288,7 @@ public final class SegmentStore {
      * description of the changes ("" when none), for the caller to log and act on.
      */
     public synchronized String pollHealth() {
+        slow.poll();
         StringBuilder changes = new StringBuilder();
         for (int i = 0; i < slots; i++) {
             Health h = dae.health(i);
@@ -347,6 +357,26 @@ public final class SegmentStore {
             }
         }
         return m;
+    }
+
+    /** The slow SSDs the store goes around (the checkpoint's writer asks them too). */
+    SlowSsds slowSsds() {
+        return slow;
+    }
+
+    /** Healthy slots that new writes go around because they are slow ({@link SlowSsds#writeMask}). */
+    private int writtenAround(int healthy) {
+        return healthy & ~slow.writeMask(healthy);
+    }
+
+    /** How many SSDs a stripe opened now would span: the healthy ones, less those written around. */
+    public synchronized int newStripeWidth() {
+        return Integer.bitCount(slow.writeMask(knownGoodMask()));
+    }
+
+    /** Slow SSDs, e.g. {@code 3} ("" when none): see {@link SlowSsds}. */
+    public String slowSlots() {
+        return slow.describe();
     }
 
     // ---------------------------------------------------------------- recovery
@@ -559,8 +589,12 @@ public final class SegmentStore {
     }
 
     private boolean openNext(int keepFree) {
+        // A look at the drives' service times per stripe too, not only per destage round: a round
+        // under a steady writer can go on for seconds, writing every stripe's column to a slow drive.
+        slow.poll();
         int healthy = knownGoodMask();
-        int w = Integer.bitCount(healthy);
+        int width = slow.writeMask(healthy); // a slow SSD is left out of new stripes
+        int w = Integer.bitCount(width);
         if (w < 4) {
             Log.error("stripe_open_refused", "healthy_ssds=" + w + " reason=fewer_than_4_healthy_ssds");
             return false;
@@ -575,7 +609,7 @@ public final class SegmentStore {
                         state[s] = OPEN;
                         freeStripes--;
                         openStripe = s;
-                        members[s] = healthy;
+                        members[s] = width;
                         epoch[s]++;
                         degraded[s] = 0;
                         zeroed[s] = 0;
@@ -612,10 +646,14 @@ public final class SegmentStore {
         return (degraded[s] | (members[s] & ~healthy)) & ~zeroed[s];
     }
 
-    /** Free cells stripe {@code s} offers a refill now (its own width; not on zeroed or lost columns). */
+    /**
+     * Free cells stripe {@code s} offers a refill now (its own width; not on zeroed or lost columns,
+     * nor on a slow SSD's: a refill writes around it).
+     */
     private int refillRoom(int s) {
         int cap = (Integer.bitCount(members[s]) - 2) * ROWS;
-        int skip = zeroed[s] | lostColumns(s, healthyMask());
+        int healthy = healthyMask();
+        int skip = zeroed[s] | lostColumns(s, healthy) | (members[s] & writtenAround(healthy));
         if (skip == 0) {
             return freeCells[s] - (cps - cap);
         }
@@ -647,12 +685,15 @@ public final class SegmentStore {
                 continue;
             }
             int bad = lostColumns(s, healthy);
-            if (bad != 0) {
+            int slowHere = members[s] & ~zeroed[s] & writtenAround(healthy);
+            if ((bad | slowHere) != 0) {
                 // A lost data column is left alone (P and Q updates keep it reconstructible); a lost
-                // P or Q, or more than two lost columns, is the rebuild's business.
+                // P or Q, or more than two lost columns, is the rebuild's business. A slow SSD's data
+                // column is left alone the same way; its P or Q would make every flush wait for it.
                 int[] col = columnSlots(s, members[s]);
                 int w = col.length;
-                if (Integer.bitCount(bad) > 2 || (bad & ((1 << col[w - 2]) | (1 << col[w - 1]))) != 0) {
+                int parity = (1 << col[w - 2]) | (1 << col[w - 1]);
+                if (Integer.bitCount(bad) > 2 || ((bad | slowHere) & parity) != 0) {
                     continue;
                 }
             }
@@ -678,7 +719,8 @@ public final class SegmentStore {
             int[] col = columnSlots(s, members[s]);
             cap = (col.length - 2) * ROWS;
             allocLeft = 0;
-            int skip = zeroed[s] | lostColumns(s, healthyMask());
+            int healthy = healthyMask();
+            int skip = zeroed[s] | lostColumns(s, healthy) | (members[s] & writtenAround(healthy));
             for (int c = 0; c < 23 * ROWS; c++) {
                 int i = s * cps + c;
                 alloc[c] = c < cap && cellLive[i] == 0 && !isHeld(i) && (skip & (1 << col[c / ROWS])) == 0;
@@ -1139,8 +1181,8 @@ public final class SegmentStore {
         int done = 0;
         for (int k = 0; k < slots && done < INTENT_COPIES; k++) {
             int slot = (int) ((seq + k) % slots);
-            if (!usable(slot)) {
-                continue;
+            if (!usable(slot) || (slow.isSlow(slot) && slots - k - 1 >= INTENT_COPIES - done)) {
+                continue; // a slow SSD takes a copy only when too few others are left to
             }
             b.clear();
             if (dae.slot(slot).write(layout.intentOffset(), b) == IoStatus.OK
@@ -1467,8 +1509,22 @@ public final class SegmentStore {
 
     /** @param suspects data columns (as a mask) to rebuild from parity rather than read */
     private int read(long location, int bytes, ByteBuffer scratch, int suspects) {
+        int at = read(location, bytes, scratch, suspects, true);
+        if (at < 0 && slow.mask() != 0) {
+            at = read(location, bytes, scratch, suspects, false); // the way around failed: wait for it
+        }
+        return at;
+    }
+
+    /**
+     * @param aroundSlow whether a cell on a slow SSD ({@link SlowSsds}) is rebuilt from the rest of its
+     *     row instead of read: about 22 fast 4 KiB reads against one 100 ms one. Only for a read (not a
+     *     repair), in a sealed stripe that has lost no column and that nothing writes meanwhile (not
+     *     the open stripe, the refill target or a write-back's), so its rows' parity is whole.
+     */
+    private int read(long location, int bytes, ByteBuffer scratch, int suspects, boolean aroundSlow) {
         if (isRaw(bytes)) {
-            return rawRecord(scratch, read(location, CELL, rawScratch(scratch), suspects));
+            return rawRecord(scratch, read(location, CELL, rawScratch(scratch), suspects, aroundSlow));
         }
         int s = stripeOf(location);
         int memberMask;
@@ -1476,20 +1532,27 @@ public final class SegmentStore {
         int zero;
         int ext;
         int ep;
+        boolean written; // cells and parity of its rows change meanwhile: a row rebuilt now may be torn
         synchronized (this) {
             memberMask = members[s];
             lost = degraded[s];
             zero = zeroed[s];
             ext = extent[s];
             ep = epoch[s]; // with the geometry: a reconstruction is valid for this generation only
+            written = state[s] == OPEN || refillTarget == s || busy[s];
         }
         if (memberMask == 0) {
             return -1; // freed under us: the caller retries from H2P
+        }
+        int around = memberMask & ~zero & slow.mask();
+        if (!aroundSlow || suspects != 0 || lost != 0 || written || Integer.bitCount(around) != 1) {
+            around = 0;
         }
         int off = (int) (location - s * stripeBytes);
         int first = off / CELL;
         int last = (off + bytes - 1) / CELL;
         int missing = 0; // data columns to reconstruct, as a column mask
+        boolean degradedCells = false; // some lost or unreadable, not only read around a slow SSD
         int cell = first;
         while (cell <= last) {
             int column = cell / ROWS;
@@ -1499,8 +1562,11 @@ public final class SegmentStore {
             if ((zero & (1 << slot)) != 0) {
                 return -1; // a rebuilt (emptied) column holds no live record
             }
-            if (((suspects >>> column) & 1) != 0 || (lost & (1 << slot)) != 0 || !usable(slot)) {
+            if ((around & (1 << slot)) != 0) {
+                missing |= 1 << column; // read around the slow SSD
+            } else if (((suspects >>> column) & 1) != 0 || (lost & (1 << slot)) != 0 || !usable(slot)) {
                 missing |= 1 << column;
+                degradedCells = true;
             } else {
                 IoStatus st = dae.slot(slot).read(ssdOffset(s, cell % ROWS), dst);
                 if (st != IoStatus.OK) {
@@ -1509,13 +1575,18 @@ public final class SegmentStore {
                             "stripe=" + s + " cell=" + cell + " slot=" + slot + " status=" + st
                                     + " action=reconstruct");
                     missing |= 1 << column;
+                    degradedCells = true;
                 }
             }
             cell = runEnd;
         }
         if (missing != 0) {
             synchronized (this) {
-                degradedReads++;
+                if (degradedCells) {
+                    degradedReads++;
+                } else {
+                    readsAroundSlow++;
+                }
             }
             boolean ok;
             reconstructGate.readLock().lock();
@@ -1524,6 +1595,9 @@ public final class SegmentStore {
                 ok = reconstruct(s, ep, memberMask, lost, zero, ext, missing | suspects, mode, first, last, scratch);
             } finally {
                 reconstructGate.readLock().unlock();
+            }
+            if (!ok && around != 0) {
+                return -1; // the caller reads the slow SSD instead
             }
             if (!ok) {
                 synchronized (this) {
@@ -2228,11 +2302,16 @@ public final class SegmentStore {
 
     // ---------------------------------------------------------------- scrub
 
-    /** The next sealed, fully present stripe at or after {@code from} (wrapping), or -1. */
+    /**
+     * The next sealed, fully present stripe at or after {@code from} (wrapping), or -1. Stripes on a
+     * slow SSD wait until it is fast again: the scrub runs on the destage thread, which would wait for
+     * every cell read there.
+     */
     public synchronized long nextScrubStripe(long from) {
+        int slowNow = slow.mask();
         for (int k = 0; k < state.length; k++) {
             int s = (int) ((from + k) % state.length);
-            if (state[s] == SEALED && degraded[s] == 0 && s != openStripe) {
+            if (state[s] == SEALED && degraded[s] == 0 && s != openStripe && (members[s] & ~zeroed[s] & slowNow) == 0) {
                 return s;
             }
         }
@@ -2549,7 +2628,7 @@ public final class SegmentStore {
     public synchronized long nextStripeCapacity(int keepFree) {
         int healthy = knownGoodMask();
         if (freeStripes > keepFree) {
-            return (long) Math.max(0, Integer.bitCount(healthy) - 2) * StripeLayout.COLUMN_BYTES;
+            return (long) Math.max(0, Integer.bitCount(slow.writeMask(healthy)) - 2) * StripeLayout.COLUMN_BYTES;
         }
         int s = emptiestSealed(healthy);
         return s < 0 ? 0 : (long) refillRoom(s) * CELL;
@@ -2605,6 +2684,11 @@ public final class SegmentStore {
 
     public synchronized long degradedReads() {
         return degradedReads;
+    }
+
+    /** Reads whose cells on a slow SSD were rebuilt from the rest of their row instead ({@link SlowSsds}). */
+    public synchronized long readsAroundSlow() {
+        return readsAroundSlow;
     }
 
     public synchronized long cellsReconstructed() {

@@ -13,7 +13,11 @@ import io.hashbrick.node.catalog.Volume;
 import io.hashbrick.node.catalog.VolumeException;
 import io.hashbrick.node.catalog.VolumeService;
 import io.hashbrick.node.data.DataPath;
+import io.hashbrick.sim.EventSink;
+import io.hashbrick.sim.FaultInjector;
 import io.hashbrick.sim.Health;
+import io.hashbrick.sim.SimClock;
+import io.hashbrick.sim.Ssd;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -35,6 +39,9 @@ import java.util.function.Supplier;
  *  POST   /api/v1/dae/ssds/{slot}/{fail|pull|reinsert|replace}   SSD drill; answers the slot's health
  *                                      (fail, pull, and replace of a drive that has not failed: only
  *                                      with fault injection on)
+ *  POST   /api/v1/dae/ssds/{slot}/slow?latency_ms=L   (or {"latency_ms": L}) every command to the drive
+ *                                      takes L ms more, 1..60000; heal: no more (both only with fault
+ *                                      injection on; 409 for a drive not OK, or heal of one not slow)
  *  POST   /api/v1/dae/rates?rebuild=256M&amp;scrub=16M                rebuild and scrub limits (bytes/s)
  *  POST   /api/v1/dae/corrupt?cells=N&amp;seed=S   flip a bit in N stored cells (only with fault injection on)
  * </pre>
@@ -42,6 +49,9 @@ import java.util.function.Supplier;
  */
 public final class ManagementServer implements AutoCloseable {
     static final int MAX_BODY_BYTES = 16 * 1024;
+    /** Most latency a slow drill adds to each command: a minute, a drive that hangs rather than one that lags. */
+    static final long SLOW_LATENCY_MS_MAX = 60_000;
+
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final HttpServer http;
@@ -49,6 +59,11 @@ public final class ManagementServer implements AutoCloseable {
     private final String targetName;
     private final Supplier<ObjectNode> status;
     private volatile boolean faultInjection;
+    /**
+     * Injects the slow-drive faults. Not thread-safe, and needs not be: only the server's one thread
+     * uses it. Its own event line is dropped: the drill logs one {@code ssd_drill} line instead.
+     */
+    private final FaultInjector faults = new FaultInjector(0, SimClock.SYSTEM, EventSink.NONE);
 
     public ManagementServer(
             String host, int port, VolumeService volumes, String targetName, Supplier<ObjectNode> status)
@@ -172,6 +187,10 @@ public final class ManagementServer implements AutoCloseable {
                     refuseFaultInjection(ex, "ssd " + parts[3]);
                     return;
                 }
+                if (parts[3].equals("slow") || parts[3].equals("heal")) {
+                    respond(ex, 200, latencyDrill(data, parts[3], slot, latencyMs(ex, parts[3], q)));
+                    return;
+                }
                 String health = data.drill(parts[3], slot);
                 respond(
                         ex,
@@ -217,20 +236,97 @@ public final class ManagementServer implements AutoCloseable {
             error(ex, 400, e.getMessage());
         } catch (IllegalStateException e) {
             error(ex, 409, e.getMessage()); // e.g. reinsert of a drive that was not pulled
+        } catch (BodyTooLarge e) {
+            error(ex, 413, "request body over " + MAX_BODY_BYTES + " bytes");
         } catch (IOException | RuntimeException e) {
             error(ex, 500, "drill failed: " + e);
         }
     }
 
     /**
-     * Whether an SSD drill destroys or discards data: fail and pull take a working drive away; replace
+     * The slow-drive drill: action "slow" adds {@code latencyMs} to every command of the slot's drive
+     * (the simulator's {@link FaultInjector#slow}), "heal" takes it away. One {@code ssd_drill}
+     * log line. The data path is not told: it finds the drive slow by its service times, as it would a
+     * real one (see {@code SlowSsds}).
+     */
+    private ObjectNode latencyDrill(DataPath data, String action, int slot, long latencyMs) {
+        if (slot < 0 || slot >= data.dae().slotCount()) {
+            throw new IllegalArgumentException(
+                    "no such SSD slot: slot=" + slot + " slots=" + data.dae().slotCount());
+        }
+        Ssd ssd = data.dae().slot(slot);
+        Health health = data.dae().health(slot);
+        long beforeNs = ssd.injectedLatencyNs();
+        if (action.equals("slow")) {
+            if (health != Health.OK) {
+                throw new IllegalStateException("ssd slow needs a working drive: slot=" + slot + " health=" + health);
+            }
+            faults.slow(ssd, latencyMs * 1_000_000L);
+        } else {
+            if (beforeNs == 0) {
+                throw new IllegalStateException("ssd heal: the drive is not slow: slot=" + slot);
+            }
+            faults.clearSlow(ssd);
+        }
+        long afterMs = ssd.injectedLatencyNs() / 1_000_000L;
+        Log.warn(
+                "ssd_drill",
+                "action=" + action + " slot=" + slot + " latency_ms_before=" + beforeNs / 1_000_000L + " latency_ms="
+                        + afterMs + " health=" + health);
+        return JSON.createObjectNode()
+                .put("slot", slot)
+                .put("action", action)
+                .put("health", health.name())
+                .put("latency_ms", afterMs)
+                .put("dae_health", data.dae().healthSummary());
+    }
+
+    /**
+     * The latency of a slow drill, from the query ({@code ?latency_ms=100}) or the JSON body
+     * ({@code {"latency_ms": 100}}): whole milliseconds, 1..{@link #SLOW_LATENCY_MS_MAX}. A heal takes
+     * none (0).
+     */
+    private static long latencyMs(HttpExchange ex, String action, Map<String, String> q)
+            throws IOException, BodyTooLarge {
+        String given = q.get("latency_ms");
+        if (given == null) {
+            JsonNode body = optionalBody(ex);
+            JsonNode n = body == null ? null : body.get("latency_ms");
+            given = n == null || n.isNull() ? null : n.asText();
+        }
+        if (action.equals("heal")) {
+            if (given != null) {
+                throw new IllegalArgumentException("ssd heal takes no latency: latency_ms=" + given);
+            }
+            return 0;
+        }
+        if (given == null) {
+            throw new IllegalArgumentException("ssd slow needs latency_ms (milliseconds per I/O, 1.."
+                    + SLOW_LATENCY_MS_MAX + "), in the query or the JSON body");
+        }
+        long ms;
+        try {
+            ms = Long.parseLong(given.trim());
+        } catch (NumberFormatException e) {
+            ms = -1;
+        }
+        if (ms < 1 || ms > SLOW_LATENCY_MS_MAX) {
+            throw new IllegalArgumentException("latency_ms must be a whole number of milliseconds per I/O, 1.."
+                    + SLOW_LATENCY_MS_MAX + ": latency_ms=" + given);
+        }
+        return ms;
+    }
+
+    /**
+     * Whether an SSD drill needs fault injection: fail and pull take a working drive away; replace
      * discards the slot's drive, unless that drive has failed (then it is the operator's repair after a
-     * real failure, and nothing is left on it to lose). Reinsert brings a pulled drive back and discards
-     * nothing. An unknown action or slot is not judged here: the drill refuses it (400).
+     * real failure, and nothing is left on it to lose); slow injects a fault and heal takes back one
+     * only fault injection can have made. Reinsert brings a pulled drive back and discards nothing. An
+     * unknown action or slot is not judged here: the drill refuses it (400).
      */
     static boolean destructive(String action, DataPath data, int slot) {
         return switch (action) {
-            case "fail", "pull" -> true;
+            case "fail", "pull", "slow", "heal" -> true;
             case "replace" ->
                 slot < 0 || slot >= data.dae().slotCount() || data.dae().health(slot) != Health.FAILED;
             default -> false;
@@ -268,21 +364,39 @@ public final class ManagementServer implements AutoCloseable {
         return s.isNumber() ? s.asLong() : Sizes.parse(s.asText());
     }
 
+    /** The JSON object in the request body, or null when the body is empty. */
+    private static JsonNode optionalBody(HttpExchange ex) throws IOException, BodyTooLarge {
+        try (InputStream in = ex.getRequestBody()) {
+            byte[] b = in.readNBytes(MAX_BODY_BYTES + 1);
+            if (b.length > MAX_BODY_BYTES) {
+                throw new BodyTooLarge();
+            }
+            if (new String(b, java.nio.charset.StandardCharsets.UTF_8).isBlank()) {
+                return null;
+            }
+            return parseObject(b);
+        }
+    }
+
+    private static JsonNode parseObject(byte[] b) throws IOException {
+        try {
+            JsonNode n = JSON.readTree(b);
+            if (n == null || !n.isObject()) {
+                throw new IllegalArgumentException("request body must be a JSON object");
+            }
+            return n;
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException("malformed JSON: " + e.getOriginalMessage());
+        }
+    }
+
     private static JsonNode body(HttpExchange ex) throws IOException, BodyTooLarge {
         try (InputStream in = ex.getRequestBody()) {
             byte[] b = in.readNBytes(MAX_BODY_BYTES + 1);
             if (b.length > MAX_BODY_BYTES) {
                 throw new BodyTooLarge();
             }
-            try {
-                JsonNode n = JSON.readTree(b);
-                if (n == null || !n.isObject()) {
-                    throw new IllegalArgumentException("request body must be a JSON object");
-                }
-                return n;
-            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-                throw new IllegalArgumentException("malformed JSON: " + e.getOriginalMessage());
-            }
+            return parseObject(b);
         }
     }
 

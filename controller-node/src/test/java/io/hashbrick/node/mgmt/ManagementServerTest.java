@@ -110,6 +110,74 @@ class ManagementServerTest {
         }
     }
 
+    /**
+     * slow and heal are refused (403) without fault injection; with it, a latency that is missing, not
+     * a number or out of 1..60000 ms is refused (400), slow takes it from the query or the body, heal
+     * takes it away, and a heal of a drive that is not slow, or a slow of one that failed, conflicts (409).
+     */
+    @Test
+    void slowAndHealDrills() throws Exception {
+        DataPath.Config small = new DataPath.Config(6, 32L << 20, 4L << 20, 60_000, 0);
+        try (VolumeService volumes = VolumeService.open(
+                        dir,
+                        new ScsiDeviceServer("HASHBRCK", "TEST", List.of()),
+                        TARGET,
+                        small,
+                        io.hashbrick.node.Main.LOCAL_ROLES);
+                ManagementServer api = new ManagementServer("127.0.0.1", 0, volumes, TARGET, () -> new ObjectMapper()
+                        .createObjectNode()
+                        .put("state", "running"))) {
+            int port = api.start();
+            HttpClient http = HttpClient.newHttpClient();
+            String ssds = "http://127.0.0.1:" + port + "/api/v1/dae/ssds/";
+            DataPath data = volumes.roles().data();
+            for (String drill : List.of("1/slow?latency_ms=100", "1/heal")) {
+                HttpResponse<String> r = send(http, "POST", ssds + drill, null);
+                assertEquals(403, r.statusCode(), drill + ": " + r.body());
+                assertTrue(r.body().contains("--allow-fault-injection"), r.body());
+            }
+            assertEquals(0, data.dae().slot(1).injectedLatencyNs(), "a refused drill changed nothing");
+            api.allowFaultInjection(true);
+            for (String bad : List.of(
+                    "1/slow",
+                    "1/slow?latency_ms=0",
+                    "1/slow?latency_ms=-5",
+                    "1/slow?latency_ms=abc",
+                    "1/slow?latency_ms=60001",
+                    "1/slow?latency_ms=1.5",
+                    "9/slow?latency_ms=10",
+                    "1/heal?latency_ms=5")) {
+                HttpResponse<String> r = send(http, "POST", ssds + bad, null);
+                assertEquals(400, r.statusCode(), bad + ": " + r.body());
+            }
+            assertEquals(
+                    400,
+                    send(http, "POST", ssds + "1/slow", "{\"latency_ms\": \"soon\"}")
+                            .statusCode());
+            assertEquals(409, send(http, "POST", ssds + "1/heal", null).statusCode(), "not slow");
+            assertEquals(0, data.dae().slot(1).injectedLatencyNs());
+
+            HttpResponse<String> r = send(http, "POST", ssds + "1/slow?latency_ms=40", null);
+            assertEquals(200, r.statusCode(), r.body());
+            assertTrue(r.body().contains("\"latency_ms\" : 40"), r.body());
+            assertEquals(40_000_000L, data.dae().slot(1).injectedLatencyNs());
+            r = send(http, "POST", ssds + "2/slow", "{\"latency_ms\": 7}");
+            assertEquals(200, r.statusCode(), r.body());
+            assertEquals(7_000_000L, data.dae().slot(2).injectedLatencyNs());
+            assertEquals("1=40,2=7", data.stats().get("ssd_injected_latency_ms"));
+
+            assertEquals(200, send(http, "POST", ssds + "1/heal", null).statusCode());
+            assertEquals(200, send(http, "POST", ssds + "2/heal", null).statusCode());
+            assertEquals(0, data.dae().slot(1).injectedLatencyNs(), "healed");
+            assertEquals(0, data.dae().slot(2).injectedLatencyNs(), "healed");
+            assertEquals("", data.stats().get("ssd_injected_latency_ms"));
+
+            data.drill("fail", 3);
+            assertEquals(
+                    409, send(http, "POST", ssds + "3/slow?latency_ms=10", null).statusCode(), "failed drive");
+        }
+    }
+
     private static String healths(Controller data) {
         StringBuilder b = new StringBuilder();
         for (int i = 0; i < data.data().dae().slotCount(); i++) {

@@ -63,14 +63,14 @@ public final class Controller implements AutoCloseable {
     }
 
     private void recoverReferences(boolean fullAudit) {
-        int outboxAtStart = maps.outboxSizeForTest();
+        int outboxAtStart = maps.outboxSize();
         maps.drainOutbox(); // C's outbox left by the crash goes to D (a batch D applied already is a duplicate)
         long reclaimed = Census.reclaimLeaked(maps, data);
         if (outboxAtStart > 0 || reclaimed > 0) {
             Log.info(
                     "recovery_references",
-                    "outbox_drained=" + (outboxAtStart - maps.outboxSizeForTest()) + " outbox_left="
-                            + maps.outboxSizeForTest() + " leaked_references_reclaimed=" + reclaimed);
+                    "outbox_drained=" + (outboxAtStart - maps.outboxSize()) + " outbox_left=" + maps.outboxSize()
+                            + " leaked_references_reclaimed=" + reclaimed);
         }
         DataPath.AuditReport audit = Census.audit(maps, data, fullAudit);
         if (audit.discrepancies() > 0) {

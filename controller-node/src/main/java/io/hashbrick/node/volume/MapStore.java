@@ -659,7 +659,8 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
         }
     }
 
-    private int outboxSize() {
+    /** Handles in the deref outbox, waiting for D to drop their references. */
+    public int outboxSize() {
         lock.lock();
         try {
             return outbox.size();

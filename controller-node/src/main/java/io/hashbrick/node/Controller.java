@@ -43,7 +43,7 @@ public final class Controller implements AutoCloseable {
     public static Controller open(Path dir, DataPath.Config config, List<VolumeRef> catalog, long h2pMaxSlots)
             throws IOException {
         long t0 = System.nanoTime();
-        MapStore maps = MapStore.create(dir, MapStore.nvramBytesFor(config.nvramBytes()));
+        MapStore maps = MapStore.create(dir, MapStore.nvramBytesFor(config.nvramBytes()), config.seams());
         DataPath data =
                 h2pMaxSlots < 0 ? DataPath.open(dir, config, maps) : DataPath.open(dir, config, maps, h2pMaxSlots);
         Controller c = new Controller(data, maps);

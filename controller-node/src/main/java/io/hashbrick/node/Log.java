@@ -11,15 +11,24 @@ import java.time.Instant;
 public final class Log {
     private static final PrintStream OUT = System.err;
     private static volatile boolean debug = Boolean.getBoolean("hashbrick.debug");
+    /** Levels below WARN dropped (the simulation runs thousands of node starts; it prints its own lines). */
+    private static volatile boolean warnAndAbove;
 
     private Log() {}
 
     public static void info(String event, String fields) {
-        line("INFO", event, fields);
+        if (!warnAndAbove) {
+            line("INFO", event, fields);
+        }
     }
 
     public static void warn(String event, String fields) {
         line("WARN", event, fields);
+    }
+
+    /** Whether INFO lines are dropped (true for a simulation run; never for a controller). */
+    public static void warnAndAboveOnly(boolean on) {
+        warnAndAbove = on;
     }
 
     public static void error(String event, String fields) {

@@ -14,6 +14,8 @@ import io.hashbrick.node.JournalSettle;
 import io.hashbrick.node.LegacyOutbox;
 import io.hashbrick.node.Log;
 import io.hashbrick.node.NvramRegion;
+import io.hashbrick.node.Plant;
+import io.hashbrick.node.Seams;
 import io.hashbrick.node.api.BlockCodec;
 import io.hashbrick.node.api.DerefCall;
 import io.hashbrick.node.api.FetchCall;
@@ -119,13 +121,33 @@ public final class DataPath implements AutoCloseable {
             long nvramBytes,
             long checkpointIntervalMs,
             long readCacheBytes,
-            boolean fullAuditAtStart) {
+            boolean fullAuditAtStart,
+            Seams seams) {
         /** The usual configuration: refcounts audited at start-up. */
         public Config(int ssds, long ssdBytes, long nvramBytes, long checkpointIntervalMs, long readCacheBytes) {
             this(ssds, ssdBytes, nvramBytes, checkpointIntervalMs, readCacheBytes, false);
         }
 
+        /** A real controller's configuration ({@link Seams#REAL}). */
+        public Config(
+                int ssds,
+                long ssdBytes,
+                long nvramBytes,
+                long checkpointIntervalMs,
+                long readCacheBytes,
+                boolean fullAuditAtStart) {
+            this(ssds, ssdBytes, nvramBytes, checkpointIntervalMs, readCacheBytes, fullAuditAtStart, Seams.REAL);
+        }
+
+        /** The same configuration with a simulation's seams. */
+        public Config withSeams(Seams s) {
+            return new Config(ssds, ssdBytes, nvramBytes, checkpointIntervalMs, readCacheBytes, fullAuditAtStart, s);
+        }
+
         public Config {
+            if (seams == null) {
+                throw new IllegalArgumentException("config: seams are required (Seams.REAL for a real controller)");
+            }
             if (readCacheBytes < 0 || readCacheBytes > (64L << 30)) {
                 throw new IllegalArgumentException("--read-cache-size must be 0..64G: bytes=" + readCacheBytes);
             }
@@ -148,6 +170,12 @@ public final class DataPath implements AutoCloseable {
 
     private final Condition destageWake = lock.newCondition();
     private final Config config;
+    /** The timers' clock (a simulation's, or the JVM's): never {@code System.nanoTime()} for a decision. */
+    private final NanoClock clock;
+
+    private final boolean plantAckBeforeDurable;
+    private final boolean plantDerefTwice;
+    private final boolean plantNoGeneration;
     private final Dae dae;
     private final StripeLayout layout;
     private final SegmentStore store;
@@ -179,7 +207,7 @@ public final class DataPath implements AutoCloseable {
     private long checkpointSequence;
     private long checkpointGeneration;
     /** Guarded by {@link #destageLock} (written by the checkpoint, read by the destage round). */
-    private long lastCheckpointNs = System.nanoTime();
+    private long lastCheckpointNs;
     /** Guarded by {@link #lock}: counted by apply and relocation, zeroed by the checkpoint, all under it. */
     private long changesSinceCheckpoint;
     /**
@@ -228,6 +256,15 @@ public final class DataPath implements AutoCloseable {
             H2pTable h2p,
             CheckpointParticipant peer) {
         this.config = config;
+        this.clock = config.seams().clock();
+        this.plantAckBeforeDurable = config.seams().planted(Plant.ACK_BEFORE_D_DURABLE);
+        this.plantDerefTwice = config.seams().planted(Plant.DEREF_APPLIED_TWICE);
+        this.plantNoGeneration = config.seams().planted(Plant.REUSED_HANDLE_SERVED);
+        long now = clock.nanoTime();
+        this.lastCheckpointNs = now;
+        this.lastDestageNs = now;
+        this.rebuildLastNs = now;
+        this.scrubLastNs = now;
         this.peer = peer;
         this.dae = dae;
         this.layout = layout;
@@ -274,7 +311,9 @@ public final class DataPath implements AutoCloseable {
         byte[] stripeTable = null;
         long derefMark = 0;
         if (cp == null) {
-            h2p = new H2pTable(new SecureRandom().nextLong(), h2pMaxSlots);
+            long seed =
+                    config.seams().entropySeed() != 0 ? config.seams().entropySeed() : new SecureRandom().nextLong();
+            h2p = new H2pTable(seed, h2pMaxSlots);
         } else {
             h2p = null;
             for (MetadataArea.Section s : cp.sections()) {
@@ -388,6 +427,9 @@ public final class DataPath implements AutoCloseable {
 
     /** Starts the destage thread (once C has recovered: a checkpoint carries C's sections). */
     public void start() {
+        if (!config.seams().backgroundThreads()) {
+            return; // a simulation drives destageRound() itself
+        }
         running = true; // the journal is written inline, under the lock (NVRAM: a persist is a fence)
         destager = new Thread(this::destageLoop, "destage");
         destager.setDaemon(true);
@@ -593,6 +635,11 @@ public final class DataPath implements AutoCloseable {
         p.set(U16, 0, (short) x.count);
         p.set(U16, 2, (short) 0);
         p.set(U32, 4, 0);
+        if (plantAckBeforeDurable && need > 0) { // planted bug: new blocks in RAM only, answered as durable
+            applyPut(p, 0, x.handles);
+            x.status = Status.OK;
+            return DONE;
+        }
         long seq = appendLocked(c, PUT_RECORD, p.asSlice(0, at));
         if (seq > 0) {
             applyPut(p, 0, x.handles); // handles of new blocks go into the record before it is written
@@ -703,6 +750,9 @@ public final class DataPath implements AutoCloseable {
         long seq = appendLocked(c, DEREF_RECORD, p.asSlice(0, DEREF_HEADER + 8L * x.count));
         if (seq > 0) {
             applyDeref(p, 0);
+            if (plantDerefTwice && x.sender == 0) {
+                applyDerefAgainPlanted(x);
+            }
             journal.writeInline();
         }
         return seq;
@@ -741,6 +791,15 @@ public final class DataPath implements AutoCloseable {
             }
             deref(h);
             derefsApplied++;
+        }
+    }
+
+    /** The planted bug {@link Plant#DEREF_APPLIED_TWICE}: the batch's references dropped once more. */
+    private void applyDerefAgainPlanted(DerefCall x) {
+        for (int i = 0; i < x.count; i++) {
+            if (h2p.isCurrent(x.handles[i])) {
+                deref(x.handles[i]);
+            }
         }
     }
 
@@ -884,6 +943,9 @@ public final class DataPath implements AutoCloseable {
 
     /** Captures what a read of handle {@code h} needs into slot {@code i} of the context; false if stale. */
     private boolean captureHandle(Ctx c, long h, int i) {
+        if (plantNoGeneration) {
+            h = h2p.withSlotGeneration(h); // planted bug: a reused slot answers an old handle
+        }
         if (!h2p.isCurrent(h)) {
             return false;
         }
@@ -1196,31 +1258,8 @@ public final class DataPath implements AutoCloseable {
                 if (!running) {
                     break;
                 }
-                destageLock.lock();
-                try {
-                    RuntimeException fault = destageFault;
-                    if (fault != null) {
-                        throw fault;
-                    }
-                    boolean partial = destagePartialStripe();
-                    boolean worth = partial || checkpointRequested || destageWorthIt();
-                    if (worth) {
-                        destageAll(true, ROUND_BATCHES_MAX);
-                        if (partial) {
-                            destageRoundsForced++;
-                            destageRest();
-                        } else {
-                            destageRoundsWhole++;
-                        }
-                        lastDestageNs = System.nanoTime();
-                    }
-                    maintain();
-                    pool.succeeded();
-                    if (!worth) {
-                        LockSupport.parkNanos(5_000_000); // let the journal gather a stripe's worth
-                    }
-                } finally {
-                    destageLock.unlock();
+                if (!destageRound()) {
+                    LockSupport.parkNanos(5_000_000); // let the journal gather a stripe's worth
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -1230,6 +1269,40 @@ public final class DataPath implements AutoCloseable {
                     break; // read-only now: the journal keeps what was acknowledged, reads go on
                 }
             }
+        }
+    }
+
+    /**
+     * One round of the destage thread's work: destage what is worth it, then maintenance (health,
+     * rebuild, scrub, compaction, a checkpoint when due). A simulation without background threads
+     * ({@link Seams#backgroundThreads()}) calls it itself.
+     *
+     * @return whether blocks were destaged
+     */
+    public boolean destageRound() throws IOException {
+        destageLock.lock();
+        try {
+            RuntimeException fault = destageFault;
+            if (fault != null) {
+                throw fault;
+            }
+            boolean partial = destagePartialStripe();
+            boolean worth = partial || checkpointRequested || destageWorthIt();
+            if (worth) {
+                destageAll(true, ROUND_BATCHES_MAX);
+                if (partial) {
+                    destageRoundsForced++;
+                    destageRest();
+                } else {
+                    destageRoundsWhole++;
+                }
+                lastDestageNs = clock.nanoTime();
+            }
+            maintain();
+            pool.succeeded();
+            return worth;
+        } finally {
+            destageLock.unlock();
         }
     }
 
@@ -1243,7 +1316,7 @@ public final class DataPath implements AutoCloseable {
         return pool;
     }
 
-    private long lastDestageNs = System.nanoTime();
+    private long lastDestageNs;
 
     /**
      * Whether to destage now: when the journal holds enough to fill the open stripe (so P and Q are
@@ -1269,7 +1342,7 @@ public final class DataPath implements AutoCloseable {
             lock.unlock();
         }
         return notDestaged > config.nvramBytes() / 4
-                || System.nanoTime() - lastDestageNs > TimeUnit.MILLISECONDS.toNanos(200);
+                || clock.nanoTime() - lastDestageNs > TimeUnit.MILLISECONDS.toNanos(200);
     }
 
     /**
@@ -1314,7 +1387,7 @@ public final class DataPath implements AutoCloseable {
         scrubStep();
         boolean journalFull = journal.reservedBytes() > config.nvramBytes() * 3 / 5 || peer.wantsCheckpoint();
         boolean due = (changedSinceCheckpoint() || peer.changedSinceCheckpoint())
-                && System.nanoTime() - lastCheckpointNs > TimeUnit.MILLISECONDS.toNanos(config.checkpointIntervalMs());
+                && clock.nanoTime() - lastCheckpointNs > TimeUnit.MILLISECONDS.toNanos(config.checkpointIntervalMs());
         // New blocks fill the free cells of the emptiest sealed stripe when free stripes run out; compaction
         // (moving live blocks to empty whole stripes) is only for when no stripe has cells worth a refill.
         if (store.freeStripes() < 3 && store.refillRoomCells() < 2 * SegmentStore.MIN_REFILL_CELLS) {
@@ -1679,7 +1752,7 @@ public final class DataPath implements AutoCloseable {
     private volatile long rebuildRateBytes = 256L << 20;
     private volatile long scrubRateBytes = 16L << 20;
     private long rebuildCredit;
-    private long rebuildLastNs = System.nanoTime();
+    private long rebuildLastNs;
     private long rebuildStartNs;
     private long rebuildTotalStripes;
     private long rebuildTotalBytes;
@@ -1691,7 +1764,7 @@ public final class DataPath implements AutoCloseable {
     private long rebuildCellsRebuilt;
     private long rebuildRaid6Reads;
     private long scrubCursor;
-    private long scrubLastNs = System.nanoTime();
+    private long scrubLastNs;
     private long scrubPasses;
     private long scrubRepairs;
     private long scrubParityRewrites;
@@ -1712,7 +1785,7 @@ public final class DataPath implements AutoCloseable {
      * per second. Only live data moves; the old stripes are freed by the next checkpoint.
      */
     private void rebuildStep() {
-        long now = System.nanoTime();
+        long now = clock.nanoTime();
         long rate = rebuildRateBytes;
         rebuildCredit =
                 Math.min(rebuildCredit + (now - rebuildLastNs) * rate / 1_000_000_000L, 64 * layout.stripeDataBytes());
@@ -1809,7 +1882,7 @@ public final class DataPath implements AutoCloseable {
     /** Scrub: one sealed stripe at a time, at most {@link #setScrubRate} bytes per second read. */
     private void scrubStep() {
         long rate = scrubRateBytes;
-        long now = System.nanoTime();
+        long now = clock.nanoTime();
         long stripeRaw = (long) layout.width() * StripeLayout.COLUMN_BYTES;
         if (rate == 0 || now - scrubLastNs < stripeRaw * 1_000_000_000L / rate) {
             return;
@@ -2195,7 +2268,7 @@ public final class DataPath implements AutoCloseable {
             checkpoints++;
             checkpointLastMs = (System.nanoTime() - t0) / 1_000_000;
             changesSinceCheckpoint = 0;
-            lastCheckpointNs = System.nanoTime();
+            lastCheckpointNs = clock.nanoTime();
             Log.info(
                     "checkpoint_written",
                     "generation=" + generation + " journal_sequence=" + seq + " unique_blocks="

@@ -258,6 +258,11 @@ public final class H2pBucket implements AutoCloseable {
                 && entries.generation(slot) == H2pHandle.generation(handle);
     }
 
+    /** Whether {@code slot} holds a live entry (any generation). */
+    boolean slotLive(long slot) {
+        return slot >= 0 && slot < entries.capacity() && entries.isLive(slot);
+    }
+
     /** @return the slot's generation (checkpoints) */
     int generationOf(long slot) {
         return entries.generation(slot);

@@ -109,6 +109,19 @@ public final class H2pTable implements AutoCloseable {
         return buckets[H2pHandle.bucket(handle)].isCurrent(handle);
     }
 
+    /**
+     * The handle with the generation its slot holds now, when the slot is live (else the handle as
+     * given): only for the simulation's planted bug {@link io.hashbrick.node.Plant#REUSED_HANDLE_SERVED}.
+     */
+    public long withSlotGeneration(long handle) {
+        if ((handle & ~H2pHandle.HANDLE_MASK) != 0) {
+            return handle;
+        }
+        int b = H2pHandle.bucket(handle);
+        long slot = H2pHandle.slot(handle);
+        return buckets[b].slotLive(slot) ? H2pHandle.of(b, slot, buckets[b].generationOf(slot)) : handle;
+    }
+
     public long addRef(long handle, int delta) {
         return of(handle).addRef(handle, delta);
     }

@@ -13,6 +13,8 @@ import io.hashbrick.node.JournalSettle;
 import io.hashbrick.node.LegacyOutbox;
 import io.hashbrick.node.Log;
 import io.hashbrick.node.NvramRegion;
+import io.hashbrick.node.Plant;
+import io.hashbrick.node.Seams;
 import io.hashbrick.node.api.Completion;
 import io.hashbrick.node.api.DataService;
 import io.hashbrick.node.api.DerefCall;
@@ -135,9 +137,18 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
     private long outboxBatches;
     private long outboxRefusals;
 
-    private MapStore(Path dir, long nvramBytes) {
+    private final Seams seams;
+    private final boolean plantSkipDirty;
+    /** The block mapped last (volume, block), for the planted bug {@link Plant#CHECKPOINT_SKIPS_DIRTY_ENTRY}. */
+    private int lastSetVolume = -1;
+
+    private long lastSetBlock = -1;
+
+    private MapStore(Path dir, long nvramBytes, Seams seams) {
         this.nvramFile = dir.resolve(NVRAM_FILE);
         this.nvramBytes = nvramBytes;
+        this.seams = seams;
+        this.plantSkipDirty = seams.planted(Plant.CHECKPOINT_SKIPS_DIRTY_ENTRY);
     }
 
     /**
@@ -145,7 +156,12 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
      * {@link #recover}. Until then D may hand it its checkpoint sections and C's records from D's journal.
      */
     public static MapStore create(Path dir, long nvramBytes) {
-        return new MapStore(dir, nvramBytes);
+        return new MapStore(dir, nvramBytes, Seams.REAL);
+    }
+
+    /** The same, with a simulation's seams (no drainer thread when it has none; its planted bugs). */
+    public static MapStore create(Path dir, long nvramBytes, Seams seams) {
+        return new MapStore(dir, nvramBytes, seams);
     }
 
     /**
@@ -252,6 +268,9 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
 
     /** Starts the drainer thread (after recovery). */
     public void start() {
+        if (!seams.backgroundThreads()) {
+            return; // a simulation drains the outbox itself
+        }
         running = true;
         drainer = new Thread(this::drainLoop, "map-outbox");
         drainer.setDaemon(true);
@@ -556,6 +575,10 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
             if (h == Handles.NONE && !replaying) {
                 writesZero++;
             }
+            if (plantSkipDirty && h != Handles.NONE) {
+                lastSetVolume = volume;
+                lastSetBlock = first + i;
+            }
             if (replaced != null) {
                 replaced[i] = old == A2hMap.UNMAPPED ? Handles.NONE : old;
             }
@@ -775,7 +798,12 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
         try {
             checkpointRequested = false; // before the capture: a request from now on brings the next one
             for (int id : volumes.ids()) {
-                A2hCheckpoint.write(volumes.get(id), out.section(SECTION_A2H, id));
+                A2hMap m = volumes.get(id);
+                long skipped = plantSkipDirty && id == lastSetVolume ? m.remove(lastSetBlock) : A2hMap.UNMAPPED;
+                A2hCheckpoint.write(m, out.section(SECTION_A2H, id));
+                if (skipped != A2hMap.UNMAPPED) { // planted bug: the entry changed last left out
+                    m.put(lastSetBlock, skipped);
+                }
                 out.endSection();
             }
             new MapState(lastSequence, outbox.start(), outbox.snapshot()).write(out.section(MapState.KIND, 0));

@@ -237,6 +237,9 @@ public final class DataPath implements AutoCloseable {
     private long replayMissing;
     private long checkpoints;
     private long checkpointLastMs;
+    /** The longest a checkpoint's capture held the lock (microseconds): what a host write may wait for it. */
+    private long checkpointLockedUsMax;
+
     private long compactedStripes;
     private long noSpaceRefusals;
     private long destagedBlocks;
@@ -2222,69 +2225,67 @@ public final class DataPath implements AutoCloseable {
         if (store.sync() != io.hashbrick.sim.IoStatus.OK) { // most of it outside the lock
             throw new IOException("SSD flush failed before checkpoint");
         }
-        long seq;
+        // The capture: every section into memory under the lock (no SSD I/O there; blocks journalled
+        // since the destage above go into the checkpoint as they are); the sections are written to the
+        // metadata area after it, while writes and reads go on (the destage lock keeps destage,
+        // compaction and refills out until the checkpoint is durable).
         long t0 = System.nanoTime();
+        CheckpointCapture cap;
         lock.lock();
         try {
             checkpointRequested = false; // before the capture: a request from now on brings the next one
-            while (pendingCount > 0 && destageBatch(Integer.MAX_VALUE, 2) > 0) {
-                // destage what fits, keeping stripes for compaction; the rest goes into the checkpoint
-            }
-            if (store.seal() != io.hashbrick.sim.IoStatus.OK || store.sync() != io.hashbrick.sim.IoStatus.OK) {
-                throw new IOException("SSD flush failed before checkpoint");
-            }
-            seq = lastSequence;
-            long generation = checkpointGeneration + 1;
-            MetadataArea.Writer w = meta.begin(generation, 3 + peer.sections() + (pendingCount > 0 ? 1 : 0));
-            h2p.writeCheckpoint(w.section(SECTION_H2P, 0));
-            w.endSection();
-            store.writeSection(w.section(SECTION_STRIPES, 0));
-            w.endSection();
-            DerefMark.write(derefHighWater, w.section(SECTION_DEREF_MARK, 0));
-            w.endSection();
-            peer.write(
-                    new CheckpointParticipant.Sections() { // C's sections, under C's lock
-                        @Override
-                        public java.nio.channels.WritableByteChannel section(int kind, int id) throws IOException {
-                            return w.section(kind, id);
-                        }
-
-                        @Override
-                        public void endSection() throws IOException {
-                            w.endSection();
-                        }
-                    });
-            if (pendingCount > 0) {
-                writePending(w.section(SECTION_PENDING, 0));
-                w.endSection();
-                Log.warn(
-                        "checkpoint_holds_journal_blocks",
-                        "blocks=" + pendingCount + " bytes=" + pendingBytes + " reason=pool_has_no_free_stripe");
-            }
-            w.commit(seq);
-            checkpointGeneration = generation;
-            checkpointSequence = seq;
-            long freed = store.checkpointed();
-            checkpoints++;
-            checkpointLastMs = (System.nanoTime() - t0) / 1_000_000;
-            changesSinceCheckpoint = 0;
-            lastCheckpointNs = clock.nanoTime();
-            Log.info(
-                    "checkpoint_written",
-                    "generation=" + generation + " journal_sequence=" + seq + " unique_blocks="
-                            + h2p.uniqueBlocks() + " sections=" + w.sectionCount() + " stripes_freed=" + freed
-                            + " ms=" + checkpointLastMs);
+            cap = captureLocked();
         } finally {
             lock.unlock();
         }
+        long lockedUs = (System.nanoTime() - t0) / 1_000;
+        MetadataArea.Writer w = meta.begin(cap.generation, cap.sectionCount());
+        cap.writeTo(w);
+        w.commit(cap.sequence);
+        long freed;
+        lock.lock();
+        try {
+            checkpointGeneration = cap.generation;
+            checkpointSequence = cap.sequence;
+            freed = store.checkpointed();
+            checkpoints++;
+            checkpointLastMs = (System.nanoTime() - t0) / 1_000_000;
+            checkpointLockedUsMax = Math.max(checkpointLockedUsMax, lockedUs);
+            changesSinceCheckpoint -= cap.changes;
+            lastCheckpointNs = clock.nanoTime();
+        } finally {
+            lock.unlock();
+        }
+        Log.info(
+                "checkpoint_written",
+                "generation=" + cap.generation + " journal_sequence=" + cap.sequence + " unique_blocks="
+                        + cap.uniqueBlocks + " sections=" + w.sectionCount() + " bytes=" + cap.bytes()
+                        + " journal_blocks=" + cap.pendingBlocks + " stripes_freed=" + freed + " ms="
+                        + checkpointLastMs + " locked_us=" + lockedUs);
         peer.committed(); // C's journal is released up to what its sections hold
         lock.lock();
         try {
-            journal.release(seq);
+            journal.release(cap.sequence);
             journal.writeInline(); // frees the space now
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Under the lock: D's sections, then C's (under C's lock), into memory. */
+    private CheckpointCapture captureLocked() throws IOException {
+        CheckpointCapture cap = new CheckpointCapture(checkpointGeneration + 1, lastSequence, changesSinceCheckpoint);
+        cap.uniqueBlocks = h2p.uniqueBlocks();
+        h2p.writeCheckpoint(cap.section(SECTION_H2P, 0));
+        store.writeSection(cap.section(SECTION_STRIPES, 0));
+        store.captureForCheckpoint();
+        DerefMark.write(derefHighWater, cap.section(SECTION_DEREF_MARK, 0));
+        peer.write(cap);
+        if (pendingCount > 0) {
+            cap.pendingBlocks = pendingCount;
+            writePending(cap.section(SECTION_PENDING, 0));
+        }
+        return cap;
     }
 
     private static final int PENDING_MAGIC = 0x44504248; // "HBPD"
@@ -2560,6 +2561,7 @@ public final class DataPath implements AutoCloseable {
             s.put("checkpoints", checkpoints);
             s.put("checkpoint_generation", checkpointGeneration);
             s.put("checkpoint_last_ms", checkpointLastMs);
+            s.put("checkpoint_locked_us_max", checkpointLockedUsMax);
             s.put("dae_health", dae.healthSummary());
             s.put("ssd_injected_latency_ms", dae.injectedLatencySummary());
             s.put("ssds_slow", store.slowSlots());

@@ -1366,9 +1366,12 @@ public final class SegmentStore {
         freedList[freedCount++] = i;
     }
 
-    /** Checkpoint durable: the cells freed before it are free for refills. */
-    private void releaseHeld() {
-        for (int k = 0; k < freedCount; k++) {
+    /**
+     * Checkpoint durable: the cells freed before its capture ({@code upTo} of the freed list) are free
+     * for refills; those freed while it was written stay held for the next one.
+     */
+    private void releaseHeld(int upTo) {
+        for (int k = 0; k < upTo; k++) {
             int i = freedList[k];
             if (isHeld(i)) {
                 held[i >>> 6] &= ~(1L << i);
@@ -1377,11 +1380,33 @@ public final class SegmentStore {
                 }
             }
         }
-        freedCount = 0;
-        if (freedList.length > 1 << 16) {
+        System.arraycopy(freedList, upTo, freedList, 0, freedCount - upTo);
+        freedCount -= upTo;
+        if (freedCount == 0 && freedList.length > 1 << 16) {
             freedList = new int[1024];
         }
         refillAllowed = true;
+    }
+
+    /** What the checkpoint being written captured: freed cells before it, stripes free once it is durable. */
+    private int heldAtCapture = -1;
+
+    private long[] freeableAtCapture = new long[0];
+
+    /**
+     * The checkpoint's capture (its sections are taken now, written later without the data path's
+     * lock): notes the cells freed so far and the stripes nothing references, which {@link
+     * #checkpointed} frees once the checkpoint is durable. What is freed while it is written waits for
+     * the next checkpoint (this one's H2P may still point there).
+     */
+    public synchronized void captureForCheckpoint() {
+        heldAtCapture = freedCount;
+        freeableAtCapture = new long[(state.length + 63) >>> 6];
+        for (int s = 0; s < state.length; s++) {
+            if (!busy[s] && (state[s] == RECLAIMABLE || (state[s] == SEALED && live[s] == 0))) {
+                freeableAtCapture[s >>> 6] |= 1L << s;
+            }
+        }
     }
 
     /**
@@ -1390,11 +1415,15 @@ public final class SegmentStore {
      * destage round in flight.
      */
     public synchronized long checkpointed() {
-        releaseHeld();
+        if (heldAtCapture < 0) {
+            throw new IllegalStateException("checkpointed() without captureForCheckpoint()");
+        }
+        releaseHeld(heldAtCapture);
+        heldAtCapture = -1;
         long n = 0;
         for (int s = 0; s < state.length; s++) {
-            if (busy[s]) {
-                continue; // a write-back or re-encode is writing it: freed by the next checkpoint
+            if (busy[s] || (freeableAtCapture[s >>> 6] & (1L << s)) == 0) {
+                continue; // being written, or referenced by the checkpoint: freed by the next one
             }
             if (state[s] == RECLAIMABLE || (state[s] == SEALED && live[s] == 0)) {
                 state[s] = FREE;

@@ -91,6 +91,7 @@ class SegmentStoreRefillTest {
                     }
                 }
                 live = keep;
+                st.captureForCheckpoint(); // a checkpoint: captured, then durable
                 st.checkpointed();
             }
             long[] rf = st.refillCounters();

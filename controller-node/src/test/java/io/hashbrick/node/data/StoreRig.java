@@ -134,6 +134,7 @@ final class StoreRig implements AutoCloseable {
             all.addAll(recs);
         }
         assertEquals(IoStatus.OK, st.seal(), why());
+        st.captureForCheckpoint();
         st.checkpointed();
         return all;
     }
@@ -143,6 +144,7 @@ final class StoreRig implements AutoCloseable {
         for (Rec e : recs) {
             st.released(e.location, RAW_BYTES);
         }
+        st.captureForCheckpoint();
         st.checkpointed();
     }
 

@@ -31,7 +31,8 @@ import java.util.UUID;
  *
  * <p><b>Threads.</b> Reads, writes and flushes may run concurrently (positional {@link FileChannel}
  * I/O); overlapping writes to one cell from two threads are the caller's race, as on a real drive.
- * Health transitions and fault application serialise on this object.
+ * Health transitions and fault application serialise on this object, and so do writes when the
+ * volatile write-cache model is on (its record must list them in the order they reached the file).
  *
  * <p><b>Shared drives.</b> The health word lives in {@link SlotState}, which a {@link Dae} maps from a
  * shared file: a pull by one controller is seen by the other's next command. A controller whose own
@@ -301,7 +302,8 @@ public final class Ssd implements AutoCloseable {
      * of 1 to n-1 of its n 512-byte sectors persists, {@link #SECTOR_BYTES}), a third each, decided
      * newest first. Overlapping writes come out right per sector: a sector holds the newest write that
      * persisted it, else what it held before the oldest unflushed write. The record is then empty. Call
-     * it with I/O quiesced (the node has crashed). Nothing else changes: health, counters, faults and
+     * it with I/O quiesced (the node has crashed). Nothing else changes: health, counters, faults (a
+     * latent error a dropped write had cleared stays cleared) and
      * any {@link BatteryBackedMemory} (the battery kept it; see {@link BatteryBackedMemory#simulatePowerLoss}).
      *
      * <ul>

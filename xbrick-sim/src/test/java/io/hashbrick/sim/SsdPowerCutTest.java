@@ -117,6 +117,30 @@ class SsdPowerCutTest {
                 "kept/dropped/torn " + seen[0] + "/" + seen[1] + "/" + seen[2]);
     }
 
+    /**
+     * A torn write that reported OK ({@link FaultInjector#tornWrite}, silent) is recorded like any OK
+     * write, with all the bytes it was given to overwrite: whatever the cut decides, the cell range
+     * holds a prefix of the write's sectors and the old bytes after it.
+     */
+    @Test
+    void aSilentTornWriteIsRecordedLikeAnyOtherOkWrite() throws IOException {
+        FaultInjector injector = new FaultInjector(5, clock, events::add);
+        try (Ssd ssd = drive("torn.img", cached())) {
+            for (long seed = 0; seed < 20; seed++) {
+                byte[] before = randomBytes(new SplittableRandom(seed), 8192);
+                byte[] after = randomBytes(new SplittableRandom(~seed), 8192);
+                assertEquals(IoStatus.OK, ssd.write(0, buffer(before)));
+                assertEquals(IoStatus.OK, ssd.flush());
+                injector.tornWrite(ssd, false);
+                assertEquals(IoStatus.OK, ssd.write(0, buffer(after)), "seed=" + seed);
+                assertEquals(1, ssd.unflushedWrites(), "seed=" + seed);
+                PowerCutSummary cut = ssd.powerCut(seed);
+                int kept = persistedPrefixSectors(readBytes(ssd, 0, 8192), after, before, seed);
+                assertTrue(kept * Ssd.SECTOR_BYTES <= cut.bytesKept(), "seed=" + seed + " kept=" + kept + " " + cut);
+            }
+        }
+    }
+
     /** Sectors {@code [0, n)} hold {@code after} and the rest {@code before}; fails if the bytes are anything else. */
     private static int persistedPrefixSectors(byte[] now, byte[] after, byte[] before, long seed) {
         int sectors = now.length / Ssd.SECTOR_BYTES;

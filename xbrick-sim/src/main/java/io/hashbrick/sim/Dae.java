@@ -238,6 +238,31 @@ public final class Dae implements AutoCloseable {
         }
     }
 
+    /**
+     * Power fails for the whole shelf: {@link Ssd#powerCut} on every drive, in slot order, each with its
+     * own seed, {@link #powerCutSeed}{@code (seed, slot)}, so one drive's decisions do not shift when
+     * another has more or fewer unflushed writes. Failed and pulled drives are cut too (see
+     * {@link Ssd#powerCut}). Returns the sum over the drives; with the model off, {@link
+     * PowerCutSummary#NONE}.
+     *
+     * <p>Per process, like the record behind it: each controller's {@code Dae} holds the writes that
+     * controller issued, so a brick-wide cut calls this on both. Writes of the two controllers to the
+     * same cell since the last flush are not ordered against each other by the model.
+     */
+    public PowerCutSummary powerCut(long seed) throws IOException {
+        PowerCutSummary total = PowerCutSummary.NONE;
+        for (int i = 0; i < drives.length; i++) {
+            total = total.plus(drives[i].powerCut(powerCutSeed(seed, i)));
+        }
+        EventSink.emit(options.events(), options.clock(), "dae_power_cut", "seed=" + seed + " " + total);
+        return total;
+    }
+
+    /** The seed of one drive's cut: the shelf's cut seed and the slot, mixed as {@link #driveUuid} does. */
+    static long powerCutSeed(long seed, int slot) {
+        return new SplittableRandom(seed ^ (0xBF58_476D_1CE4_E5B9L * (slot + 1L))).nextLong();
+    }
+
     public int count(Health health) {
         int n = 0;
         for (SlotState s : states) {

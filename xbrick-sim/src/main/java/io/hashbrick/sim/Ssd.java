@@ -23,11 +23,16 @@ import java.util.UUID;
  * Nothing is allocated per command.
  *
  * <p><b>Durability</b> (see {@link IoMode}): a write that returned OK survives a process crash; it
- * survives a power loss once {@link #flush()} has returned OK.
+ * survives a power loss once {@link #flush()} has returned OK. The file itself cannot forget, so a
+ * power loss is modelled only when asked for ({@link SsdOptions#volatileCacheBytesMax}, off by
+ * default): with the volatile write-cache model on, only what a flush covered survives a power cut
+ * ({@link #powerCut}); the writes since then persist, vanish or tear, as the cut's seed decides. With
+ * it off, a power cut loses nothing, as on a drive with power-loss protection.
  *
  * <p><b>Threads.</b> Reads, writes and flushes may run concurrently (positional {@link FileChannel}
  * I/O); overlapping writes to one cell from two threads are the caller's race, as on a real drive.
- * Health transitions and fault application serialise on this object.
+ * Health transitions and fault application serialise on this object, and so do writes when the
+ * volatile write-cache model is on (its record must list them in the order they reached the file).
  *
  * <p><b>Shared drives.</b> The health word lives in {@link SlotState}, which a {@link Dae} maps from a
  * shared file: a pull by one controller is seen by the other's next command. A controller whose own
@@ -52,6 +57,8 @@ public final class Ssd implements AutoCloseable {
     private final SsdFaults faults = new SsdFaults();
     /** One aligned cell for the label, torn-write read-modify-write and bit flips. Guarded by this. */
     private final ByteBuffer scratch = allocateAligned(CELL_BYTES);
+    /** The volatile write-cache model's record, null when it is off. Guarded by this. */
+    private final VolatileWriteCache cache;
 
     private volatile FileChannel channel; // null while this process holds the drive pulled
     private volatile IoMode mode;
@@ -63,6 +70,7 @@ public final class Ssd implements AutoCloseable {
         this.file = file;
         this.options = options;
         this.state = state;
+        this.cache = options.volatileCacheOn() ? new VolatileWriteCache(options.volatileCacheBytesMax()) : null;
     }
 
     /** Creates a new drive file (it must not exist) and opens it standalone, outside any DAE. */
@@ -149,13 +157,20 @@ public final class Ssd implements AutoCloseable {
     /** Writes {@code src.remaining()} bytes at data offset {@code offset}; see the class's durability note. */
     public IoStatus write(long offset, ByteBuffer src) {
         checkIo("write", offset, src);
-        int length = src.remaining();
         IoStatus admitted = admit();
         if (admitted != IoStatus.OK) {
             return admitted;
         }
         long startNs = options.clock().nanoTime();
         slowDown();
+        if (cache != null) {
+            return cachedWrite(offset, src, startNs);
+        }
+        return admittedWrite(offset, src, startNs);
+    }
+
+    private IoStatus admittedWrite(long offset, ByteBuffer src, long startNs) {
+        int length = src.remaining();
         if (faults.tornArmed()) {
             long draw = faults.takeTorn();
             if (draw >= 0) {
@@ -177,6 +192,32 @@ public final class Ssd implements AutoCloseable {
     }
 
     /**
+     * With the volatile write-cache model on: saves the bytes the write overwrites, writes, and records
+     * the write if it returned OK. Under this object's monitor, so the record's order is the order the
+     * writes reached the file, which the cut's undo depends on (simulation only: writes serialise).
+     */
+    private synchronized IoStatus cachedWrite(long offset, ByteBuffer src, long startNs) {
+        int length = src.remaining();
+        int evicted;
+        try {
+            evicted = cache.saveBefore(channel(), offset, length);
+        } catch (IOException e) {
+            return failedIo("write", offset, length, e);
+        }
+        if (evicted > 0 && cache.evictedWrites() == evicted) { // the first overflow since the last flush or cut
+            event(
+                    "ssd_volatile_cache_overflow",
+                    "volatile_cache_bytes_max=" + cache.bytesMax() + " evicted_writes=" + evicted
+                            + " outcome=oldest_treated_as_flushed");
+        }
+        IoStatus status = admittedWrite(offset, src, startNs);
+        if (status == IoStatus.OK) {
+            cache.commit(offset, length);
+        }
+        return status;
+    }
+
+    /**
      * {@code fdatasync}: everything written before survives a power loss once this returns OK. A slow
      * drive is slow here too (the injected latency is per command), but the flush's time is not counted
      * in {@link SsdCounters#serviceNs}: it depends on what the host's page cache holds, not the drive.
@@ -187,10 +228,14 @@ public final class Ssd implements AutoCloseable {
             return admitted;
         }
         slowDown();
+        long covered = cache == null ? 0 : cacheIssued();
         try {
             channel().force(false);
         } catch (IOException e) {
             return failedIo("flush", 0, 0, e);
+        }
+        if (cache != null) {
+            cacheRetire(covered);
         }
         counters.flushes.increment();
         return IoStatus.OK;
@@ -246,6 +291,80 @@ public final class Ssd implements AutoCloseable {
         counters.writes.increment();
         counters.bytesWritten.add(length);
         return IoStatus.OK;
+    }
+
+    // ---------------------------------------------------------------- power cut
+
+    /**
+     * Power fails, as the simulation decides (the volatile write-cache model, {@link
+     * SsdOptions#volatileCacheBytesMax}): each write that returned OK since the last successful flush
+     * is, from {@code seed}, KEEP (it persists), DROP (its previous contents are back) or TEAR (a prefix
+     * of 1 to n-1 of its n 512-byte sectors persists, {@link #SECTOR_BYTES}), a third each, decided
+     * newest first. Overlapping writes come out right per sector: a sector holds the newest write that
+     * persisted it, else what it held before the oldest unflushed write. The record is then empty. Call
+     * it with I/O quiesced (the node has crashed). Nothing else changes: health, counters, faults (a
+     * latent error a dropped write had cleared stays cleared) and
+     * any {@link BatteryBackedMemory} (the battery kept it; see {@link BatteryBackedMemory#simulatePowerLoss}).
+     *
+     * <ul>
+     *   <li>Model off: returns {@link PowerCutSummary#NONE}; the drive keeps every write (power-loss
+     *       protection).
+     *   <li>A failed drive: the cut applies to its file as to a healthy one (its media still holds
+     *       what it held); it stays failed.
+     *   <li>A pulled drive lost its power when it left the slot; the model settles that loss here, on
+     *       the file, through a short-lived channel if this process closed its own. A pulled drive
+     *       reinserted before any cut keeps its unflushed writes, as a drive that destaged in time would.
+     *   <li>A drive replaced since the writes (here, or by the other controller): the record belongs to
+     *       the old drive, which is gone; it is discarded and the new drive is not touched.
+     * </ul>
+     *
+     * Same writes, flushes and seed: same file bytes and same summary. On an {@link IOException} the
+     * record stays and a repeat with the same seed ends the same (see {@link VolatileWriteCache#cut}).
+     *
+     * @throws IllegalStateException if this drive is closed
+     */
+    public synchronized PowerCutSummary powerCut(long seed) throws IOException {
+        if (closed) {
+            throw new IllegalStateException("ssd is closed slot=" + slot() + " file=" + file + " seed=" + seed);
+        }
+        if (cache == null) {
+            return PowerCutSummary.NONE;
+        }
+        if (state.generation() != generationSeen) {
+            event("ssd_power_cut", "seed=" + seed + " discarded_writes=" + cache.pendingWrites() + " reason=replaced");
+            cache.discard();
+            return new PowerCutSummary(1, 0, 0, 0, 0, 0, 0);
+        }
+        PowerCutSummary summary;
+        FileChannel ch = channel;
+        if (ch != null) {
+            summary = cache.cut(ch, seed);
+        } else {
+            try (FileChannel pulled = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+                summary = cache.cut(pulled, seed);
+                pulled.force(false); // written back before an O_DIRECT reopen reads around the page cache
+            }
+        }
+        event("ssd_power_cut", "seed=" + seed + " health=" + state.health() + " " + summary);
+        return summary;
+    }
+
+    /** Writes that returned OK, not yet covered by a flush, that a power cut would decide (0: model off). */
+    public synchronized int unflushedWrites() {
+        return cache == null ? 0 : cache.pendingWrites();
+    }
+
+    /** Their bytes: at most {@link SsdOptions#volatileCacheBytesMax}. */
+    public synchronized long unflushedBytes() {
+        return cache == null ? 0 : cache.pendingBytes();
+    }
+
+    private synchronized long cacheIssued() {
+        return cache.issued();
+    }
+
+    private synchronized void cacheRetire(long covered) {
+        cache.retire(covered);
     }
 
     /** Flips one bit of a cell on the medium, silently: no counter moves, reads still return OK. */
@@ -320,6 +439,7 @@ public final class Ssd implements AutoCloseable {
         writeFully(ch, HEADER_BYTES + old.capacityBytes() - CELL_BYTES, scratch.clear()); // full size again, sparse
         ch.force(true);
         header = fresh;
+        discardCacheLocked();
         faults.clear();
         counters.reset();
         int generation = state.generation() + 1;
@@ -417,6 +537,7 @@ public final class Ssd implements AutoCloseable {
             int generation = state.generation();
             if (generation != generationSeen) {
                 loadHeaderLocked(); // the other controller replaced the drive
+                discardCacheLocked();
                 faults.clear();
                 counters.reset();
                 generationSeen = generation;
@@ -426,6 +547,13 @@ public final class Ssd implements AutoCloseable {
             return failedIo("reopen", 0, 0, e);
         }
         return IoStatus.OK;
+    }
+
+    /** A new drive has no unflushed writes of the old one. */
+    private void discardCacheLocked() {
+        if (cache != null) {
+            cache.discard();
+        }
     }
 
     private FileChannel channel() throws ClosedChannelException {

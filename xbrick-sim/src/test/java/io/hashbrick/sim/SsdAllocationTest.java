@@ -45,6 +45,27 @@ class SsdAllocationTest {
         }
     }
 
+    /** The volatile write-cache model saves previous contents into its ring, allocated at open. */
+    @Test
+    void withTheVolatileCacheModelOnWritesAllocateNothingEither() throws IOException {
+        com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        assumeTrue(threads.isThreadAllocatedMemorySupported());
+        try (Ssd ssd = Ssd.create(
+                dir.resolve("cached.img"),
+                0,
+                256 * 1024,
+                new UUID(1, 2),
+                SsdOptions.simulated(new ManualClock(0), EventSink.NONE).withVolatileCache(Ssd.IO_BYTES_MAX))) {
+            ByteBuffer buf = Ssd.allocateAligned(8192);
+            run(ssd, buf);
+            long tid = Thread.currentThread().threadId();
+            long before = threads.getThreadAllocatedBytes(tid);
+            run(ssd, buf);
+            long after = threads.getThreadAllocatedBytes(tid);
+            assertEquals(0, (after - before) / (ROUNDS * 3L), "bytes per I/O total=" + (after - before));
+        }
+    }
+
     private static void run(Ssd ssd, ByteBuffer buf) {
         for (int i = 0; i < ROUNDS; i++) {
             long offset = (long) (i % 30) * Ssd.CELL_BYTES;

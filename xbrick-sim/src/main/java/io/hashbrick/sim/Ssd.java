@@ -505,6 +505,9 @@ public final class Ssd implements AutoCloseable {
     public synchronized void close() {
         closed = true;
         closeChannelLocked();
+        if (cache != null) {
+            cache.free();
+        }
     }
 
     // ---------------------------------------------------------------- internals

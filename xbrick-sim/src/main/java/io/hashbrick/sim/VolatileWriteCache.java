@@ -1,6 +1,7 @@
 package io.hashbrick.sim;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.util.HashMap;
@@ -31,6 +32,11 @@ final class VolatileWriteCache {
     private final int bytesMax;
     private final int entriesMax;
     private final ByteBuffer ring;
+    /** The ring's memory, freed when the drive closes (not left to the collector: a simulation opens
+     *  thousands of drives, and direct buffers are freed only after a GC noticed them). */
+    private final Arena arena = Arena.ofShared();
+
+    private boolean freed;
     /** One cell for the read-modify-write of a partly restored cell. */
     private final ByteBuffer cell = Ssd.allocateAligned(Ssd.CELL_BYTES);
 
@@ -48,10 +54,18 @@ final class VolatileWriteCache {
     VolatileWriteCache(long bytesMax) {
         this.bytesMax = Math.toIntExact(bytesMax); // validated by SsdOptions: a multiple of 4096, at most 1 GiB
         this.entriesMax = this.bytesMax / Ssd.CELL_BYTES;
-        this.ring = Ssd.allocateAligned(this.bytesMax);
+        this.ring = arena.allocate(this.bytesMax, Ssd.CELL_BYTES).asByteBuffer();
         this.offsets = new long[entriesMax];
         this.lengths = new int[entriesMax];
         this.ringStarts = new int[entriesMax];
+    }
+
+    /** Frees the ring (the drive closed); the record is not used afterwards. Idempotent. */
+    void free() {
+        if (!freed) {
+            freed = true;
+            arena.close();
+        }
     }
 
     /**

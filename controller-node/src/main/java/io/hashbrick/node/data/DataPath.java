@@ -28,7 +28,6 @@ import io.hashbrick.sim.BatteryBackedMemory;
 import io.hashbrick.sim.Dae;
 import io.hashbrick.sim.Sleeper;
 import io.hashbrick.sim.Ssd;
-import io.hashbrick.sim.SsdOptions;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -305,7 +304,12 @@ public final class DataPath implements AutoCloseable {
             throws IOException {
         Files.createDirectories(dir);
         long t0 = System.nanoTime();
-        Dae dae = Dae.open(dir.resolve("dae"), config.ssds(), config.ssdBytes(), 0x4842L, SsdOptions.defaults());
+        Dae dae = Dae.open(
+                dir.resolve("dae"),
+                config.ssds(),
+                config.ssdBytes(),
+                0x4842L,
+                config.seams().ssdOptions());
         StripeLayout layout = StripeLayout.forDae(config.ssds(), config.ssdBytes(), config.nvramBytes());
         MetadataArea meta = new MetadataArea(dae, layout);
         MetadataArea.Checkpoint cp = meta.latest();

@@ -12,6 +12,8 @@ import io.hashbrick.node.block.IoStatus;
 import io.hashbrick.node.data.DataPath;
 import io.hashbrick.node.volume.VolumeRef;
 import io.hashbrick.sim.Health;
+import io.hashbrick.sim.PowerCutSummary;
+import io.hashbrick.sim.SsdOptions;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -55,7 +57,15 @@ public final class NodeSimulation {
     private static final int FAILED_SSDS_MAX = 2;
 
     /** How a run went: its seed, its digest, and the first violation (null: none). */
-    public record Result(long seed, String digest, int steps, int crashes, int checks, String violation) {
+    public record Result(
+            long seed,
+            String digest,
+            int steps,
+            int crashes,
+            int powerCuts,
+            long ssdWritesLost,
+            int checks,
+            String violation) {
         public boolean ok() {
             return violation == null;
         }
@@ -87,6 +97,10 @@ public final class NodeSimulation {
     private final BlockDevice[] devices = new BlockDevice[VOLUMES + 1];
     private int step;
     private int crashes;
+    private int powerCuts;
+    /** SSD writes a power cut dropped or tore (acknowledged by the drive, never flushed). */
+    private long ssdWritesLost;
+
     private int checks;
     private int failedSsds;
 
@@ -117,7 +131,13 @@ public final class NodeSimulation {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-        Seams seams = new Seams(clock, seed == 0 ? 1 : seed, false, plants);
+        // The SSDs model a volatile write cache: a power cut loses (or tears) what no flush covered.
+        Seams seams = new Seams(
+                clock,
+                seed == 0 ? 1 : seed,
+                false,
+                plants,
+                SsdOptions.defaults().withVolatileCache(16L << 20));
         // 6 SSDs of 32 MiB (the metadata area takes 16), 4 MiB NVRAM, a checkpoint every 2 s of simulated
         // time, a 1 MiB read cache, the full audit (fingerprints) at every start.
         this.config = new DataPath.Config(6, 32L << 20, 4L << 20, 2_000, 1L << 20, true).withSeams(seams);
@@ -164,7 +184,15 @@ public final class NodeSimulation {
             }
         }
         trace("end " + (violation == null ? "ok" : "violation"));
-        return new Result(seed, HexFormat.of().formatHex(digest.digest()), step, crashes, checks, violation);
+        return new Result(
+                seed,
+                HexFormat.of().formatHex(digest.digest()),
+                step,
+                crashes,
+                powerCuts,
+                ssdWritesLost,
+                checks,
+                violation);
     }
 
     private void oneStep() throws IOException {
@@ -340,10 +368,21 @@ public final class NodeSimulation {
 
     // ------------------------------------------------------------------ faults and recovery
 
+    /**
+     * The process dies; half the time the power goes with it: the SSDs lose, keep or tear what no flush
+     * covered (seeded), the battery-backed memory keeps everything.
+     */
     private void crashAndRecover() throws IOException {
-        trace("crash");
         crashes++;
         splitReads.clear(); // the process died: so did its reads in flight
+        if (rnd.nextBoolean()) {
+            PowerCutSummary cut = controller.data().dae().powerCut(rnd.nextLong());
+            powerCuts++;
+            ssdWritesLost += cut.writesDropped() + cut.writesTorn();
+            trace("power_cut " + cut);
+        } else {
+            trace("crash");
+        }
         controller.crashForTest();
         controller = null;
         open();

@@ -36,7 +36,15 @@ public final class Simulate {
         if (!verbose) { // the node's and the drives' event lines: thousands of starts; --verbose shows them
             System.setErr(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
         }
-        System.exit(run(args));
+        int status;
+        try {
+            status = run(args);
+        } catch (IOException | RuntimeException | Error e) { // standard error is silenced: say it here
+            System.out.println("simulation_error error=" + Log.q(e));
+            e.printStackTrace(System.out);
+            status = 1;
+        }
+        System.exit(status);
     }
 
     static int run(String[] args) throws IOException {
@@ -90,6 +98,8 @@ public final class Simulate {
         long failed = 0;
         long totalSteps = 0;
         long crashes = 0;
+        long powerCuts = 0;
+        long ssdWritesLost = 0;
         long checks = 0;
         try {
             for (long i = 0; i < seeds; i++) {
@@ -97,13 +107,15 @@ public final class Simulate {
                 NodeSimulation.Result r = NodeSimulation.run(seed, plants, steps, work, keep);
                 totalSteps += r.steps();
                 crashes += r.crashes();
+                powerCuts += r.powerCuts();
+                ssdWritesLost += r.ssdWritesLost();
                 checks += r.checks();
                 if (r.ok()) {
                     passed++;
                     if (verbose || one != null) {
                         System.out.println("simulation_passed seed=" + Long.toUnsignedString(seed) + " digest="
-                                + r.digest() + " steps=" + r.steps() + " crashes=" + r.crashes() + " checks="
-                                + r.checks());
+                                + r.digest() + " steps=" + r.steps() + " crashes=" + r.crashes() + " power_cuts="
+                                + r.powerCuts() + " ssd_writes_lost=" + r.ssdWritesLost() + " checks=" + r.checks());
                     }
                     continue;
                 }
@@ -124,7 +136,8 @@ public final class Simulate {
             }
         }
         System.out.println("simulation_summary seeds=" + (passed + failed) + " passed=" + passed + " failed=" + failed
-                + " steps=" + totalSteps + " crashes=" + crashes + " checks=" + checks
+                + " steps=" + totalSteps + " crashes=" + crashes + " power_cuts=" + powerCuts + " ssd_writes_lost="
+                + ssdWritesLost + " checks=" + checks
                 + (plant == null ? "" : " plant=" + plant.cliName()) + " ms=" + (System.nanoTime() - t0) / 1_000_000);
         if (plant != null) {
             if (failed == 0) {

@@ -127,4 +127,16 @@ class RoleRulesTest {
                         "io.hashbrick.node.mgmt..")
                 .check(classes);
     }
+
+    /** The simulation drives the node; nothing of the product depends on it (it only plants through Seams). */
+    @Test
+    void nothingOfTheProductDependsOnTheSimulation() {
+        noClasses()
+                .that()
+                .resideOutsideOfPackage("io.hashbrick.node.simulation..")
+                .should()
+                .dependOnClassesThat()
+                .resideInAPackage("io.hashbrick.node.simulation..")
+                .check(classes);
+    }
 }

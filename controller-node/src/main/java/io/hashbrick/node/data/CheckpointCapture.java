@@ -42,10 +42,14 @@ final class CheckpointCapture implements CheckpointParticipant.Sections {
         }
     }
 
-    CheckpointCapture(long generation, long sequence, long changes) {
+    /** Full-size chunks of earlier captures, reused (a capture under the lock allocates only what it grows by). */
+    private final java.util.ArrayDeque<byte[]> spare;
+
+    CheckpointCapture(long generation, long sequence, long changes, java.util.ArrayDeque<byte[]> spare) {
         this.generation = generation;
         this.sequence = sequence;
         this.changes = changes;
+        this.spare = spare;
     }
 
     /** Opens a section (closing the one before, if still open): what the channel takes belongs to it. */
@@ -65,7 +69,7 @@ final class CheckpointCapture implements CheckpointParticipant.Sections {
                     if (s.chunks.isEmpty() || s.lastUsed == s.chunks.get(s.chunks.size() - 1).length) {
                         // grows with the section: small sections stay small, large ones take 1 MiB chunks
                         int size = (int) Math.min(CHUNK_BYTES, Math.max(16 << 10, s.bytes));
-                        s.chunks.add(new byte[size]);
+                        s.chunks.add(size == CHUNK_BYTES && !spare.isEmpty() ? spare.pop() : new byte[size]);
                         s.lastUsed = 0;
                     }
                     byte[] last = s.chunks.get(s.chunks.size() - 1);
@@ -117,6 +121,18 @@ final class CheckpointCapture implements CheckpointParticipant.Sections {
                 }
             }
             w.endSection();
+        }
+    }
+
+    /** After {@link #writeTo}: the full-size chunks go back for the next capture. */
+    void recycle() {
+        for (Section s : sections) {
+            for (byte[] chunk : s.chunks) {
+                if (chunk.length == CHUNK_BYTES) {
+                    spare.push(chunk);
+                }
+            }
+            s.chunks.clear();
         }
     }
 }

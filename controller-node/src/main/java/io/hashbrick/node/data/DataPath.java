@@ -236,6 +236,8 @@ public final class DataPath implements AutoCloseable {
     private long replayMissing;
     private long checkpoints;
     private long checkpointLastMs;
+    /** The checkpoint capture's 1 MiB chunks, kept between checkpoints (used under the destage lock only). */
+    private final java.util.ArrayDeque<byte[]> captureChunks = new java.util.ArrayDeque<>();
     /** The longest a checkpoint's capture held the lock (microseconds): what a host write may wait for it. */
     private long checkpointLockedUsMax;
 
@@ -2245,6 +2247,7 @@ public final class DataPath implements AutoCloseable {
         long lockedUs = (System.nanoTime() - t0) / 1_000;
         MetadataArea.Writer w = meta.begin(cap.generation, cap.sectionCount());
         cap.writeTo(w);
+        cap.recycle();
         w.commit(cap.sequence);
         long freed;
         lock.lock();
@@ -2278,7 +2281,8 @@ public final class DataPath implements AutoCloseable {
 
     /** Under the lock: D's sections, then C's (under C's lock), into memory. */
     private CheckpointCapture captureLocked() throws IOException {
-        CheckpointCapture cap = new CheckpointCapture(checkpointGeneration + 1, lastSequence, changesSinceCheckpoint);
+        CheckpointCapture cap =
+                new CheckpointCapture(checkpointGeneration + 1, lastSequence, changesSinceCheckpoint, captureChunks);
         cap.uniqueBlocks = h2p.uniqueBlocks();
         h2p.writeCheckpoint(cap.section(SECTION_H2P, 0));
         store.writeSection(cap.section(SECTION_STRIPES, 0));

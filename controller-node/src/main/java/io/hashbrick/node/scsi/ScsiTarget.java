@@ -15,6 +15,13 @@ public interface ScsiTarget {
      */
     int dataOutLength(ScsiTask task);
 
+    /**
+     * The most Data-In bytes {@link #execute} may produce for the command in {@code task.cdb} (the
+     * CDB's transfer length for a read, whatever the EDTL), so the transport can size the task's
+     * buffer. Never more than {@link #maxTransferBytes()} + 64 KiB.
+     */
+    int dataInLength(ScsiTask task);
+
     /** Runs the command; on return {@code task.status}, the sense data and {@code task.dataIn} are set. */
     void execute(ScsiTask task);
 

@@ -2,8 +2,9 @@ package io.hashbrick.node.scsi;
 
 /**
  * The SCSI target device as seen by a transport: its logical units and the device server that runs
- * commands on them (SAM-5 §4.6). Commands of one I_T nexus arrive in command order from one thread;
- * different nexuses may call from different threads at once.
+ * commands on them (SAM-5 §4.6). Commands of one I_T nexus enter in command order, and several of
+ * them (as the transport's task attribute rules allow) may execute at once on different threads, as
+ * may those of different nexuses. Per-unit state guards itself.
  */
 public interface ScsiTarget {
 

@@ -34,8 +34,10 @@ final class CommandPath {
     /** Connection thread only. */
     private int nextTtt = 1;
     /**
-     * Threads between "about to answer" and "answered": the last one out flushes the send stage, so
-     * answers completing together leave in one write, and none waits behind the receiving thread.
+     * Threads between "about to answer" and "answered". The last one out flushes the send stage when
+     * no task of the connection is still queued (see {@link #flushIfLast()}): answers completing
+     * together leave in one write, and none waits behind the receiving thread, which is blocked in a
+     * read.
      */
     private final AtomicInteger responders = new AtomicInteger();
 
@@ -326,8 +328,12 @@ final class CommandPath {
      * only through {@link TaskSet}, which tells whether it was aborted meanwhile (then: no answer).
      */
     void run(IscsiTask t) {
-        if (!tasks.start(t)) {
-            return; // aborted while queued
+        boolean started = tasks.start(t);
+        // Answers left staged for the queued tasks to flush go now if this was the last of them,
+        // whether it runs (it may be slow) or was aborted while queued.
+        flushIfLast();
+        if (!started) {
+            return;
         }
         try {
             target.execute(t.scsi);
@@ -345,7 +351,8 @@ final class CommandPath {
             return;
         }
         if (!tasks.beginResponse(t)) {
-            return; // aborted while it ran: the device I/O is done, the status is not sent (TAS=0)
+            flushIfLast(); // aborted while it ran: the device I/O is done, the status is not sent (TAS=0)
+            return;
         }
         try {
             respond(t);
@@ -402,11 +409,22 @@ final class CommandPath {
             }
         } finally {
             try {
-                if (responders.decrementAndGet() == 0) {
+                if (responders.decrementAndGet() == 0 && tasks.noneQueued()) {
                     io.flushIfPending();
                 }
             } finally {
                 io.sendLock.unlock();
+            }
+        }
+    }
+
+    /** Flushes what is staged when no other answer of this connection is under way or queued. */
+    private void flushIfLast() {
+        if (responders.get() == 0 && tasks.noneQueued()) {
+            try {
+                io.flushIfPending();
+            } catch (IOException e) {
+                conn.close("send_failed");
             }
         }
     }

@@ -37,7 +37,8 @@ final class CommandWorkers implements AutoCloseable {
     }
 
     static int defaultCount() {
-        return Math.clamp(4L * Runtime.getRuntime().availableProcessors(), 4, 64);
+        int cores = Runtime.getRuntime().availableProcessors();
+        return Integer.getInteger("hashbrick.iscsi.workers", Math.clamp(4L * cores, 4, 64));
     }
 
     void start() {

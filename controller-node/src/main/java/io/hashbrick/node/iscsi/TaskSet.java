@@ -33,6 +33,8 @@ final class TaskSet {
     private IscsiTask oldest, newest;
     /** Tasks sending their status: their slots count as free for MaxCmdSN (see {@link #acquire()}). */
     private int responding;
+    /** Tasks in the worker queue, not yet taken (see {@link #noneQueued()}). */
+    private int queued;
 
     TaskSet(CommandPath path, int size, CommandWorkers workers) {
         this.workers = workers;
@@ -116,6 +118,7 @@ final class TaskSet {
             end0(t);
             return false;
         }
+        queued--;
         t.state = IscsiTask.RUNNING;
         return true;
     }
@@ -144,6 +147,8 @@ final class TaskSet {
         assert t.state != IscsiTask.FREE;
         if (t.state == IscsiTask.RESPONDING) {
             responding--;
+        } else if (t.state == IscsiTask.QUEUED) {
+            queued--;
         }
         if (linked(t)) {
             if (t.older != null) {
@@ -180,6 +185,7 @@ final class TaskSet {
                         };
                 if (enabled) {
                     t.state = IscsiTask.QUEUED;
+                    queued++;
                     workers.submit(t, attribute == ScsiTask.ATTR_HEAD_OF_QUEUE);
                 }
             }
@@ -279,6 +285,15 @@ final class TaskSet {
         while (oldest != null) {
             waitQuietly();
         }
+    }
+
+    /**
+     * Whether no task of this connection waits in the worker queue: then a worker that has answered
+     * flushes the answers staged so far, else it leaves them to the queued tasks' answers (a burst of
+     * commands costs few writes, and a slow running task holds no one's answer back).
+     */
+    synchronized boolean noneQueued() {
+        return queued == 0;
     }
 
     /** Tasks in the set, for tests and logs. */

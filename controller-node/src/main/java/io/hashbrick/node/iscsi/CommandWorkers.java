@@ -10,9 +10,12 @@ import io.hashbrick.node.Log;
  * <p>Why a shared pool and not workers per connection: the thread count, and the per-thread state the
  * layers below keep (SCSI scratch buffers of 2 MiB, data-path contexts), stay bounded whatever the
  * number of connections (up to {@link IscsiServer#MAX_CONNECTIONS}); one busy connection can use every
- * worker when the others are idle. Why more threads than cores: the data path below blocks (O_DIRECT
- * reads, fsync, back-pressure waits), so the workers must outnumber the cores for the cores to stay
- * busy while some of them wait; {@link #defaultCount()} is 4 per core, at least 4 and at most 64.
+ * worker when the others are idle. Why twice the cores ({@link #defaultCount()}, at least 4, at most
+ * 64): writes are CPU work above the data path's locks (hashing, compression), so more workers than
+ * cores only contend; reads that miss the cache wait on the SSDs (O_DIRECT), so some more keep the
+ * cores busy meanwhile. Measured on 2 cores (README, step d): 2, 4 and 8 workers gave unique 4 KiB
+ * writes at QD32 0.80x, 0.80x and 0.76x of the serial front end; 4 workers gave cache-missing 4 KiB
+ * reads 1.74x. {@code -Dhashbrick.iscsi.workers=N} overrides the count, for measurements.
  *
  * <p>Workers never wait for one another or for a connection's thread (ordering waits happen before a
  * task is queued, in {@link TaskSet}), so a full pool always drains. HEAD OF QUEUE tasks go to the
@@ -38,7 +41,7 @@ final class CommandWorkers implements AutoCloseable {
 
     static int defaultCount() {
         int cores = Runtime.getRuntime().availableProcessors();
-        return Integer.getInteger("hashbrick.iscsi.workers", Math.clamp(4L * cores, 4, 64));
+        return Integer.getInteger("hashbrick.iscsi.workers", Math.clamp(2L * cores, 4, 64));
     }
 
     void start() {

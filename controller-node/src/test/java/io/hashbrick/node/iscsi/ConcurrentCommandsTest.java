@@ -165,6 +165,7 @@ class ConcurrentCommandsTest {
             a.send(w, new byte[512]);
             device.awaitHeld();
             read(a, 5, ScsiTask.ATTR_ORDERED); // waits behind the held write: aborted before it runs
+            ping(a); // a's thread has taken the read into its task set
             int before = device.ios;
             b.send(tmf(b, 0x85, -1, 500), null);
             assertSilent(b, 300); // the reset waits until the held write is done
@@ -195,6 +196,25 @@ class ConcurrentCommandsTest {
             assertEquals(Bhs.OP_LOGOUT_RESP, r.opcode());
             assertEquals(0, r.header().get(2));
         }
+    }
+
+    @Test
+    void droppedConnectionEndsItsCommandsBeforeTheSessionGoes() throws Exception {
+        TestInitiator i = start(64, Map.of());
+        device.close(GATED_LBA);
+        read(i, GATED_LBA, ScsiTask.ATTR_SIMPLE);
+        read(i, 1, ScsiTask.ATTR_ORDERED); // waits behind the held read: ends unexecuted
+        device.awaitHeld();
+        int before = device.ios;
+        i.close();
+        Thread.sleep(300);
+        assertEquals(1, target.server.sessionCount(), "the nexus stays while a worker holds its task");
+        device.open();
+        for (int n = 0; n < 100 && target.server.sessionCount() > 0; n++) {
+            Thread.sleep(50);
+        }
+        assertEquals(0, target.server.sessionCount(), "the session ends once its tasks have");
+        assertEquals(before + 1, device.ios, "the held read finished, the ORDERED one never ran");
     }
 
     @Test
@@ -244,6 +264,16 @@ class ConcurrentCommandsTest {
             assertTrue(lastMax - maxCmdSn >= 3, "the window reopens as tasks end: max_cmd_sn=" + lastMax);
             assertEquals(0, i.command(0, new byte[16], 0, false, null)[0]);
         }
+    }
+
+    /** An immediate NOP-Out and its NOP-In: every PDU sent before it has been received. */
+    private static void ping(TestInitiator i) throws IOException {
+        ByteBuffer h = TestInitiator.header(0x40, 0x80);
+        h.putInt(16, 4242).putInt(20, -1).putInt(24, i.cmdSn);
+        i.send(h, null);
+        Pdu r = i.receive();
+        assertEquals(Bhs.OP_NOP_IN, r.opcode());
+        assertEquals(4242, r.itt());
     }
 
     private static ByteBuffer tmf(TestInitiator i, int flags, int referencedItt, int itt) {

@@ -17,7 +17,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Threads. The connection's thread receives: command PDUs, their data, R2Ts. A task whose data is
  * complete goes to {@link TaskSet}, which hands it to a {@link CommandWorkers} thread when its task
  * attribute allows; the worker executes it and sends its answer under the send lock, so answers go
- * out in completion order, each StatSN taken as it is sent. Tasks are pooled, buffers reused. Task
+ * out in completion order, each StatSN taken as it is sent. A lone command with nothing more
+ * received runs on the connection's thread instead (see {@link #progress}). Tasks are pooled, buffers reused. Task
  * management: {@link TaskManagement}.
  */
 final class CommandPath {
@@ -31,6 +32,8 @@ final class CommandPath {
     private final ByteBuffer senseData = ByteBuffer.allocateDirect(2 + ScsiTask.SENSE_MAX);
 
     private final int maxTransfer;
+    /** Whether a lone command runs on the connection's thread (see {@link #progress}). */
+    private final boolean runInline;
     /** Connection thread only. */
     private int nextTtt = 1;
     /**
@@ -49,6 +52,7 @@ final class CommandPath {
         this.params = session.params;
         this.tasks = new TaskSet(this, conn.server.config.commandWindow(), conn.server.workers);
         this.maxTransfer = target.maxTransferBytes();
+        this.runInline = conn.server.runInline;
     }
 
     int freeTasks() {
@@ -155,7 +159,28 @@ final class CommandPath {
         return null;
     }
 
-    /** Moves a task on: waits for data still due, solicits what is missing, or hands it to the task set. */
+    /**
+     * Moves a task on: waits for data still due, solicits what is missing, or hands it to the task set.
+     *
+     * <p>Inline execution. A task whose data is complete runs right here, on the connection's thread
+     * (as the serial front end ran every command), when handing it to a worker would buy nothing: it
+     * is the connection's only task (none older waits, queues, runs or answers; so every task
+     * attribute, ORDERED and HEAD OF QUEUE too, lets it run at once), and no byte of a further PDU has
+     * arrived (none staged, none readable from the socket). That saves the hand-off, a worker's
+     * wake-up and a thread switch per command, which is most of the latency a lone command adds
+     * (QD1). Meanwhile the thread receives nothing: a PDU that arrives while the command runs, a
+     * further command, Data-Out, NOP-Out, a task management function or a logout, is read only after
+     * it has answered, as with the serial front end. That is acceptable because it was the only
+     * command: nothing else could run meanwhile, and a function naming it finds it answered (ABORT
+     * TASK: "task does not exist", RFC 7143 §4.2.3.3 allows that race). Only the execution step goes
+     * inline: a write still receiving solicited or unsolicited data is not complete and never gets
+     * here until its last Data-Out. A reset from another session marks the task and waits for it
+     * exactly as for a worker's (see {@link TaskSet}). The task's buffer is its own; while it runs,
+     * the thread reads nothing into any buffer. When further PDUs have arrived, or other tasks are
+     * in the set, the task goes to {@link CommandWorkers} as before, so commands that wait (reads
+     * that miss the cache) still overlap. {@code -Dhashbrick.iscsi.inline=false} turns inline
+     * execution off (for measurements and tests of the worker path).
+     */
     private String progress(IscsiTask t) throws IOException {
         if (t.unsolicitedPending || t.r2tOutstanding) {
             return null;
@@ -176,11 +201,20 @@ final class CommandPath {
         }
         s.dataIn.clear();
         s.resetResult();
-        if (!tasks.dataComplete(t)) {
-            // Aborted by a reset from another session while it waited for data: no status (TAS=0).
-            Log.info(
-                    "task_aborted_by_reset",
-                    "peer=" + conn.peer + " itt=0x" + Integer.toHexString(t.itt) + " lun=" + s.lun);
+        boolean here = runInline && !io.moreStaged() && tasks.alone(t) && !io.moreReceived();
+        switch (tasks.dataComplete(t, here)) {
+            case TaskSet.RUN_HERE -> {
+                conn.server.inlineRuns.increment();
+                execute(t);
+            }
+            case TaskSet.ABORTED ->
+                // Aborted by a reset from another session while it waited for data: no status (TAS=0).
+                Log.info(
+                        "task_aborted_by_reset",
+                        "peer=" + conn.peer + " itt=0x" + Integer.toHexString(t.itt) + " lun=" + s.lun);
+            default -> {
+                // waits for its turn, or is queued for a worker
+            }
         }
         return null;
     }
@@ -324,7 +358,7 @@ final class CommandPath {
     // ------------------------------------------------------------------ execution and answer
 
     /**
-     * Executes an enabled task and answers it: on a worker thread. The task leaves the pool's hands
+     * Executes a queued task and answers it: on a worker thread. The task leaves the pool's hands
      * only through {@link TaskSet}, which tells whether it was aborted meanwhile (then: no answer).
      */
     void run(IscsiTask t) {
@@ -335,6 +369,15 @@ final class CommandPath {
         if (!started) {
             return;
         }
+        conn.server.workerRuns.increment();
+        execute(t);
+    }
+
+    /**
+     * Executes a RUNNING task and answers it: on a worker, or inline on the connection's thread (see
+     * {@link #progress}).
+     */
+    private void execute(IscsiTask t) {
         try {
             target.execute(t.scsi);
         } catch (RuntimeException | Error e) {

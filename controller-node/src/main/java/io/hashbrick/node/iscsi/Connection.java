@@ -11,8 +11,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * One TCP connection of the target: its thread runs the login, then the full feature phase
  * (RFC 7143 §4.3) until logout, a protocol error, or the peer going away. In the full feature phase
- * the thread only receives (commands, Data-Out, NOP-Out, task management, logout): commands execute
- * and answer on {@link CommandWorkers}, many at once, up to the CmdSN window. The connection owns the
+ * the thread receives (commands, Data-Out, NOP-Out, task management, logout): commands execute and
+ * answer on {@link CommandWorkers}, many at once, up to the CmdSN window; a command that is the
+ * connection's only one, with nothing more received, runs on this thread instead (CommandPath.progress). The connection owns the
  * sequence numbers of its session (StatSN, and with one connection per session, CmdSN).
  */
 final class Connection implements Runnable {

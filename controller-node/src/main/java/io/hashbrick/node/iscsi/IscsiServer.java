@@ -17,6 +17,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
 import java.util.random.RandomGenerator;
 
@@ -40,6 +41,13 @@ public final class IscsiServer implements AutoCloseable {
     private final AtomicLong internalErrors = new AtomicLong();
     /** Execute every connection's commands. */
     final CommandWorkers workers = new CommandWorkers(CommandWorkers.defaultCount(), "iscsi-worker");
+    /**
+     * Whether a connection runs a lone command on its own thread (see CommandPath.progress); read when
+     * a connection enters the full feature phase. {@code -Dhashbrick.iscsi.inline=false} turns it off.
+     */
+    volatile boolean runInline = !"false".equals(System.getProperty("hashbrick.iscsi.inline"));
+    /** Commands executed on their connection's thread, and on workers (tests, measurements). */
+    final LongAdder inlineRuns = new LongAdder(), workerRuns = new LongAdder();
 
     private final ScheduledExecutorService housekeeping;
     private ServerSocketChannel listener;

@@ -16,8 +16,10 @@ import java.nio.ByteBuffer;
  *   QUEUED ──worker takes it──> RUNNING ──status ready──> RESPONDING ──sent──> FREE
  *                               worker only               worker only (send lock)
  * </pre>
- * Any state but RESPONDING may end early when the task is aborted; a RUNNING task that is aborted
- * finishes its device I/O (it cannot be recalled) and ends without a response (TAS=0).
+ * A lone task with nothing more received goes from RECEIVING straight to RUNNING on the connection
+ * thread, which then executes and answers it itself (CommandPath.progress). Any state but RESPONDING
+ * may end early when the task is aborted; a RUNNING task that is aborted finishes its device I/O (it
+ * cannot be recalled) and ends without a response (TAS=0).
  */
 final class IscsiTask {
     static final int FREE = 0, RECEIVING = 1, BLOCKED = 2, QUEUED = 3, RUNNING = 4, RESPONDING = 5;

@@ -96,19 +96,43 @@ final class TaskSet {
         return null;
     }
 
+    /** {@link #dataComplete}: the task was aborted from another session meanwhile and has ended. */
+    static final int ABORTED = 0;
+    /** {@link #dataComplete}: the task waits for its turn or is queued for a worker. */
+    static final int HANDED_OFF = 1;
+    /** {@link #dataComplete}: the task is RUNNING and the caller (the connection thread) executes it. */
+    static final int RUN_HERE = 2;
+
     /**
-     * The task has all its data: it waits for its turn or goes to a worker. Returns false when it had
-     * been aborted from another session meanwhile (it has ended, silently).
+     * Whether {@code t} is the connection's only task: nothing older waits, queues, runs or answers, and
+     * nothing newer has joined. Only the connection thread adds tasks, so on that thread a true answer
+     * stays true until it adds one.
      */
-    synchronized boolean dataComplete(IscsiTask t) {
+    synchronized boolean alone(IscsiTask t) {
+        return oldest == t && newest == t;
+    }
+
+    /**
+     * The task has all its data. With {@code runHere} and no other task in the set (then every task
+     * attribute allows it to run at once, SAM-5 §8.6), it becomes RUNNING for the caller to execute;
+     * else it waits for its turn or goes to a worker. Connection thread.
+     *
+     * @return {@link #RUN_HERE}, {@link #HANDED_OFF}, or {@link #ABORTED} when it had been aborted from
+     *     another session meanwhile (it has ended, silently)
+     */
+    synchronized int dataComplete(IscsiTask t, boolean runHere) {
         assert t.state == IscsiTask.RECEIVING : "state=" + t.state;
         if (t.aborted) {
             end0(t);
-            return false;
+            return ABORTED;
+        }
+        if (runHere && oldest == t && newest == t) {
+            t.state = IscsiTask.RUNNING;
+            return RUN_HERE;
         }
         t.state = IscsiTask.BLOCKED;
         dispatch();
-        return true;
+        return HANDED_OFF;
     }
 
     /** A worker takes the task: false if it was aborted while queued (it has ended). */
@@ -124,8 +148,8 @@ final class TaskSet {
     }
 
     /**
-     * The task's status is ready (a worker after execution, or the connection thread for a transport
-     * error): from here it answers and cannot be aborted. False if aborted (it has ended, no answer).
+     * The task's status is ready (after execution, on a worker or the connection thread, or on the
+     * connection thread for a transport error): from here it answers and cannot be aborted. False if aborted (it has ended, no answer).
      */
     synchronized boolean beginResponse(IscsiTask t) {
         assert t.state == IscsiTask.RUNNING || t.state == IscsiTask.RECEIVING : "state=" + t.state;

@@ -32,6 +32,7 @@ class ConcurrentCommandsTest {
 
     TargetFixture target;
     GatedDevice device;
+    boolean inline;
 
     private TestInitiator start(int window, Map<String, String> op) throws IOException {
         TargetConfig c = new TargetConfig(
@@ -50,6 +51,9 @@ class ConcurrentCommandsTest {
                 5_000);
         device = new GatedDevice(FileBlockDevice.open(dir.resolve("lun0.img"), 64L << 20, 512));
         target = new TargetFixture(c, device);
+        // These tests hold a lone command at the gate and send more behind it: on a worker, not inline
+        // on the connection's thread (which would read nothing until the gate opens).
+        target.server.runInline = inline;
         return login(0x023d_0000_0001L, op);
     }
 
@@ -263,6 +267,46 @@ class ConcurrentCommandsTest {
             }
             assertTrue(lastMax - maxCmdSn >= 3, "the window reopens as tasks end: max_cmd_sn=" + lastMax);
             assertEquals(0, i.command(0, new byte[16], 0, false, null)[0]);
+        }
+    }
+
+    @Test
+    void loneCommandRunsInlineAndCommandsThatArriveMeanwhileGoToWorkers() throws Exception {
+        inline = true;
+        try (TestInitiator i = start(64, Map.of())) {
+            IscsiServer s = target.server;
+            long inlineBefore = s.inlineRuns.sum();
+            long workersBefore = s.workerRuns.sum();
+            // One command at a time: each is the connection's only task, with nothing more received.
+            for (int n = 0; n < 4; n++) {
+                assertEquals(0, i.command(0, new byte[16], 0, false, null)[0]);
+            }
+            assertEquals(inlineBefore + 4, s.inlineRuns.sum(), "lone commands run on the connection's thread");
+            assertEquals(workersBefore, s.workerRuns.sum(), "and never on a worker");
+            // A lone read held at the gate holds the connection's thread too: the reads sent behind it
+            // are already in the socket when it ends, so the first of them finds more received and
+            // goes to a worker (as may the rest).
+            device.close(GATED_LBA);
+            int held = read(i, GATED_LBA, ScsiTask.ATTR_SIMPLE);
+            device.awaitHeld();
+            assertEquals(inlineBefore + 5, s.inlineRuns.sum(), "the held read runs inline");
+            List<Integer> burst = new ArrayList<>();
+            for (int n = 0; n < 4; n++) {
+                burst.add(read(i, n, ScsiTask.ATTR_SIMPLE));
+            }
+            assertSilent(i, 200); // nothing is read while the inline command runs
+            device.open();
+            assertEquals(held, nextStatus(i), "the held read answers first: it ran alone");
+            List<Integer> seen = new ArrayList<>();
+            for (int n = 0; n < 4; n++) {
+                seen.add(nextStatus(i));
+            }
+            assertEquals(
+                    burst.stream().sorted().toList(), seen.stream().sorted().toList());
+            long onWorkers = s.workerRuns.sum() - workersBefore;
+            long here = s.inlineRuns.sum() - inlineBefore - 5;
+            assertTrue(onWorkers >= 1, "a command with more received behind it goes to a worker: " + onWorkers);
+            assertEquals(4, onWorkers + here, "each command of the burst ran once");
         }
     }
 

@@ -280,6 +280,7 @@ final class Connection implements Runnable {
         }
         if (response == 0) {
             // The connection goes: its commands answer first, those still due Data-Out end unanswered.
+            io.flushIfPending(); // the answers of commands run inline, before the wait
             commands.tasks.drain();
         }
         io.sendLock.lock();

@@ -36,6 +36,7 @@ final class TaskManagement {
         long lunField = Bhs.lunField(h);
         int lun = Bhs.decodeLun(lunField);
         int rtt = h.getInt(20);
+        io.flushIfPending(); // answers of commands run inline go before the function's waits
         int response;
         switch (function) {
             case 1 -> response = commands.tasks.abortTask(rtt, lunField);

@@ -112,27 +112,60 @@ final class TaskSet {
         return oldest == t && newest == t;
     }
 
+    /** {@link #dataComplete} modes: to a worker (or wait) whatever the set holds. */
+    static final int TO_WORKER = 0;
+    /** Run here when the task is the set's only one. */
+    static final int HERE_IF_ALONE = 1;
+    /** Run here as soon as the task attributes allow it to run (SAM-5 §8.6), other tasks or not. */
+    static final int HERE_IF_ENABLED = 2;
+
     /**
-     * The task has all its data. With {@code runHere} and no other task in the set (then every task
-     * attribute allows it to run at once, SAM-5 §8.6), it becomes RUNNING for the caller to execute;
-     * else it waits for its turn or goes to a worker. Connection thread.
+     * The task has all its data. When {@code mode} allows (with {@link #HERE_IF_ALONE}: no other task
+     * is in the set, so every task attribute lets it run at once; with {@link #HERE_IF_ENABLED}: its
+     * attribute lets it run now, as {@link #dispatch()} decides), it becomes RUNNING for the caller to
+     * execute; else it waits for its turn or goes to a worker. Connection thread, on the newest task.
      *
      * @return {@link #RUN_HERE}, {@link #HANDED_OFF}, or {@link #ABORTED} when it had been aborted from
      *     another session meanwhile (it has ended, silently)
      */
-    synchronized int dataComplete(IscsiTask t, boolean runHere) {
+    synchronized int dataComplete(IscsiTask t, int mode) {
         assert t.state == IscsiTask.RECEIVING : "state=" + t.state;
         if (t.aborted) {
             end0(t);
             return ABORTED;
         }
-        if (runHere && oldest == t && newest == t) {
+        boolean here =
+                switch (mode) {
+                    case HERE_IF_ALONE -> oldest == t && newest == t;
+                    case HERE_IF_ENABLED -> enabledNow(t);
+                    default -> false;
+                };
+        if (here) {
             t.state = IscsiTask.RUNNING;
             return RUN_HERE;
         }
         t.state = IscsiTask.BLOCKED;
         dispatch();
         return HANDED_OFF;
+    }
+
+    /** Whether {@code t}, the newest task, may run now: the rule of {@link #dispatch()} for it. */
+    private boolean enabledNow(IscsiTask t) {
+        assert newest == t;
+        int attribute = t.scsi.taskAttribute;
+        if (attribute == ScsiTask.ATTR_HEAD_OF_QUEUE || t.older == null) {
+            return true;
+        }
+        if (attribute == ScsiTask.ATTR_ORDERED) {
+            return false; // older tasks are left
+        }
+        for (IscsiTask o = t.older; o != null; o = o.older) {
+            int a = o.scsi.taskAttribute;
+            if (a == ScsiTask.ATTR_ORDERED || a == ScsiTask.ATTR_HEAD_OF_QUEUE) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** A worker takes the task: false if it was aborted while queued (it has ended). */

@@ -22,7 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Many commands in flight on one connection (RFC 7143 §3.2.2.1, SAM-5 §8.6): out-of-order completion of
  * SIMPLE tasks, ORDERED and HEAD OF QUEUE, task management and logout with tasks on workers, and the
- * CmdSN window when every task is taken. A {@link GatedDevice} holds a chosen command in flight.
+ * CmdSN window when every task is taken, and which commands run inline on the connection's thread. A
+ * {@link GatedDevice} holds a chosen command in flight.
  */
 class ConcurrentCommandsTest {
     static final long GATED_LBA = 800;
@@ -307,6 +308,33 @@ class ConcurrentCommandsTest {
             long here = s.inlineRuns.sum() - inlineBefore - 5;
             assertTrue(onWorkers >= 1, "a command with more received behind it goes to a worker: " + onWorkers);
             assertEquals(4, onWorkers + here, "each command of the burst ran once");
+        }
+    }
+
+    @Test
+    void writeRunsInlineBesideAReadHeldOnAWorker() throws Exception {
+        inline = true;
+        try (TestInitiator i = start(64, Map.of())) {
+            IscsiServer s = target.server;
+            device.close(GATED_LBA);
+            // Two reads in one TCP write: the first finds the second already received, so it goes to a
+            // worker (and holds there at the gate); the second is not alone, so it goes to a worker too.
+            ByteBuffer held = i.scsiHeader(0, cdb10(0x28, GATED_LBA, 1), 512, true, false);
+            ByteBuffer other = i.scsiHeader(0, cdb10(0x28, 1, 1), 512, true, false);
+            byte[] both = new byte[96];
+            System.arraycopy(held.array(), 0, both, 0, 48);
+            System.arraycopy(other.array(), 0, both, 48, 48);
+            i.sendRaw(both);
+            device.awaitHeld();
+            assertEquals(other.getInt(16), nextStatus(i), "the second read answers beside the held one");
+            long inlineBefore = s.inlineRuns.sum();
+            int ios = device.ios;
+            // A SIMPLE write with only SIMPLE tasks older: it runs inline, beside the held read.
+            assertEquals(0, i.command(0, cdb10(0x2a, 8, 1), 512, false, new byte[512])[0]);
+            assertEquals(inlineBefore + 1, s.inlineRuns.sum(), "the write ran on the connection's thread");
+            assertEquals(ios + 1, device.ios, "and reached the device while the read is held");
+            device.open();
+            assertEquals(held.getInt(16), nextStatus(i));
         }
     }
 

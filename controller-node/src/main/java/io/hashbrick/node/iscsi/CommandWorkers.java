@@ -15,7 +15,9 @@ import io.hashbrick.node.Log;
  * cores only contend; reads that miss the cache wait on the SSDs (O_DIRECT), so some more keep the
  * cores busy meanwhile. Measured on 2 cores (README, step d): 2, 4 and 8 workers gave unique 4 KiB
  * writes at QD32 0.80x, 0.80x and 0.76x of the serial front end; 4 workers gave cache-missing 4 KiB
- * reads 1.74x. {@code -Dhashbrick.iscsi.workers=N} overrides the count, for measurements.
+ * reads 1.74x. Since then commands that carry Data-Out, and a connection's lone command, run on the
+ * connection's thread instead (CommandPath.progress): the workers are for commands that may wait.
+ * {@code -Dhashbrick.iscsi.workers=N} overrides the count, for measurements.
  *
  * <p>Workers never wait for one another or for a connection's thread (ordering waits happen before a
  * task is queued, in {@link TaskSet}), so a full pool always drains. HEAD OF QUEUE tasks go to the

@@ -17,6 +17,8 @@ import io.hashbrick.node.Log;
  * writes at QD32 0.80x, 0.80x and 0.76x of the serial front end; 4 workers gave cache-missing 4 KiB
  * reads 1.74x. Since then commands that carry Data-Out, and a connection's lone command, run on the
  * connection's thread instead (CommandPath.progress): the workers are for commands that may wait.
+ * A connection thread that runs commands holds the lower layers' per-thread state too, as every
+ * connection thread of the serial front end did, so that bound is main's again, not the pool's.
  * {@code -Dhashbrick.iscsi.workers=N} overrides the count, for measurements.
  *
  * <p>Workers never wait for one another or for a connection's thread (ordering waits happen before a

@@ -10,7 +10,10 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One TCP connection of the target: its thread runs the login, then the full feature phase
- * (RFC 7143 §4.3) until logout, a protocol error, or the peer going away. The connection owns the
+ * (RFC 7143 §4.3) until logout, a protocol error, or the peer going away. In the full feature phase
+ * the thread receives (commands, Data-Out, NOP-Out, task management, logout): commands execute and
+ * answer on {@link CommandWorkers}, many at once, up to the CmdSN window; a command that is the
+ * connection's only one, with nothing more received, runs on this thread instead (CommandPath.progress). The connection owns the
  * sequence numbers of its session (StatSN, and with one connection per session, CmdSN).
  */
 final class Connection implements Runnable {
@@ -25,8 +28,10 @@ final class Connection implements Runnable {
     int statSn;
     /** Next CmdSN expected (RFC 7143 §4.2.2.1); written only by the connection thread. */
     volatile int expCmdSn;
-    /** The MaxCmdSN last sent to the initiator. */
+    /** The MaxCmdSN last sent to the initiator; written under io.sendLock. */
     private volatile int advertisedMaxCmdSn;
+
+    private boolean advertised;
 
     private final long startNs;
     private volatile long lastReceiveNs;
@@ -34,7 +39,7 @@ final class Connection implements Runnable {
     private volatile boolean fullFeature;
     private int nextPingTag = 1;
     private volatile int pingTag;
-    private CommandPath commands;
+    private volatile CommandPath commands;
     private TaskManagement taskManagement;
     private final ByteBuffer scratch;
 
@@ -75,11 +80,13 @@ final class Connection implements Runnable {
             Log.error("connection_failed", "peer=" + peer + " error=" + Log.q(e));
             e.printStackTrace(); // an unexpected condition: the trace is wanted
         } finally {
-            if (commands != null) {
-                commands.releaseAll();
-            }
             io.close();
             closed = true;
+            CommandPath c = commands;
+            if (c != null) {
+                // Every task ends before the nexus goes: workers may still hold buffers and LU locks.
+                c.tasks.abort(-1, true);
+            }
             Session s = session;
             server.connectionClosed(this, s);
             Log.info("connection_closed", "peer=" + peer + " reason=" + reason + (s == null ? "" : " " + s));
@@ -173,12 +180,10 @@ final class Connection implements Runnable {
         }
         int cmdSn = h.getInt(24);
         int exp = expCmdSn;
-        if (cmdSn == exp) {
-            expCmdSn = exp + 1;
-            return true;
-        }
         int max = advertisedMaxCmdSn;
         if (Bhs.snLess(cmdSn, exp) || Bhs.snLess(max, cmdSn)) {
+            // Also CmdSN == ExpCmdSN while the window is closed (MaxCmdSN = ExpCmdSN - 1): every task
+            // is taken, and the initiator was told so.
             Log.warn(
                     "cmdsn_outside_window",
                     "peer=" + peer + " cmdsn=" + Integer.toUnsignedString(cmdSn)
@@ -187,26 +192,44 @@ final class Connection implements Runnable {
                             + " action=ignored");
             return false;
         }
-        // Ahead of ExpCmdSN inside the window: with one connection per session nothing can fill the
-        // gap, so the command runs now and the window moves past it.
-        Log.warn(
-                "cmdsn_gap",
-                "peer=" + peer + " cmdsn=" + Integer.toUnsignedString(cmdSn) + " exp_cmdsn="
-                        + Integer.toUnsignedString(exp));
+        if (cmdSn != exp) {
+            // Ahead of ExpCmdSN inside the window: with one connection per session nothing can fill
+            // the gap, so the command runs now and the window moves past it.
+            Log.warn(
+                    "cmdsn_gap",
+                    "peer=" + peer + " cmdsn=" + Integer.toUnsignedString(cmdSn) + " exp_cmdsn="
+                            + Integer.toUnsignedString(exp));
+        }
         expCmdSn = cmdSn + 1;
         return true;
     }
 
     /**
-     * MaxCmdSN for a PDU about to be sent: the window shrinks while tasks wait for data, so buffers
-     * stay bounded. The value sent last is the window commands are checked against: a CmdSN beyond
-     * what the initiator was told is outside the window even if tasks have freed up since.
+     * MaxCmdSN for a PDU about to be sent (the caller holds io.sendLock): the window shrinks while
+     * tasks are in flight, so buffers stay bounded. The value sent last is the window commands are
+     * checked against: a CmdSN beyond what the initiator was told is outside the window even if tasks
+     * have freed up since. It never goes back: an initiator ignores a smaller MaxCmdSN (RFC 7143
+     * §4.2.2.1), so the slots immediate commands hold (they take no CmdSN) can at worst make a later
+     * command find the pool empty: TASK SET FULL.
      */
     int maxCmdSn() {
-        int free = commands == null ? server.config.commandWindow() : commands.freeTasks();
+        CommandPath c = commands;
+        int free = c == null ? server.config.commandWindow() : c.freeTasks();
         int max = expCmdSn + free - 1;
+        if (advertised && Bhs.snLess(max, advertisedMaxCmdSn)) {
+            max = advertisedMaxCmdSn;
+        }
+        advertised = true;
         advertisedMaxCmdSn = max;
         return max;
+    }
+
+    /** Aborts this connection's tasks of {@code lun} (-1: all) for a reset from another session. */
+    void abortTasksFromElsewhere(int lun) {
+        CommandPath c = commands;
+        if (c != null) {
+            c.tasks.abort(lun, false);
+        }
     }
 
     private String nopOut(ByteBuffer h) throws IOException {
@@ -254,6 +277,11 @@ final class Connection implements Runnable {
         } else if (reason > 2) {
             reject(h, Bhs.REJECT_INVALID_PDU_FIELD);
             return null;
+        }
+        if (response == 0) {
+            // The connection goes: its commands answer first, those still due Data-Out end unanswered.
+            io.flushIfPending(); // the answers of commands run inline, before the wait
+            commands.tasks.drain();
         }
         io.sendLock.lock();
         try {

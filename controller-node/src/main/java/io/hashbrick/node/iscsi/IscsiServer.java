@@ -17,6 +17,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
 import java.util.random.RandomGenerator;
 
@@ -38,17 +39,16 @@ public final class IscsiServer implements AutoCloseable {
     private final AtomicInteger nextTsih = new AtomicInteger(1);
     private final AtomicLong nextNexusId = new AtomicLong(1);
     private final AtomicLong internalErrors = new AtomicLong();
+    /** Execute every connection's commands. */
+    final CommandWorkers workers = new CommandWorkers(CommandWorkers.defaultCount(), "iscsi-worker");
     /**
-     * Reset generations: a LUN RESET bumps its LUN's, a target reset the target's. A task remembers
-     * both when it arrives; one that is still waiting for Data-Out when a reset comes from another
-     * session is dropped before it runs (SAM-5 §6.3: a reset aborts every task of the logical unit,
-     * whichever I_T nexus it came on; with TAS=0 the aborted tasks get no status).
+     * Whether a connection runs a lone command on its own thread (see CommandPath.progress); read when
+     * a connection enters the full feature phase. {@code -Dhashbrick.iscsi.inline=false} turns it off.
      */
-    private final java.util.concurrent.atomic.AtomicIntegerArray lunResets =
-            new java.util.concurrent.atomic.AtomicIntegerArray(16384);
+    volatile boolean runInline = !"false".equals(System.getProperty("hashbrick.iscsi.inline"));
+    /** Commands executed on their connection's thread, and on workers (tests, measurements). */
+    final LongAdder inlineRuns = new LongAdder(), workerRuns = new LongAdder();
 
-    private final java.util.concurrent.atomic.AtomicInteger targetResets =
-            new java.util.concurrent.atomic.AtomicInteger();
     private final ScheduledExecutorService housekeeping;
     private ServerSocketChannel listener;
     private java.util.concurrent.ScheduledFuture<?> ticker;
@@ -81,6 +81,7 @@ public final class IscsiServer implements AutoCloseable {
         int port = ((InetSocketAddress) listener.getLocalAddress()).getPort();
         boundPort = port;
         running = true;
+        workers.start();
         acceptor = new Thread(this::acceptLoop, "iscsi-accept-" + port);
         acceptor.start();
         ticker = housekeeping.scheduleAtFixedRate(this::tick, 250, 250, TimeUnit.MILLISECONDS);
@@ -176,6 +177,9 @@ public final class IscsiServer implements AutoCloseable {
     /** Called by a connection's cleanup: the session ends with its only connection (ErrorRecoveryLevel 0). */
     void connectionClosed(Connection c, Session s) {
         connections.remove(c);
+        synchronized (connections) {
+            connections.notifyAll(); // close() waits for the connections to end
+        }
         if (s != null && s.connection == c) {
             s.connection = null;
             sessions.remove(s.key(), s);
@@ -190,22 +194,17 @@ public final class IscsiServer implements AutoCloseable {
         }
     }
 
-    void lunReset(int lun) {
-        if (lun >= 0 && lun < lunResets.length()) {
-            lunResets.incrementAndGet(lun);
+    /**
+     * LUN RESET ({@code lun}) or target reset (-1) from {@code from}: aborts the tasks of every other
+     * connection too (SAM-5 §6.3: a reset aborts every task of the logical unit, whichever I_T nexus it
+     * came on; with TAS=0 they get no status) and returns once none of them can still touch the medium.
+     */
+    void abortEverywhere(int lun, Connection from) {
+        for (Connection c : connections) {
+            if (c != from) {
+                c.abortTasksFromElsewhere(lun);
+            }
         }
-    }
-
-    void targetReset() {
-        targetResets.incrementAndGet();
-    }
-
-    int lunResetGeneration(int lun) {
-        return lun >= 0 && lun < lunResets.length() ? lunResets.get(lun) : 0;
-    }
-
-    int targetResetGeneration() {
-        return targetResets.get();
     }
 
     /** Unexpected exceptions on connection threads: bugs, never expected conditions. Tests assert 0. */
@@ -230,13 +229,24 @@ public final class IscsiServer implements AutoCloseable {
         }
         housekeeping.shutdownNow();
         closeAll("target_shutdown");
-        if (acceptor != null) {
-            try {
+        try {
+            if (acceptor != null) {
                 acceptor.join(2000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
             }
+            // The connections end their tasks before they go; the workers must outlive them, and the
+            // caller may close the devices as soon as this returns.
+            synchronized (connections) {
+                for (int i = 0; i < 10 && !connections.isEmpty(); i++) {
+                    connections.wait(500);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
+        if (!connections.isEmpty()) {
+            Log.warn("shutdown_incomplete", "connections=" + connections.size() + " reason=tasks_still_running");
+        }
+        workers.close();
     }
 
     private static String peerOf(SocketChannel ch) {

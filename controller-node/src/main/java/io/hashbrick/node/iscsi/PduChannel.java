@@ -40,12 +40,25 @@ final class PduChannel {
     volatile long writeBlockedSinceNs;
 
     private final java.util.function.LongSupplier clockNs;
+    /** The socket's stream, only for {@link #moreReceived()} (its available() asks the kernel). */
+    private final java.io.InputStream socketIn;
+
     private int dataLength;
 
     PduChannel(SocketChannel channel, java.util.function.LongSupplier clockNs) {
         this.channel = channel;
+        this.socketIn = socketStream(channel);
         this.clockNs = clockNs;
         in.flip();
+    }
+
+    private static java.io.InputStream socketStream(SocketChannel channel) {
+        try {
+            return channel.socket().getInputStream();
+        } catch (IOException e) {
+            // not connected (a closed channel): the stream would never be asked
+            return java.io.InputStream.nullInputStream();
+        }
     }
 
     // ------------------------------------------------------------------ receive
@@ -193,6 +206,21 @@ final class PduChannel {
         }
         return true;
     }
+    /**
+     * Whether bytes of a further PDU have arrived: staged after the current one, or readable from the
+     * socket without blocking (FIONREAD, one system call; only asked when the staged bytes are used
+     * up). Receiving thread only. A false answer may be stale a moment later; it only says that
+     * nothing was waiting.
+     */
+    boolean moreReceived() throws IOException {
+        return in.hasRemaining() || socketIn.available() > 0;
+    }
+
+    /** Whether bytes of a further PDU are staged after the current one (no system call). */
+    boolean moreStaged() {
+        return in.hasRemaining();
+    }
+
     // ------------------------------------------------------------------ send
 
     /** The header under construction, cleared; the caller holds {@link #sendLock}. */

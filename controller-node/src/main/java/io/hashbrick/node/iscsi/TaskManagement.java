@@ -6,10 +6,11 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 
 /**
- * Task Management Function Requests (RFC 7143 §11.5, §11.6): the connection aborts its own tasks
- * that wait for data (tasks being executed run to completion on this thread first), the SCSI target
+ * Task Management Function Requests (RFC 7143 §11.5, §11.6): the task set aborts the tasks the
+ * function names and waits until those on workers have ended (see {@link TaskSet}), the SCSI target
  * applies the function's device-server effects (unit attentions, reservations), and the answer
- * follows every response of the aborted tasks, as §4.2.3.3 asks.
+ * follows every response of the tasks that were already answering, as §4.2.3.3 asks. The connection's
+ * thread waits meanwhile: functions are rare, and waiting keeps the order of PDUs simple.
  */
 final class TaskManagement {
     private final Connection conn;
@@ -35,27 +36,24 @@ final class TaskManagement {
         long lunField = Bhs.lunField(h);
         int lun = Bhs.decodeLun(lunField);
         int rtt = h.getInt(20);
+        io.flushIfPending(); // answers of commands run inline go before the function's waits
         int response;
         switch (function) {
-            case 1 -> response = abortTask(rtt, lunField);
+            case 1 -> response = commands.tasks.abortTask(rtt, lunField);
             case ScsiTarget.TMF_ABORT_TASK_SET, ScsiTarget.TMF_CLEAR_TASK_SET -> {
-                commands.abortWhere(lunField);
+                commands.tasks.abort(lun, true);
                 response = target.taskManagement(session.nexus, function, lun);
             }
             case ScsiTarget.TMF_LUN_RESET -> {
-                commands.abortWhere(lunField);
+                commands.tasks.abort(lun, true);
+                conn.server.abortEverywhere(lun, conn); // and the other sessions' tasks of this LUN
                 response = target.taskManagement(session.nexus, function, lun);
-                if (response == ScsiTarget.TMF_COMPLETE) {
-                    conn.server.lunReset(lun); // and the other sessions' tasks of this LUN
-                }
             }
             case ScsiTarget.TMF_CLEAR_ACA -> response = target.taskManagement(session.nexus, function, lun);
             case ScsiTarget.TMF_TARGET_WARM_RESET, ScsiTarget.TMF_TARGET_COLD_RESET -> {
-                commands.abortWhere(-1L);
+                commands.tasks.abort(-1, true);
+                conn.server.abortEverywhere(-1, conn);
                 response = target.taskManagement(session.nexus, function, lun);
-                if (response == ScsiTarget.TMF_COMPLETE) {
-                    conn.server.targetReset();
-                }
             }
             case 8 -> response = 4; // TASK REASSIGN: allegiance reassignment needs ErrorRecoveryLevel 2
             default -> response = ScsiTarget.TMF_NOT_SUPPORTED;
@@ -78,20 +76,5 @@ final class TaskManagement {
             return "target_cold_reset";
         }
         return null;
-    }
-
-    private int abortTask(int rtt, long lunField) {
-        IscsiTask t = commands.find(rtt);
-        if (t == null) {
-            // Already answered (or never seen): "task does not exist" (RFC 7143 §11.6.1), which is
-            // also what initiators expect when the command completed before the abort arrived.
-            return ScsiTarget.TMF_NO_TASK;
-        }
-        if (t.lunField != lunField) {
-            return ScsiTarget.TMF_NO_TASK;
-        }
-        commands.unpark(t);
-        commands.release(t);
-        return ScsiTarget.TMF_COMPLETE;
     }
 }

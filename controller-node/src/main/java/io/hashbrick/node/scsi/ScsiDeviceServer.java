@@ -101,6 +101,17 @@ public final class ScsiDeviceServer implements ScsiTarget {
     }
 
     @Override
+    public int dataInLength(ScsiTask t) {
+        LogicalUnit lu = lookup(t.lun);
+        int op = t.cdb[0] & 0xff;
+        if (lu != null && (op == 0x08 || op == 0x28 || op == 0xA8 || op == 0x88)) {
+            long n = ReadWrite.blocks(t.cdb) * lu.device().blockSize();
+            return (int) Math.min(n, MAX_TRANSFER_BYTES); // a longer read is refused before any data
+        }
+        return Out.CAPACITY; // parameter data is built in Out (and REQUEST SENSE's fits too)
+    }
+
+    @Override
     public void execute(ScsiTask t) {
         t.resetResult();
         int op = t.cdb[0] & 0xff;

@@ -2,8 +2,9 @@ package io.hashbrick.node.scsi;
 
 /**
  * The SCSI target device as seen by a transport: its logical units and the device server that runs
- * commands on them (SAM-5 §4.6). Commands of one I_T nexus arrive in command order from one thread;
- * different nexuses may call from different threads at once.
+ * commands on them (SAM-5 §4.6). Commands of one I_T nexus enter in command order, and several of
+ * them (as the transport's task attribute rules allow) may execute at once on different threads, as
+ * may those of different nexuses. Per-unit state guards itself.
  */
 public interface ScsiTarget {
 
@@ -14,6 +15,13 @@ public interface ScsiTarget {
      * Never more than {@link #maxTransferBytes()}.
      */
     int dataOutLength(ScsiTask task);
+
+    /**
+     * The most Data-In bytes {@link #execute} may produce for the command in {@code task.cdb} (the
+     * CDB's transfer length for a read, whatever the EDTL), so the transport can size the task's
+     * buffer. Never more than {@link #maxTransferBytes()} + 64 KiB.
+     */
+    int dataInLength(ScsiTask task);
 
     /** Runs the command; on return {@code task.status}, the sense data and {@code task.dataIn} are set. */
     void execute(ScsiTask task);

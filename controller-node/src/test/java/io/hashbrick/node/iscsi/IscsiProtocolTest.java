@@ -376,22 +376,25 @@ class IscsiProtocolTest {
                 i.command(0, cdb10(0x28, n % 1000 * 8, 8), 4096, true, null);
             }
             String name = "iscsi-conn-127.0.0.1:" + i.socket.getLocalPort();
-            Thread conn = Thread.getAllStackTraces().keySet().stream()
-                    .filter(t -> t.getName().equals(name))
-                    .findFirst()
-                    .orElseThrow();
+            long[] ids = Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t.getName().equals(name) || t.getName().startsWith("iscsi-worker-"))
+                    .mapToLong(Thread::threadId)
+                    .toArray();
+            assertTrue(ids.length > 1, "the connection thread and the workers");
             var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
-            long before = mx.getThreadAllocatedBytes(conn.threadId());
+            long before =
+                    java.util.Arrays.stream(mx.getThreadAllocatedBytes(ids)).sum();
             int commands = 0;
             for (int n = 0; n < 5000; n++) {
                 i.command(0, cdb10(0x2a, n % 1000 * 8, 8), 4096, false, data);
                 i.command(0, cdb10(0x28, n % 1000 * 8, 8), 4096, true, null);
                 commands += 2;
             }
-            long bytes = mx.getThreadAllocatedBytes(conn.threadId()) - before;
+            long bytes =
+                    java.util.Arrays.stream(mx.getThreadAllocatedBytes(ids)).sum() - before;
             assertTrue(
                     bytes < 64 * 1024,
-                    "connection thread allocated " + bytes + " bytes over " + commands + " commands ("
+                    "connection thread and workers allocated " + bytes + " bytes over " + commands + " commands ("
                             + (bytes / commands) + " per command)");
         }
     }

@@ -33,6 +33,11 @@ final class TargetFixture implements AutoCloseable {
         this(config, FileBlockDevice.open(dir.resolve("lun0.img"), lunBytes, 512), null, null);
     }
 
+    /** A target over {@code device} (a test's own, e.g. a {@link GatedDevice}). */
+    TargetFixture(TargetConfig config, BlockDevice device) throws IOException {
+        this(config, device, null, null);
+    }
+
     private TargetFixture(TargetConfig config, BlockDevice device, Controller data, AutoCloseable roles)
             throws IOException {
         this.device = device;

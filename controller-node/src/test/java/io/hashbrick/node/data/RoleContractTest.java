@@ -225,7 +225,7 @@ class RoleContractTest {
             call(u, c::unmap);
             assertEquals(Status.OK, u.status);
             assertEquals(4, u.unmapped);
-            dp.maps().drainOutbox();
+            drain(dp);
             assertEquals(0, dp.audit(true).discrepancies());
         }
     }
@@ -243,7 +243,7 @@ class RoleContractTest {
             // overwrite: A's only reference goes to the outbox, the drain drops it and frees the slot
             long hb = put(d, block(2), true);
             assertEquals(Status.OK, map(c, 0, hb, null, null));
-            dp.maps().drainOutbox();
+            drain(dp);
             assertEquals(-1, dp.data().refcountForTest(ha), "A is gone");
             // a new block takes A's slot (freed slots are reused first) with the next generation
             ByteBuffer cData = blockInBucket(H2pHandle.bucket(ha));
@@ -399,7 +399,7 @@ class RoleContractTest {
             v[i] = block(300 + i);
             assertEquals(IoStatus.OK, Host.write(dp, 1, i, 1, v[i].duplicate()));
         }
-        dp.maps().drainOutbox();
+        drain(dp);
         dp.crashForTest();
         try (Controller again = Controller.open(dir, SMALL, List.of(new VolumeRef(1, 64)))) {
             r = again.audit(true);
@@ -415,6 +415,22 @@ class RoleContractTest {
                 out.get(i * B, got);
                 assertArrayEquals(want, got, "block " + i);
             }
+        }
+    }
+
+    /**
+     * Drains C's outbox to D until it is empty: the controller's own drainer thread may be draining
+     * (one drainer at a time: a second call returns at once), which CI once caught (a reference still
+     * held right after a drain call that found the drainer busy).
+     */
+    private static void drain(Controller dp) throws InterruptedException {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        while (!dp.maps().drainOutbox()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError(
+                        "C's outbox did not drain in 10 s: size=" + dp.maps().outboxSize());
+            }
+            Thread.sleep(1);
         }
     }
 }

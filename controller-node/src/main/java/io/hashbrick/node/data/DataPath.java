@@ -2237,14 +2237,16 @@ public final class DataPath implements AutoCloseable {
         // compaction and refills out until the checkpoint is durable).
         long t0 = System.nanoTime();
         CheckpointCapture cap;
+        long lockedUs;
         lock.lock();
         try {
+            long held = System.nanoTime(); // from here: what a host write may wait for, not the wait to get in
             checkpointRequested = false; // before the capture: a request from now on brings the next one
             cap = captureLocked();
+            lockedUs = (System.nanoTime() - held) / 1_000;
         } finally {
             lock.unlock();
         }
-        long lockedUs = (System.nanoTime() - t0) / 1_000;
         MetadataArea.Writer w = meta.begin(cap.generation, cap.sectionCount());
         cap.writeTo(w);
         cap.recycle();

@@ -1401,7 +1401,10 @@ public final class SegmentStore {
      */
     public synchronized void captureForCheckpoint() {
         heldAtCapture = freedCount;
-        freeableAtCapture = new long[(state.length + 63) >>> 6];
+        if (freeableAtCapture.length != (state.length + 63) >>> 6) {
+            freeableAtCapture = new long[(state.length + 63) >>> 6];
+        }
+        Arrays.fill(freeableAtCapture, 0);
         for (int s = 0; s < state.length; s++) {
             if (!busy[s] && (state[s] == RECLAIMABLE || (state[s] == SEALED && live[s] == 0))) {
                 freeableAtCapture[s >>> 6] |= 1L << s;

@@ -79,7 +79,6 @@ public final class NodeSimulation {
     }
 
     private final long seed;
-    private final Set<Plant> plants;
     private final int steps;
     private final Path dir;
     private final SplittableRandom rnd;
@@ -122,7 +121,6 @@ public final class NodeSimulation {
 
     private NodeSimulation(long seed, Set<Plant> plants, int steps, Path dir) {
         this.seed = seed;
-        this.plants = plants;
         this.steps = steps;
         this.dir = dir;
         this.rnd = new SplittableRandom(seed);

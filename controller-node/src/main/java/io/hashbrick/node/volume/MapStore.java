@@ -154,12 +154,8 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
     /**
      * A C role over {@code dir} whose journal region is {@code nvramBytes}; nothing is opened until
      * {@link #recover}. Until then D may hand it its checkpoint sections and C's records from D's journal.
+     * {@code seams}: {@link Seams#REAL} for a controller; a simulation's has no drainer thread and may plant bugs.
      */
-    public static MapStore create(Path dir, long nvramBytes) {
-        return new MapStore(dir, nvramBytes, Seams.REAL);
-    }
-
-    /** The same, with a simulation's seams (no drainer thread when it has none; its planted bugs). */
     public static MapStore create(Path dir, long nvramBytes, Seams seams) {
         return new MapStore(dir, nvramBytes, seams);
     }

@@ -22,6 +22,11 @@ public interface CheckpointParticipant {
         WritableByteChannel section(int kind, int id) throws IOException;
 
         void endSection() throws IOException;
+
+        /** Whether this checkpoint is a base (whole sections) or a delta (what changed since the one before). */
+        default boolean base() {
+            return true;
+        }
     }
 
     /** Whether section {@code kind} belongs to the participant (it is handed to {@link #load}). */
@@ -29,6 +34,12 @@ public interface CheckpointParticipant {
 
     /** Loads one of its sections of the newest checkpoint (before any journal replay). */
     void load(int kind, int id, ReadableByteChannel ch) throws IOException;
+
+    /** Loading: the sections of the chain's next checkpoint follow (its base first, then each delta). */
+    default void loadingCheckpoint() {}
+
+    /** Loading: the chain's last checkpoint has been handed over (what it has no section for is gone). */
+    default void loadedChain() {}
 
     /** The sections the next {@link #write} writes (at most; for the table of contents). */
     int sections();

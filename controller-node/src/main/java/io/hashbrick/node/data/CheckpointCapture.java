@@ -45,7 +45,11 @@ final class CheckpointCapture implements CheckpointParticipant.Sections {
     /** Full-size chunks of earlier captures, reused (a capture under the lock allocates only what it grows by). */
     private final java.util.ArrayDeque<byte[]> spare;
 
-    CheckpointCapture(long generation, long sequence, long changes, java.util.ArrayDeque<byte[]> spare) {
+    /** A base (every page) or a delta (what changed since the checkpoint before). */
+    final boolean base;
+
+    CheckpointCapture(long generation, long sequence, long changes, java.util.ArrayDeque<byte[]> spare, boolean base) {
+        this.base = base;
         this.generation = generation;
         this.sequence = sequence;
         this.changes = changes;
@@ -89,6 +93,11 @@ final class CheckpointCapture implements CheckpointParticipant.Sections {
             @Override
             public void close() {}
         };
+    }
+
+    @Override
+    public boolean base() {
+        return base;
     }
 
     @Override

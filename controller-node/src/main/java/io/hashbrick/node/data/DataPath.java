@@ -91,7 +91,10 @@ public final class DataPath implements AutoCloseable {
     static final int RECORD_HEADER = 8;
     static final int MAX_PAYLOAD = RECORD_HEADER + CHUNK * (ENTRY_NEW_FIXED + BlockCodec.BLOCK_BYTES);
 
+    /** H2P as entry records (before incremental checkpoints): read, no longer written. */
     static final int SECTION_H2P = 1;
+    /** H2P's entry pages: all of them in a base, the changed ones in a delta ({@link H2pPages}). */
+    static final int SECTION_H2P_PAGES = 8;
     /** Blocks still in the journal at a checkpoint (the pool had no room to destage them). */
     static final int SECTION_PENDING = 3;
     /** The stripe table: every non-free stripe's members, lost and zeroed columns, extent. */
@@ -235,6 +238,14 @@ public final class DataPath implements AutoCloseable {
     private long readVerifyErrors;
     private long replayMissing;
     private long checkpoints;
+    /** Checkpoints that were bases (every page), the rest deltas. */
+    private long checkpointBases;
+    /**
+     * The next checkpoint must be a base: none written since this data path opened a chain it cannot
+     * continue, or a capture's checkpoint failed after it cleared H2P's page marks. Destage lock.
+     */
+    private boolean baseRequired;
+
     private long checkpointLastMs;
     /** The checkpoint capture's 1 MiB chunks, kept between checkpoints (used under the destage lock only). */
     private final java.util.ArrayDeque<byte[]> captureChunks = new java.util.ArrayDeque<>();
@@ -314,7 +325,8 @@ public final class DataPath implements AutoCloseable {
                 config.seams().ssdOptions());
         StripeLayout layout = StripeLayout.forDae(config.ssds(), config.ssdBytes(), config.nvramBytes());
         MetadataArea meta = new MetadataArea(dae, layout);
-        MetadataArea.Checkpoint cp = meta.latest();
+        List<MetadataArea.Checkpoint> chain = meta.latestChain();
+        MetadataArea.Checkpoint cp = chain.isEmpty() ? null : chain.get(chain.size() - 1);
         H2pTable h2p;
         Map<Integer, PendingBlock> pendingLoaded = Map.of();
         byte[] stripeTable = null;
@@ -325,24 +337,36 @@ public final class DataPath implements AutoCloseable {
             h2p = new H2pTable(seed, h2pMaxSlots);
         } else {
             h2p = null;
-            for (MetadataArea.Section s : cp.sections()) {
-                try (ReadableByteChannel ch = meta.open(cp, s)) {
-                    if (s.kind() == SECTION_H2P) {
-                        h2p = H2pTable.readCheckpoint(ch);
-                    } else if (s.kind() == SECTION_PENDING) {
-                        pendingLoaded = readPending(ch);
-                    } else if (s.kind() == SECTION_DEREF_MARK) {
-                        derefMark = DerefMark.read(ch);
-                    } else if (s.kind() == LegacyOutbox.KIND) {
-                        derefMark = Math.max(derefMark, LegacyOutbox.read(ch).derefHighWater());
-                        try (ReadableByteChannel again = meta.open(cp, s)) {
-                            peer.load(s.kind(), s.id(), again); // and C the outbox it held
+            // The base, then each delta in order: a whole section (stripes, deref mark, journalled blocks,
+            // C's map state) in a later checkpoint replaces the earlier one's.
+            for (MetadataArea.Checkpoint c : chain) {
+                pendingLoaded = Map.of(); // a checkpoint without the section had no journalled blocks
+                peer.loadingCheckpoint();
+                for (MetadataArea.Section s : c.sections()) {
+                    try (ReadableByteChannel ch = meta.open(c, s)) {
+                        if (s.kind() == SECTION_H2P) {
+                            if (h2p != null) {
+                                h2p.close();
+                            }
+                            h2p = H2pTable.readCheckpoint(ch);
+                        } else if (s.kind() == SECTION_H2P_PAGES) {
+                            h2p = H2pTable.readPages(ch, s.id() == 0 ? null : h2p);
+                        } else if (s.kind() == SECTION_PENDING) {
+                            pendingLoaded = readPending(ch);
+                        } else if (s.kind() == SECTION_DEREF_MARK) {
+                            derefMark = DerefMark.read(ch);
+                        } else if (s.kind() == LegacyOutbox.KIND) {
+                            derefMark =
+                                    Math.max(derefMark, LegacyOutbox.read(ch).derefHighWater());
+                            try (ReadableByteChannel again = meta.open(c, s)) {
+                                peer.load(s.kind(), s.id(), again); // and C the outbox it held
+                            }
+                        } else if (peer.owns(s.kind())) {
+                            peer.load(s.kind(), s.id(), ch);
+                        } else if (s.kind() == SECTION_STRIPES) {
+                            stripeTable = java.nio.channels.Channels.newInputStream(ch)
+                                    .readAllBytes();
                         }
-                    } else if (peer.owns(s.kind())) {
-                        peer.load(s.kind(), s.id(), ch);
-                    } else if (s.kind() == SECTION_STRIPES) {
-                        stripeTable =
-                                java.nio.channels.Channels.newInputStream(ch).readAllBytes();
                     }
                 }
             }
@@ -350,6 +374,8 @@ public final class DataPath implements AutoCloseable {
                 throw new CorruptCheckpointException(
                         "checkpoint without an H2P section: generation=" + cp.generation());
             }
+            h2p.finishRestore();
+            peer.loadedChain();
         }
         Path nvramFile = dir.resolve("nvram.bbm");
         boolean fresh = !Files.exists(nvramFile);
@@ -359,6 +385,7 @@ public final class DataPath implements AutoCloseable {
         }
         BatteryBackedMemory nvram = BatteryBackedMemory.open(nvramFile, 0, config.nvramBytes());
         DataPath dp = new DataPath(config, dae, layout, nvram, h2p, peer);
+        dp.meta.continueChain(chain); // deltas go after it; a base to the other slot, never over it
         if (stripeTable != null) {
             dp.store.readSection(java.nio.channels.Channels.newChannel(new java.io.ByteArrayInputStream(stripeTable)));
         }
@@ -2247,10 +2274,26 @@ public final class DataPath implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-        MetadataArea.Writer w = meta.begin(cap.generation, cap.sectionCount());
-        cap.writeTo(w);
-        cap.recycle();
-        w.commit(cap.sequence);
+        MetadataArea.Writer w;
+        try {
+            w = meta.begin(cap.generation, cap.sectionCount(), !cap.base);
+            cap.writeTo(w);
+            w.commit(cap.sequence);
+        } catch (IOException | RuntimeException e) {
+            baseRequired = true; // the capture cleared H2P's page marks: only a base holds them all again
+            lock.lock();
+            try {
+                // Never again: a failed delta may still verify on disk (its header written, a flush
+                // failed), and a base of the same generation would tie with it at load.
+                checkpointGeneration = Math.max(checkpointGeneration, cap.generation);
+            } finally {
+                lock.unlock();
+            }
+            throw e;
+        } finally {
+            cap.recycle();
+        }
+        baseRequired = false;
         long freed;
         lock.lock();
         try {
@@ -2258,6 +2301,9 @@ public final class DataPath implements AutoCloseable {
             checkpointSequence = cap.sequence;
             freed = store.checkpointed();
             checkpoints++;
+            if (cap.base) {
+                checkpointBases++;
+            }
             checkpointLastMs = (System.nanoTime() - t0) / 1_000_000;
             checkpointLockedUsMax = Math.max(checkpointLockedUsMax, lockedUs);
             changesSinceCheckpoint -= cap.changes;
@@ -2267,10 +2313,11 @@ public final class DataPath implements AutoCloseable {
         }
         Log.info(
                 "checkpoint_written",
-                "generation=" + cap.generation + " journal_sequence=" + cap.sequence + " unique_blocks="
+                "generation=" + cap.generation + " kind=" + (cap.base ? "base" : "delta") + " journal_sequence="
+                        + cap.sequence + " unique_blocks="
                         + cap.uniqueBlocks + " sections=" + w.sectionCount() + " bytes=" + cap.bytes()
                         + " journal_blocks=" + cap.pendingBlocks + " stripes_freed=" + freed + " ms="
-                        + checkpointLastMs + " locked_us=" + lockedUs);
+                        + checkpointLastMs + " locked_us=" + lockedUs + " chain_bytes=" + meta.chainBytes());
         peer.committed(); // C's journal is released up to what its sections hold
         lock.lock();
         try {
@@ -2283,10 +2330,32 @@ public final class DataPath implements AutoCloseable {
 
     /** Under the lock: D's sections, then C's (under C's lock), into memory. */
     private CheckpointCapture captureLocked() throws IOException {
-        CheckpointCapture cap =
-                new CheckpointCapture(checkpointGeneration + 1, lastSequence, changesSinceCheckpoint, captureChunks);
+        if (!baseRequired) {
+            CheckpointCapture delta = captureLocked(false);
+            long chainLimit = Math.max(CHAIN_BYTES_PER_BASE_BYTE * meta.chainBaseBytes(), CHAIN_BYTES_MIN);
+            if (meta.canAppend(delta.bytes(), delta.sectionCount())
+                    && meta.chainBytes() + delta.bytes() <= chainLimit) {
+                return delta;
+            }
+            delta.recycle(); // the chain is long or its slot full: a base instead (every page, still consistent)
+        }
+        return captureLocked(true);
+    }
+
+    /**
+     * A chain (a base and its deltas) grows to at most this many times its base's bytes (and at least
+     * {@link #CHAIN_BYTES_MIN}) before the next checkpoint is a base: loading reads the whole chain.
+     */
+    private static final long CHAIN_BYTES_PER_BASE_BYTE = 3;
+
+    private static final long CHAIN_BYTES_MIN = 64L << 20;
+
+    private CheckpointCapture captureLocked(boolean base) throws IOException {
+        CheckpointCapture cap = new CheckpointCapture(
+                checkpointGeneration + 1, lastSequence, changesSinceCheckpoint, captureChunks, base);
         cap.uniqueBlocks = h2p.uniqueBlocks();
-        h2p.writeCheckpoint(cap.section(SECTION_H2P, 0));
+        // id 0: a base's pages (a new table at load); 1: a delta's (onto the chain's table)
+        h2p.writePages(cap.section(SECTION_H2P_PAGES, base ? 0 : 1), base);
         store.writeSection(cap.section(SECTION_STRIPES, 0));
         store.captureForCheckpoint();
         DerefMark.write(derefHighWater, cap.section(SECTION_DEREF_MARK, 0));
@@ -2569,6 +2638,7 @@ public final class DataPath implements AutoCloseable {
             s.put("read_cache_misses", cache.misses());
             s.put("read_cache_evictions", cache.evictions());
             s.put("checkpoints", checkpoints);
+            s.put("checkpoint_bases", checkpointBases);
             s.put("checkpoint_generation", checkpointGeneration);
             s.put("checkpoint_last_ms", checkpointLastMs);
             s.put("checkpoint_locked_us_max", checkpointLockedUsMax);

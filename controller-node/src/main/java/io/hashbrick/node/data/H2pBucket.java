@@ -1,5 +1,6 @@
 package io.hashbrick.node.data;
 
+import io.hashbrick.node.CorruptCheckpointException;
 import io.hashbrick.routing.placement.Placement;
 import java.lang.foreign.MemorySegment;
 
@@ -297,6 +298,80 @@ public final class H2pBucket implements AutoCloseable {
         index.add(slot, word0);
         live++;
         return true;
+    }
+
+    /** The entry pages (checkpoints write and restore them whole, {@link H2pPages}). */
+    H2pEntries entries() {
+        return entries;
+    }
+
+    /** The true refcount of a live slot whose count spilled (checkpoints). */
+    long spilledRefcount(long slot) {
+        return spill.get(slot);
+    }
+
+    /** Restore only: the spilled counts of page {@code page}'s slots go (the page's own come next). */
+    void restorePageSpills(int page) {
+        checkWritable();
+        if (spill == null) {
+            return;
+        }
+        long first = (long) page << H2pEntries.PAGE_SHIFT;
+        for (long slot = first; slot < first + H2pEntries.ENTRIES_PER_PAGE; slot++) {
+            if (spill.get(slot) != 0) {
+                spill.remove(slot);
+            }
+        }
+    }
+
+    /** Restore only: a spilled refcount of a restored page. */
+    void restoreSpill(long slot, long refcount) {
+        checkWritable();
+        if (spill == null) {
+            spill = new RefcountSpill();
+        }
+        spill.put(slot, refcount);
+    }
+
+    private boolean restoredRaw;
+
+    /** Restore only: pages were copied in; {@link #finishRawRestore} rebuilds the rest from them. */
+    void restoredRaw() {
+        restoredRaw = true;
+    }
+
+    /**
+     * Restore only, after the last checkpoint's pages: the index, the count of live entries and the free
+     * list built again from the pages (the stored fingerprint bytes, refcounts and generations).
+     * @throws CorruptCheckpointException if two live entries hold one fingerprint, or a spilled count is missing
+     */
+    void finishRawRestore() throws CorruptCheckpointException {
+        if (!restoredRaw) {
+            return;
+        }
+        checkWritable();
+        restoredRaw = false;
+        index.free();
+        live = 0;
+        MemorySegment fp = MemorySegment.ofArray(new byte[32]);
+        for (long slot = 0, n = entries.highWater(); slot < n; slot++) {
+            if (entries.refcountField(slot) == 0) {
+                continue;
+            }
+            if (entries.spilled(slot) && (spill == null || spill.get(slot) <= H2pEntries.MAX_INLINE_REFCOUNT)) {
+                throw new CorruptCheckpointException(
+                        "H2P page restore: spilled refcount missing: bucket=" + bucket + " slot=" + slot);
+            }
+            entries.copyStored(slot, fp, H2pEntries.FP_FIRST_STORED);
+            long word0 = entries.word0(slot);
+            if (index.find(fp, 0, word0) >= 0) {
+                throw new CorruptCheckpointException(
+                        "H2P page restore: one fingerprint in two slots: bucket=" + bucket + " slot=" + slot);
+            }
+            index.add(slot, word0);
+            live++;
+        }
+        entries.rebuildFreeList();
     }
 
     /** Restore only: raises the high-water mark to {@code slots}; the slots above the last entry become free. */

@@ -95,6 +95,12 @@ final class H2pEntries {
     private final long maxSlots;
 
     private long[] pages = new long[0];
+    /**
+     * Pages changed since the last checkpoint capture, a bit each (incremental checkpoints: a delta
+     * holds these pages whole). Every mutation below marks its slot's page.
+     */
+    private long[] dirty = new long[0];
+
     private int pageCount;
     private long capacity;
     /** Slots ever handed out: every slot below is live or on the free list. */
@@ -135,7 +141,8 @@ final class H2pEntries {
         if (highWater == capacity) {
             grow();
         }
-        ALL.set(LONG_LE, at(highWater) + WORD_OFFSET, 0L); // generation 0 (pages are not zeroed)
+        ALL.set(LONG_LE, at(highWater) + WORD_OFFSET, 0L); // generation 0
+        markDirty(highWater);
         return highWater++;
     }
 
@@ -158,6 +165,7 @@ final class H2pEntries {
             long at = at(highWater);
             ALL.set(LONG_LE, at + WORD_OFFSET, 0L);
             ALL.set(SHORT_LE, at + META_OFFSET, (short) 0);
+            markDirty(highWater);
             highWater++;
         }
         if (refcountField(slot) != 0) {
@@ -201,6 +209,7 @@ final class H2pEntries {
             grow();
         }
         ALL.set(LONG_LE, at(highWater) + WORD_OFFSET, 0L);
+        markDirty(highWater);
         highWater++;
     }
 
@@ -230,13 +239,18 @@ final class H2pEntries {
         ALL.set(LONG_LE, at + WORD_OFFSET, freeHead | nextGeneration); // link in the location field, refcount 0
         ALL.set(SHORT_LE, at + META_OFFSET, (short) 0);
         freeHead = slot + 1;
+        markDirty(slot);
     }
 
     private void grow() {
         if (pageCount == pages.length) {
             pages = Arrays.copyOf(pages, Math.max(MIN_DIRECTORY, pages.length * 2));
         }
-        pages[pageCount++] = NativeMemory.allocate(PAGE_BYTES).address();
+        // zeroed: a checkpoint writes pages whole, slots above the high-water mark too
+        pages[pageCount++] = NativeMemory.allocateZeroed(PAGE_BYTES).address();
+        if (dirty.length * 64 < pages.length) {
+            dirty = Arrays.copyOf(dirty, (pages.length + 63) / 64);
+        }
         capacity += ENTRIES_PER_PAGE;
     }
 
@@ -258,6 +272,7 @@ final class H2pEntries {
         MemorySegment.copy(fp, fpOffset + FP_FIRST_STORED, ALL, at, FP_STORED_BYTES);
         ALL.set(LONG_LE, at + WORD_OFFSET, location | (long) refcount << REFCOUNT_SHIFT | generation);
         ALL.set(SHORT_LE, at + META_OFFSET, (short) (length | flags << 9));
+        markDirty(slot);
     }
 
     /** @return fingerprint bytes 5..12 as a little-endian long: the index hashes this */
@@ -298,6 +313,7 @@ final class H2pEntries {
                 LONG_LE,
                 at + WORD_OFFSET,
                 (word(slot) & ~GENERATION_MASK) | ((long) generation << GENERATION_SHIFT) & GENERATION_MASK);
+        markDirty(slot);
     }
 
     int length(long slot) {
@@ -317,6 +333,7 @@ final class H2pEntries {
         ALL.set(LONG_LE, at + WORD_OFFSET, (word(slot) & ~REFCOUNT_MASK) | (long) refcount << REFCOUNT_SHIFT);
         int meta = spilled ? meta(slot) | SPILLED_BIT : meta(slot) & ~SPILLED_BIT;
         ALL.set(SHORT_LE, at + META_OFFSET, (short) meta);
+        markDirty(slot);
     }
 
     /** Replaces location, length and caller flags, keeping the refcount and SPILLED. */
@@ -324,6 +341,7 @@ final class H2pEntries {
         long at = at(slot);
         ALL.set(LONG_LE, at + WORD_OFFSET, (word(slot) & ~MAX_LOCATION) | location);
         ALL.set(SHORT_LE, at + META_OFFSET, (short) ((meta(slot) & SPILLED_BIT) | length | flags << 9));
+        markDirty(slot);
     }
 
     private long word(long slot) {
@@ -351,11 +369,83 @@ final class H2pEntries {
         return 16L + 8L * pages.length;
     }
 
+    private void markDirty(long slot) {
+        int page = (int) (slot >>> PAGE_SHIFT);
+        dirty[page >>> 6] |= 1L << page;
+    }
+
+    /** Pages with an entry changed since {@link #clearDirty}. */
+    int dirtyPages() {
+        int n = 0;
+        for (long w : dirty) {
+            n += Long.bitCount(w);
+        }
+        return n;
+    }
+
+    /** @return the first dirty page at or after {@code from}, or -1 */
+    int nextDirtyPage(int from) {
+        for (int w = from >>> 6; w < dirty.length; w++) {
+            long bits = dirty[w] & (w == from >>> 6 ? -1L << from : -1L);
+            if (bits != 0) {
+                return w * 64 + Long.numberOfTrailingZeros(bits);
+            }
+        }
+        return -1;
+    }
+
+    /** A checkpoint captured every page: none is dirty any more. */
+    void clearDirty() {
+        Arrays.fill(dirty, 0L);
+    }
+
+    /** Marks every page dirty (a capture that failed: the next one must hold them all again). */
+    void markAllDirty() {
+        for (int p = 0; p < pageCount; p++) {
+            dirty[p >>> 6] |= 1L << p;
+        }
+    }
+
+    int pageCount() {
+        return pageCount;
+    }
+
+    /** Copies page {@code page} whole ({@link #PAGE_BYTES}) to {@code dst} at {@code offset}. */
+    void copyPageOut(int page, MemorySegment dst, long offset) {
+        MemorySegment.copy(ALL, pages[page], dst, offset, PAGE_BYTES);
+    }
+
+    /**
+     * Restore only (a checkpoint's pages): raises the high-water mark to {@code slots} (pages added
+     * are zeroed: free slots of generation 0 until a page overwrites them). The free list is stale.
+     */
+    void restoreHighWaterRaw(long slots) {
+        if (slots < highWater || slots > maxSlots) {
+            throw new IllegalStateException("restore lowers the high-water mark: slots=" + slots + " high_water="
+                    + highWater + " max_slots=" + maxSlots);
+        }
+        while (capacity < slots) { // bounded by slots / 32 pages
+            grow();
+        }
+        highWater = slots;
+        freeListStale = true;
+    }
+
+    /** Restore only: page {@code page} (below the high-water mark) takes {@code src}'s bytes at {@code offset}. */
+    void copyPageIn(int page, MemorySegment src, long offset) {
+        if (page < 0 || page >= pageCount) {
+            throw new IllegalStateException("restored page out of range: page=" + page + " pages=" + pageCount);
+        }
+        MemorySegment.copy(src, offset, ALL, pages[page], PAGE_BYTES);
+        freeListStale = true;
+    }
+
     void free() {
         for (int p = 0; p < pageCount; p++) {
             NativeMemory.free(MemorySegment.ofAddress(pages[p]).reinterpret(PAGE_BYTES));
         }
         pages = new long[0];
+        dirty = new long[0];
         pageCount = 0;
         capacity = 0;
         highWater = 0;

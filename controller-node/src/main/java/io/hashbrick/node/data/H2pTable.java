@@ -73,6 +73,46 @@ public final class H2pTable implements AutoCloseable {
         }
     }
 
+    /**
+     * Writes H2P's pages for an incremental checkpoint ({@link H2pPages}): every page ({@code base}) or
+     * those changed since the last capture, whose marks it clears. No writer may run meanwhile.
+     * @return pages written
+     */
+    public long writePages(WritableByteChannel out, boolean base) throws IOException {
+        return H2pPages.write(this, out, base);
+    }
+
+    /**
+     * Applies a checkpoint's page section: a base makes a new table ({@code table} null), a delta goes
+     * onto {@code table}; call {@link #finishRestore} after the chain's last.
+     */
+    public static H2pTable readPages(ReadableByteChannel in, H2pTable table) throws IOException {
+        return H2pPages.read(in, table);
+    }
+
+    /** After the last page section: the touched buckets' indexes, counts and free lists built from their pages. */
+    public void finishRestore() throws CorruptCheckpointException {
+        for (H2pBucket b : buckets) {
+            b.finishRawRestore();
+        }
+    }
+
+    /** Pages changed since the last page capture (what a delta would hold). */
+    public long dirtyPages() {
+        long n = 0;
+        for (H2pBucket b : buckets) {
+            n += b.entries().dirtyPages();
+        }
+        return n;
+    }
+
+    /** A capture's checkpoint was not written: every page goes into the next one (a base). */
+    public void markAllDirty() {
+        for (H2pBucket b : buckets) {
+            b.entries().markAllDirty();
+        }
+    }
+
     long hashSeed() {
         return hashSeed;
     }

@@ -18,27 +18,42 @@ import java.util.zip.CRC32C;
 
 /**
  * The DAE's metadata area: checkpoints of H2P and A2H ({@link StripeLayout#metadataBytes()} at the
- * start of every SSD). Two slots, A and B, alternate, so a checkpoint torn by a crash leaves the one
- * before it whole. A checkpoint is one logical byte stream striped in 1 MiB chunks over the n healthy
- * SSDs, every chunk kept in three copies, on the SSD it falls on and the next two (so that any two
- * failed SSDs leave a copy, as XDP does for the data): copy i of chunk k lives on SSD (k + i) mod n, in
- * the i-th third of the slot, at row k / n. A slot thus holds n/3 times what one SSD's slot holds.
+ * start of every SSD). Two slots, A and B, each hold a <em>chain</em>: a base (a full checkpoint)
+ * followed by deltas (what changed since the checkpoint before), written back to back. Deltas are
+ * appended to the current chain; a new base goes to the other slot, so a checkpoint torn by a crash
+ * leaves the chain before it whole (issue 16 step e: incremental checkpoints). A checkpoint (base or
+ * delta) is one logical byte stream striped in 1 MiB chunks over the n healthy SSDs of its chain,
+ * every chunk kept in three copies, on the SSD it falls on and the next two (so that any two failed
+ * SSDs leave a copy, as XDP does for the data): copy i of chunk k lives on SSD (k + i) mod n, in the
+ * i-th third of the slot, at row k / n. A slot thus holds n/3 times what one SSD's slot holds.
  *
  * <pre>
- *  logical stream of a checkpoint:
- *   cell 0      header: magic "HBMETA01", version, sections, generation, journal sequence, end,
- *               SSD mask, CRC32C (written to the first three SSDs of the mask)
- *   cells 1..3  table of contents: 384 x {kind u32, id u32, offset u64, length u64, crc32c u32, pad u32}
- *   16 KiB ...  sections, each starting on a cell boundary, each with its own CRC32C
+ *  a slot's logical stream:
+ *   header area        the base's header and table of contents (on the first three SSDs of the mask)
+ *   chunk 0 ...        the base's sections, each starting on a cell boundary, each with its CRC32C
+ *   chunk c1 ...       delta 1: its header and table of contents (first 16 KiB of its first chunk,
+ *                      in each of the chunk's three copies), then its sections
+ *   chunk c2 ...       delta 2, ...     (each checkpoint starts on a chunk boundary)
+ *
+ *  header (16 KiB): cell 0: magic "HBMETA01", version, sections, generation, journal sequence, end
+ *                   (logical offset after its last section), time, CRC32C, SSD mask, kind (base or
+ *                   delta), the chain's base generation, the first chunk; cells 1..3: table of
+ *                   contents, 384 x {kind u32, id u32, offset u64, length u64, crc32c u32, pad u32}
  *  slot on each SSD: [header area 16 KiB | copy 0 rows | copy 1 rows | copy 2 rows]
  * </pre>
- * The header's CRC covers cells 0..3 (with the CRC field taken as zero). Loading picks the highest
- * generation whose header and every section verify; a chunk whose SSD fails is read from another
- * copy. Version 1 areas (two copies) are refused with a clear error rather than read as empty.
+ * The header's CRC covers its 16 KiB (with the CRC field taken as zero). Loading takes, in each slot,
+ * the newest base that verifies, then its deltas as long as each verifies, names that base, has the
+ * next generation and starts where the one before ended (what an older chain left behind never
+ * does); the slot whose chain ends at the higher generation wins. A chunk whose SSD fails is read from
+ * another copy. A chain keeps its SSD mask: when a drive of it fails, the next checkpoint is a base.
+ * Version 2 areas (one full checkpoint a slot) are read as a base without deltas; version 1 areas
+ * (two copies) are refused with a clear error rather than read as empty.
  */
 public final class MetadataArea {
     static final long MAGIC = 0x3130_4154_454D_4248L; // "HBMETA01" little-endian
-    static final int VERSION = 2;
+    static final int VERSION = 3;
+    /** One full checkpoint per slot, no chains: read as a base. */
+    static final int VERSION_WITHOUT_CHAINS = 2;
     /** Copies of every chunk: any two SSDs may fail. */
     static final int COPIES = 3;
 
@@ -51,19 +66,36 @@ public final class MetadataArea {
     public static final int MAX_SECTIONS = (HEADER_AREA - StripeLayout.CELL) / TOC_ENTRY;
 
     private static final int CRC_OFFSET = 48;
+    private static final int KIND_OFFSET = 64;
+    private static final int CHAIN_BASE_OFFSET = 72;
+    private static final int FIRST_CHUNK_OFFSET = 80;
+    private static final int KIND_BASE = 1;
+    private static final int KIND_DELTA = 2;
     private static final int BUFFER = 1 << 20;
 
     /** One section of a checkpoint. */
     public record Section(int kind, int id, long offset, long length, int crc) {}
 
-    /** A verified checkpoint: where it is and what it holds. */
+    /**
+     * A verified checkpoint: where it is and what it holds. {@code firstChunk} is where it starts in its
+     * slot (0 for a base), {@code end} the logical offset after it.
+     */
     public record Checkpoint(
-            int ssd, int slot, long generation, long journalSequence, int[] ssds, List<Section> sections) {}
+            int ssd,
+            int slot,
+            long generation,
+            long journalSequence,
+            int[] ssds,
+            List<Section> sections,
+            boolean delta,
+            long chainBase,
+            long firstChunk,
+            long end) {}
 
     private final Dae dae;
     private final long slotBytes;
-    // One checkpoint is written at a time (the data path's lock): its buffers are allocated once, not
-    // per checkpoint (direct buffers are only returned when the GC runs: RSS would creep up).
+    // One checkpoint is written at a time (the data path's destage lock): its buffers are allocated once,
+    // not per checkpoint (direct buffers are only returned when the GC runs: RSS would creep up).
     private final ByteBuffer writeBuffer = Ssd.allocateAligned(BUFFER);
     private final ByteBuffer headerBuffer = Ssd.allocateAligned(HEADER_AREA);
     /** Bytes of one third (one copy's rows) of a slot on one SSD, whole chunks. */
@@ -71,14 +103,19 @@ public final class MetadataArea {
     /** The healthy SSDs (a mask) a checkpoint is written to: all, or all but slow ones ({@link SlowSsds}). */
     private final IntUnaryOperator writeMask;
 
+    /** The chain deltas are appended to (null: none, the next checkpoint is a base). */
+    private Checkpoint chainTail;
+
+    private int chainSlot = 1; // the first base goes to slot 0
+
     public MetadataArea(Dae dae, StripeLayout layout) {
         this(dae, layout, IntUnaryOperator.identity());
     }
 
     /**
      * @param writeMask picks, out of the healthy SSDs (a mask), those a checkpoint goes to: the data
-     *     path leaves a slow SSD out ({@link SlowSsds#writeMask}), as the checkpoint holds its lock
-     *     while it writes. What is left still holds three copies of every chunk.
+     *     path leaves a slow SSD out ({@link SlowSsds#writeMask}). What is left still holds three copies
+     *     of every chunk.
      */
     public MetadataArea(Dae dae, StripeLayout layout, IntUnaryOperator writeMask) {
         this.dae = dae;
@@ -96,31 +133,93 @@ public final class MetadataArea {
     }
 
     /**
-     * Starts checkpoint {@code generation} of {@code sections} sections: refused before anything is
-     * written when the table of contents cannot hold them (the slot it would overwrite holds the
-     * checkpoint before the latest, kept whole).
+     * Whether a delta of about {@code bytes} (sections, before cell padding) can be appended to the
+     * current chain now: there is a chain, every SSD of it is healthy and kept by the write mask, and
+     * the slot has room after its end. Otherwise the next checkpoint must be a base.
      */
-    public Writer begin(long generation, int sections) throws IOException {
-        if (sections > MAX_SECTIONS) {
-            throw new IOException("checkpoint has more sections than the metadata area's table of contents holds:"
-                    + " sections=" + sections + " max_sections=" + MAX_SECTIONS + " generation=" + generation
-                    + " (nothing written)");
+    public boolean canAppend(long bytes, int sections) {
+        Checkpoint tail = chainTail;
+        if (tail == null || chosenSsds() != mask(tail.ssds())) {
+            return false;
         }
-        return begin(generation);
+        long need = HEADER_AREA + bytes + (long) sections * StripeLayout.CELL;
+        long first = chunkAfter(tail);
+        long chunks = (need + BUFFER - 1) / BUFFER;
+        return (first + chunks + tail.ssds().length - 1) / tail.ssds().length * BUFFER <= halfBytes;
     }
 
-    /**
-     * Starts checkpoint {@code generation} in slot {@code generation % 2}, over every healthy SSD the
-     * write mask keeps.
-     */
-    public Writer begin(long generation) throws IOException {
+    /** Bytes of the current chain's base (0 without a chain). */
+    public long chainBaseBytes() {
+        return chainTail == null ? 0 : chainBaseEnd - HEADER_AREA;
+    }
+
+    private long chainBaseEnd;
+
+    /** Bytes of the slot the current chain uses (0 without a chain). */
+    public long chainBytes() {
+        Checkpoint tail = chainTail;
+        return tail == null ? 0 : tail.end() - HEADER_AREA;
+    }
+
+    /** Records the chain {@link #latestChain} found as the one deltas are appended to. */
+    public void continueChain(List<Checkpoint> chain) {
+        if (chain == null || chain.isEmpty()) {
+            chainTail = null;
+            return;
+        }
+        Checkpoint tail = chain.get(chain.size() - 1);
+        chainSlot = tail.slot();
+        // A version 2 base has no chain: its successor starts a new one.
+        chainTail = chain.get(0).chainBase() < 0 ? null : tail;
+        chainBaseEnd = chain.get(0).end();
+    }
+
+    /** Forgets the current chain: the next checkpoint is a base in the other slot. */
+    public void endChain() {
+        chainTail = null;
+    }
+
+    private int chosenSsds() {
         int healthy = 0;
         for (int i = 0; i < dae.slotCount() && i < Integer.SIZE; i++) {
             if (dae.health(i) == Health.OK) {
                 healthy |= 1 << i;
             }
         }
-        int chosen = writeMask.applyAsInt(healthy) & healthy;
+        return writeMask.applyAsInt(healthy) & healthy;
+    }
+
+    private static long chunkAfter(Checkpoint c) {
+        return (c.end() - HEADER_AREA + BUFFER - 1) / BUFFER;
+    }
+
+    /**
+     * Starts base checkpoint {@code generation} of {@code sections} sections in the slot the current
+     * chain does not use: refused before anything is written when the table of contents cannot hold
+     * them.
+     */
+    public Writer begin(long generation, int sections) throws IOException {
+        return begin(generation, sections, false);
+    }
+
+    /**
+     * Starts checkpoint {@code generation}: a delta appended to the current chain ({@link #canAppend}
+     * must have said yes), or a base in the other slot over every healthy SSD the write mask keeps.
+     */
+    public Writer begin(long generation, int sections, boolean delta) throws IOException {
+        if (sections > MAX_SECTIONS) {
+            throw new IOException("checkpoint has more sections than the metadata area's table of contents holds:"
+                    + " sections=" + sections + " max_sections=" + MAX_SECTIONS + " generation=" + generation
+                    + " (nothing written)");
+        }
+        if (delta) {
+            Checkpoint tail = chainTail;
+            if (tail == null) {
+                throw new IllegalStateException("no chain to append a delta to: generation=" + generation);
+            }
+            return new Writer(tail.ssds(), tail.slot(), generation, true, tail.chainBase(), chunkAfter(tail));
+        }
+        int chosen = chosenSsds();
         List<Integer> ok = new ArrayList<>();
         for (int m = chosen; m != 0; m &= m - 1) {
             ok.add(Integer.numberOfTrailingZeros(m));
@@ -128,7 +227,13 @@ public final class MetadataArea {
         if (ok.size() < 2) {
             throw new IOException("fewer than 2 healthy SSDs for the checkpoint: healthy=" + ok.size());
         }
-        return new Writer(ok.stream().mapToInt(Integer::intValue).toArray(), (int) (generation & 1), generation);
+        int slot = 1 - chainSlot;
+        return new Writer(ok.stream().mapToInt(Integer::intValue).toArray(), slot, generation, false, generation, 0);
+    }
+
+    /** Tests: a base checkpoint of any number of sections. */
+    Writer begin(long generation) throws IOException {
+        return begin(generation, 0, false);
     }
 
     /** Where copy {@code copy} of chunk {@code k} lives: {ssd, offset in the SSD's data area}. */
@@ -157,12 +262,24 @@ public final class MetadataArea {
         private final CRC32C crc = new CRC32C();
 
         private final int slot;
+        private final boolean delta;
+        private final long chainBase;
+        private final long firstChunk;
 
-        Writer(int[] ssds, int slot, long generation) {
+        Writer(int[] ssds, int slot, long generation, boolean delta, long chainBase, long firstChunk) {
             this.ssds = ssds;
             this.slot = slot;
             this.base = slot * slotBytes;
             this.generation = generation;
+            this.delta = delta;
+            this.chainBase = chainBase;
+            this.firstChunk = firstChunk;
+            this.bufStart = HEADER_AREA + firstChunk * BUFFER;
+            if (delta) { // the header's place in the first chunk, written at commit
+                for (int i = 0; i < HEADER_AREA; i += 8) {
+                    buf.putLong(0L);
+                }
+            }
         }
 
         /** Opens a section: what is written to the channel until {@link #endSection} belongs to it. */
@@ -266,7 +383,10 @@ public final class MetadataArea {
                     .putLong(24, journalSequence)
                     .putLong(32, bufStart)
                     .putLong(40, System.currentTimeMillis())
-                    .putLong(56, mask(ssds));
+                    .putLong(56, mask(ssds))
+                    .putInt(KIND_OFFSET, delta ? KIND_DELTA : KIND_BASE)
+                    .putLong(CHAIN_BASE_OFFSET, chainBase)
+                    .putLong(FIRST_CHUNK_OFFSET, firstChunk);
             for (int i = 0; i < sections.size(); i++) {
                 Section s = sections.get(i);
                 int at = StripeLayout.CELL + i * TOC_ENTRY;
@@ -280,14 +400,37 @@ public final class MetadataArea {
             for (int ssd : ssds) { // the sections first, durable, then the header that makes them current
                 flush(ssd);
             }
-            for (int i = 0; i < copies(ssds); i++) { // the header on three SSDs: loading looks on every SSD
-                int ssd = ssds[i];
-                IoStatus s = dae.slot(ssd).write(base, h.slice(0, HEADER_AREA));
+            // A base's header in the slot's header area of the first three SSDs (loading looks on every
+            // SSD); a delta's in the first 16 KiB of its first chunk, in each of the chunk's copies.
+            for (int i = 0; i < copies(ssds); i++) {
+                int ssd = delta ? (int) place(ssds, slot, firstChunk, i)[0] : ssds[i];
+                long at = delta ? place(ssds, slot, firstChunk, i)[1] : base;
+                IoStatus s = dae.slot(ssd).write(at, h.slice(0, HEADER_AREA));
                 if (s != IoStatus.OK) {
                     throw new IOException("checkpoint header write failed: ssd=" + ssd + " status=" + s);
                 }
                 flush(ssd);
             }
+            chainTail = new Checkpoint(
+                    ssds[0],
+                    slot,
+                    generation,
+                    journalSequence,
+                    ssds,
+                    List.copyOf(sections),
+                    delta,
+                    chainBase,
+                    firstChunk,
+                    bufStart);
+            chainSlot = slot;
+            if (!delta) {
+                chainBaseEnd = bufStart;
+            }
+        }
+
+        /** Logical bytes of this checkpoint so far (header and padding included). */
+        public long bytes() {
+            return bufStart + buf.position() - HEADER_AREA - firstChunk * BUFFER;
         }
 
         private void flush(int ssd) throws IOException {
@@ -315,18 +458,28 @@ public final class MetadataArea {
         return (int) c.getValue();
     }
 
-    /** @return the newest checkpoint that verifies completely, or null if the area holds none */
+    /** @return the newest checkpoint that verifies completely (a chain's last), or null if the area holds none */
     public Checkpoint latest() throws CorruptCheckpointException {
-        Checkpoint best = null;
-        for (int ssd = 0; ssd < dae.slotCount(); ssd++) {
-            if (dae.health(ssd) != Health.OK) {
-                continue;
-            }
-            for (int slot = 0; slot < 2; slot++) {
-                Checkpoint c = readHeader(ssd, slot);
-                if (c != null && (best == null || c.generation() > best.generation())) {
+        List<Checkpoint> chain = latestChain();
+        return chain.isEmpty() ? null : chain.get(chain.size() - 1);
+    }
+
+    /**
+     * @return the newest chain that verifies: its base, then its deltas in order (to be loaded in that
+     *     order); empty if the area holds no checkpoint
+     */
+    public List<Checkpoint> latestChain() throws CorruptCheckpointException {
+        List<Checkpoint> best = List.of();
+        for (int slot = 0; slot < 2; slot++) {
+            Checkpoint base = null;
+            for (int ssd = 0; ssd < dae.slotCount(); ssd++) {
+                if (dae.health(ssd) != Health.OK) {
+                    continue;
+                }
+                Checkpoint c = parseHeader(ssd, slot, slot * slotBytes, -1);
+                if (c != null && !c.delta() && (base == null || c.generation() > base.generation())) {
                     if (verify(c)) {
-                        best = c;
+                        base = c;
                     } else {
                         Log.warn(
                                 "checkpoint_copy_corrupt",
@@ -334,25 +487,78 @@ public final class MetadataArea {
                     }
                 }
             }
+            if (base == null) {
+                continue;
+            }
+            List<Checkpoint> chain = new ArrayList<>();
+            chain.add(base);
+            if (base.chainBase() >= 0) {
+                for (Checkpoint next = nextDelta(base); next != null; next = nextDelta(next)) {
+                    chain.add(next);
+                }
+            }
+            if (best.isEmpty()
+                    || chain.get(chain.size() - 1).generation()
+                            > best.get(best.size() - 1).generation()) {
+                best = List.copyOf(chain);
+            }
         }
         return best;
     }
 
-    private Checkpoint readHeader(int ssd, int slot) throws CorruptCheckpointException {
+    /** The delta after {@code prev} in its chain, if one verifies there (null ends the chain). */
+    private Checkpoint nextDelta(Checkpoint prev) throws CorruptCheckpointException {
+        long k = chunkAfter(prev);
+        if ((k / prev.ssds().length + 1) * BUFFER > halfBytes) {
+            return null;
+        }
+        for (int copy = 0; copy < copies(prev.ssds()); copy++) {
+            long[] at = place(prev.ssds(), prev.slot(), k, copy);
+            if (dae.health((int) at[0]) != Health.OK) {
+                continue;
+            }
+            Checkpoint c = parseHeader((int) at[0], prev.slot(), at[1], k);
+            if (c != null
+                    && c.delta()
+                    && c.chainBase() == prev.chainBase()
+                    && c.generation() == prev.generation() + 1
+                    && c.firstChunk() == k
+                    && mask(c.ssds()) == mask(prev.ssds())) {
+                if (verify(c)) {
+                    return c;
+                }
+                Log.warn(
+                        "checkpoint_copy_corrupt",
+                        "ssd=" + at[0] + " slot=" + prev.slot() + " generation=" + c.generation() + " delta=true");
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Reads and checks a header at {@code offset} of {@code ssd}: a base's (in a slot's header area,
+     * {@code chunk} = -1) or a delta's (at the start of chunk {@code chunk}). @return null if none
+     */
+    private Checkpoint parseHeader(int ssd, int slot, long offset, long chunk) throws CorruptCheckpointException {
         ByteBuffer h = Ssd.allocateAligned(HEADER_AREA).order(ByteOrder.LITTLE_ENDIAN);
-        if (dae.slot(ssd).read(slot * slotBytes, h) != IoStatus.OK) {
+        if (dae.slot(ssd).read(offset, h) != IoStatus.OK) {
             return null;
         }
         h.clear();
         if (h.getLong(0) != MAGIC) {
             return null;
         }
-        if (h.getInt(8) != VERSION && h.getInt(CRC_OFFSET) == headerCrc(h)) {
-            throw new CorruptCheckpointException("metadata area format version " + h.getInt(8) + " on ssd=" + ssd
-                    + ", this build reads version " + VERSION + " (refusing to start rather than ignore it)");
+        int version = h.getInt(8);
+        boolean known = version == VERSION || version == VERSION_WITHOUT_CHAINS;
+        if (!known && h.getInt(CRC_OFFSET) == headerCrc(h)) {
+            throw new CorruptCheckpointException("metadata area format version " + version + " on ssd=" + ssd
+                    + ", this build reads versions " + VERSION_WITHOUT_CHAINS + " and " + VERSION
+                    + " (refusing to start rather than ignore it)");
         }
-        if (h.getInt(8) != VERSION || h.getInt(CRC_OFFSET) != headerCrc(h)) {
-            Log.warn("checkpoint_header_invalid", "ssd=" + ssd + " slot=" + slot + " version=" + h.getInt(8));
+        if (!known || h.getInt(CRC_OFFSET) != headerCrc(h)) {
+            if (chunk < 0) { // a delta's place holding anything else is the normal end of a chain
+                Log.warn("checkpoint_header_invalid", "ssd=" + ssd + " slot=" + slot + " version=" + version);
+            }
             return null;
         }
         int n = h.getInt(12);
@@ -382,7 +588,27 @@ public final class MetadataArea {
         if (ssds.length < 2) {
             return null;
         }
-        return new Checkpoint(ssd, slot, h.getLong(16), h.getLong(24), ssds, List.copyOf(list));
+        boolean delta = version == VERSION && h.getInt(KIND_OFFSET) == KIND_DELTA;
+        if (version == VERSION && !delta && h.getInt(KIND_OFFSET) != KIND_BASE) {
+            return null;
+        }
+        long generation = h.getLong(16);
+        long chainBase = version == VERSION ? h.getLong(CHAIN_BASE_OFFSET) : -1;
+        long firstChunk = version == VERSION ? h.getLong(FIRST_CHUNK_OFFSET) : 0;
+        if (delta != (chunk >= 0)) {
+            return null;
+        }
+        return new Checkpoint(
+                ssd,
+                slot,
+                generation,
+                h.getLong(24),
+                ssds,
+                List.copyOf(list),
+                delta,
+                chainBase,
+                firstChunk,
+                h.getLong(32));
     }
 
     private boolean verify(Checkpoint c) {

@@ -62,6 +62,14 @@ public final class A2hMap implements AutoCloseable {
     private short[][] leafCounts;
 
     private int[] regionLeaves;
+    /**
+     * Leaves changed since the last checkpoint capture, a bit each, per region (incremental checkpoints:
+     * a delta holds these leaves whole, a freed one as zeros). Kept while the region's directory goes.
+     */
+    private long[][] dirty;
+    /** Created since the last capture: its next checkpoint section is whole (a base), whatever the checkpoint. */
+    private boolean fresh = true;
+
     private long mapped;
 
     public A2hMap(long blocks) {
@@ -73,6 +81,7 @@ public final class A2hMap implements AutoCloseable {
         this.directories = new MemorySegment[regions];
         this.leafCounts = new short[regions][];
         this.regionLeaves = new int[regions];
+        this.dirty = new long[regions][];
     }
 
     public long blocks() {
@@ -88,6 +97,7 @@ public final class A2hMap implements AutoCloseable {
         directories = java.util.Arrays.copyOf(directories, regions);
         leafCounts = java.util.Arrays.copyOf(leafCounts, regions);
         regionLeaves = java.util.Arrays.copyOf(regionLeaves, regions);
+        dirty = java.util.Arrays.copyOf(dirty, regions);
         blocks = newBlocks;
     }
 
@@ -156,6 +166,7 @@ public final class A2hMap implements AutoCloseable {
         long cell = leaf + cellOffset(block);
         long old = unpack(readCell(cell));
         writeCell(cell, pack(handle));
+        markDirty(region, li);
         if (old == UNMAPPED) {
             leafCounts[region][li]++;
             mapped++;
@@ -182,6 +193,7 @@ public final class A2hMap implements AutoCloseable {
             return UNMAPPED;
         }
         writeCell(cell, 0);
+        markDirty(region, li);
         mapped--;
         if (--leafCounts[region][li] == 0) {
             NativeMemory.free(MemorySegment.ofAddress(leaf).reinterpret(LEAF_BYTES));
@@ -193,6 +205,155 @@ public final class A2hMap implements AutoCloseable {
             }
         }
         return old;
+    }
+
+    private void markDirty(int region, int li) {
+        long[] d = dirty[region];
+        if (d == null) {
+            d = new long[LEAVES_PER_REGION / 64];
+            dirty[region] = d;
+        }
+        d[li >>> 6] |= 1L << li;
+    }
+
+    /** Whether the next checkpoint section of this map must be whole (created since the last capture). */
+    boolean fresh() {
+        return fresh;
+    }
+
+    /** Leaves changed since the last capture (what a delta of this map holds). */
+    long dirtyLeaves() {
+        long n = 0;
+        for (long[] d : dirty) {
+            if (d != null) {
+                for (long w : d) {
+                    n += Long.bitCount(w);
+                }
+            }
+        }
+        return n;
+    }
+
+    /** Leaves allocated now (what a whole section holds). */
+    long leaves() {
+        long n = 0;
+        for (int c : regionLeaves) {
+            n += c;
+        }
+        return n;
+    }
+
+    /** Receives a leaf of {@link #forEachLeaf}: its 320 bytes at {@code address}, or 0 for a leaf freed. */
+    @FunctionalInterface
+    interface LeafVisitor {
+        void leaf(int region, int leaf, long address) throws java.io.IOException;
+    }
+
+    /**
+     * Calls {@code visitor} for every allocated leaf ({@code all}) or every leaf changed since the last
+     * capture (address 0 for one freed since), in ascending order; then forgets the changes (a capture).
+     */
+    void forEachLeaf(boolean all, LeafVisitor visitor) throws java.io.IOException {
+        for (int r = 0; r < directories.length; r++) {
+            MemorySegment dir = directories[r];
+            long[] d = dirty[r];
+            if (all) {
+                for (int li = 0; dir != null && li < LEAVES_PER_REGION; li++) {
+                    long leaf = dir.get(ADDRESS, 8L * li);
+                    if (leaf != 0) {
+                        visitor.leaf(r, li, leaf);
+                    }
+                }
+            } else if (d != null) {
+                for (int w = 0; w < d.length; w++) {
+                    for (long bits = d[w]; bits != 0; bits &= bits - 1) {
+                        int li = w * 64 + Long.numberOfTrailingZeros(bits);
+                        visitor.leaf(r, li, dir == null ? 0 : dir.get(ADDRESS, 8L * li));
+                    }
+                }
+            }
+            if (d != null) {
+                java.util.Arrays.fill(d, 0L);
+            }
+        }
+        fresh = false;
+    }
+
+    /** A capture's checkpoint was not written: its changes go into the next one whole. */
+    void captureLost() {
+        fresh = true;
+    }
+
+    /** Planted bug only ({@code checkpoint-skips-dirty-entry}): forgets that {@code block}'s leaf changed. */
+    void forgetChange(long block) {
+        long[] d = dirty[Placement.region(block)];
+        if (d != null) {
+            int li = leafIndex(block);
+            d[li >>> 6] &= ~(1L << li);
+        }
+    }
+
+    /**
+     * Restore only: leaf {@code li} of region {@code region} takes {@link #LEAF_BYTES} bytes of
+     * {@code src} at {@code offset} (all zeros: the leaf is freed). The counts follow its cells.
+     */
+    void restoreLeaf(int region, int li, MemorySegment src, long offset) {
+        if (region < 0 || region >= directories.length || li < 0 || li >= LEAVES_PER_REGION) {
+            throw new IllegalArgumentException(
+                    "leaf out of range: region=" + region + " leaf=" + li + " regions=" + directories.length);
+        }
+        int cells = 0;
+        for (int c = 0; c < (1 << LEAF_SHIFT); c++) {
+            long lo = src.get(ValueLayout.JAVA_INT_UNALIGNED, offset + (long) c * CELL_BYTES) & 0xffff_ffffL;
+            long hi = src.get(ValueLayout.JAVA_BYTE, offset + (long) c * CELL_BYTES + 4) & 0xffL;
+            if ((lo | hi << 32) != 0) {
+                cells++;
+            }
+        }
+        long first = Placement.firstBlock(region) | ((long) li << LEAF_SHIFT);
+        if (cells > 0 && first >= blocks) {
+            throw new IllegalArgumentException(
+                    "leaf past the volume's end: region=" + region + " leaf=" + li + " blocks=" + blocks);
+        }
+        MemorySegment dir = directories[region];
+        long leaf = dir == null ? 0 : dir.get(ADDRESS, 8L * li);
+        int before = leaf == 0 ? 0 : leafCounts[region][li];
+        if (cells == 0) {
+            if (leaf != 0) {
+                NativeMemory.free(MemorySegment.ofAddress(leaf).reinterpret(LEAF_BYTES));
+                dir.set(ADDRESS, 8L * li, 0L);
+                mapped -= before;
+                if (--regionLeaves[region] == 0) {
+                    NativeMemory.free(dir);
+                    directories[region] = null;
+                    leafCounts[region] = null;
+                }
+            }
+            return;
+        }
+        if (dir == null) {
+            dir = NativeMemory.allocateZeroed(DIRECTORY_BYTES);
+            directories[region] = dir;
+            leafCounts[region] = new short[LEAVES_PER_REGION];
+        }
+        if (leaf == 0) {
+            leaf = NativeMemory.allocateZeroed(LEAF_BYTES).address();
+            dir.set(ADDRESS, 8L * li, leaf);
+            regionLeaves[region]++;
+        }
+        MemorySegment.copy(src, offset, ALL, leaf, LEAF_BYTES);
+        leafCounts[region][li] = (short) cells;
+        mapped += cells - before;
+    }
+
+    /** Restore only: the map as loaded is the one its checkpoints hold (nothing changed since, not fresh). */
+    void restored() {
+        for (long[] d : dirty) {
+            if (d != null) {
+                java.util.Arrays.fill(d, 0L);
+            }
+        }
+        fresh = false;
     }
 
     /** Calls {@code visitor} for every mapped block in ascending order; no allocation per block. */

@@ -82,6 +82,8 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
     static final int OUTBOX_DRAIN_AT = 1024;
     /** Checkpoint section of one volume's A2H (the kind checkpoints had before C and D came apart). */
     public static final int SECTION_A2H = 2;
+    /** One volume's A2H as leaves: whole, or those changed since the checkpoint before ({@link A2hLeaves}). */
+    public static final int SECTION_A2H_LEAVES = 9;
     /** The file of C's journal region, beside D's {@code nvram.bbm}. */
     public static final String NVRAM_FILE = "map-nvram.bbm";
 
@@ -175,7 +177,7 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
 
     @Override
     public boolean owns(int kind) {
-        return kind == SECTION_A2H || kind == MapState.KIND || kind == LegacyOutbox.KIND;
+        return kind == SECTION_A2H || kind == SECTION_A2H_LEAVES || kind == MapState.KIND || kind == LegacyOutbox.KIND;
     }
 
     @Override
@@ -183,7 +185,15 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
         lock.lock();
         try {
             if (kind == SECTION_A2H) {
-                volumes.put(id, A2hCheckpoint.read(ch));
+                replaceMap(id, A2hCheckpoint.read(ch));
+                loadedIds.add(id);
+            } else if (kind == SECTION_A2H_LEAVES) {
+                A2hMap before = volumes.get(id);
+                A2hMap after = A2hLeaves.read(ch, before);
+                if (after != before) {
+                    replaceMap(id, after);
+                }
+                loadedIds.add(id);
             } else if (kind == MapState.KIND) {
                 MapState s = MapState.read(ch);
                 outbox.reset(s.start(), s.handles());
@@ -778,6 +788,43 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
         }
     }
 
+    /** Loading: the volumes the chain's checkpoint being handed over has a section for. */
+    private final java.util.Set<Integer> loadedIds = new java.util.HashSet<>();
+
+    private void replaceMap(int id, A2hMap map) {
+        A2hMap old = volumes.get(id);
+        volumes.put(id, map);
+        if (old != null) {
+            old.close();
+        }
+    }
+
+    @Override
+    public void loadingCheckpoint() {
+        lock.lock();
+        try {
+            loadedIds.clear();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void loadedChain() {
+        lock.lock();
+        try {
+            for (int id : volumes.ids()) {
+                if (!loadedIds.contains(id)) { // deleted before the chain's last checkpoint
+                    A2hMap m = volumes.remove(id);
+                    m.close();
+                }
+            }
+            loadedIds.clear();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     @Override
     public int sections() {
         lock.lock();
@@ -793,12 +840,13 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
         lock.lock();
         try {
             checkpointRequested = false; // before the capture: a request from now on brings the next one
-            for (int id : volumes.ids()) {
+            for (int id : volumes.ids()) { // every volume, changed or not: loading drops those without one
                 A2hMap m = volumes.get(id);
                 long skipped = plantSkipDirty && id == lastSetVolume ? m.remove(lastSetBlock) : A2hMap.UNMAPPED;
-                A2hCheckpoint.write(m, out.section(SECTION_A2H, id));
+                A2hLeaves.write(m, out.section(SECTION_A2H_LEAVES, id), out.base() || m.fresh());
                 if (skipped != A2hMap.UNMAPPED) { // planted bug: the entry changed last left out
                     m.put(lastSetBlock, skipped);
+                    m.forgetChange(lastSetBlock); // and not in the next delta either
                 }
                 out.endSection();
             }

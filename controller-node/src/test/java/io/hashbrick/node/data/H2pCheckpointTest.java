@@ -32,7 +32,7 @@ class H2pCheckpointTest {
     private static final int POOL = 6_000;
     private static final int OPS = 40_000;
     /** Few buckets, so each has many slots and holes; bucket 4095 checks the last section. */
-    private static final int[] BUCKETS = {0, 7, 4095};
+    static final int[] BUCKETS = {0, 7, 4095};
 
     private static final int FLIPS = 200;
 
@@ -145,7 +145,7 @@ class H2pCheckpointTest {
     }
 
     /** New inserts take the free slots below the high-water mark first, and never a live slot. */
-    private static void insertAfterRestore(
+    static void insertAfterRestore(
             SplittableRandom random, H2pTable table, long[] handle, long[] refcount, long[] highWater) {
         Set<Long> liveHandles = new HashSet<>();
         for (int i = 0; i < POOL; i++) {
@@ -174,7 +174,7 @@ class H2pCheckpointTest {
         }
     }
 
-    private static H2pTable fill(SplittableRandom random, MemorySegment fps, long[] handle, long[] refcount) {
+    static H2pTable fill(SplittableRandom random, MemorySegment fps, long[] handle, long[] refcount) {
         H2pTable table = new H2pTable(random.nextLong());
         for (int op = 0; op < OPS; op++) {
             int i = random.nextInt(POOL);
@@ -203,7 +203,7 @@ class H2pCheckpointTest {
         return table;
     }
 
-    private static MemorySegment pool(SplittableRandom random) {
+    static MemorySegment pool(SplittableRandom random) {
         MemorySegment fps = MemorySegment.ofArray(new byte[32 * POOL]);
         for (int i = 0; i < POOL; i++) {
             Fingerprints.randomInBucket(random, fps, 32L * i, BUCKETS[random.nextInt(BUCKETS.length)]);
@@ -211,7 +211,7 @@ class H2pCheckpointTest {
         return fps;
     }
 
-    private static long spilled(H2pTable table) {
+    static long spilled(H2pTable table) {
         long n = 0;
         for (int b : BUCKETS) {
             n += table.bucket(b).spilledCount();

@@ -35,7 +35,7 @@ fail() {
   exit 1
 }
 ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
-status_json() { timeout 20 "$hb" status --json --dir "$dir" 2>/dev/null; }
+status_json() { timeout -k 5 20 "$hb" status --json --dir "$dir" 2>/dev/null; }
 # check 'EXPR': the Python expression EXPR holds over the cluster's status s
 check() {
   local s; s=$(status_json) || return 1
@@ -49,7 +49,7 @@ wait_for() { # SECONDS 'EXPR'
 field() { python3 -c 'import json, sys; s = json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$(status_json)" "$1"; }
 
 t0=$(date +%s%N)
-url=$(timeout 180 "$hb" up --bricks 1 --dir "$dir" --port "$port" --mgmt-port 0 --raft-port "$raft_port" \
+url=$(timeout -k 10 180 "$hb" up --bricks 1 --dir "$dir" --port "$port" --mgmt-port 0 --raft-port "$raft_port" \
   --lun-size 64M --ssd-size 256M --nvram-size 32M --read-cache-size 16M) || fail "up --bricks 1 failed"
 echo "cluster test: up --bricks 1 in $(ms "$t0") ms, url $url"
 all_running='all(c["health"] == "running" for c in s["controllers"]) and s["witness"]["health"] == "running"'
@@ -101,7 +101,7 @@ PY
 )
 echo "cluster test: killed leader $leader (term $term, epoch $epoch): new leader $(field 's["leader"]') term $(field 's["term"]') epoch $(field 's["epoch"]'), seen by a survivor ${elected} ms after the kill, shown by status after ${shown} ms"
 t0=$(date +%s%N)
-timeout 120 "$hb" start "$k" --dir "$dir" >/dev/null || fail "start $k failed"
+timeout -k 10 120 "$hb" start "$k" --dir "$dir" >/dev/null || fail "start $k failed"
 wait_for 60 "$all_running and s['epoch'] == $epoch and all(c['raft_role'] in ('leader', 'follower') for c in s['controllers'])" ||
   fail "$leader did not rejoin within 60 s"
 echo "cluster test: $leader started again and rejoined in $(ms "$t0") ms"
@@ -115,7 +115,7 @@ check "[c for c in s['controllers'] if c['id'] == '$other'][0]['health'] == 'pau
 wait_for 20 "$all_running" || fail "$other not running after resume"
 
 pids=$(field '" ".join(str(c["pid"]) for c in s["controllers"] + [s["witness"]])')
-timeout 60 "$hb" down --dir "$dir" >/dev/null || fail "down failed"
+timeout -k 10 60 "$hb" down --dir "$dir" >/dev/null || fail "down failed"
 for p in $pids; do kill -0 "$p" 2>/dev/null && fail "pid $p still running after down"; done
 if "$hb" status --dir "$dir" >/dev/null 2>&1; then fail "status exit 0 after down"; fi
 echo "cluster test: passed"

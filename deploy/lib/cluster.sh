@@ -90,8 +90,8 @@ cluster_start_one() { # K: start controller K (or the witness) in the background
 cluster_wait_ready() { # K SECONDS: wait until controller K's management server answers
   local k=$1 d; d=$(cluster_proc_dir "$k")
   [[ $k == w ]] && return 0
-  local i
-  for i in $(seq 1 $(($2 * 10))); do
+  local end=$((SECONDS + $2))
+  while ((SECONDS < end)); do
     [[ -s $d/node.mgmt ]] && return 0
     if [[ $(cluster_health "$k") == stopped ]]; then
       echo "hashbrick: controller c$k exited during start-up; last log lines:" >&2; tail -n 20 "$d/node.log" >&2; return 1
@@ -99,6 +99,16 @@ cluster_wait_ready() { # K SECONDS: wait until controller K's management server 
     sleep 0.1
   done
   echo "hashbrick: controller c$k not ready after $2 s (log: $d/node.log)" >&2; return 1
+}
+
+cluster_wait_leader() { # SECONDS: until c2 (a voter in every layout) knows a leader
+  local end=$((SECONDS + $1)) st
+  while ((SECONDS < end)); do
+    st=$(curl -sS --max-time 1 "$(cat "$dir/c2/node.mgmt" 2>/dev/null)/api/v1/status" 2>/dev/null || true)
+    [[ $st =~ \"leader\"\ *:\ *\"[a-z0-9]+\" ]] && return 0
+    sleep 0.1
+  done
+  return 1
 }
 
 cluster_status_json() { # [text]: the cluster's status as one JSON object, or as text (python3 merges the views)
@@ -212,10 +222,20 @@ cluster_main() { # the cluster's commands; $cmd, $bricks_arg, $pos, $node_args, 
     select_java
     local t0 k
     t0=$(date +%s%N)
-    for k in $(cluster_members); do cluster_start_one "$k"; done
-    for k in $(cluster_members); do cluster_wait_ready "$k" 90 || { cluster_stop_all; exit 1; }; done
-    local st=""
-    for _ in $(seq 1 600); do
+    # c1 starts once the others have elected a leader. Ratis 3.1.3 (still so upstream) takes a
+    # heartbeat's leader commit index as committed up to index 0 when the heartbeat has no previous
+    # entry (ServerImplUtils.effectiveCommitIndex), without checking the follower's own entry 0: a voter
+    # that led a fresh group for a moment, wrote its entry 0 and was deposed before replicating it then
+    # holds that entry as committed and refuses every append (INCONSISTENCY, seen in 2 of 4 starts here
+    # while c1 opened its data path on a loaded machine). A voter that joins after the first leader has
+    # an empty log: it cannot win an election before it has the leader's entries.
+    for k in $(cluster_members); do [[ $k == 1 ]] || cluster_start_one "$k"; done
+    for k in $(cluster_members); do [[ $k == 1 ]] || cluster_wait_ready "$k" 90 || { cluster_stop_all; exit 1; }; done
+    cluster_wait_leader 60 || { echo "hashbrick: no Raft leader 60 s after the voters started (logs: $dir/c*/node.log)" >&2; cluster_stop_all; exit 1; }
+    cluster_start_one 1
+    cluster_wait_ready 1 90 || { cluster_stop_all; exit 1; }
+    local st="" end=$((SECONDS + 60))
+    while ((SECONDS < end)); do
       st=$(cluster_status_json 2>/dev/null || true)
       python3 -c 'import json,sys; s=json.loads(sys.argv[1]); sys.exit(0 if s["placement"]=="committed" and s["leader"] else 1)' "$st" 2>/dev/null && break
       st=""; sleep 0.1

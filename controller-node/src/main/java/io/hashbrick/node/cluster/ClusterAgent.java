@@ -24,7 +24,7 @@ import java.util.concurrent.TimeUnit;
  * operation id, so it is applied once), and, once every expected controller is a member, the chosen
  * proposer ({@link InitialPlacement#proposer}) commits the initial placement. Afterwards it keeps the
  * map it shows in {@code status} and the metrics fresh (a voter reads its own replica; a controller
- * that is not a voter queries the group once a second).
+ * that is not a voter queries the group once a second). Its decisions read the map from the leader.
  *
  * <p>Nothing on the I/O path waits for it: the data path never calls here.
  */
@@ -211,11 +211,12 @@ public final class ClusterAgent implements AutoCloseable {
         }
     }
 
+    /**
+     * The map as the leader has it (a linearizable query), for every decision: a voter's own replica may
+     * lag the log (a restarted or slow voter), and commands computed from it would be refused
+     * STALE_EPOCH round after round.
+     */
     private ClusterMap readMap() {
-        if (member != null) {
-            queried = member.stateMachine().mapView();
-            return queried;
-        }
         QueryResult q = client.map();
         if (q.getStatus() != Status.OK) {
             return null;
@@ -248,7 +249,7 @@ public final class ClusterAgent implements AutoCloseable {
         return c == null ? "" : c.leaderHint();
     }
 
-    /** The map this controller shows: its replica's (a voter) or the last it queried. */
+    /** The map this controller shows: its replica's (a voter: what its I/O side would read) or the last it queried. */
     public ClusterMap map() {
         return member != null ? member.stateMachine().mapView() : queried;
     }

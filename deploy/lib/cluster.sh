@@ -279,7 +279,7 @@ cluster_main() { # the cluster's commands; $cmd, $bricks_arg, $pos, $node_args, 
       resume) [[ $health == paused ]] || { echo "hashbrick: $name is $health, not paused" >&2; exit 1; }
         kill -CONT "$pid"; echo "hashbrick: $name resumed (SIGCONT, pid $pid)" ;;
       start) [[ $health == stopped ]] || { echo "hashbrick: $name is $health already" >&2; exit 1; }
-        ensure_built; select_java
+        select_java # never a build here: its jar is what the running processes load classes from
         cluster_start_one "$k"; cluster_wait_ready "$k" 90 || exit 1
         echo "hashbrick: $name started (pid $(cluster_pid "$k"))" ;;
     esac

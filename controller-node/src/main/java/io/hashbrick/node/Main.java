@@ -6,12 +6,14 @@ import io.hashbrick.node.api.local.LocalDataService;
 import io.hashbrick.node.api.local.LocalMapService;
 import io.hashbrick.node.catalog.Sizes;
 import io.hashbrick.node.catalog.VolumeService;
+import io.hashbrick.node.cluster.ControllerIdentity;
 import io.hashbrick.node.data.DataPath;
 import io.hashbrick.node.front.VolumeDevice;
 import io.hashbrick.node.iscsi.IscsiServer;
 import io.hashbrick.node.iscsi.TargetConfig;
 import io.hashbrick.node.iscsi.TargetConfig.ChapCredentials;
 import io.hashbrick.node.mgmt.ManagementServer;
+import io.hashbrick.node.mgmt.NodeMetrics;
 import io.hashbrick.node.scsi.ScsiDeviceServer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -158,6 +160,44 @@ public final class Main implements Callable<Integer> {
                     + " 127.0.0.1; default ${DEFAULT-VALUE}).")
     String roleTransport;
 
+    @Option(
+            names = "--member-id",
+            description = "Cluster mode: this controller's member id (c1, c2, ...); without it, a single controller.")
+    String memberId;
+
+    @Option(
+            names = "--bricks",
+            defaultValue = "0",
+            description = "Cluster mode: X-Bricks in the cluster (2 controllers each); the placement waits for all.")
+    int bricks;
+
+    @Option(
+            names = "--brick",
+            defaultValue = "0",
+            description = "Cluster mode: this controller's brick (default: brick b holds c(2b-1) and c(2b)).")
+    int brick;
+
+    @Option(
+            names = "--raft-peers",
+            description = "Cluster mode: the Raft voters, id=host:port,... (3 or 5; e.g. c1=...,c2=...,w=...).")
+    String raftPeers;
+
+    @Option(
+            names = "--raft-dir",
+            description = "Cluster mode: the voter's Raft storage (default <dir>/raft; unused by a non-voter).")
+    Path raftDir;
+
+    @Option(
+            names = "--cluster",
+            defaultValue = "hashbrick",
+            description = "Cluster name; the Raft group id derives from it (default ${DEFAULT-VALUE}).")
+    String clusterName;
+
+    @Option(
+            names = "--election-ms",
+            description = "Election timeout range MIN-MAX in ms; every voter must use the same (default 100-200).")
+    String electionMs;
+
     /**
      * The front end's devices over the roles' in-process bindings: R calls D and C only through their
      * contracts, at epoch 0 (a single node owns every bucket and region).
@@ -172,6 +212,10 @@ public final class Main implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        ClusterLaunch cluster = startCluster();
+        if (cluster != null && cluster.agent().self().controller() != 1) {
+            return controlPlaneOnly(cluster);
+        }
         long size = Sizes.parse(lunSize);
         if (luns < 1 || luns > VolumeService.MAX_VOLUMES) {
             throw new CommandLine.ParameterException(
@@ -223,8 +267,12 @@ public final class Main implements Callable<Integer> {
         String url = "iscsi://" + host + ":" + bound + "/" + targetName + "/"
                 + volumes.list().get(0).lun();
         ManagementServer mgmt =
-                new ManagementServer(host, mgmtPort, volumes, targetName, () -> status(server, volumes, url));
+                new ManagementServer(host, mgmtPort, volumes, targetName, () -> status(server, volumes, url, cluster));
         mgmt.allowFaultInjection(allowFaultInjection);
+        mgmt.metrics(new NodeMetrics(
+                scsi.io(),
+                volumes.roles() == null ? null : volumes.roles()::stats,
+                cluster == null ? null : cluster.agent()::status));
         int mgmtBound = mgmt.start();
         writeAtomically(dir.resolve("node.mgmt"), "http://" + host + ":" + mgmtBound + "\n");
         writeAtomically(dir.resolve("node.url"), url + "\n");
@@ -242,6 +290,7 @@ public final class Main implements Callable<Integer> {
                             server.close();
                             roles.close(); // no front end left to call the roles: stop the channel and server
                             volumes.close();
+                            closeCluster(cluster);
                             try {
                                 Files.deleteIfExists(dir.resolve("node.url"));
                                 Files.deleteIfExists(dir.resolve("node.mgmt"));
@@ -256,7 +305,92 @@ public final class Main implements Callable<Integer> {
         return 0;
     }
 
-    private ObjectNode status(IscsiServer server, VolumeService volumes, String url) {
+    /** Cluster mode (--member-id): joins the group and starts the agent; null for a single controller. */
+    private ClusterLaunch startCluster() throws java.io.IOException {
+        if (memberId == null) {
+            if (raftPeers != null || bricks != 0 || brick != 0 || raftDir != null) {
+                throw new CommandLine.ParameterException(
+                        new CommandLine(this), "--raft-peers, --bricks, --brick and --raft-dir need --member-id");
+            }
+            return null;
+        }
+        if (raftPeers == null || bricks < 1) {
+            throw new CommandLine.ParameterException(
+                    new CommandLine(this),
+                    "cluster mode needs --raft-peers and --bricks N (N >= 1): member=" + memberId);
+        }
+        ControllerIdentity self;
+        try {
+            int c = ControllerIdentity.controllerOf(memberId);
+            self = ControllerIdentity.of(memberId, brick != 0 ? brick : (c + 1) / 2, bricks);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage(), e);
+        }
+        Files.createDirectories(dir);
+        return ClusterLaunch.start(self, host + ":" + port, clusterName, raftPeers, dir, raftDir, electionMs);
+    }
+
+    /**
+     * A controller other than c1 in cluster mode: the control plane and the management server only.
+     * Two portals serving different data under one LUN identity would corrupt a multipathing host, and
+     * the cross-controller data path (issue 19 item 3) that would let every portal serve the same
+     * volumes is not built yet; so no portal, no volumes, no data path here.
+     */
+    private int controlPlaneOnly(ClusterLaunch cluster) throws Exception {
+        String self = cluster.agent().self().memberId();
+        Log.info(
+                "io_off",
+                "member=" + self + " reason=cross_controller_data_path_not_built serving_member=c1"
+                        + " detail=\"control plane only: no portal, no volumes\"");
+        ManagementServer mgmt = new ManagementServer(host, mgmtPort, null, targetName, () -> {
+            ObjectNode n = new ObjectMapper().createObjectNode();
+            n.put("state", "running")
+                    .put("io", "none")
+                    .put("io_detail", "cross-controller data path not built yet; c1 serves I/O")
+                    .put("pid", ProcessHandle.current().pid());
+            n.set("cluster", new ObjectMapper().valueToTree(cluster.agent().status()));
+            return n;
+        });
+        mgmt.metrics(new NodeMetrics(null, null, cluster.agent()::status));
+        int mgmtBound = mgmt.start();
+        Files.deleteIfExists(dir.resolve("node.url"));
+        writeAtomically(dir.resolve("node.mgmt"), "http://" + host + ":" + mgmtBound + "\n");
+        Log.info(
+                "node_ready",
+                "member=" + self + " io=none mgmt_port=" + mgmtBound + " dir=" + dir.toAbsolutePath() + " pid="
+                        + ProcessHandle.current().pid());
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime()
+                .addShutdownHook(new Thread(
+                        () -> {
+                            Log.info("node_stopping", "reason=signal");
+                            mgmt.close();
+                            closeCluster(cluster);
+                            try {
+                                Files.deleteIfExists(dir.resolve("node.mgmt"));
+                            } catch (java.io.IOException ignored) {
+                                // best effort
+                            }
+                            Log.info("node_stopped", "");
+                            stopped.countDown();
+                        },
+                        "shutdown"));
+        stopped.await();
+        return 0;
+    }
+
+    private static void closeCluster(ClusterLaunch cluster) {
+        if (cluster == null) {
+            return;
+        }
+        try {
+            cluster.close();
+        } catch (java.io.IOException | RuntimeException e) {
+            Log.warn("cluster_stop_failed", "error=" + Log.q(e));
+        }
+    }
+
+    private ObjectNode status(IscsiServer server, VolumeService volumes, String url, ClusterLaunch cluster) {
         ObjectNode n = new ObjectMapper().createObjectNode();
         n.put("state", "running")
                 .put("target", targetName)
@@ -285,6 +419,10 @@ public final class Main implements Callable<Integer> {
             }) {
                 n.put(k, String.valueOf(st.get(k)));
             }
+        }
+        if (cluster != null) {
+            n.put("io", "local");
+            n.set("cluster", new ObjectMapper().valueToTree(cluster.agent().status()));
         }
         return n;
     }

@@ -6,11 +6,13 @@ import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import org.apache.ratis.RaftConfigKeys;
 import org.apache.ratis.conf.RaftProperties;
 import org.apache.ratis.grpc.GrpcConfigKeys;
 import org.apache.ratis.protocol.RaftPeer;
+import org.apache.ratis.protocol.RaftPeerId;
 import org.apache.ratis.rpc.SupportedRpcType;
 import org.apache.ratis.server.DivisionInfo;
 import org.apache.ratis.server.RaftServer;
@@ -140,6 +142,19 @@ public final class ClusterMember implements AutoCloseable {
     public long term() {
         DivisionInfo info = info();
         return info == null ? -1 : info.getCurrentTerm();
+    }
+
+    /** The leader this voter knows of, "" when it knows none (an election is under way). */
+    public String leaderId() {
+        DivisionInfo info = info();
+        RaftPeerId leader = info == null ? null : info.getLeaderId();
+        return leader == null ? "" : leader.toString();
+    }
+
+    /** This voter's Raft role now: leader, follower, candidate, listener, or unknown. */
+    public String role() {
+        DivisionInfo info = info();
+        return info == null ? "unknown" : info.getCurrentRole().name().toLowerCase(Locale.ROOT);
     }
 
     private DivisionInfo info() {

@@ -44,7 +44,10 @@ import java.util.function.Supplier;
  *                                      injection on; 409 for a drive not OK, or heal of one not slow)
  *  POST   /api/v1/dae/rates?rebuild=256M&amp;scrub=16M                rebuild and scrub limits (bytes/s)
  *  POST   /api/v1/dae/corrupt?cells=N&amp;seed=S   flip a bit in N stored cells (only with fault injection on)
+ *  GET    /metrics                     Prometheus text format ({@link NodeMetrics})
  * </pre>
+ * A controller that runs only the control plane (cluster mode, not c1) has no volumes: the volume,
+ * statistics, audit and DAE resources answer 409 with the reason; status and metrics answer.
  * Errors answer {"error": "..."} with 400 (invalid), 404 (unknown volume), 409 (conflict), 405, 413.
  */
 public final class ManagementServer implements AutoCloseable {
@@ -53,18 +56,23 @@ public final class ManagementServer implements AutoCloseable {
     static final long SLOW_LATENCY_MS_MAX = 60_000;
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The answer of a controller that runs only the control plane (no volumes, no data path). */
+    static final String NO_IO =
+            "this controller serves no I/O (cluster mode: the cross-controller data path is not built yet; c1 serves)";
 
     private final HttpServer http;
     private final VolumeService volumes;
     private final String targetName;
     private final Supplier<ObjectNode> status;
     private volatile boolean faultInjection;
+    private volatile NodeMetrics metrics;
     /**
      * Injects the slow-drive faults. Not thread-safe, and needs not be: only the server's one thread
      * uses it. Its own event line is dropped: the drill logs one {@code ssd_drill} line instead.
      */
     private final FaultInjector faults = new FaultInjector(0, SimClock.SYSTEM, EventSink.NONE);
 
+    /** @param volumes the node's volumes, or null for a controller that serves no I/O */
     public ManagementServer(
             String host, int port, VolumeService volumes, String targetName, Supplier<ObjectNode> status)
             throws IOException {
@@ -77,6 +85,7 @@ public final class ManagementServer implements AutoCloseable {
         http.createContext("/api/v1/stats", this::stats);
         http.createContext("/api/v1/audit", this::audit);
         http.createContext("/api/v1/dae", this::dae);
+        http.createContext("/metrics", this::metrics);
         http.setExecutor(Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "mgmt-http");
             t.setDaemon(true);
@@ -92,6 +101,11 @@ public final class ManagementServer implements AutoCloseable {
         this.faultInjection = allow;
     }
 
+    /** What {@code GET /metrics} answers (Prometheus's text format); 404 until set. */
+    public void metrics(NodeMetrics m) {
+        this.metrics = m;
+    }
+
     public int start() {
         http.start();
         int port = http.getAddress().getPort();
@@ -100,6 +114,10 @@ public final class ManagementServer implements AutoCloseable {
     }
 
     private void volumes(HttpExchange ex) throws IOException {
+        if (volumes == null) {
+            error(ex, 409, NO_IO);
+            return;
+        }
         String path = ex.getRequestURI().getPath();
         String name = path.length() > "/api/v1/volumes/".length() ? path.substring("/api/v1/volumes/".length()) : null;
         String method = ex.getRequestMethod();
@@ -142,6 +160,10 @@ public final class ManagementServer implements AutoCloseable {
     }
 
     private void stats(HttpExchange ex) throws IOException {
+        if (volumes == null) {
+            error(ex, 409, NO_IO);
+            return;
+        }
         Controller data = volumes.roles();
         if (!ex.getRequestMethod().equals("GET")) {
             error(ex, 405, "method not allowed: " + ex.getRequestMethod());
@@ -153,6 +175,10 @@ public final class ManagementServer implements AutoCloseable {
     }
 
     private void audit(HttpExchange ex) throws IOException {
+        if (volumes == null) {
+            error(ex, 409, NO_IO);
+            return;
+        }
         Controller data = volumes.roles();
         if (!ex.getRequestMethod().equals("POST")) {
             error(ex, 405, "method not allowed: " + ex.getRequestMethod());
@@ -167,6 +193,10 @@ public final class ManagementServer implements AutoCloseable {
     }
 
     private void dae(HttpExchange ex) throws IOException {
+        if (volumes == null) {
+            error(ex, 409, NO_IO);
+            return;
+        }
         DataPath data = volumes.roles() == null ? null : volumes.roles().data();
         String path = ex.getRequestURI().getPath();
         String[] parts = path.substring("/api/v1/dae".length()).split("/", -1);
@@ -415,6 +445,24 @@ public final class ManagementServer implements AutoCloseable {
                 "method=" + ex.getRequestMethod() + " path="
                         + ex.getRequestURI().getPath() + " status=" + code + " reason=" + Log.q(message));
         respond(ex, code, JSON.createObjectNode().put("error", message));
+    }
+
+    private void metrics(HttpExchange ex) throws IOException {
+        NodeMetrics m = metrics;
+        if (!ex.getRequestMethod().equals("GET")) {
+            error(ex, 405, "method not allowed: " + ex.getRequestMethod());
+            return;
+        }
+        if (m == null) {
+            error(ex, 404, "no metrics on this server");
+            return;
+        }
+        byte[] b = m.scrape().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+        ex.sendResponseHeaders(200, b.length);
+        try (var out = ex.getResponseBody()) {
+            out.write(b);
+        }
     }
 
     private static void respond(HttpExchange ex, int code, JsonNode body) throws IOException {

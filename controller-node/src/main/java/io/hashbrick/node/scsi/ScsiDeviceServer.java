@@ -20,6 +20,7 @@ public final class ScsiDeviceServer implements ScsiTarget {
     private final String vendor;
     private final String product;
     private volatile LogicalUnit[] luns = new LogicalUnit[0];
+    private final IoCounters io = new IoCounters();
 
     public ScsiDeviceServer(String vendor, String product, List<LogicalUnit> luns) {
         this.vendor = vendor;
@@ -27,6 +28,11 @@ public final class ScsiDeviceServer implements ScsiTarget {
         for (LogicalUnit lu : luns) {
             addLogicalUnit(lu);
         }
+    }
+
+    /** Reads and writes served, over every LUN (the metrics' IOPS). */
+    public IoCounters io() {
+        return io;
     }
 
     // ---- logical unit table
@@ -149,8 +155,14 @@ public final class ScsiDeviceServer implements ScsiTarget {
 
     private void dispatch(ScsiTask t, LogicalUnit lu, int op) {
         switch (op) {
-            case 0x08, 0x28, 0xA8, 0x88 -> ReadWrite.read(t, lu);
-            case 0x0A, 0x2A, 0xAA, 0x8A, 0x2E, 0xAE, 0x8E -> ReadWrite.write(t, lu);
+            case 0x08, 0x28, 0xA8, 0x88 -> {
+                ReadWrite.read(t, lu);
+                io.read(t);
+            }
+            case 0x0A, 0x2A, 0xAA, 0x8A, 0x2E, 0xAE, 0x8E -> {
+                ReadWrite.write(t, lu);
+                io.write(t);
+            }
             case 0x2F, 0xAF, 0x8F -> ReadWrite.verify(t, lu);
             case 0x00 -> {} // TEST UNIT READY: always ready
             case 0x25 -> InfoCommands.readCapacity10(t, lu);

@@ -7,13 +7,16 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.hashbrick.node.Controller;
 import io.hashbrick.node.catalog.VolumeService;
 import io.hashbrick.node.data.DataPath;
+import io.hashbrick.node.scsi.IoCounters;
 import io.hashbrick.node.scsi.ScsiDeviceServer;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -184,6 +187,78 @@ class ManagementServerTest {
             b.append(i == 0 ? "" : ",").append(data.data().dae().health(i));
         }
         return b.toString();
+    }
+
+    /**
+     * {@code GET /metrics} answers Prometheus's text format with the node's counters, the data path's
+     * statistics and, in a cluster, the Raft role, term and epoch; a control-plane-only controller (no
+     * volumes) answers its metrics and refuses the volume API with a clear reason.
+     */
+    @Test
+    void metricsInPrometheusTextFormat() throws Exception {
+        Map<String, Object> stats = new HashMap<>();
+        stats.put("data_reduction_ratio", 2.5);
+        stats.put("journal_reserved_bytes", 32L << 20);
+        stats.put("journal_capacity_bytes", 128L << 20);
+        stats.put("journal_blocks", 77L);
+        stats.put("h2p_bytes_per_unique_block", 61.0);
+        Map<String, Object> cluster = new HashMap<>();
+        cluster.put("member", "c1");
+        cluster.put("leader", "c1");
+        cluster.put("voter", true);
+        cluster.put("raft_term", 3L);
+        cluster.put("epoch", 4L);
+        cluster.put("buckets", 2048);
+        cluster.put("members", List.of("c1", "c2"));
+        try (VolumeService volumes =
+                        VolumeService.open(dir, new ScsiDeviceServer("HASHBRCK", "TEST", List.of()), TARGET);
+                ManagementServer api = new ManagementServer("127.0.0.1", 0, volumes, TARGET, () -> new ObjectMapper()
+                        .createObjectNode()
+                        .put("state", "running"));
+                ManagementServer controlOnly =
+                        new ManagementServer("127.0.0.1", 0, null, TARGET, () -> new ObjectMapper()
+                                .createObjectNode()
+                                .put("io", "none"))) {
+            api.metrics(new NodeMetrics(new IoCounters(), () -> stats, () -> cluster));
+            controlOnly.metrics(new NodeMetrics(null, null, () -> cluster));
+            HttpClient http = HttpClient.newHttpClient();
+            HttpResponse<String> r = send(http, "GET", "http://127.0.0.1:" + api.start() + "/metrics", null);
+            assertEquals(200, r.statusCode());
+            assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"));
+            String text = r.body();
+            for (String line : new String[] {
+                "hashbrick_reads_total 0.0",
+                "hashbrick_writes_total 0.0",
+                "hashbrick_read_bytes_total 0.0",
+                "hashbrick_written_bytes_total 0.0",
+                "hashbrick_data_reduction_ratio 2.5",
+                "hashbrick_h2p_ram_bytes_per_unique_block 61.0",
+                "hashbrick_journal_fill_ratio 0.25",
+                "hashbrick_destage_backlog_blocks 77.0",
+                "hashbrick_cluster_raft_leader 1.0",
+                "hashbrick_cluster_raft_term 3.0",
+                "hashbrick_cluster_epoch 4.0",
+                "hashbrick_cluster_buckets 2048.0",
+                "hashbrick_cluster_members 2.0",
+                "hashbrick_io_serving 1.0"
+            }) {
+                assertTrue(text.contains("\n" + line + "\n"), "missing " + line + " in:\n" + text);
+            }
+            assertTrue(text.contains("# TYPE hashbrick_reads_total counter"), text);
+            int port = controlOnly.start();
+            String cp = send(http, "GET", "http://127.0.0.1:" + port + "/metrics", null)
+                    .body();
+            assertTrue(
+                    cp.contains("\nhashbrick_io_serving 0.0\n") && cp.contains("\nhashbrick_cluster_epoch 4.0\n"), cp);
+            assertTrue(!cp.contains("hashbrick_reads_total"), cp);
+            HttpResponse<String> refused = send(http, "GET", "http://127.0.0.1:" + port + "/api/v1/volumes", null);
+            assertEquals(409, refused.statusCode());
+            assertTrue(refused.body().contains("serves no I/O"), refused.body());
+            assertEquals(
+                    200,
+                    send(http, "GET", "http://127.0.0.1:" + port + "/api/v1/status", null)
+                            .statusCode());
+        }
     }
 
     static HttpResponse<String> send(HttpClient http, String method, String url, String body) throws Exception {

@@ -1,6 +1,7 @@
 package io.hashbrick.node.scsi;
 
 import io.hashbrick.node.block.BlockDevice;
+import io.hashbrick.node.block.IoStatus;
 import java.nio.ByteBuffer;
 
 /**
@@ -64,9 +65,36 @@ final class ReadWrite {
             throw new IllegalStateException("dataIn smaller than the transfer tag=" + t.tag + " capacity="
                     + t.dataIn.remaining() + " bytes=" + bytes);
         }
+        if (t.memoryOnly) {
+            readIfInMemory(t, lu, dev, lba, (int) blocks);
+            return;
+        }
         long stamp = lu.writeLock.readLock(); // shared: an atomic write is never seen torn
         try {
             BlockIo.done(t, lu, dev.read(lba, (int) blocks, t.dataIn), false);
+        } finally {
+            lu.writeLock.unlockRead(stamp);
+        }
+    }
+
+    /**
+     * The read of a task that must not wait: the shared lock only if it is free at once (an atomic
+     * write holds it across its I/O), the data only if the device has it in memory; else {@link
+     * ScsiTask#wouldBlock}, and the checks above run again when the task is executed where it may wait.
+     */
+    private static void readIfInMemory(ScsiTask t, LogicalUnit lu, BlockDevice dev, long lba, int blocks) {
+        long stamp = lu.writeLock.tryReadLock();
+        if (stamp == 0) {
+            t.wouldBlock = true;
+            return;
+        }
+        try {
+            IoStatus s = dev.readIfInMemory(lba, blocks, t.dataIn);
+            if (s == IoStatus.WOULD_BLOCK) {
+                t.wouldBlock = true;
+                return;
+            }
+            BlockIo.done(t, lu, s, false);
         } finally {
             lu.writeLock.unlockRead(stamp);
         }

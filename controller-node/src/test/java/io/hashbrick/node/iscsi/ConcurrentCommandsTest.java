@@ -70,7 +70,9 @@ class ConcurrentCommandsTest {
     @AfterEach
     void stop() throws Exception {
         if (target != null) {
-            device.open();
+            if (device != null) {
+                device.open();
+            }
             target.close();
         }
         assertEquals(0, target == null ? 0 : target.server.internalErrors(), "internal errors");
@@ -447,6 +449,56 @@ class ConcurrentCommandsTest {
             assertEquals(before + 1, device.ios, "the held read finished");
             assertSilent(a, 300); // TAS=0: the aborted read gets no status
         }
+    }
+
+    /**
+     * Reads from the read cache on the content-addressed data path, two sent together so each goes the
+     * way of a read among others (tried from memory, answered on the connection's thread): nothing is
+     * allocated per command after warm-up, on the connection's thread or the workers.
+     */
+    @Test
+    void readsFromMemoryAllocateNothingPerCommandAfterWarmUp() throws Exception {
+        target = TargetFixture.contentAddressed(dir, TargetFixture.config(), 64L << 20);
+        try (TestInitiator i = login(0x023d_0000_0005L, Map.of())) {
+            byte[] data = new byte[4096];
+            java.util.SplittableRandom r = new java.util.SplittableRandom(16);
+            for (int b = 0; b < 64; b++) {
+                r.nextBytes(data);
+                assertEquals(0, i.command(0, cdb10(0x2a, b * 8L, 8), 4096, false, data)[0]);
+            }
+            target.data.checkpoint(); // destaged and cached: the reads below hit D's read cache
+            IscsiServer s = target.server;
+            for (int n = 0; n < 2000; n++) {
+                readPair(i, n);
+            }
+            String name = "iscsi-conn-127.0.0.1:" + i.socket.getLocalPort();
+            long[] ids = Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t.getName().equals(name) || t.getName().startsWith("iscsi-worker-"))
+                    .mapToLong(Thread::threadId)
+                    .toArray();
+            var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+            long memoryBefore = s.memoryRuns.sum();
+            long before =
+                    java.util.Arrays.stream(mx.getThreadAllocatedBytes(ids)).sum();
+            for (int n = 0; n < 3000; n++) {
+                readPair(i, n);
+            }
+            long bytes =
+                    java.util.Arrays.stream(mx.getThreadAllocatedBytes(ids)).sum() - before;
+            long fromMemory = s.memoryRuns.sum() - memoryBefore;
+            assertTrue(fromMemory >= 3000, "reads answered from memory: " + fromMemory + " of 6000");
+            assertTrue(
+                    bytes < 64 * 1024, "allocated " + bytes + " bytes over 6000 reads (" + bytes / 6000 + " per read)");
+        }
+    }
+
+    private static void readPair(TestInitiator i, int n) throws IOException {
+        sendTogether(
+                i,
+                i.scsiHeader(0, cdb10(0x28, n % 64 * 8L, 8), 4096, true, false),
+                i.scsiHeader(0, cdb10(0x28, (n + 7) % 64 * 8L, 8), 4096, true, false));
+        nextStatus(i);
+        nextStatus(i);
     }
 
     /** An immediate NOP-Out and its NOP-In: every PDU sent before it has been received. */

@@ -69,22 +69,21 @@ final class ReadWrite {
             readIfInMemory(t, lu, dev, lba, (int) blocks);
             return;
         }
-        long stamp = lu.writeLock.readLock(); // shared: an atomic write is never seen torn
+        lu.ranges.lockShared(lba, blocks); // an atomic write over these blocks is never seen torn
         try {
             BlockIo.done(t, lu, dev.read(lba, (int) blocks, t.dataIn), false);
         } finally {
-            lu.writeLock.unlockRead(stamp);
+            lu.ranges.unlockShared(lba, blocks);
         }
     }
 
     /**
-     * The read of a task that must not wait: the shared lock only if it is free at once (an atomic
-     * write holds it across its I/O), the data only if the device has it in memory; else {@link
+     * The read of a task that must not wait: its range only if no atomic write holds or awaits it (an
+     * atomic write keeps its range through its I/O), the data only if the device has it in memory; else {@link
      * ScsiTask#wouldBlock}, and the checks above run again when the task is executed where it may wait.
      */
     private static void readIfInMemory(ScsiTask t, LogicalUnit lu, BlockDevice dev, long lba, int blocks) {
-        long stamp = lu.writeLock.tryReadLock();
-        if (stamp == 0) {
+        if (!lu.ranges.tryLockShared(lba, blocks)) {
             t.wouldBlock = true;
             return;
         }
@@ -96,7 +95,7 @@ final class ReadWrite {
             }
             BlockIo.done(t, lu, s, false);
         } finally {
-            lu.writeLock.unlockRead(stamp);
+            lu.ranges.unlockShared(lba, blocks);
         }
     }
 
@@ -127,11 +126,11 @@ final class ReadWrite {
             return;
         }
         boolean fua = (op != 0x0A && (c[1] & 0x08) != 0) || verify || !lu.modePages.writeCacheEnabled;
-        long stamp = lu.writeLock.readLock();
+        lu.ranges.lockShared(lba, n);
         try {
             BlockIo.done(t, lu, dev.write(lba, n, t.dataOut, fua), true);
         } finally {
-            lu.writeLock.unlockRead(stamp);
+            lu.ranges.unlockShared(lba, n);
         }
     }
 

@@ -26,5 +26,11 @@ public enum Status {
     /** The pool refuses writes after an unrecoverable background failure; reads go on. */
     READ_ONLY,
     /** A conditional Map found another handle than the one expected (a read-modify-write lost a race). */
-    MAP_CONFLICT
+    MAP_CONFLICT,
+    /**
+     * A call that asked not to wait ({@link FetchCall#noWait}, {@link ResolveCall#noWait}) would have
+     * had to: a block not in D's memory (read cache, journal copy), or a binding that goes over the
+     * network. Nothing was done: call again without the flag, on a thread that may wait.
+     */
+    WOULD_BLOCK
 }

@@ -21,6 +21,17 @@ public interface BlockDevice extends AutoCloseable {
 
     IoStatus read(long lba, int blocks, ByteBuffer dst);
 
+    /**
+     * {@link #read} if it can complete without waiting (no SSD or disk read, no remote call, no lock
+     * that is held across I/O): for the transport's receiving thread, which must not stall its other
+     * commands. Else {@link IoStatus#WOULD_BLOCK}, having read nothing durable-side: {@code dst}'s
+     * position is unchanged (its bytes may not be) and the caller reads again with {@link #read}.
+     * By default nothing is known to be in memory.
+     */
+    default IoStatus readIfInMemory(long lba, int blocks, ByteBuffer dst) {
+        return IoStatus.WOULD_BLOCK;
+    }
+
     /** @param fua force unit access: the data is on stable storage when this returns OK */
     IoStatus write(long lba, int blocks, ByteBuffer src, boolean fua);
 

@@ -14,5 +14,10 @@ public enum IoStatus {
      */
     READ_ONLY,
     /** The medium could not be read or written: MEDIUM ERROR (11/00 read, 0C/00 write). */
-    MEDIUM_ERROR
+    MEDIUM_ERROR,
+    /**
+     * {@link BlockDevice#readIfInMemory} only: the read would have waited (an SSD, a remote role, a
+     * lock held across I/O); nothing was read. Never reaches the initiator.
+     */
+    WOULD_BLOCK
 }

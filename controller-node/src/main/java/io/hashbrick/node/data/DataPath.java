@@ -938,11 +938,39 @@ public final class DataPath implements AutoCloseable {
                 x.blockStatus[i] = Status.OK;
                 continue;
             }
-            x.blockStatus[i] = fetchOne(c, x.handles[i], x.dst, at);
+            x.blockStatus[i] =
+                    x.noWait ? fetchInMemory(c, x.handles[i], x.dst, at) : fetchOne(c, x.handles[i], x.dst, at);
             if (x.blockStatus[i] != Status.OK && x.status == Status.OK) {
                 x.status = x.blockStatus[i];
             }
+            if (x.status == Status.WOULD_BLOCK) {
+                return; // the caller fetches the whole call again where it may wait
+            }
         }
+    }
+
+    /**
+     * A fetch that must not wait ({@link FetchCall#noWait}): the block from the read cache or its
+     * journal copy, decompressed (and the journal copy verified) outside the lock as {@link #fetchOne}
+     * does; {@link Status#WOULD_BLOCK} when it is on the SSDs only, when the lock is taken (a checkpoint
+     * capture holds it for milliseconds), or when a journal copy fails its check (the full path retries
+     * and repairs). A miss here is not counted: the full fetch that follows counts it.
+     */
+    private Status fetchInMemory(Ctx c, long h, ByteBuffer dst, int at) {
+        if (!lock.tryLock()) {
+            return Status.WOULD_BLOCK;
+        }
+        try {
+            if (!captureHandle(c, h, 0, true)) {
+                return Status.STALE_HANDLE;
+            }
+            if (c.rPending[0] == null && c.rCachedLength[0] < 0) {
+                return Status.WOULD_BLOCK;
+            }
+        } finally {
+            lock.unlock();
+        }
+        return fetch(c, 0, dst, at) ? Status.OK : Status.WOULD_BLOCK;
     }
 
     private Status fetchOne(Ctx c, long h, ByteBuffer dst, int at) {
@@ -979,6 +1007,11 @@ public final class DataPath implements AutoCloseable {
 
     /** Captures what a read of handle {@code h} needs into slot {@code i} of the context; false if stale. */
     private boolean captureHandle(Ctx c, long h, int i) {
+        return captureHandle(c, h, i, false);
+    }
+
+    /** {@link #captureHandle}; with {@code peek}, a read-cache miss is not counted (a full fetch follows). */
+    private boolean captureHandle(Ctx c, long h, int i, boolean peek) {
         if (plantNoGeneration) {
             h = h2p.withSlotGeneration(h); // planted bug: a reused slot answers an old handle
         }
@@ -991,7 +1024,7 @@ public final class DataPath implements AutoCloseable {
         c.rLocation[i] = location;
         c.rBytes[i] = storedBytesOf(h2p.length(h), flags);
         c.rPending[i] = (flags & FLAG_IN_JOURNAL) != 0 ? pending[(int) location] : null;
-        c.rCachedLength[i] = c.rPending[i] == null ? cache.get(h, c.rCached[i]) : -1;
+        c.rCachedLength[i] = c.rPending[i] == null ? cache.get(h, c.rCached[i], !peek) : -1;
         h2p.bucket(H2pHandle.bucket(h)).copyStoredFingerprint(h, c.rFpSeg, i * 27L);
         return true;
     }
@@ -1138,7 +1171,7 @@ public final class DataPath implements AutoCloseable {
         int len;
         byte[] p = c.rPending[i];
         if (c.rCachedLength[i] >= 0) { // verified when it entered the cache
-            return c.codec.decompress(ByteBuffer.wrap(c.rCached[i]), 0, c.rCachedLength[i], dst, at);
+            return c.codec.decompress(c.rCachedBuffer[i], 0, c.rCachedLength[i], dst, at);
         }
         boolean fromSsd = p == null;
         if (p != null) {
@@ -1640,13 +1673,18 @@ public final class DataPath implements AutoCloseable {
 
     /** After a corruption drill: nothing it damaged may be served from the read cache; one log line. */
     private void drillDone(String what, long seed) {
+        dropReadCache();
+        Log.warn("corruption_drill", what + " seed=" + seed);
+    }
+
+    /** Empties the read cache: the next reads of destaged blocks go to the SSDs (drills, tests). */
+    void dropReadCache() {
         lock.lock();
         try {
             cache.clear();
         } finally {
             lock.unlock();
         }
-        Log.warn("corruption_drill", what + " seed=" + seed);
     }
 
     /**
@@ -2805,10 +2843,19 @@ public final class DataPath implements AutoCloseable {
         final int[] rBytes = new int[CHUNK];
         final byte[][] rPending = new byte[CHUNK][];
         final byte[][] rCached = new byte[CHUNK][BlockCodec.BLOCK_BYTES];
+        /** {@link #rCached} wrapped once (decompress reads at absolute offsets): no wrapper per cache hit. */
+        final ByteBuffer[] rCachedBuffer = new ByteBuffer[CHUNK];
+
         final int[] rCachedLength = new int[CHUNK];
         final byte[] rFp = new byte[CHUNK * 27];
         final MemorySegment rFpSeg = MemorySegment.ofArray(rFp);
         final byte[] vfp = new byte[32];
         final MemorySegment vfpSeg = MemorySegment.ofArray(vfp);
+
+        Ctx() {
+            for (int i = 0; i < CHUNK; i++) {
+                rCachedBuffer[i] = ByteBuffer.wrap(rCached[i]);
+            }
+        }
     }
 }

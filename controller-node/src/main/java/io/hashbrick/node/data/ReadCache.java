@@ -86,9 +86,16 @@ final class ReadCache {
 
     /** Copies the cached stored bytes of {@code handle} into {@code dst[0..]}. @return their length, or -1 */
     int get(long handle, byte[] dst) {
+        return get(handle, dst, true);
+    }
+
+    /** {@link #get}; a miss counts only with {@code countMiss} (a caller that will ask again does not). */
+    int get(long handle, byte[] dst, boolean countMiss) {
         int slot = find(handle);
         if (slot < 0) {
-            misses++;
+            if (countMiss) {
+                misses++;
+            }
             return -1;
         }
         hits++;

@@ -19,6 +19,7 @@ final class Pipelines {
             case OK -> IoStatus.OK;
             case POOL_FULL -> IoStatus.NO_SPACE;
             case READ_ONLY -> IoStatus.READ_ONLY;
+            case WOULD_BLOCK -> IoStatus.WOULD_BLOCK;
             default -> IoStatus.MEDIUM_ERROR;
         };
     }

@@ -36,11 +36,20 @@ final class ReadPipeline {
      * {@link #handles()} (a read-modify-write maps on condition of them).
      */
     Status read(int volume, long block, int n, ByteBuffer dst, int off) {
+        return read(volume, block, n, dst, off, false);
+    }
+
+    /**
+     * {@link #read}; with {@code noWait}, only from memory: {@link Status#WOULD_BLOCK} when a block is
+     * not in D's memory or a role is remote (see {@link FetchCall#noWait}).
+     */
+    Status read(int volume, long block, int n, ByteBuffer dst, int off, boolean noWait) {
         for (int attempt = 0; ; attempt++) {
             resolve.header(epoch, ++operations, WritePipeline.SENDER);
             resolve.volume = volume;
             resolve.firstBlock = block;
             resolve.count = n;
+            resolve.noWait = noWait;
             maps.resolve(resolve, await.arm());
             await.await();
             if (resolve.status != Status.OK) {
@@ -51,6 +60,7 @@ final class ReadPipeline {
             fetch.count = n;
             fetch.dst = dst;
             fetch.dstOffset = off;
+            fetch.noWait = noWait;
             data.fetch(fetch, await.arm());
             await.await();
             if (fetch.status != Status.STALE_HANDLE || attempt == STALE_RETRIES) {

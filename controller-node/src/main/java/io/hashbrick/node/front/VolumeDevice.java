@@ -83,6 +83,24 @@ public final class VolumeDevice implements GrowableDevice {
 
     @Override
     public IoStatus read(long lba, int blocks, ByteBuffer dst) {
+        return read(lba, blocks, dst, false);
+    }
+
+    /**
+     * From memory only: every block in D's read cache or journal (or unmapped), both roles in this
+     * process; else {@link IoStatus#WOULD_BLOCK} with {@code dst}'s position unchanged.
+     */
+    @Override
+    public IoStatus readIfInMemory(long lba, int blocks, ByteBuffer dst) {
+        int start = dst.position();
+        IoStatus s = read(lba, blocks, dst, true);
+        if (s == IoStatus.WOULD_BLOCK) {
+            dst.position(start);
+        }
+        return s;
+    }
+
+    private IoStatus read(long lba, int blocks, ByteBuffer dst, boolean noWait) {
         check(lba, blocks);
         Context c = contexts.get();
         long pos = lba * blockSize;
@@ -92,7 +110,7 @@ public final class VolumeDevice implements GrowableDevice {
             int inBlock = (int) (pos % B);
             if (inBlock == 0 && end - pos >= B) {
                 int n = (int) Math.min((end - pos) / B, Pipelines.BATCH);
-                Status s = c.reads.read(volumeId, block, n, dst, dst.position());
+                Status s = c.reads.read(volumeId, block, n, dst, dst.position(), noWait);
                 if (s != Status.OK) {
                     return Pipelines.io(s);
                 }
@@ -100,7 +118,7 @@ public final class VolumeDevice implements GrowableDevice {
                 pos += (long) n * B;
             } else {
                 int len = (int) Math.min(B - inBlock, end - pos);
-                Status s = c.reads.read(volumeId, block, 1, c.rmw.clear(), 0);
+                Status s = c.reads.read(volumeId, block, 1, c.rmw.clear(), 0, noWait);
                 if (s != Status.OK) {
                     return Pipelines.io(s);
                 }

@@ -46,8 +46,16 @@ public final class IscsiServer implements AutoCloseable {
      * a connection enters the full feature phase. {@code -Dhashbrick.iscsi.inline=false} turns it off.
      */
     volatile boolean runInline = !"false".equals(System.getProperty("hashbrick.iscsi.inline"));
+    /**
+     * Whether a connection tries a read among other commands from memory on its own thread first (see
+     * CommandPath.runFromMemory); with {@link #runInline} only. {@code -Dhashbrick.iscsi.memoryReads=false}
+     * turns it off (measurements, tests of the worker path).
+     */
+    volatile boolean readFromMemory = !"false".equals(System.getProperty("hashbrick.iscsi.memoryReads"));
     /** Commands executed on their connection's thread, and on workers (tests, measurements). */
     final LongAdder inlineRuns = new LongAdder(), workerRuns = new LongAdder();
+    /** Reads answered from memory on their connection's thread, and tried so but handed to a worker. */
+    final LongAdder memoryRuns = new LongAdder(), memoryMisses = new LongAdder();
 
     private final ScheduledExecutorService housekeeping;
     private ServerSocketChannel listener;
@@ -247,6 +255,10 @@ public final class IscsiServer implements AutoCloseable {
             Log.warn("shutdown_incomplete", "connections=" + connections.size() + " reason=tasks_still_running");
         }
         workers.close();
+        Log.info(
+                "iscsi_commands_run",
+                "inline=" + inlineRuns.sum() + " from_memory=" + memoryRuns.sum() + " memory_misses="
+                        + memoryMisses.sum() + " workers=" + workerRuns.sum());
     }
 
     private static String peerOf(SocketChannel ch) {

@@ -35,6 +35,10 @@ final class TaskSet {
     private int responding;
     /** Tasks in the worker queue, not yet taken (see {@link #noneQueued()}). */
     private int queued;
+    /** BLOCKED tasks: {@link #dispatch()} has nothing to enable while there are none. */
+    private int blocked;
+    /** Linked tasks whose attribute is ORDERED or HEAD OF QUEUE (SIMPLE ones wait while any is left). */
+    private int barriers;
 
     TaskSet(CommandPath path, int size, CommandWorkers workers) {
         this.workers = workers;
@@ -73,6 +77,9 @@ final class TaskSet {
     /** Adds a filled-in task at the newest end of the task set (CmdSN order). Connection thread. */
     synchronized void join(IscsiTask t) {
         assert t.state == IscsiTask.RECEIVING && !linked(t);
+        if (barrier(t)) {
+            barriers++;
+        }
         t.older = newest;
         if (newest != null) {
             newest.newer = t;
@@ -84,6 +91,12 @@ final class TaskSet {
 
     private boolean linked(IscsiTask t) {
         return oldest == t || t.older != null;
+    }
+
+    /** ORDERED and HEAD OF QUEUE hold back the SIMPLE tasks that join after them (SAM-5 §8.6). */
+    private static boolean barrier(IscsiTask t) {
+        int a = t.scsi.taskAttribute;
+        return a == ScsiTask.ATTR_ORDERED || a == ScsiTask.ATTR_HEAD_OF_QUEUE;
     }
 
     /** The task receiving Data-Out under {@code itt}, or null. Connection thread. */
@@ -145,8 +158,27 @@ final class TaskSet {
             return RUN_HERE;
         }
         t.state = IscsiTask.BLOCKED;
+        blocked++;
         dispatch();
         return HANDED_OFF;
+    }
+
+    /**
+     * A task the connection thread ran from memory only ({@link #dataComplete} gave {@link #RUN_HERE})
+     * would have had to wait: it goes to a worker as it is, RUNNING to QUEUED. It was enabled and stays
+     * so (only the connection thread adds tasks, and it is here), so no rule of SAM-5 §8.6 is passed
+     * by. False if it was aborted meanwhile by another session's reset (it has ended, silently).
+     */
+    synchronized boolean toWorker(IscsiTask t) {
+        assert t.state == IscsiTask.RUNNING : "state=" + t.state;
+        if (t.aborted) {
+            end0(t);
+            return false;
+        }
+        t.state = IscsiTask.QUEUED;
+        queued++;
+        workers.submit(t, t.scsi.taskAttribute == ScsiTask.ATTR_HEAD_OF_QUEUE);
+        return true;
     }
 
     /** Whether {@code t}, the newest task, may run now: the rule of {@link #dispatch()} for it. */
@@ -159,13 +191,16 @@ final class TaskSet {
         if (attribute == ScsiTask.ATTR_ORDERED) {
             return false; // older tasks are left
         }
-        for (IscsiTask o = t.older; o != null; o = o.older) {
-            int a = o.scsi.taskAttribute;
-            if (a == ScsiTask.ATTR_ORDERED || a == ScsiTask.ATTR_HEAD_OF_QUEUE) {
-                return false;
-            }
+        assert barriers == countBarriers() : "barriers=" + barriers;
+        return barriers == 0; // t is SIMPLE and newest: every barrier left is older than t
+    }
+
+    private int countBarriers() {
+        int n = 0;
+        for (IscsiTask o = oldest; o != null; o = o.newer) {
+            n += barrier(o) ? 1 : 0;
         }
-        return true;
+        return n;
     }
 
     /** A worker takes the task: false if it was aborted while queued (it has ended). */
@@ -206,8 +241,13 @@ final class TaskSet {
             responding--;
         } else if (t.state == IscsiTask.QUEUED) {
             queued--;
+        } else if (t.state == IscsiTask.BLOCKED) {
+            blocked--;
         }
         if (linked(t)) {
+            if (barrier(t)) {
+                barriers--;
+            }
             if (t.older != null) {
                 t.older.newer = t.newer;
             } else {
@@ -229,6 +269,9 @@ final class TaskSet {
 
     /** Enables what the task attributes allow (SAM-5 §8.6), oldest first; one pass over the set. */
     private void dispatch() {
+        if (blocked == 0) {
+            return; // nothing waits to be enabled: no pass over the set
+        }
         boolean olderAny = false;
         boolean olderBarrier = false;
         for (IscsiTask t = oldest; t != null; t = t.newer) {
@@ -242,6 +285,7 @@ final class TaskSet {
                         };
                 if (enabled) {
                     t.state = IscsiTask.QUEUED;
+                    blocked--;
                     queued++;
                     workers.submit(t, attribute == ScsiTask.ATTR_HEAD_OF_QUEUE);
                 }

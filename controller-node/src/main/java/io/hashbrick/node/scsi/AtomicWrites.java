@@ -4,8 +4,9 @@ import io.hashbrick.node.block.BlockDevice;
 import java.nio.ByteBuffer;
 
 /**
- * The read-modify-write commands, each atomic against every other write to the unit (the unit's
- * exclusive write lock): COMPARE AND WRITE (SBC-4 §5.3), ORWRITE 16 (§5.8), WRITE ATOMIC 16 (§5.48).
+ * The read-modify-write commands, each atomic against every other command on its blocks (their LBA
+ * range held exclusively, {@link RangeLock}): COMPARE AND WRITE (SBC-4 §5.3), ORWRITE 16 (§5.8),
+ * WRITE ATOMIC 16 (§5.48).
  */
 final class AtomicWrites {
     private AtomicWrites() {}
@@ -48,7 +49,7 @@ final class AtomicWrites {
             return;
         }
         Scratch s = Scratch.get(ScsiDeviceServer.MAX_TRANSFER_BYTES);
-        long stamp = lu.writeLock.writeLock();
+        lu.ranges.lockExclusive(lba, blocks);
         try {
             if (!BlockIo.done(t, lu, dev.read(lba, blocks, s.a), false)) {
                 return;
@@ -65,7 +66,7 @@ final class AtomicWrites {
             BlockIo.done(t, lu, dev.write(lba, blocks, src, fua), true);
             src.position(base);
         } finally {
-            lu.writeLock.unlockWrite(stamp);
+            lu.ranges.unlockExclusive(lba, blocks);
         }
     }
 
@@ -89,7 +90,7 @@ final class AtomicWrites {
             return;
         }
         Scratch s = Scratch.get(ScsiDeviceServer.MAX_TRANSFER_BYTES);
-        long stamp = lu.writeLock.writeLock();
+        lu.ranges.lockExclusive(lba, n);
         try {
             if (!BlockIo.done(t, lu, dev.read(lba, n, s.a), false)) {
                 return;
@@ -103,35 +104,39 @@ final class AtomicWrites {
             boolean fua = (c[1] & 0x08) != 0 || !lu.modePages.writeCacheEnabled;
             BlockIo.done(t, lu, dev.write(lba, n, s.a, fua), true);
         } finally {
-            lu.writeLock.unlockWrite(stamp);
+            lu.ranges.unlockExclusive(lba, n);
         }
     }
 
-    /** WRITE ATOMIC 16: a plain write under the exclusive lock; reads take the lock shared, so none sees it torn. */
+    /**
+     * WRITE ATOMIC 16: a plain write with its range held exclusively; reads hold theirs shared, so none
+     * sees it torn, and no other write lands inside it.
+     */
     static void writeAtomic(ScsiTask t, LogicalUnit lu) {
-        long stamp = lu.writeLock.writeLock();
+        byte[] c = t.cdb;
+        long lba = ReadWrite.lba(c);
+        long blocks = ReadWrite.blocks(c);
+        if (!BlockIo.noProtect(t, lu)) {
+            return;
+        }
+        if (blocks > ScsiDeviceServer.MAX_TRANSFER_BYTES / lu.device().blockSize()) {
+            Sense.invalidField(t, lu.descriptorSense(), true, 12);
+            return;
+        }
+        if (!BlockIo.inRange(t, lu, lba, blocks) || !BlockIo.writable(t, lu)) {
+            return;
+        }
+        t.transferLength = (int) blocks * lu.device().blockSize();
+        int n = ReadWrite.received(t, lu, (int) blocks);
+        if (n <= 0) {
+            return;
+        }
+        boolean fua = (c[1] & 0x08) != 0 || !lu.modePages.writeCacheEnabled;
+        lu.ranges.lockExclusive(lba, n);
         try {
-            byte[] c = t.cdb;
-            long lba = ReadWrite.lba(c);
-            long blocks = ReadWrite.blocks(c);
-            if (!BlockIo.noProtect(t, lu)) {
-                return;
-            }
-            if (blocks > ScsiDeviceServer.MAX_TRANSFER_BYTES / lu.device().blockSize()) {
-                Sense.invalidField(t, lu.descriptorSense(), true, 12);
-                return;
-            }
-            if (!BlockIo.inRange(t, lu, lba, blocks) || !BlockIo.writable(t, lu)) {
-                return;
-            }
-            t.transferLength = (int) blocks * lu.device().blockSize();
-            int n = ReadWrite.received(t, lu, (int) blocks);
-            if (n > 0) {
-                boolean fua = (c[1] & 0x08) != 0 || !lu.modePages.writeCacheEnabled;
-                BlockIo.done(t, lu, lu.device().write(lba, n, t.dataOut, fua), true);
-            }
+            BlockIo.done(t, lu, lu.device().write(lba, n, t.dataOut, fua), true);
         } finally {
-            lu.writeLock.unlockWrite(stamp);
+            lu.ranges.unlockExclusive(lba, n);
         }
     }
 }

@@ -3,7 +3,6 @@ package io.hashbrick.node.scsi;
 import io.hashbrick.node.block.BlockDevice;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.locks.StampedLock;
 
 /**
  * One SCSI logical unit (SAM-5 §4.6.4): a block device plus the state SPC-4 attaches to a logical unit
@@ -24,8 +23,12 @@ public final class LogicalUnit {
 
     final ModePages modePages = new ModePages();
     final Reservations reservations = new Reservations();
-    /** Reads and writes share it; COMPARE AND WRITE and WRITE ATOMIC take it exclusively (SBC-4 §4.29 atomicity). */
-    final StampedLock writeLock = new StampedLock();
+    /**
+     * The LBA ranges of the commands executing on the unit: reads and writes hold theirs shared, COMPARE
+     * AND WRITE, ORWRITE and WRITE ATOMIC exclusively (SBC-4 §4.29 atomicity). No lock is held across
+     * the device I/O: a command waits only for those on overlapping blocks.
+     */
+    final RangeLock ranges = new RangeLock();
 
     final ConcurrentHashMap<ItNexus, UnitAttentions> attentions = new ConcurrentHashMap<>();
 

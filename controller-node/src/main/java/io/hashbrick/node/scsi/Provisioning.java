@@ -42,7 +42,7 @@ final class Provisioning {
             return;
         }
         boolean zero = ndob || isZero(src, bs);
-        long stamp = lu.writeLock.readLock();
+        lu.ranges.lockShared(lba, blocks);
         try {
             if (unmap && zero) { // LBPRZ=1: deallocated blocks read as zeros, the pattern asked for
                 BlockIo.done(t, lu, dev.unmap(lba, blocks), true);
@@ -50,7 +50,7 @@ final class Provisioning {
             }
             fillPattern(t, lu, lba, blocks, zero ? null : src);
         } finally {
-            lu.writeLock.unlockRead(stamp);
+            lu.ranges.unlockShared(lba, blocks);
         }
     }
 
@@ -130,17 +130,17 @@ final class Provisioning {
         if (!BlockIo.writable(t, lu)) {
             return;
         }
-        long stamp = lu.writeLock.readLock();
-        try {
-            for (int i = 0; i < count; i++) {
-                long lba = p.getLong(base + 8 + 16 * i);
-                long blocks = p.getInt(base + 16 + 16 * i) & 0xFFFFFFFFL;
+        for (int i = 0; i < count; i++) { // each descriptor's range in turn
+            long lba = p.getLong(base + 8 + 16 * i);
+            long blocks = p.getInt(base + 16 + 16 * i) & 0xFFFFFFFFL;
+            lu.ranges.lockShared(lba, blocks);
+            try {
                 if (!BlockIo.done(t, lu, lu.device().unmap(lba, blocks), true)) {
                     return;
                 }
+            } finally {
+                lu.ranges.unlockShared(lba, blocks);
             }
-        } finally {
-            lu.writeLock.unlockRead(stamp);
         }
     }
 

@@ -1,6 +1,7 @@
 package io.hashbrick.node.scsi;
 
 import io.hashbrick.node.block.BlockDevice;
+import io.hashbrick.node.block.IoStatus;
 import java.nio.ByteBuffer;
 
 /**
@@ -64,11 +65,37 @@ final class ReadWrite {
             throw new IllegalStateException("dataIn smaller than the transfer tag=" + t.tag + " capacity="
                     + t.dataIn.remaining() + " bytes=" + bytes);
         }
-        long stamp = lu.writeLock.readLock(); // shared: an atomic write is never seen torn
+        if (t.memoryOnly) {
+            readIfInMemory(t, lu, dev, lba, (int) blocks);
+            return;
+        }
+        lu.ranges.lockShared(lba, blocks); // an atomic write over these blocks is never seen torn
         try {
             BlockIo.done(t, lu, dev.read(lba, (int) blocks, t.dataIn), false);
         } finally {
-            lu.writeLock.unlockRead(stamp);
+            lu.ranges.unlockShared(lba, blocks);
+        }
+    }
+
+    /**
+     * The read of a task that must not wait: its range only if no atomic write holds or awaits it (an
+     * atomic write keeps its range through its I/O), the data only if the device has it in memory; else {@link
+     * ScsiTask#wouldBlock}, and the checks above run again when the task is executed where it may wait.
+     */
+    private static void readIfInMemory(ScsiTask t, LogicalUnit lu, BlockDevice dev, long lba, int blocks) {
+        if (!lu.ranges.tryLockShared(lba, blocks)) {
+            t.wouldBlock = true;
+            return;
+        }
+        try {
+            IoStatus s = dev.readIfInMemory(lba, blocks, t.dataIn);
+            if (s == IoStatus.WOULD_BLOCK) {
+                t.wouldBlock = true;
+                return;
+            }
+            BlockIo.done(t, lu, s, false);
+        } finally {
+            lu.ranges.unlockShared(lba, blocks);
         }
     }
 
@@ -99,11 +126,11 @@ final class ReadWrite {
             return;
         }
         boolean fua = (op != 0x0A && (c[1] & 0x08) != 0) || verify || !lu.modePages.writeCacheEnabled;
-        long stamp = lu.writeLock.readLock();
+        lu.ranges.lockShared(lba, n);
         try {
             BlockIo.done(t, lu, dev.write(lba, n, t.dataOut, fua), true);
         } finally {
-            lu.writeLock.unlockRead(stamp);
+            lu.ranges.unlockShared(lba, n);
         }
     }
 

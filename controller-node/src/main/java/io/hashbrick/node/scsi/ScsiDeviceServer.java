@@ -110,7 +110,7 @@ public final class ScsiDeviceServer implements ScsiTarget {
     public int dataInLength(ScsiTask t) {
         LogicalUnit lu = lookup(t.lun);
         int op = t.cdb[0] & 0xff;
-        if (lu != null && (op == 0x08 || op == 0x28 || op == 0xA8 || op == 0x88)) {
+        if (lu != null && isRead(op)) {
             long n = ReadWrite.blocks(t.cdb) * lu.device().blockSize();
             return (int) Math.min(n, MAX_TRANSFER_BYTES); // a longer read is refused before any data
         }
@@ -121,6 +121,10 @@ public final class ScsiDeviceServer implements ScsiTarget {
     public void execute(ScsiTask t) {
         t.resetResult();
         int op = t.cdb[0] & 0xff;
+        if (t.memoryOnly && !isRead(op)) {
+            t.wouldBlock = true; // only reads have a way to finish from memory (ReadWrite.read)
+            return;
+        }
         LogicalUnit lu = lookup(t.lun);
         switch (op) {
             case 0x12 -> {
@@ -151,6 +155,11 @@ public final class ScsiDeviceServer implements ScsiTarget {
             return;
         }
         dispatch(t, lu, op);
+    }
+
+    /** READ (6), (10), (12), (16). */
+    private static boolean isRead(int op) {
+        return op == 0x08 || op == 0x28 || op == 0xA8 || op == 0x88;
     }
 
     private void dispatch(ScsiTask t, LogicalUnit lu, int op) {

@@ -23,7 +23,12 @@ public interface ScsiTarget {
      */
     int dataInLength(ScsiTask task);
 
-    /** Runs the command; on return {@code task.status}, the sense data and {@code task.dataIn} are set. */
+    /**
+     * Runs the command; on return {@code task.status}, the sense data and {@code task.dataIn} are set.
+     * With {@link ScsiTask#memoryOnly}, only a read whose data is all in memory runs (unit attentions,
+     * reservations and CDB checks included); for anything else {@link ScsiTask#wouldBlock} is set on
+     * return and nothing has happened that a later execution would not do again.
+     */
     void execute(ScsiTask task);
 
     /**

@@ -56,6 +56,14 @@ public final class ScsiTask {
     public ByteBuffer dataOut;
     /** Data-In to send: the device server writes from position 0; its position afterwards is the length produced. */
     public ByteBuffer dataIn;
+    /**
+     * The transport runs this execution on a thread that must not wait (its connection's receiving
+     * thread): a read whose blocks are all in memory completes as usual; any other command, or a read
+     * that would wait for an SSD, a remote role or a lock held across I/O, returns with {@link
+     * #wouldBlock} set, having changed nothing, and the transport executes it again without the flag
+     * on a thread that may wait (see {@link ScsiTarget#execute}).
+     */
+    public boolean memoryOnly;
 
     // ---- set by the device server
     public int status;
@@ -68,12 +76,15 @@ public final class ScsiTask {
      * as underflow when positive and as overflow when negative.
      */
     public int transferLength;
+    /** With {@link #memoryOnly}: the command did not run (it would have waited); status and data unset. */
+    public boolean wouldBlock;
 
     /** Resets the device server's answer before a new execution. */
     public void resetResult() {
         status = GOOD;
         senseLength = 0;
         transferLength = 0;
+        wouldBlock = false;
     }
 
     /** Operation code, for logs. */

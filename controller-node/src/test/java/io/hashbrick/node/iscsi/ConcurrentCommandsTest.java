@@ -70,7 +70,9 @@ class ConcurrentCommandsTest {
     @AfterEach
     void stop() throws Exception {
         if (target != null) {
-            device.open();
+            if (device != null) {
+                device.open();
+            }
             target.close();
         }
         assertEquals(0, target == null ? 0 : target.server.internalErrors(), "internal errors");
@@ -278,6 +280,7 @@ class ConcurrentCommandsTest {
             IscsiServer s = target.server;
             long inlineBefore = s.inlineRuns.sum();
             long workersBefore = s.workerRuns.sum();
+            long memoryBefore = s.memoryRuns.sum();
             // One command at a time: each is the connection's only task, with nothing more received.
             for (int n = 0; n < 4; n++) {
                 assertEquals(0, i.command(0, new byte[16], 0, false, null)[0]);
@@ -285,8 +288,8 @@ class ConcurrentCommandsTest {
             assertEquals(inlineBefore + 4, s.inlineRuns.sum(), "lone commands run on the connection's thread");
             assertEquals(workersBefore, s.workerRuns.sum(), "and never on a worker");
             // A lone read held at the gate holds the connection's thread too: the reads sent behind it
-            // are already in the socket when it ends, so the first of them finds more received and
-            // goes to a worker (as may the rest).
+            // are already in the socket when it ends, so the first of them finds more received and is
+            // tried from memory (GatedDevice: every other block is), as may the rest.
             device.close(GATED_LBA);
             int held = read(i, GATED_LBA, ScsiTask.ATTR_SIMPLE);
             device.awaitHeld();
@@ -306,8 +309,10 @@ class ConcurrentCommandsTest {
                     burst.stream().sorted().toList(), seen.stream().sorted().toList());
             long onWorkers = s.workerRuns.sum() - workersBefore;
             long here = s.inlineRuns.sum() - inlineBefore - 5;
-            assertTrue(onWorkers >= 1, "a command with more received behind it goes to a worker: " + onWorkers);
-            assertEquals(4, onWorkers + here, "each command of the burst ran once");
+            long fromMemory = s.memoryRuns.sum() - memoryBefore;
+            assertTrue(
+                    fromMemory >= 1, "a read with more received behind it runs from memory, not inline: " + fromMemory);
+            assertEquals(4, onWorkers + here + fromMemory, "each command of the burst ran once");
         }
     }
 
@@ -317,8 +322,9 @@ class ConcurrentCommandsTest {
         try (TestInitiator i = start(64, Map.of())) {
             IscsiServer s = target.server;
             device.close(GATED_LBA);
-            // Two reads in one TCP write: the first finds the second already received, so it goes to a
-            // worker (and holds there at the gate); the second is not alone, so it goes to a worker too.
+            // Two reads in one TCP write: the first finds the second already received, so it is tried
+            // from memory, would wait (the gate), and goes to a worker, where it holds; the second is
+            // not alone, so it is tried from memory too, and answered from there.
             ByteBuffer held = i.scsiHeader(0, cdb10(0x28, GATED_LBA, 1), 512, true, false);
             ByteBuffer other = i.scsiHeader(0, cdb10(0x28, 1, 1), 512, true, false);
             byte[] both = new byte[96];
@@ -336,6 +342,180 @@ class ConcurrentCommandsTest {
             device.open();
             assertEquals(held.getInt(16), nextStatus(i));
         }
+    }
+
+    /** Sends the command PDUs (no data) in one TCP write: each finds the next already received. */
+    private static void sendTogether(TestInitiator i, ByteBuffer... headers) throws IOException {
+        byte[] all = new byte[48 * headers.length];
+        for (int n = 0; n < headers.length; n++) {
+            System.arraycopy(headers[n].array(), 0, all, 48 * n, 48);
+        }
+        i.sendRaw(all);
+    }
+
+    private static ByteBuffer readHeader(TestInitiator i, long lba, int attribute) {
+        return withAttribute(i.scsiHeader(0, cdb10(0x28, lba, 1), 512, true, false), attribute);
+    }
+
+    @Test
+    void readsAmongOthersRunFromMemoryOnTheConnectionThreadAndMissesGoToWorkers() throws Exception {
+        inline = true;
+        try (TestInitiator i = start(64, Map.of())) {
+            IscsiServer s = target.server;
+            long memoryBefore = s.memoryRuns.sum();
+            long missesBefore = s.memoryMisses.sum();
+            long workersBefore = s.workerRuns.sum();
+            long inlineBefore = s.inlineRuns.sum();
+            device.close(GATED_LBA);
+            ByteBuffer held = readHeader(i, GATED_LBA, ScsiTask.ATTR_SIMPLE);
+            List<Integer> hits = new ArrayList<>();
+            ByteBuffer[] burst = new ByteBuffer[5];
+            burst[0] = held;
+            for (int n = 1; n < 5; n++) {
+                burst[n] = readHeader(i, n, ScsiTask.ATTR_SIMPLE);
+                hits.add(burst[n].getInt(16));
+            }
+            sendTogether(i, burst);
+            device.awaitHeld(); // the miss went to a worker: the connection's thread goes on
+            List<Integer> seen = new ArrayList<>();
+            for (int n = 0; n < 4; n++) {
+                seen.add(nextStatus(i));
+            }
+            assertEquals(hits.stream().sorted().toList(), seen.stream().sorted().toList(), "hits overtake the miss");
+            assertEquals(missesBefore + 1, s.memoryMisses.sum(), "the gated read was tried, and handed over");
+            assertEquals(workersBefore + 1, s.workerRuns.sum(), "to a worker, once");
+            // the last hit may be alone by the time it is taken: then it runs inline as a lone command
+            long fromMemory = s.memoryRuns.sum() - memoryBefore;
+            long inlineHits = s.inlineRuns.sum() - inlineBefore;
+            assertTrue(fromMemory >= 3, "hits answered from memory on the connection's thread: " + fromMemory);
+            assertEquals(4, fromMemory + inlineHits, "every hit ran on the connection's thread");
+            device.open();
+            assertEquals(held.getInt(16), nextStatus(i));
+            assertEquals(workersBefore + 1, s.workerRuns.sum());
+        }
+    }
+
+    @Test
+    void readsFromMemoryKeepOrderedAndHeadOfQueueRules() throws Exception {
+        inline = true;
+        try (TestInitiator i = start(64, Map.of())) {
+            IscsiServer s = target.server;
+            device.close(GATED_LBA);
+            ByteBuffer simple = readHeader(i, GATED_LBA, ScsiTask.ATTR_SIMPLE);
+            ByteBuffer ordered = readHeader(i, 1, ScsiTask.ATTR_ORDERED);
+            ByteBuffer younger = readHeader(i, 2, ScsiTask.ATTR_SIMPLE);
+            ByteBuffer head = readHeader(i, 3, ScsiTask.ATTR_HEAD_OF_QUEUE);
+            long memoryBefore = s.memoryRuns.sum();
+            sendTogether(i, simple, ordered, younger, head);
+            device.awaitHeld();
+            assertEquals(head.getInt(16), nextStatus(i), "HEAD OF QUEUE runs ahead, from memory");
+            assertSilent(i, 300); // the ORDERED read and the SIMPLE one behind it are cached but wait
+            assertEquals(memoryBefore + 1, s.memoryRuns.sum(), "only HEAD OF QUEUE was enabled at arrival");
+            device.open();
+            assertEquals(simple.getInt(16), nextStatus(i));
+            assertEquals(ordered.getInt(16), nextStatus(i), "ORDERED after every older task");
+            assertEquals(younger.getInt(16), nextStatus(i), "SIMPLE after the older ORDERED task");
+            // An ORDERED read with nothing older is enabled at once: from memory, and the SIMPLE read
+            // behind it runs from memory too once it has ended.
+            memoryBefore = s.memoryRuns.sum();
+            ByteBuffer first = readHeader(i, 4, ScsiTask.ATTR_ORDERED);
+            ByteBuffer second = readHeader(i, 5, ScsiTask.ATTR_SIMPLE);
+            ByteBuffer third = readHeader(i, 6, ScsiTask.ATTR_SIMPLE);
+            sendTogether(i, first, second, third);
+            assertEquals(first.getInt(16), nextStatus(i));
+            assertEquals(second.getInt(16), nextStatus(i));
+            assertEquals(third.getInt(16), nextStatus(i));
+            assertTrue(s.memoryRuns.sum() - memoryBefore >= 2, "the ORDERED read and the next from memory");
+        }
+    }
+
+    @Test
+    void lunResetFromAnotherSessionWaitsForAReadHandedOverFromMemory() throws Exception {
+        inline = true;
+        try (TestInitiator a = start(64, Map.of());
+                TestInitiator b = login(0x023d_0000_0078L, Map.of())) {
+            assertEquals(0, a.command(0, new byte[16], 0, false, null)[0], "a has used the LUN");
+            device.close(GATED_LBA);
+            sendTogether(a, readHeader(a, GATED_LBA, ScsiTask.ATTR_SIMPLE), readHeader(a, 1, ScsiTask.ATTR_SIMPLE));
+            device.awaitHeld();
+            nextStatus(a); // the hit
+            int before = device.ios;
+            b.send(tmf(b, 0x85, -1, 501), null);
+            assertSilent(b, 300); // the reset waits for the held read on its worker
+            device.open();
+            Pdu r = b.receive();
+            assertEquals(Bhs.OP_TMF_RESP, r.opcode());
+            assertEquals(0, r.header().get(2), "function complete");
+            assertEquals(before + 1, device.ios, "the held read finished");
+            assertSilent(a, 300); // TAS=0: the aborted read gets no status
+        }
+    }
+
+    /**
+     * Reads from the read cache on the content-addressed data path, two sent together so each goes the
+     * way of a read among others (tried from memory, answered on the connection's thread): nothing is
+     * allocated per command after warm-up, on the connection's thread or the workers.
+     */
+    @Test
+    void readsFromMemoryAllocateNothingPerCommandAfterWarmUp() throws Exception {
+        target = TargetFixture.contentAddressed(dir, TargetFixture.config(), 64L << 20);
+        try (TestInitiator i = login(0x023d_0000_0005L, Map.of())) {
+            byte[] data = new byte[4096];
+            java.util.SplittableRandom r = new java.util.SplittableRandom(16);
+            for (int b = 0; b < 64; b++) {
+                r.nextBytes(data);
+                assertEquals(0, i.command(0, cdb10(0x2a, b * 8L, 8), 4096, false, data)[0]);
+            }
+            target.data.checkpoint(); // destaged and cached: the reads below hit D's read cache
+            IscsiServer s = target.server;
+            for (int n = 0; n < 2000; n++) {
+                readPair(i, n);
+            }
+            // A read that finds D's lock taken (destage, scrub) goes to a worker: warm the workers' own
+            // per-thread state too, through a connection whose reads all go to them.
+            s.readFromMemory = false;
+            try (TestInitiator w = login(0x023d_0000_0006L, Map.of())) {
+                for (int n = 0; n < 2000; n++) {
+                    readPair(w, n);
+                }
+            }
+            s.readFromMemory = true;
+            String name = "iscsi-conn-127.0.0.1:" + i.socket.getLocalPort();
+            long[] ids = Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t.getName().equals(name) || t.getName().startsWith("iscsi-worker-"))
+                    .sorted((x, y) -> Boolean.compare(
+                            !x.getName().equals(name), !y.getName().equals(name)))
+                    .mapToLong(Thread::threadId)
+                    .toArray();
+            var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+            long memoryBefore = s.memoryRuns.sum();
+            long[] before = mx.getThreadAllocatedBytes(ids);
+            for (int n = 0; n < 3000; n++) {
+                readPair(i, n);
+            }
+            long[] after = mx.getThreadAllocatedBytes(ids);
+            long bytes = 0;
+            StringBuilder perThread = new StringBuilder();
+            for (int k = 0; k < ids.length; k++) {
+                bytes += after[k] - before[k];
+                perThread.append(' ').append(after[k] - before[k]);
+            }
+            long fromMemory = s.memoryRuns.sum() - memoryBefore;
+            assertTrue(fromMemory >= 3000, "reads answered from memory: " + fromMemory + " of 6000");
+            assertTrue(
+                    bytes < 64 * 1024,
+                    "allocated " + bytes + " bytes over 6000 reads (" + bytes / 6000 + " per read), " + fromMemory
+                            + " from memory, per thread:" + perThread + " (" + name + " first)");
+        }
+    }
+
+    private static void readPair(TestInitiator i, int n) throws IOException {
+        sendTogether(
+                i,
+                i.scsiHeader(0, cdb10(0x28, n % 64 * 8L, 8), 4096, true, false),
+                i.scsiHeader(0, cdb10(0x28, (n + 7) % 64 * 8L, 8), 4096, true, false));
+        nextStatus(i);
+        nextStatus(i);
     }
 
     /** An immediate NOP-Out and its NOP-In: every PDU sent before it has been received. */

@@ -122,6 +122,11 @@ public final class GrpcDataService implements DataService {
 
     @Override
     public void fetch(FetchCall call, Completion<? super FetchCall> done) {
+        if (call.noWait) { // a round trip is a wait: the caller goes again from a thread that may wait
+            call.status = Status.WOULD_BLOCK;
+            done.complete(call);
+            return;
+        }
         FetchRequest.Builder req = FetchRequest.newBuilder().setHeader(Wire.header(call));
         for (int i = 0; i < call.count; i++) {
             req.addHandles(call.handles[i]);

@@ -62,6 +62,11 @@ public final class GrpcMapService implements MapService {
 
     @Override
     public void resolve(ResolveCall call, Completion<? super ResolveCall> done) {
+        if (call.noWait) { // a round trip is a wait: the caller goes again from a thread that may wait
+            call.status = Status.WOULD_BLOCK;
+            done.complete(call);
+            return;
+        }
         ResolveRequest req = ResolveRequest.newBuilder()
                 .setHeader(Wire.header(call))
                 .setVolume(call.volume)

@@ -406,7 +406,9 @@ public final class DataPath implements AutoCloseable {
         if (cp != null) {
             dp.checkpointSequence = cp.journalSequence();
             dp.lastSequence = cp.journalSequence();
-            dp.checkpointGeneration = cp.generation();
+            // Above every header seen, with one generation skipped: a delta committed just before the
+            // stop on a drive missing now could still come back with the next one (a tie at load).
+            dp.checkpointGeneration = Math.max(cp.generation(), meta.generationFloor()) + 1;
         }
         dp.recover(fresh);
         Log.info(
@@ -418,7 +420,7 @@ public final class DataPath implements AutoCloseable {
         return dp;
     }
 
-    private void recover(boolean fresh) {
+    private void recover(boolean fresh) throws IOException {
         lock.lock();
         try {
             JournalRegion region = new NvramRegion(nvram);
@@ -438,6 +440,13 @@ public final class DataPath implements AutoCloseable {
                             replayed[0]++;
                         }
                     });
+            long journalFirst = journal.replayResult().firstSequence();
+            if (journalFirst > checkpointSequence + 1) {
+                throw new IOException("D's journal was released past the checkpoint loaded:"
+                        + " checkpoint_sequence=" + checkpointSequence + " journal_first_sequence=" + journalFirst
+                        + " (a newer checkpoint is missing or unreadable; refusing to start rather than lose"
+                        + " acknowledged writes)");
+            }
             h2p.rebuildFreeLists(); // replayed puts took the slots their records name
             replaying = false;
             // Rebuild space accounting from H2P (replay counted the journalled blocks already).
@@ -2318,7 +2327,6 @@ public final class DataPath implements AutoCloseable {
             cap.writeTo(w);
             w.commit(cap.sequence);
         } catch (IOException | RuntimeException e) {
-            baseRequired = true; // the capture cleared H2P's page marks: only a base holds them all again
             lock.lock();
             try {
                 // Never again: a failed delta may still verify on disk (its header written, a flush
@@ -2368,7 +2376,11 @@ public final class DataPath implements AutoCloseable {
 
     /** Under the lock: D's sections, then C's (under C's lock), into memory. */
     private CheckpointCapture captureLocked() throws IOException {
-        if (!baseRequired) {
+        // Until the checkpoint commits: the capture clears page marks, and if anything fails after that
+        // (in the capture or the write), only a base holds every page again.
+        boolean tryDelta = !baseRequired && meta.canAppend(0, 0);
+        baseRequired = true;
+        if (tryDelta) {
             CheckpointCapture delta = captureLocked(false);
             long chainLimit = Math.max(CHAIN_BYTES_PER_BASE_BYTE * meta.chainBaseBytes(), CHAIN_BYTES_MIN);
             if (meta.canAppend(delta.bytes(), delta.sectionCount())

@@ -399,13 +399,6 @@ final class H2pEntries {
         Arrays.fill(dirty, 0L);
     }
 
-    /** Marks every page dirty (a capture that failed: the next one must hold them all again). */
-    void markAllDirty() {
-        for (int p = 0; p < pageCount; p++) {
-            dirty[p >>> 6] |= 1L << p;
-        }
-    }
-
     int pageCount() {
         return pageCount;
     }

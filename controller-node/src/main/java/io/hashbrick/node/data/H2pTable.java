@@ -106,13 +106,6 @@ public final class H2pTable implements AutoCloseable {
         return n;
     }
 
-    /** A capture's checkpoint was not written: every page goes into the next one (a base). */
-    public void markAllDirty() {
-        for (H2pBucket b : buckets) {
-            b.entries().markAllDirty();
-        }
-    }
-
     long hashSeed() {
         return hashSeed;
     }

@@ -90,7 +90,14 @@ public final class MetadataArea {
             boolean delta,
             long chainBase,
             long firstChunk,
-            long end) {}
+            long end,
+            int[] prefer) {
+        /** The same checkpoint, each section read preferring copy {@code prefer[i]} (the one that verified). */
+        Checkpoint withPrefer(int[] p) {
+            return new Checkpoint(
+                    ssd, slot, generation, journalSequence, ssds, sections, delta, chainBase, firstChunk, end, p);
+        }
+    }
 
     private final Dae dae;
     private final long slotBytes;
@@ -139,8 +146,10 @@ public final class MetadataArea {
      */
     public boolean canAppend(long bytes, int sections) {
         Checkpoint tail = chainTail;
-        if (tail == null || chosenSsds() != mask(tail.ssds())) {
-            return false;
+        if (tail == null
+                || chosenSsds() != mask(tail.ssds())
+                || !java.util.Arrays.equals(chainDrives, drivesOf(tail.ssds()))) {
+            return false; // a drive of the chain failed, slowed, or was replaced (an empty copy): a base
         }
         long need = HEADER_AREA + bytes + (long) sections * StripeLayout.CELL;
         long first = chunkAfter(tail);
@@ -161,17 +170,38 @@ public final class MetadataArea {
         return tail == null ? 0 : tail.end() - HEADER_AREA;
     }
 
-    /** Records the chain {@link #latestChain} found as the one deltas are appended to. */
+    /**
+     * After loading {@code chain} ({@link #latestChain}): the next checkpoint is a base, in the other
+     * slot. A chain is not continued across a restart: a delta written just before the stop may sit on
+     * a drive missing now (a later one of the same generation would tie with it), and a drive may have
+     * been replaced while the node was down (its copies empty).
+     */
     public void continueChain(List<Checkpoint> chain) {
-        if (chain == null || chain.isEmpty()) {
-            chainTail = null;
-            return;
+        chainTail = null;
+        if (chain != null && !chain.isEmpty()) {
+            chainSlot = chain.get(chain.size() - 1).slot();
         }
-        Checkpoint tail = chain.get(chain.size() - 1);
-        chainSlot = tail.slot();
-        // A version 2 base has no chain: its successor starts a new one.
-        chainTail = chain.get(0).chainBase() < 0 ? null : tail;
-        chainBaseEnd = chain.get(0).end();
+    }
+
+    /**
+     * The highest generation of any header that passed its CRC while loading (a chain's or not): the
+     * next checkpoint's generation must be above it, so no two checkpoints ever share one.
+     */
+    public long generationFloor() {
+        return maxGenerationSeen;
+    }
+
+    private long maxGenerationSeen;
+
+    /** The drives (by identity) the current chain was written to. */
+    private java.util.UUID[] chainDrives;
+
+    private java.util.UUID[] drivesOf(int[] ssds) {
+        java.util.UUID[] u = new java.util.UUID[ssds.length];
+        for (int i = 0; i < ssds.length; i++) {
+            u[i] = dae.slot(ssds[i]).uuid();
+        }
+        return u;
     }
 
     /** Forgets the current chain: the next checkpoint is a base in the other slot. */
@@ -421,8 +451,12 @@ public final class MetadataArea {
                     delta,
                     chainBase,
                     firstChunk,
-                    bufStart);
+                    bufStart,
+                    new int[sections.size()]);
             chainSlot = slot;
+            if (!delta) {
+                chainDrives = drivesOf(ssds);
+            }
             if (!delta) {
                 chainBaseEnd = bufStart;
             }
@@ -478,8 +512,9 @@ public final class MetadataArea {
                 }
                 Checkpoint c = parseHeader(ssd, slot, slot * slotBytes, -1);
                 if (c != null && !c.delta() && (base == null || c.generation() > base.generation())) {
-                    if (verify(c)) {
-                        base = c;
+                    Checkpoint verified = verify(c);
+                    if (verified != null) {
+                        base = verified;
                     } else {
                         Log.warn(
                                 "checkpoint_copy_corrupt",
@@ -497,9 +532,14 @@ public final class MetadataArea {
                     chain.add(next);
                 }
             }
-            if (best.isEmpty()
-                    || chain.get(chain.size() - 1).generation()
-                            > best.get(best.size() - 1).generation()) {
+            Checkpoint last = chain.get(chain.size() - 1);
+            Checkpoint bestLast = best.isEmpty() ? null : best.get(best.size() - 1);
+            // A tie (never written by this build: generations are not reused, even across restarts)
+            // goes to the one that covers more of the journal.
+            if (bestLast == null
+                    || last.generation() > bestLast.generation()
+                    || (last.generation() == bestLast.generation()
+                            && last.journalSequence() > bestLast.journalSequence())) {
                 best = List.copyOf(chain);
             }
         }
@@ -524,12 +564,16 @@ public final class MetadataArea {
                     && c.generation() == prev.generation() + 1
                     && c.firstChunk() == k
                     && mask(c.ssds()) == mask(prev.ssds())) {
-                if (verify(c)) {
-                    return c;
+                Checkpoint verified = verify(c);
+                if (verified != null) {
+                    return verified;
                 }
-                Log.warn(
-                        "checkpoint_copy_corrupt",
-                        "ssd=" + at[0] + " slot=" + prev.slot() + " generation=" + c.generation() + " delta=true");
+                // Its header is written only after its sections are durable: a header that names this
+                // place in this chain over sections no copy of which verifies is damage, not a torn
+                // write. Loading the chain without it would lose what the journal released after it.
+                throw new CorruptCheckpointException("checkpoint delta damaged on every copy: generation="
+                        + c.generation() + " slot=" + prev.slot() + " chain_base=" + c.chainBase()
+                        + " (refusing to start on an older state)");
             }
         }
         return null;
@@ -588,15 +632,26 @@ public final class MetadataArea {
         if (ssds.length < 2) {
             return null;
         }
+        long generation = h.getLong(16);
+        maxGenerationSeen = Math.max(maxGenerationSeen, generation);
         boolean delta = version == VERSION && h.getInt(KIND_OFFSET) == KIND_DELTA;
         if (version == VERSION && !delta && h.getInt(KIND_OFFSET) != KIND_BASE) {
             return null;
         }
-        long generation = h.getLong(16);
         long chainBase = version == VERSION ? h.getLong(CHAIN_BASE_OFFSET) : -1;
         long firstChunk = version == VERSION ? h.getLong(FIRST_CHUNK_OFFSET) : 0;
         if (delta != (chunk >= 0)) {
             return null;
+        }
+        long end = h.getLong(32);
+        long start = HEADER_AREA + firstChunk * BUFFER;
+        if (firstChunk < 0 || end < start || end - start > capacityBytes(ssds.length)) {
+            return null;
+        }
+        for (Section sec : list) {
+            if (sec.offset() < start || sec.offset() + sec.length() > end) {
+                return null;
+            }
         }
         return new Checkpoint(
                 ssd,
@@ -608,34 +663,59 @@ public final class MetadataArea {
                 delta,
                 chainBase,
                 firstChunk,
-                h.getLong(32));
+                end,
+                new int[list.size()]);
     }
 
-    private boolean verify(Checkpoint c) {
+    /**
+     * Checks every section's CRC, each read preferring one copy of its chunks (the others where that one
+     * cannot be read): copy 0 first, then 1, then 2. @return the checkpoint with, per section, the copy
+     * that verified; null if some section verifies with none
+     */
+    private Checkpoint verify(Checkpoint c) {
         ByteBuffer scratch = ByteBuffer.allocate(64 * 1024);
-        for (Section s : c.sections()) {
-            CRC32C crc = new CRC32C();
-            try (ReadableByteChannel ch = open(c, s)) {
-                while (true) {
-                    scratch.clear();
-                    if (ch.read(scratch) < 0) {
-                        break;
+        int[] prefer = new int[c.sections().size()];
+        for (int i = 0; i < prefer.length; i++) {
+            Section s = c.sections().get(i);
+            boolean ok = false;
+            for (int p = 0; p < copies(c.ssds()) && !ok; p++) {
+                CRC32C crc = new CRC32C();
+                try (ReadableByteChannel ch = open(c, s, p)) {
+                    while (true) {
+                        scratch.clear();
+                        if (ch.read(scratch) < 0) {
+                            break;
+                        }
+                        scratch.flip();
+                        crc.update(scratch);
                     }
-                    scratch.flip();
-                    crc.update(scratch);
+                } catch (IOException e) {
+                    continue;
                 }
-            } catch (IOException e) {
-                return false;
+                if ((int) crc.getValue() == s.crc()) {
+                    prefer[i] = p;
+                    ok = true;
+                } else if (p == 0) {
+                    Log.warn(
+                            "checkpoint_section_copy_bad",
+                            "generation=" + c.generation() + " kind=" + s.kind() + " id=" + s.id()
+                                    + " action=read_other_copies");
+                }
             }
-            if ((int) crc.getValue() != s.crc()) {
-                return false;
+            if (!ok) {
+                return null;
             }
         }
-        return true;
+        return c.withPrefer(prefer);
     }
 
     /** A channel over one section's bytes; each chunk from the first copy on a healthy SSD that reads. */
     public ReadableByteChannel open(Checkpoint c, Section s) {
+        int i = c.sections().indexOf(s);
+        return open(c, s, i < 0 ? 0 : c.prefer()[i]);
+    }
+
+    private ReadableByteChannel open(Checkpoint c, Section s, int prefer) {
         return new ReadableByteChannel() {
             private final ByteBuffer buf = writeBuffer.clear();
             private long chunk = -1; // chunk held in buf
@@ -660,7 +740,8 @@ public final class MetadataArea {
             }
 
             private void load(long k) throws IOException {
-                for (int copy = 0; copy < copies(c.ssds()); copy++) {
+                for (int n = 0; n < copies(c.ssds()); n++) {
+                    int copy = (n + prefer) % copies(c.ssds());
                     long[] at = place(c.ssds(), c.slot(), k, copy);
                     if (dae.health((int) at[0]) != Health.OK) {
                         continue;

@@ -279,11 +279,6 @@ public final class A2hMap implements AutoCloseable {
         fresh = false;
     }
 
-    /** A capture's checkpoint was not written: its changes go into the next one whole. */
-    void captureLost() {
-        fresh = true;
-    }
-
     /** Planted bug only ({@code checkpoint-skips-dirty-entry}): forgets that {@code block}'s leaf changed. */
     void forgetChange(long block) {
         long[] d = dirty[Placement.region(block)];

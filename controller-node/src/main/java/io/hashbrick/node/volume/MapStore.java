@@ -238,6 +238,13 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
                     replayed[0]++;
                 }
             });
+            long journalFirst = journal.replayResult().firstSequence();
+            if (journalFirst > checkpointSequence + 1) {
+                throw new IOException("C's journal was released past the checkpoint loaded: checkpoint_sequence="
+                        + checkpointSequence + " journal_first_sequence=" + journalFirst
+                        + " (a newer checkpoint is missing or unreadable; refusing to start rather than lose"
+                        + " acknowledged writes)");
+            }
             for (VolumeRef v : catalog) {
                 A2hMap m = volumes.get(v.id());
                 if (m == null) {

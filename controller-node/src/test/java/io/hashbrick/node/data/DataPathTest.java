@@ -379,8 +379,10 @@ class DataPathTest {
                 data[i] = random(r, 1, false);
                 assertEquals(IoStatus.OK, Host.write(dp, 1, i, 1, data[i].duplicate()), "seed=" + seed);
             }
+            dp.checkpoint(); // the first after a start is a base (in the other slot), then deltas again
+            assertEquals(1L, ((Number) dp.stats().get("checkpoint_bases")).longValue(), "seed=" + seed);
             dp.checkpoint();
-            assertEquals(0L, ((Number) dp.stats().get("checkpoint_bases")).longValue(), "the chain goes on");
+            assertEquals(1L, ((Number) dp.stats().get("checkpoint_bases")).longValue(), "a delta after it");
             for (int k = 0; k < 30; k++) { // acknowledged, then the process dies: the journal holds them
                 int i = r.nextInt(n);
                 data[i] = random(r, 1, false);
@@ -397,6 +399,9 @@ class DataPathTest {
                     .filter(b -> b.duplicate().rewind().equals(ByteBuffer.allocateDirect(4096)))
                     .count();
             assertEquals(n - unmapped, ((Number) dp.stats().get("mapped_blocks")).longValue(), "volume 2 is gone");
+            dp.checkpoint(); // the first after a start: a base
+            dp.checkpoint(); // a delta
+            long bases = ((Number) dp.stats().get("checkpoint_bases")).longValue();
             dp.data().dae().fail(3); // a drive of the chain: the next checkpoint is a base on the others
             for (int k = 0; k < 30; k++) {
                 int i = r.nextInt(n);
@@ -404,13 +409,58 @@ class DataPathTest {
                 assertEquals(IoStatus.OK, Host.write(dp, 1, i, 1, data[i].duplicate()), "seed=" + seed);
             }
             dp.checkpoint();
-            assertEquals(1L, ((Number) dp.stats().get("checkpoint_bases")).longValue(), "seed=" + seed);
+            assertEquals(bases + 1, ((Number) dp.stats().get("checkpoint_bases")).longValue(), "seed=" + seed);
             dp.checkpoint();
-            assertEquals(1L, ((Number) dp.stats().get("checkpoint_bases")).longValue(), "a delta after it");
+            assertEquals(bases + 1, ((Number) dp.stats().get("checkpoint_bases")).longValue(), "a delta after it");
         }
         try (Controller last = Controller.open(dir, cfg, List.of(new VolumeRef(1, n)))) {
             verify(last, data, seed);
             assertEquals(0, last.audit(true).discrepancies(), "seed=" + seed);
         }
+    }
+
+    /**
+     * The newest checkpoint lost (its header wiped on every copy) after the journal was released up to
+     * it: the start is refused with the reason rather than coming up on the older state.
+     */
+    @Test
+    void aStartOnACheckpointOlderThanTheJournalIsRefused() throws Exception {
+        DataPath.Config cfg = SMALL;
+        ByteBuffer data = random(new Random(5), 1, false);
+        Controller dp = Controller.open(dir, cfg, List.of(new VolumeRef(1, 1024)));
+        try {
+            for (int i = 0; i < 50; i++) {
+                assertEquals(IoStatus.OK, Host.write(dp, 1, i, 1, data.duplicate()));
+            }
+            dp.checkpoint();
+            for (int i = 50; i < 100; i++) {
+                assertEquals(IoStatus.OK, Host.write(dp, 1, i, 1, random(new Random(i), 1, false)));
+            }
+            dp.checkpoint(); // a delta: the journal is released up to it
+        } finally {
+            dp.crashForTest(); // no checkpoint at close: the delta above is the newest
+        }
+        try (io.hashbrick.sim.Dae dae = io.hashbrick.sim.Dae.open(
+                dir.resolve("dae"), cfg.ssds(), cfg.ssdBytes(), 0x4842L, io.hashbrick.sim.SsdOptions.defaults())) {
+            StripeLayout layout = StripeLayout.forDae(cfg.ssds(), cfg.ssdBytes(), cfg.nvramBytes());
+            MetadataArea area = new MetadataArea(dae, layout);
+            List<MetadataArea.Checkpoint> chain = area.latestChain();
+            assertTrue(chain.size() >= 2, "a chain with deltas: " + chain.size());
+            MetadataArea.Checkpoint last = chain.get(chain.size() - 1);
+            long slotBytes = layout.metadataBytes() / 2;
+            long third = (slotBytes - MetadataArea.HEADER_AREA) / MetadataArea.COPIES / (1 << 20) * (1 << 20);
+            int n = last.ssds().length;
+            for (int copy = 0; copy < 3; copy++) { // the delta's header, every copy
+                int ssd = last.ssds()[(int) ((last.firstChunk() + copy) % n)];
+                long at = last.slot() * slotBytes
+                        + MetadataArea.HEADER_AREA
+                        + copy * third
+                        + (last.firstChunk() / n) * (1 << 20);
+                dae.slot(ssd).write(at, io.hashbrick.sim.Ssd.allocateAligned(MetadataArea.HEADER_AREA));
+            }
+        }
+        java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(
+                java.io.IOException.class, () -> Controller.open(dir, cfg, List.of(new VolumeRef(1, 1024))));
+        assertTrue(e.getMessage().contains("released past the checkpoint loaded"), e.getMessage());
     }
 }

@@ -5,9 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.hashbrick.node.CorruptCheckpointException;
 import io.hashbrick.sim.Dae;
+import io.hashbrick.sim.Ssd;
 import io.hashbrick.sim.SsdOptions;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
@@ -118,11 +121,10 @@ class MetadataAreaTest {
             MetadataArea reopened = new MetadataArea(dae, layout);
             chain = reopened.latestChain();
             assertEquals(4, chain.get(chain.size() - 1).generation());
-            // after the restart the chain goes on from 4 (over the torn one's chunks)
+            // after a restart the next checkpoint is a base, in the other slot; its chain does not pick
+            // up the old chain's deltas
             reopened.continueChain(chain);
-            write(reopened, 5, true, payload[5]);
-            // a new base goes to the other slot; its chain does not pick up the old chain's deltas
-            reopened.endChain();
+            assertFalse(reopened.canAppend(100, 1));
             MetadataArea.Checkpoint base = write(reopened, 6, false, payload[6]);
             assertNotEquals(chain.get(0).slot(), base.slot());
             write(reopened, 7, true, payload[7]);
@@ -157,6 +159,99 @@ class MetadataAreaTest {
             write(area, 1, false, new byte[(int) (capacity / 2)]);
             assertTrue(area.canAppend(capacity / 4, 1));
             assertFalse(area.canAppend(capacity / 2 + (2 << 20), 1));
+        }
+    }
+
+    private static long[] place(MetadataArea.Checkpoint c, long chunk, int copy, StripeLayout layout) {
+        // copy i of chunk k: SSD (k + i) mod n of the mask, in the i-th third of the slot, row k / n
+        long slotBytes = layout.metadataBytes() / 2;
+        long third = (slotBytes - MetadataArea.HEADER_AREA) / MetadataArea.COPIES / (1 << 20) * (1 << 20);
+        int n = c.ssds().length;
+        return new long[] {
+            c.ssds()[(int) ((chunk + copy) % n)],
+            c.slot() * slotBytes + MetadataArea.HEADER_AREA + copy * third + (chunk / n) * (1 << 20)
+        };
+    }
+
+    private static void zero(Dae dae, long[] at, int bytes) {
+        assertEquals(io.hashbrick.sim.IoStatus.OK, dae.slot((int) at[0]).write(at[1], Ssd.allocateAligned(bytes)));
+    }
+
+    /**
+     * A damaged copy of a delta's chunk is read from another copy (the chain stays whole); a delta whose
+     * header names its place in the chain but whose sections no copy holds is refused, never dropped.
+     */
+    @Test
+    void aBadCopyIsReadAroundAndADeltaBadOnEveryCopyIsRefused() throws Exception {
+        Random r = new Random(11);
+        try (Dae dae = Dae.open(dir, 6, 32L << 20, 1, SsdOptions.defaults())) {
+            StripeLayout layout = StripeLayout.forDae(6, 32L << 20, 4L << 20);
+            MetadataArea area = new MetadataArea(dae, layout);
+            byte[] p = new byte[200_000];
+            r.nextBytes(p);
+            write(area, 1, false, p);
+            MetadataArea.Checkpoint d2 = write(area, 2, true, p);
+            write(area, 3, true, p);
+            long[] copy0 = place(d2, d2.firstChunk(), 0, layout);
+            zero(dae, new long[] {copy0[0], copy0[1] + MetadataArea.HEADER_AREA}, 64 << 10); // its section
+            List<MetadataArea.Checkpoint> chain = new MetadataArea(dae, layout).latestChain();
+            assertEquals(
+                    List.of(1L, 2L, 3L),
+                    chain.stream().map(MetadataArea.Checkpoint::generation).toList());
+            assertArrayEquals(
+                    p, read(area, chain.get(1), chain.get(1).sections().get(0)));
+            for (int copy = 1; copy < 3; copy++) {
+                long[] at = place(d2, d2.firstChunk(), copy, layout);
+                zero(dae, new long[] {at[0], at[1] + MetadataArea.HEADER_AREA}, 64 << 10);
+            }
+            assertThrows(CorruptCheckpointException.class, () -> new MetadataArea(dae, layout).latestChain());
+        }
+    }
+
+    /** A drive of the chain replaced by an empty one (healthy at once, same slot): the next checkpoint is a base. */
+    @Test
+    void aReplacedDriveEndsTheChain() throws Exception {
+        try (Dae dae = Dae.open(dir, 6, 32L << 20, 1, SsdOptions.defaults())) {
+            StripeLayout layout = StripeLayout.forDae(6, 32L << 20, 4L << 20);
+            MetadataArea area = new MetadataArea(dae, layout);
+            MetadataArea.Checkpoint base = write(area, 1, false, new byte[1000]);
+            write(area, 2, true, new byte[1000]);
+            assertTrue(area.canAppend(1000, 1));
+            dae.replace(base.ssds()[0]);
+            assertFalse(area.canAppend(1000, 1));
+        }
+    }
+
+    /**
+     * A delta whose header reached only a drive missing at the next start is invisible then; the
+     * checkpoint after that start skips its generation (the floor of every header seen, plus one), so
+     * when the drive comes back the newer chain still wins.
+     */
+    @Test
+    void aDeltaSeenOnlyLaterNeverTiesWithANewerCheckpoint() throws Exception {
+        try (Dae dae = Dae.open(dir, 6, 32L << 20, 1, SsdOptions.defaults())) {
+            StripeLayout layout = StripeLayout.forDae(6, 32L << 20, 4L << 20);
+            MetadataArea area = new MetadataArea(dae, layout);
+            write(area, 1, false, new byte[4096]);
+            write(area, 2, true, new byte[4096]);
+            MetadataArea.Checkpoint d3 = write(area, 3, true, new byte[4096]);
+            for (int copy = 1; copy < 3; copy++) { // its header reached copy 0 only (a crash)
+                zero(dae, place(d3, d3.firstChunk(), copy, layout), MetadataArea.HEADER_AREA);
+            }
+            int drive = (int) place(d3, d3.firstChunk(), 0, layout)[0];
+            dae.pull(drive);
+            MetadataArea reopened = new MetadataArea(dae, layout);
+            List<MetadataArea.Checkpoint> chain = reopened.latestChain();
+            assertEquals(2, chain.get(chain.size() - 1).generation());
+            reopened.continueChain(chain);
+            long next = Math.max(2, reopened.generationFloor()) + 2; // as DataPath.open does
+            MetadataArea.Writer w = reopened.begin(next, 1, false);
+            w.section(1, 0).write(ByteBuffer.wrap(new byte[4096]));
+            w.endSection();
+            w.commit(35);
+            dae.reinsert(drive);
+            chain = new MetadataArea(dae, layout).latestChain();
+            assertEquals(35, chain.get(chain.size() - 1).journalSequence());
         }
     }
 }

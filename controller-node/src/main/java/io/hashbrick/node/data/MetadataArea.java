@@ -433,8 +433,9 @@ public final class MetadataArea {
             // A base's header in the slot's header area of the first three SSDs (loading looks on every
             // SSD); a delta's in the first 16 KiB of its first chunk, in each of the chunk's copies.
             for (int i = 0; i < copies(ssds); i++) {
-                int ssd = delta ? (int) place(ssds, slot, firstChunk, i)[0] : ssds[i];
-                long at = delta ? place(ssds, slot, firstChunk, i)[1] : base;
+                long[] where = delta ? place(ssds, slot, firstChunk, i) : new long[] {ssds[i], base};
+                int ssd = (int) where[0];
+                long at = where[1];
                 IoStatus s = dae.slot(ssd).write(at, h.slice(0, HEADER_AREA));
                 if (s != IoStatus.OK) {
                     throw new IOException("checkpoint header write failed: ssd=" + ssd + " status=" + s);

@@ -66,12 +66,7 @@ final class A2hLeaves {
                     b.putLong(0L);
                 }
             } else {
-                java.lang.foreign.MemorySegment.copy(
-                        java.lang.foreign.MemorySegment.NULL.reinterpret(Long.MAX_VALUE),
-                        address,
-                        out.segment(),
-                        b.position(),
-                        A2hMap.LEAF_BYTES);
+                A2hMap.copyLeafOut(address, out.segment(), b.position());
                 b.position(b.position() + A2hMap.LEAF_BYTES);
             }
             written[0]++;

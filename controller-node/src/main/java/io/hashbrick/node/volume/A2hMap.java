@@ -279,6 +279,11 @@ public final class A2hMap implements AutoCloseable {
         fresh = false;
     }
 
+    /** Copies the leaf at {@code address} ({@link #LEAF_BYTES}) to {@code dst} at {@code offset}. */
+    static void copyLeafOut(long address, MemorySegment dst, long offset) {
+        MemorySegment.copy(ALL, address, dst, offset, LEAF_BYTES);
+    }
+
     /** Planted bug only ({@code checkpoint-skips-dirty-entry}): forgets that {@code block}'s leaf changed. */
     void forgetChange(long block) {
         long[] d = dirty[Placement.region(block)];

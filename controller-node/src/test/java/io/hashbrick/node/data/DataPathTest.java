@@ -447,16 +447,9 @@ class DataPathTest {
             List<MetadataArea.Checkpoint> chain = area.latestChain();
             assertTrue(chain.size() >= 2, "a chain with deltas: " + chain.size());
             MetadataArea.Checkpoint last = chain.get(chain.size() - 1);
-            long slotBytes = layout.metadataBytes() / 2;
-            long third = (slotBytes - MetadataArea.HEADER_AREA) / MetadataArea.COPIES / (1 << 20) * (1 << 20);
-            int n = last.ssds().length;
             for (int copy = 0; copy < 3; copy++) { // the delta's header, every copy
-                int ssd = last.ssds()[(int) ((last.firstChunk() + copy) % n)];
-                long at = last.slot() * slotBytes
-                        + MetadataArea.HEADER_AREA
-                        + copy * third
-                        + (last.firstChunk() / n) * (1 << 20);
-                dae.slot(ssd).write(at, io.hashbrick.sim.Ssd.allocateAligned(MetadataArea.HEADER_AREA));
+                long[] at = MetadataAreaTest.place(last, last.firstChunk(), copy, layout);
+                dae.slot((int) at[0]).write(at[1], io.hashbrick.sim.Ssd.allocateAligned(MetadataArea.HEADER_AREA));
             }
         }
         java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(

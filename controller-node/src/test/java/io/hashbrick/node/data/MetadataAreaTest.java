@@ -162,7 +162,7 @@ class MetadataAreaTest {
         }
     }
 
-    private static long[] place(MetadataArea.Checkpoint c, long chunk, int copy, StripeLayout layout) {
+    static long[] place(MetadataArea.Checkpoint c, long chunk, int copy, StripeLayout layout) {
         // copy i of chunk k: SSD (k + i) mod n of the mask, in the i-th third of the slot, row k / n
         long slotBytes = layout.metadataBytes() / 2;
         long third = (slotBytes - MetadataArea.HEADER_AREA) / MetadataArea.COPIES / (1 << 20) * (1 << 20);

@@ -5,15 +5,16 @@
 #   cluster.args   c1's extra node options (portal, volumes, SSDs...), shell-quoted
 #   cK/            controller K's data directory: node.log node.pid node.mgmt (node.url: c1 only), raft/
 #   w/             the witness of a one-brick cluster: witness.log witness.pid raft/
-# Ports: portal P+K-1 (only c1 opens one), management M+K-1 (or any free port with --mgmt-port 0),
-# Raft R+K for cK and R for the witness.
+# Ports: portal P+K-1, management M+K-1 (or any free port with --mgmt-port 0), Raft R+K for cK and R
+# for the witness, roles (D and C served to the other controllers) R+50+K.
 
-# Interim step (issue 19 item 7 before item 3): only c1 opens its portal and serves I/O from its own
-# pool. The others run the control plane (Raft, registration, placement) and the management server.
+# Every controller opens its own pool (DAE and NVRAM under cK/) and its portal; each owns the buckets
+# and regions the map gives it and serves them to the others (issue 19 item 3).
 
 cluster_env_load() {
   # shellcheck disable=SC1091
   source "$dir/cluster.env"
+  role_port=${role_port:-$((raft_port + 50))}
 }
 
 cluster_voters() { # bricks -> voter ids, comma-separated
@@ -72,14 +73,12 @@ cluster_start_one() { # K: start controller K (or the witness) in the background
   local mport=0 opts
   ((mgmt_port == 0)) || mport=$((mgmt_port + k - 1))
   local args=(--dir "$d" --member-id "c$k" --bricks "$bricks" --raft-peers "$(cluster_peers)"
-    --port $((port + k - 1)) --mgmt-port "$mport")
-  if ((k == 1)); then
-    local extra=(); eval "extra=($(cat "$dir/cluster.args"))"
-    args+=("${extra[@]}")
-    opts=${HASHBRICK_JAVA_OPTS:--Xms512m -Xmx2g}
-  else
-    opts=${HASHBRICK_CP_JAVA_OPTS:--Xms64m -Xmx256m} # control plane only: no data path, no volumes
-  fi
+    --port $((port + k - 1)) --mgmt-port "$mport" --role-port $((role_port + k)))
+  local extra=(); eval "extra=($(cat "$dir/cluster.args"))"
+  # Each controller has a pool of its own: a smaller read cache by default, so 4 bricks fit here.
+  [[ " ${extra[*]} " == *" --read-cache-size "* ]] || args+=(--read-cache-size 512M)
+  args+=("${extra[@]}")
+  opts=${HASHBRICK_JAVA_OPTS:--Xms256m -Xmx1g}
   rm -f "$d/node.url" "$d/node.mgmt"
   # shellcheck disable=SC2086
   setsid java -XX:+UseParallelGC $opts "${jvm[@]}" io.hashbrick.node.Main "${args[@]}" \
@@ -171,10 +170,10 @@ print(f"cluster bricks={s['bricks']} controllers={len(s['controllers'])} voters=
       f" epoch={s['epoch'] if s['epoch'] is not None else '?'} placement={s['placement']} dir={s['dir']}")
 for c in s["controllers"]:
     role = c["raft_role"] or ("none" if c["health"] == "running" else "?")
-    if c["id"] == "c1":
-        io = f"io=local url={c['url']}" if c["url"] else "io=local (not answering)"
+    if c["url"]:
+        io = f"io={c['io']} url={c['url']}"
     else:
-        io = "io=none (cross-controller data path not built yet)"
+        io = f"io={c['io'] or 'none'} (no portal open)"
     print(f"{c['id']} brick={c['brick']} pid={c['pid'] or '-'} health={c['health']} raft={role}"
           f" member={c['member'] or '-'} buckets={c['buckets']} regions={c['regions']} {io}")
 w = s["witness"]
@@ -214,8 +213,9 @@ cluster_main() { # the cluster's commands; $cmd, $bricks_arg, $pos, $node_args, 
       done
       voters=$(cluster_voters "$bricks")
       mkdir -p "$dir"
-      printf 'bricks=%s\nport=%s\nmgmt_port=%s\nraft_port=%s\nvoters=%s\n' \
-        "$bricks" "$port" "$mgmt_port" "$raft_port" "$voters" >"$dir/cluster.env"
+      role_port=$((raft_port + 50))
+      printf 'bricks=%s\nport=%s\nmgmt_port=%s\nraft_port=%s\nrole_port=%s\nvoters=%s\n' \
+        "$bricks" "$port" "$mgmt_port" "$raft_port" "$role_port" "$voters" >"$dir/cluster.env"
       printf '%q ' "${rest[@]}" >"$dir/cluster.args"
     fi
     ensure_built
@@ -244,6 +244,15 @@ cluster_main() { # the cluster's commands; $cmd, $bricks_arg, $pos, $node_args, 
       echo "hashbrick: placement not committed 60 s after the controllers started (logs: $dir/c*/node.log)" >&2
       cluster_stop_all; exit 1
     fi
+    for k in $(cluster_members); do # every portal open (each opens once the placement gives it its share)
+      [[ $k == w ]] && continue
+      end=$((SECONDS + 60))
+      while ((SECONDS < end)) && [[ ! -s $dir/c$k/node.url ]]; do
+        [[ $(cluster_health "$k") != stopped ]] || break
+        sleep 0.1
+      done
+      [[ -s $dir/c$k/node.url ]] || { echo "hashbrick: c$k opened no portal (log: $dir/c$k/node.log)" >&2; cluster_stop_all; exit 1; }
+    done
     echo "hashbrick: cluster up: bricks=$bricks controllers=$((2 * bricks)) voters=$voters ms=$((($(date +%s%N) - t0) / 1000000))" >&2
     cat "$dir/c1/node.url"
     ;;
@@ -252,11 +261,7 @@ cluster_main() { # the cluster's commands; $cmd, $bricks_arg, $pos, $node_args, 
     cluster_env_load
     local k=${controller:-1}; k=${k#c}
     cluster_check_id "$k"
-    if [[ $k != 1 ]]; then
-      echo "hashbrick: controller c$k serves no I/O yet: only c1 opens a portal until the cross-controller data path exists ($(cat "$dir/c1/node.url" 2>/dev/null || echo 'c1 is not running'))" >&2
-      exit 3
-    fi
-    if [[ -s $dir/c1/node.url ]]; then cat "$dir/c1/node.url"; else echo "hashbrick: c1 not running (no $dir/c1/node.url)" >&2; exit 3; fi
+    if [[ -s $dir/c$k/node.url ]]; then cat "$dir/c$k/node.url"; else echo "hashbrick: c$k has no portal open (not running, or still starting: no $dir/c$k/node.url)" >&2; exit 3; fi
     ;;
   status)
     cluster_env_load

@@ -22,6 +22,8 @@ import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -194,6 +196,13 @@ public final class Main implements Callable<Integer> {
     String clusterName;
 
     @Option(
+            names = "--role-port",
+            defaultValue = "0",
+            description = "Cluster mode: the port this controller serves its D and C roles on to the others"
+                    + " (gRPC on --host); registered in the cluster map.")
+    int rolePort;
+
+    @Option(
             names = "--election-ms",
             description = "Election timeout range MIN-MAX in ms; every voter must use the same (default 100-200).")
     String electionMs;
@@ -212,10 +221,8 @@ public final class Main implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        checkMembership();
         ClusterLaunch cluster = startCluster();
-        if (cluster != null && cluster.agent().self().controller() != 1) {
-            return controlPlaneOnly(cluster);
-        }
         long size = Sizes.parse(lunSize);
         if (luns < 1 || luns > VolumeService.MAX_VOLUMES) {
             throw new CommandLine.ParameterException(
@@ -243,13 +250,82 @@ public final class Main implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage(), e);
         }
-        if (roleTransport.equals("local")) {
-            Log.info("role_transport", "transport=local");
+        ClusterRoles clusterRoles = null;
+        VolumeService volumes;
+        if (cluster != null) {
+            if (dataConfig == null) {
+                throw new CommandLine.ParameterException(
+                        new CommandLine(this), "cluster mode needs --backend ca (the roles serve each other)");
+            }
+            clusterRoles = new ClusterRoles(
+                    cluster.agent()::map, cluster.agent().self().controller(), rolePort);
+            ClusterRoles cr = clusterRoles;
+            Log.info("role_transport", "transport=cluster role_port=" + rolePort);
+            volumes = VolumeService.open(
+                    dir,
+                    scsi,
+                    targetName,
+                    dataConfig,
+                    cr,
+                    (d, cfg, refs) -> Controller.openInCluster(d, cfg, refs, cr));
+        } else {
+            if (roleTransport.equals("local")) {
+                Log.info("role_transport", "transport=local");
+            }
+            volumes = VolumeService.open(dir, scsi, targetName, dataConfig, roles);
         }
-        VolumeService volumes = VolumeService.open(dir, scsi, targetName, dataConfig, roles);
         if (volumes.roles() != null) {
             volumes.roles().data().setRebuildRate(Sizes.parse(rebuildRate));
             volumes.roles().data().setScrubRate(Sizes.parse(scrubRate));
+        }
+        // The management server answers from here on (a cluster's controllers wait for each other's);
+        // until the portal is up its status says so.
+        AtomicReference<Supplier<ObjectNode>> statusNow = new AtomicReference<>(() -> starting(cluster));
+        ManagementServer mgmt = new ManagementServer(
+                host, mgmtPort, volumes, targetName, () -> statusNow.get().get());
+        mgmt.allowFaultInjection(allowFaultInjection);
+        mgmt.metrics(new NodeMetrics(
+                scsi.io(),
+                volumes.roles() == null ? null : volumes.roles()::stats,
+                cluster == null ? null : cluster.agent()::status));
+        int mgmtBound = mgmt.start();
+        writeAtomically(dir.resolve("node.mgmt"), "http://" + host + ":" + mgmtBound + "\n");
+        // Stopping: the portal, then (a cluster) this controller's role server, so no other
+        // controller's call reaches roles that are closing; then the roles (a cluster's C drains its
+        // outbox to the D owners), then the channels to the others and the control plane.
+        AtomicReference<IscsiServer> portal = new AtomicReference<>();
+        ClusterRoles clusterRolesToClose = clusterRoles;
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime()
+                .addShutdownHook(new Thread(
+                        () -> {
+                            Log.info("node_stopping", "reason=signal");
+                            mgmt.close();
+                            IscsiServer p = portal.get();
+                            if (p != null) {
+                                p.close();
+                            }
+                            if (clusterRolesToClose != null) {
+                                clusterRolesToClose.stopServing();
+                            }
+                            roles.close(); // no front end left to call the roles: stop the channel and server
+                            volumes.close();
+                            if (clusterRolesToClose != null) {
+                                clusterRolesToClose.close();
+                            }
+                            closeCluster(cluster);
+                            try {
+                                Files.deleteIfExists(dir.resolve("node.url"));
+                                Files.deleteIfExists(dir.resolve("node.mgmt"));
+                            } catch (java.io.IOException ignored) {
+                                // best effort
+                            }
+                            Log.info("node_stopped", "");
+                            stopped.countDown();
+                        },
+                        "shutdown"));
+        if (clusterRoles != null) {
+            awaitPlacement(clusterRoles, cluster);
         }
         if (volumes.list().isEmpty()) {
             // First start on this directory: the default volumes the options describe.
@@ -263,46 +339,79 @@ public final class Main implements Callable<Integer> {
                         credentials(chapUser, "HASHBRICK_CHAP_SECRET"),
                         credentials(mutualUser, "HASHBRICK_MUTUAL_SECRET"));
         IscsiServer server = new IscsiServer(config, scsi);
+        portal.set(server);
         int bound = server.start();
         String url = "iscsi://" + host + ":" + bound + "/" + targetName + "/"
                 + volumes.list().get(0).lun();
-        ManagementServer mgmt =
-                new ManagementServer(host, mgmtPort, volumes, targetName, () -> status(server, volumes, url, cluster));
-        mgmt.allowFaultInjection(allowFaultInjection);
-        mgmt.metrics(new NodeMetrics(
-                scsi.io(),
-                volumes.roles() == null ? null : volumes.roles()::stats,
-                cluster == null ? null : cluster.agent()::status));
-        int mgmtBound = mgmt.start();
-        writeAtomically(dir.resolve("node.mgmt"), "http://" + host + ":" + mgmtBound + "\n");
+        statusNow.set(() -> {
+            ObjectNode n = status(server, volumes, url, cluster);
+            if (clusterRolesToClose != null) {
+                n.set("role_calls", new ObjectMapper().valueToTree(clusterRolesToClose.counts()));
+            }
+            return n;
+        });
         writeAtomically(dir.resolve("node.url"), url + "\n");
         Log.info(
                 "node_ready",
                 "url=" + url + " volumes=" + volumes.list().size() + " mgmt_port=" + mgmtBound + " dir="
                         + dir.toAbsolutePath() + " pid="
                         + ProcessHandle.current().pid());
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime()
-                .addShutdownHook(new Thread(
-                        () -> {
-                            Log.info("node_stopping", "reason=signal");
-                            mgmt.close();
-                            server.close();
-                            roles.close(); // no front end left to call the roles: stop the channel and server
-                            volumes.close();
-                            closeCluster(cluster);
-                            try {
-                                Files.deleteIfExists(dir.resolve("node.url"));
-                                Files.deleteIfExists(dir.resolve("node.mgmt"));
-                            } catch (java.io.IOException ignored) {
-                                // best effort
-                            }
-                            Log.info("node_stopped", "");
-                            stopped.countDown();
-                        },
-                        "shutdown"));
         stopped.await();
         return 0;
+    }
+
+    /** The file that marks a data directory as cluster member cK's (its roles hold only their share). */
+    static final String MEMBER_FILE = "member";
+
+    /**
+     * A cluster's controller's pool holds only its share of the references, and its C's references
+     * point at other controllers' D: opened as a single controller, the census would drop them all. So
+     * the directory remembers its member id, and a start that does not match is refused.
+     */
+    private void checkMembership() throws java.io.IOException {
+        Path file = dir.resolve(MEMBER_FILE);
+        String recorded = Files.exists(file)
+                ? Files.readString(file, StandardCharsets.UTF_8).strip()
+                : null;
+        if (memberId == null) {
+            if (recorded != null) {
+                throw new CommandLine.ParameterException(
+                        new CommandLine(this),
+                        "this directory holds cluster member " + recorded + "'s pool: start it in its cluster"
+                                + " (--member-id " + recorded
+                                + ", deploy/hashbrick up in the cluster's directory): dir="
+                                + dir);
+            }
+            return;
+        }
+        if (recorded != null && !recorded.equals(memberId)) {
+            throw new CommandLine.ParameterException(
+                    new CommandLine(this),
+                    "this directory holds cluster member " + recorded + "'s pool, not " + memberId + ": dir=" + dir);
+        }
+        if (recorded == null) {
+            if (Files.exists(dir.resolve("volumes.json"))) {
+                throw new CommandLine.ParameterException(
+                        new CommandLine(this),
+                        "this directory holds a single controller's pool: a cluster's controller starts on a"
+                                + " new directory: dir=" + dir);
+            }
+            Files.createDirectories(dir);
+            writeAtomically(file, memberId + "\n");
+        }
+    }
+
+    /** What the management server says before the portal is up. */
+    private ObjectNode starting(ClusterLaunch cluster) {
+        ObjectNode n = new ObjectMapper().createObjectNode();
+        n.put("state", "starting")
+                .put("io", "starting")
+                .put("pid", ProcessHandle.current().pid());
+        if (cluster != null) {
+            n.put("io_detail", "waiting for the cluster's placement");
+            n.set("cluster", new ObjectMapper().valueToTree(cluster.agent().status()));
+        }
+        return n;
     }
 
     /** Cluster mode (--member-id): joins the group and starts the agent; null for a single controller. */
@@ -314,10 +423,10 @@ public final class Main implements Callable<Integer> {
             }
             return null;
         }
-        if (raftPeers == null || bricks < 1) {
+        if (raftPeers == null || bricks < 1 || rolePort <= 0) {
             throw new CommandLine.ParameterException(
                     new CommandLine(this),
-                    "cluster mode needs --raft-peers and --bricks N (N >= 1): member=" + memberId);
+                    "cluster mode needs --raft-peers, --bricks N (N >= 1) and --role-port: member=" + memberId);
         }
         ControllerIdentity self;
         try {
@@ -327,56 +436,31 @@ public final class Main implements Callable<Integer> {
             throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage(), e);
         }
         Files.createDirectories(dir);
-        return ClusterLaunch.start(self, host + ":" + port, clusterName, raftPeers, dir, raftDir, electionMs);
+        return ClusterLaunch.start(self, host + ":" + rolePort, clusterName, raftPeers, dir, raftDir, electionMs);
     }
 
     /**
-     * A controller other than c1 in cluster mode: the control plane and the management server only.
-     * Two portals serving different data under one LUN identity would corrupt a multipathing host, and
-     * the cross-controller data path (issue 19 item 3) that would let every portal serve the same
-     * volumes is not built yet; so no portal, no volumes, no data path here.
+     * Waits (bounded only by the operator: the placement waits for every controller) until the map
+     * gives this controller its share; until then no portal opens, since no call could be routed.
      */
-    private int controlPlaneOnly(ClusterLaunch cluster) throws Exception {
-        String self = cluster.agent().self().memberId();
+    private static void awaitPlacement(ClusterRoles roles, ClusterLaunch cluster) throws InterruptedException {
+        long t0 = System.nanoTime();
+        long logged = 0;
+        while (roles.current() == null) {
+            long s = (System.nanoTime() - t0) / 1_000_000_000L;
+            if (s >= logged) {
+                Log.info(
+                        "waiting_for_placement",
+                        "member=" + cluster.agent().self().memberId() + " phase="
+                                + cluster.agent().phase() + " waited_s=" + s);
+                logged = s == 0 ? 10 : s * 2;
+            }
+            Thread.sleep(50);
+        }
         Log.info(
-                "io_off",
-                "member=" + self + " reason=cross_controller_data_path_not_built serving_member=c1"
-                        + " detail=\"control plane only: no portal, no volumes\"");
-        ManagementServer mgmt = new ManagementServer(host, mgmtPort, null, targetName, () -> {
-            ObjectNode n = new ObjectMapper().createObjectNode();
-            n.put("state", "running")
-                    .put("io", "none")
-                    .put("io_detail", "cross-controller data path not built yet; c1 serves I/O")
-                    .put("pid", ProcessHandle.current().pid());
-            n.set("cluster", new ObjectMapper().valueToTree(cluster.agent().status()));
-            return n;
-        });
-        mgmt.metrics(new NodeMetrics(null, null, cluster.agent()::status));
-        int mgmtBound = mgmt.start();
-        Files.deleteIfExists(dir.resolve("node.url"));
-        writeAtomically(dir.resolve("node.mgmt"), "http://" + host + ":" + mgmtBound + "\n");
-        Log.info(
-                "node_ready",
-                "member=" + self + " io=none mgmt_port=" + mgmtBound + " dir=" + dir.toAbsolutePath() + " pid="
-                        + ProcessHandle.current().pid());
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime()
-                .addShutdownHook(new Thread(
-                        () -> {
-                            Log.info("node_stopping", "reason=signal");
-                            mgmt.close();
-                            closeCluster(cluster);
-                            try {
-                                Files.deleteIfExists(dir.resolve("node.mgmt"));
-                            } catch (java.io.IOException ignored) {
-                                // best effort
-                            }
-                            Log.info("node_stopped", "");
-                            stopped.countDown();
-                        },
-                        "shutdown"));
-        stopped.await();
-        return 0;
+                "placement_seen",
+                "member=" + cluster.agent().self().memberId() + " epoch="
+                        + roles.current().epoch() + " ms=" + (System.nanoTime() - t0) / 1_000_000);
     }
 
     private static void closeCluster(ClusterLaunch cluster) {
@@ -421,7 +505,7 @@ public final class Main implements Callable<Integer> {
             }
         }
         if (cluster != null) {
-            n.put("io", "local");
+            n.put("io", "cluster");
             n.set("cluster", new ObjectMapper().valueToTree(cluster.agent().status()));
         }
         return n;

@@ -73,6 +73,24 @@ public final class VolumeService implements AutoCloseable {
     public static VolumeService open(
             Path dir, ScsiDeviceServer scsi, String targetName, DataPath.Config dataConfig, Devices devices)
             throws IOException {
+        return open(dir, scsi, targetName, dataConfig, devices, Controller::open);
+    }
+
+    /** How the roles open: {@link Controller#open}, or a cluster's controller. */
+    @FunctionalInterface
+    public interface Opener {
+        Controller open(Path dir, DataPath.Config config, List<VolumeRef> catalog) throws IOException;
+    }
+
+    /** As {@link #open(Path, ScsiDeviceServer, String, DataPath.Config, Devices)}, the roles opened by {@code opener}. */
+    public static VolumeService open(
+            Path dir,
+            ScsiDeviceServer scsi,
+            String targetName,
+            DataPath.Config dataConfig,
+            Devices devices,
+            Opener opener)
+            throws IOException {
         List<Volume> catalog = VolumeCatalog.load(dir);
         Controller data = null;
         boolean anyCa = catalog.stream().anyMatch(Volume::contentAddressed);
@@ -86,7 +104,7 @@ public final class VolumeService implements AutoCloseable {
                     refs.add(new VolumeRef(v.id(), v.sizeBytes() / BlockCodec.BLOCK_BYTES));
                 }
             }
-            data = Controller.open(dir, dataConfig, refs);
+            data = opener.open(dir, dataConfig, refs);
         }
         VolumeService s = new VolumeService(dir, scsi, data, VolumeCatalog.nextId(dir), devices);
         for (Volume v : catalog) {

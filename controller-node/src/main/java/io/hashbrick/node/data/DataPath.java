@@ -330,7 +330,7 @@ public final class DataPath implements AutoCloseable {
         H2pTable h2p;
         Map<Integer, PendingBlock> pendingLoaded = Map.of();
         byte[] stripeTable = null;
-        long derefMark = 0;
+        long[] derefMarks = new long[DerefMark.SENDERS];
         if (cp == null) {
             long seed =
                     config.seams().entropySeed() != 0 ? config.seams().entropySeed() : new SecureRandom().nextLong();
@@ -354,10 +354,10 @@ public final class DataPath implements AutoCloseable {
                         } else if (s.kind() == SECTION_PENDING) {
                             pendingLoaded = readPending(ch);
                         } else if (s.kind() == SECTION_DEREF_MARK) {
-                            derefMark = DerefMark.read(ch);
+                            derefMarks = DerefMark.read(ch);
                         } else if (s.kind() == LegacyOutbox.KIND) {
-                            derefMark =
-                                    Math.max(derefMark, LegacyOutbox.read(ch).derefHighWater());
+                            derefMarks[0] = Math.max(
+                                    derefMarks[0], LegacyOutbox.read(ch).derefHighWater());
                             try (ReadableByteChannel again = meta.open(c, s)) {
                                 peer.load(s.kind(), s.id(), again); // and C the outbox it held
                             }
@@ -402,7 +402,7 @@ public final class DataPath implements AutoCloseable {
             Log.warn("dae_health_changed", health + " " + dae.healthSummary());
         }
         dp.restorePending(pendingLoaded);
-        dp.derefHighWater = derefMark;
+        System.arraycopy(derefMarks, 0, dp.derefMarks, 0, DerefMark.SENDERS);
         if (cp != null) {
             dp.checkpointSequence = cp.journalSequence();
             dp.lastSequence = cp.journalSequence();
@@ -510,8 +510,12 @@ public final class DataPath implements AutoCloseable {
     /** Sender of the derefs recovery makes to reclaim leaked references (never de-duplicated). */
     static final int SENDER_RECOVERY = -1;
 
-    /** The highest deref operation id applied for sender 0 (the local C's outbox); persisted by checkpoints. */
-    private long derefHighWater;
+    /**
+     * Per C (0: a single node's; K: controller K's, see {@link #markIndex}), the outbox position after the last deref
+     * D applied from it: positions below are never applied again. Persisted by checkpoints
+     * ({@link DerefMark}) and rebuilt by replaying deref records.
+     */
+    private final long[] derefMarks = new long[DerefMark.SENDERS];
 
     private long derefsApplied;
     private long derefDuplicates;
@@ -768,6 +772,9 @@ public final class DataPath implements AutoCloseable {
         if (x.count < 0 || x.count > DEREF_BATCH) {
             throw new IllegalArgumentException("deref: at most " + DEREF_BATCH + " handles a call: count=" + x.count);
         }
+        if (x.positioned) {
+            return derefPositionedLocked(c, x);
+        }
         int applied = alreadyApplied(x.sender, x.operationId, x.count);
         x.duplicate = applied == x.count && x.count > 0;
         if (x.duplicate) {
@@ -804,17 +811,83 @@ public final class DataPath implements AutoCloseable {
     }
 
     /**
-     * How many of a deref batch's handles D applied before. Sender 0 is the local C's outbox: its
-     * operation id is the outbox position after the batch, so the batch covers positions [op - count,
-     * op), and D's high-water mark says which of them it applied. A resent batch need not have the
-     * same bounds as the first attempt (the outbox grew meanwhile): judging by position, not by equal
-     * ids, applies each reference drop exactly once. Other senders are not de-duplicated.
+     * A batch routed from a C's outbox by bucket (a cluster): handle i sits at outbox position
+     * {@code positions[i]}, ascending, not contiguous (the other positions went to other owners). The
+     * handles at positions D applied before are left out; the rest is journalled as a contiguous-style
+     * record whose operation id is the position after its last handle, so replay (and
+     * {@link #alreadyApplied}) treat it like any other: its positions all lie at or past the mark.
+     */
+    private long derefPositionedLocked(Ctx c, DerefCall x) {
+        int m = markIndex(x.sender);
+        if (m < 1) {
+            throw new IllegalArgumentException("deref: positioned batches come from a controller's C (sender "
+                    + DerefCall.CONTROLLER_SENDER + " + 1.." + (DerefMark.SENDERS - 1) + "): sender=" + x.sender);
+        }
+        long mark = derefMarks[m];
+        long previous = -1;
+        int k = 0;
+        MemorySegment p = c.payload;
+        for (int i = 0; i < x.count; i++) {
+            long pos = x.positions[i];
+            if (pos <= previous) {
+                throw new IllegalArgumentException("deref: positions must ascend: position=" + pos + " previous="
+                        + previous + " sender=" + x.sender);
+            }
+            previous = pos;
+            if (pos < mark) {
+                continue; // applied before: a resend
+            }
+            long h = x.handles[i];
+            if (!h2p.isCurrent(h)) {
+                Log.error(
+                        "deref_stale_handle",
+                        "handle=0x" + Long.toHexString(h) + " position=" + pos + " sender=" + x.sender);
+                x.status = Status.STALE_HANDLE;
+                return DONE;
+            }
+            p.set(U64, DEREF_HEADER + 8L * k++, h);
+        }
+        x.duplicate = k == 0 && x.count > 0;
+        if (k == 0) {
+            if (x.count > 0) {
+                derefDuplicates++;
+            }
+            x.status = Status.OK;
+            return DONE;
+        }
+        p.set(U32, 0, x.sender);
+        p.set(U32, 4, k);
+        p.set(U64, 8, previous + 1);
+        long seq = appendLocked(c, DEREF_RECORD, p.asSlice(0, DEREF_HEADER + 8L * k));
+        if (seq > 0) {
+            applyDeref(p, 0);
+            journal.writeInline();
+        }
+        return seq;
+    }
+
+    /**
+     * How many of a deref batch's handles D applied before. A sender's operation id is its outbox
+     * position after the batch, so the batch covers positions [op - count, op), and D's mark for the
+     * sender says which of them it applied. A resent batch need not have the same bounds as the first
+     * attempt (the outbox grew meanwhile): judging by position, not by equal ids, applies each
+     * reference drop exactly once. Recovery's reclaims ({@link #SENDER_RECOVERY}) are not de-duplicated.
      */
     private int alreadyApplied(int sender, long op, int count) {
-        if (sender != 0) {
+        int m = markIndex(sender);
+        if (m < 0) {
             return 0;
         }
-        return (int) Math.max(0, Math.min(count, derefHighWater - (op - count)));
+        return (int) Math.max(0, Math.min(count, derefMarks[m] - (op - count)));
+    }
+
+    /** The mark a sender's derefs are de-duplicated by: 0 for sender 0, K for controller K's C, else -1. */
+    static int markIndex(int sender) {
+        if (sender == 0) {
+            return 0;
+        }
+        int k = sender - DerefCall.CONTROLLER_SENDER;
+        return k >= 1 && k < DerefMark.SENDERS ? k : -1;
     }
 
     private void applyDeref(MemorySegment p, long base) {
@@ -825,8 +898,9 @@ public final class DataPath implements AutoCloseable {
         if (applied > 0) {
             derefDuplicates++; // a resend (whole or overlapping): what was applied is never applied again
         }
-        if (sender == 0) {
-            derefHighWater = Math.max(derefHighWater, op);
+        int m = markIndex(sender);
+        if (m >= 0) {
+            derefMarks[m] = Math.max(derefMarks[m], op);
         }
         for (int i = applied; i < count; i++) {
             long h = p.get(U64, base + DEREF_HEADER + 8L * i);
@@ -920,7 +994,7 @@ public final class DataPath implements AutoCloseable {
         for (int b = 0; b < H2pHandle.BUCKETS; b++) {
             counts[b] = new long[(int) h2p.bucket(b).highWater()];
         }
-        mapped[0] = refs.forEachReference(derefHighWater, handle -> count(counts, handle, dangling));
+        mapped[0] = refs.forEachReference(derefMarks[0], handle -> count(counts, handle, dangling));
         return counts;
     }
 
@@ -2408,7 +2482,7 @@ public final class DataPath implements AutoCloseable {
         h2p.writePages(cap.section(SECTION_H2P_PAGES, base ? 0 : 1), base);
         store.writeSection(cap.section(SECTION_STRIPES, 0));
         store.captureForCheckpoint();
-        DerefMark.write(derefHighWater, cap.section(SECTION_DEREF_MARK, 0));
+        DerefMark.write(derefMarks, cap.section(SECTION_DEREF_MARK, 0));
         peer.write(cap);
         if (pendingCount > 0) {
             cap.pendingBlocks = pendingCount;
@@ -2678,7 +2752,7 @@ public final class DataPath implements AutoCloseable {
             s.put("read_verify_retries", readVerifyRetries);
             s.put("read_verify_errors", readVerifyErrors);
             s.put("replay_missing_blocks", replayMissing);
-            s.put("deref_high_water", derefHighWater);
+            s.put("deref_high_water", derefMarks[0]);
             s.put("derefs_applied", derefsApplied);
             s.put("deref_duplicates", derefDuplicates);
             s.put("references_reclaimed", referencesReclaimed);

@@ -6,6 +6,7 @@ import io.hashbrick.node.api.DataService;
 import io.hashbrick.node.api.MapService;
 import io.hashbrick.node.api.Status;
 import io.hashbrick.node.api.UnmapCall;
+import io.hashbrick.node.api.route.Routes;
 import io.hashbrick.node.block.GrowableDevice;
 import io.hashbrick.node.block.IoStatus;
 import java.nio.ByteBuffer;
@@ -109,7 +110,7 @@ public final class VolumeDevice implements GrowableDevice {
             long block = pos / B;
             int inBlock = (int) (pos % B);
             if (inBlock == 0 && end - pos >= B) {
-                int n = (int) Math.min((end - pos) / B, Pipelines.BATCH);
+                int n = (int) Math.min(Math.min((end - pos) / B, Pipelines.BATCH), Routes.toRegionEnd(block));
                 Status s = c.reads.read(volumeId, block, n, dst, dst.position(), noWait);
                 if (s != Status.OK) {
                     return Pipelines.io(s);
@@ -145,7 +146,7 @@ public final class VolumeDevice implements GrowableDevice {
             int inBlock = (int) (pos % B);
             Status s;
             if (inBlock == 0 && end - pos >= B) {
-                int n = (int) Math.min((end - pos) / B, Pipelines.BATCH);
+                int n = (int) Math.min(Math.min((end - pos) / B, Pipelines.BATCH), Routes.toRegionEnd(block));
                 s = c.writes.write(volumeId, block, n, src, src.position(), null);
                 if (s == Status.OK && advance) {
                     src.position(src.position() + n * B);
@@ -206,7 +207,7 @@ public final class VolumeDevice implements GrowableDevice {
             int inBlock = (int) (pos % B);
             Status s;
             if (inBlock == 0 && end - pos >= B) {
-                long n = (end - pos) / B;
+                long n = Math.min((end - pos) / B, Routes.toRegionEnd(block)); // one region a call
                 UnmapCall u = c.unmap;
                 u.header(epoch, ++c.operations, WritePipeline.SENDER);
                 u.volume = volumeId;

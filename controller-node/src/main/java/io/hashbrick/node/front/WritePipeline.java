@@ -1,5 +1,6 @@
 package io.hashbrick.node.front;
 
+import io.hashbrick.node.Log;
 import io.hashbrick.node.api.BlockCodec;
 import io.hashbrick.node.api.DataService;
 import io.hashbrick.node.api.DerefCall;
@@ -88,10 +89,34 @@ final class WritePipeline {
         }
         maps.map(map, await.arm());
         await.await();
-        if (map.status != Status.OK && k > 0) {
+        if (k > 0 && refusedUndone(map.status)) {
             giveBack(k);
+        } else if (k > 0 && map.status != Status.OK) {
+            Log.warn(
+                    "map_outcome_unknown",
+                    "volume=" + volume + " block=" + block + " blocks=" + n + " status=" + map.status
+                            + " effect=references_kept_may_leak");
         }
         return map.status;
+    }
+
+    /**
+     * A map answered with a refusal C makes before it changes anything: the put's references can go
+     * back. Any other failure (MEDIUM_ERROR: a lost reply, a missed deadline, a journal error) may have
+     * left the mapping durable: its references stay (a leak at worst, never a mapped block freed).
+     */
+    static boolean refusedUndone(Status s) {
+        return switch (s) {
+            case MAP_CONFLICT,
+                    UNKNOWN_VOLUME,
+                    OUT_OF_RANGE,
+                    READ_ONLY,
+                    POOL_FULL,
+                    BACK_PRESSURE,
+                    STALE_EPOCH,
+                    NOT_OWNER -> true;
+            default -> false;
+        };
     }
 
     /** Probe, compress what D lacks, put. */

@@ -184,6 +184,12 @@ public final class ManagementServer implements AutoCloseable {
             error(ex, 405, "method not allowed: " + ex.getRequestMethod());
         } else if (data == null) {
             error(ex, 409, "the data path is off (file-backed volumes): nothing to audit");
+        } else if (data.clustered()) {
+            error(
+                    ex,
+                    409,
+                    "a cluster's controller holds only its share of the references: the cluster-wide"
+                            + " census is not built yet (issue 19)");
         } else {
             String q = ex.getRequestURI().getQuery();
             boolean fingerprints = q != null && q.contains("fingerprints=true");

@@ -111,6 +111,8 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
     private Journal journal;
     /** D, through its contract; bound once D has opened. */
     private volatile DataService data;
+
+    private volatile int outboxSender;
     /** Whether D's pool takes writes (a read-only pool refuses maps and unmaps too). */
     private volatile BooleanSupplier writable = () -> true;
 
@@ -275,6 +277,17 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
      * (maps and unmaps are refused as READ_ONLY when not).
      */
     public void bind(DataService data, BooleanSupplier writable) {
+        bind(data, writable, 0);
+    }
+
+    /**
+     * Binds D for a cluster's controller: the outbox's derefs go out as {@code outboxSender}
+     * ({@code DerefCall.CONTROLLER_SENDER + K}), which every D owner de-duplicates by position. Only the
+     * drainer thread sends them then: a map served on a role server's thread that waited for another
+     * controller's D could wait on a controller waiting on it.
+     */
+    public void bind(DataService data, BooleanSupplier writable, int outboxSender) {
+        this.outboxSender = outboxSender;
         this.data = data;
         this.writable = writable;
     }
@@ -293,7 +306,14 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
     private void drainLoop() {
         while (running) {
             if (backgroundDrain && outboxSize() > 0) {
-                drainOutbox();
+                try {
+                    drainOutbox();
+                } catch (RuntimeException e) { // the drainer goes on: the batch stays in the outbox
+                    outboxRefusals++;
+                    if (outboxRefusals % 1000 == 1) {
+                        Log.error("outbox_drain_failed", "error=" + Log.q(e) + " refusals=" + outboxRefusals);
+                    }
+                }
             }
             LockSupport.parkNanos(20_000_000); // batches of a 20 ms worth (mapping threads drain past 1024)
         }
@@ -690,7 +710,7 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
     // ---------------------------------------------------------------- the outbox
 
     private void drainOutboxIfLong() {
-        if (outboxSize() >= OUTBOX_DRAIN_AT) {
+        if (outboxSender == 0 && outboxSize() >= OUTBOX_DRAIN_AT) {
             drainOutbox();
         }
     }
@@ -726,7 +746,8 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
                     }
                     int n = outbox.copyOldest(call.handles, DEREF_BATCH);
                     call.count = n;
-                    call.header(0, outbox.start() + n, 0);
+                    call.header(0, outbox.start() + n, outboxSender);
+                    call.positioned = false;
                 } finally {
                     lock.unlock();
                 }

@@ -33,6 +33,7 @@ final class DataEndpoint extends DataServiceGrpc.DataServiceImplBase {
     private static final int FP = BlockCodec.FINGERPRINT_BYTES;
     private static final int B = BlockCodec.BLOCK_BYTES;
     private static final int MAX = GrpcRoleServer.MAX_BLOCKS;
+    private static final int MAX_DEREF = GrpcRoleServer.MAX_DEREF_HANDLES;
 
     private final DataService data;
     private final Pool<Exchange<ProbeCall, ProbeReply>> probes;
@@ -110,8 +111,9 @@ final class DataEndpoint extends DataServiceGrpc.DataServiceImplBase {
     @Override
     public void deref(DerefRequest req, StreamObserver<DerefReply> out) {
         int n = req.getHandlesCount();
-        if (n > MAX) {
-            Refuse.invalid(out, "deref", "handles=" + n + " max_blocks=" + MAX);
+        int positions = req.getPositionsCount();
+        if (n > MAX_DEREF || (positions != 0 && positions != n)) {
+            Refuse.invalid(out, "deref", "handles=" + n + " positions=" + positions + " max_handles=" + MAX_DEREF);
             return;
         }
         Exchange<DerefCall, DerefReply> x = derefs.take().start(out);
@@ -119,8 +121,12 @@ final class DataEndpoint extends DataServiceGrpc.DataServiceImplBase {
         Wire.header(req.getHeader(), c);
         c.count = n;
         c.duplicate = false;
+        c.positioned = positions > 0;
         for (int i = 0; i < n; i++) {
             c.handles[i] = req.getHandles(i);
+        }
+        for (int i = 0; i < positions; i++) {
+            c.positions[i] = req.getPositions(i);
         }
         try {
             data.deref(c, x);
@@ -191,7 +197,7 @@ final class DataEndpoint extends DataServiceGrpc.DataServiceImplBase {
     }
 
     private Exchange<DerefCall, DerefReply> newDeref() {
-        return new Exchange<>(new DerefCall(MAX), derefs) {
+        return new Exchange<>(new DerefCall(MAX_DEREF), derefs) {
             @Override
             DerefReply reply(DerefCall d) {
                 return DerefReply.newBuilder()

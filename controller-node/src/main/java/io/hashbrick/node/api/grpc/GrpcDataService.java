@@ -111,6 +111,11 @@ public final class GrpcDataService implements DataService {
         for (int i = 0; i < call.count; i++) {
             req.addHandles(call.handles[i]);
         }
+        if (call.positioned) {
+            for (int i = 0; i < call.count; i++) {
+                req.addPositions(call.positions[i]);
+            }
+        }
         stub().deref(req.build(), new Reply<DerefCall, DerefReply>("deref", call, done, deadlineMs) {
             @Override
             void fill(DerefReply r, DerefCall c) {

@@ -39,6 +39,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class GrpcRoleServer implements AutoCloseable {
     /** Most blocks (or handles) one request may carry: four of the front end's batches of 16. */
     public static final int MAX_BLOCKS = 64;
+    /** Handles a deref takes at most: one batch of a C's outbox. */
+    public static final int MAX_DEREF_HANDLES = 4096;
     /** Threads that may wait for the journal at once: more than the front end's connections at a time. */
     static final int JOURNAL_THREADS = 16;
 

@@ -151,9 +151,9 @@ class GrpcBindingTest {
         ScriptedRoles roles = new ScriptedRoles();
         try (GrpcRoleServer server = new GrpcRoleServer(roles, roles, 0, GrpcRoleServer.Dispatch.INLINE);
                 GrpcRoleClient client = new GrpcRoleClient(server.port(), 5_000)) {
-            DerefCall big = new DerefCall(GrpcRoleServer.MAX_BLOCKS + 1);
+            DerefCall big = new DerefCall(GrpcRoleServer.MAX_DEREF_HANDLES + 1);
             big.header(0, 1, 1);
-            big.count = GrpcRoleServer.MAX_BLOCKS + 1;
+            big.count = GrpcRoleServer.MAX_DEREF_HANDLES + 1;
             callMs(big, client.data()::deref);
             assertEquals(Status.MEDIUM_ERROR, big.status, "refused before the role");
             assertTrue(roles.seen.isEmpty());

@@ -1,0 +1,231 @@
+package io.hashbrick.node;
+
+import io.hashbrick.node.api.DataService;
+import io.hashbrick.node.api.DerefCall;
+import io.hashbrick.node.api.MapService;
+import io.hashbrick.node.api.grpc.GrpcRoleClient;
+import io.hashbrick.node.api.grpc.GrpcRoleServer;
+import io.hashbrick.node.api.local.LocalDataService;
+import io.hashbrick.node.api.local.LocalMapService;
+import io.hashbrick.node.api.route.RolePeers;
+import io.hashbrick.node.api.route.RouteCounts;
+import io.hashbrick.node.api.route.RouteSource;
+import io.hashbrick.node.api.route.RoutedDataService;
+import io.hashbrick.node.api.route.RoutedMapService;
+import io.hashbrick.node.api.route.Routes;
+import io.hashbrick.node.block.BlockDevice;
+import io.hashbrick.node.catalog.VolumeService;
+import io.hashbrick.node.front.VolumeDevice;
+import io.hashbrick.proto.cluster.v1.ClusterMap;
+import io.hashbrick.proto.cluster.v1.Member;
+import io.hashbrick.routing.placement.Placement;
+import java.io.IOException;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+
+/**
+ * A cluster's controller's roles on the I/O path (issue 19 item 3): this controller serves its D and
+ * C to every controller (itself included) on its role port over gRPC, admitting only calls at the
+ * current map's epoch for the buckets and regions the map gives it; its front end and its C's outbox
+ * reach every D and C through {@link RoutedDataService} and {@link RoutedMapService}, in-process for
+ * its own share and over one gRPC channel per other controller (the address each registered in the
+ * map) for theirs. The map comes from the control plane's newest copy here ({@link #current}); nothing
+ * here waits for Raft.
+ */
+final class ClusterRoles implements RouteSource, RolePeers, VolumeService.Devices, Controller.Cluster, AutoCloseable {
+    /** Sender of the derefs R makes to give back a failed put's references (applied as sent). */
+    static final int GIVE_BACK_SENDER = 1;
+
+    private final Supplier<ClusterMap> maps;
+    private final int self;
+    private final int rolePort;
+    private final RoutedDataService data;
+    private final RoutedMapService mapping;
+    private final Map<Integer, Remote> remotes = new ConcurrentHashMap<>();
+    private final RouteCounts counts = new RouteCounts();
+    private volatile Routes routes;
+    private volatile LocalDataService localData;
+    private volatile LocalMapService localMaps;
+    private GrpcRoleServer server;
+
+    private record Remote(String address, GrpcRoleClient client) {}
+
+    ClusterRoles(Supplier<ClusterMap> maps, int self, int rolePort) {
+        this.maps = maps;
+        this.self = self;
+        this.rolePort = rolePort;
+        this.data = new RoutedDataService(this, this, GIVE_BACK_SENDER, counts);
+        this.mapping = new RoutedMapService(this, this, counts);
+    }
+
+    // ---------------------------------------------------------------- the map
+
+    @Override
+    public Routes current() {
+        ClusterMap m = maps.get();
+        Routes r = routes;
+        if (m == null || m.getBucketsCount() != Placement.BUCKETS) {
+            return r;
+        }
+        if (r != null && r.epoch() >= m.getEpoch()) {
+            return r;
+        }
+        return rebuild(m);
+    }
+
+    private synchronized Routes rebuild(ClusterMap m) {
+        Routes r = routes;
+        if (r != null && r.epoch() >= m.getEpoch()) {
+            return r;
+        }
+        int[] buckets = new int[Placement.BUCKETS];
+        for (int i = 0; i < buckets.length; i++) {
+            buckets[i] = m.getBuckets(i);
+        }
+        int[] partitions = new int[Placement.REGION_PARTITIONS];
+        for (int i = 0; i < partitions.length && i < m.getRegionPartitionsCount(); i++) {
+            partitions[i] = m.getRegionPartitions(i);
+        }
+        r = new Routes(m.getEpoch(), self, buckets, partitions);
+        Log.info(
+                "cluster_routes",
+                "member=c" + self + " epoch=" + r.epoch() + " buckets=" + count(buckets) + " region_partitions="
+                        + count(partitions));
+        routes = r;
+        return r;
+    }
+
+    private int count(int[] owners) {
+        int n = 0;
+        for (int o : owners) {
+            if (o == self) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    @Override
+    public void stale(long epoch) {
+        // A voter's map is its replica's; a non-voter's agent queries the group every second.
+    }
+
+    // ---------------------------------------------------------------- the peers
+
+    @Override
+    public DataService data(int controller) {
+        if (controller == self) {
+            return localData;
+        }
+        return remote(controller).data();
+    }
+
+    @Override
+    public MapService maps(int controller) {
+        if (controller == self) {
+            return localMaps;
+        }
+        return remote(controller).maps();
+    }
+
+    private GrpcRoleClient remote(int controller) {
+        String address = address(controller);
+        Remote r = remotes.get(controller);
+        if (r != null && r.address().equals(address)) {
+            return r.client();
+        }
+        Remote old;
+        GrpcRoleClient client;
+        synchronized (remotes) {
+            r = remotes.get(controller);
+            if (r != null && r.address().equals(address)) {
+                return r.client();
+            }
+            int colon = address.lastIndexOf(':');
+            String host = colon < 0 ? "" : address.substring(0, colon);
+            if (!host.equals("127.0.0.1") && !host.equals("localhost")) {
+                throw new IllegalStateException("controller c" + controller + " registered role address " + address
+                        + ": this build runs a cluster on one host (127.0.0.1) only");
+            }
+            client = new GrpcRoleClient(Integer.parseInt(address.substring(colon + 1)), GrpcRoleClient.DEADLINE_MS);
+            old = remotes.put(controller, new Remote(address, client));
+        }
+        Log.info("cluster_role_channel", "member=c" + self + " peer=c" + controller + " address=" + address);
+        if (old != null) { // calls in flight on it finish first; never on this (maybe an event loop) thread
+            Thread.ofPlatform().daemon().name("role-channel-close").start(old.client()::close);
+        }
+        return client;
+    }
+
+    private String address(int controller) {
+        ClusterMap m = maps.get();
+        if (m != null) {
+            for (Member member : m.getMembersList()) {
+                if (member.getId() == controller) {
+                    return member.getAddress();
+                }
+            }
+        }
+        throw new IllegalStateException("no address for controller c" + controller + " in the map");
+    }
+
+    // ---------------------------------------------------------------- Controller.Cluster, Devices
+
+    @Override
+    public synchronized void attach(Controller c) throws IOException {
+        localData = new LocalDataService(c.data(), this);
+        localMaps = new LocalMapService(c.maps(), this);
+        // SPLIT: a put or map that waits for its journal must not hold the event loop that also carries
+        // this process's replies from the other controllers
+        server = new GrpcRoleServer(localData, localMaps, rolePort, GrpcRoleServer.Dispatch.SPLIT);
+        Log.info("cluster_roles_serving", "member=c" + self + " port=" + server.port());
+    }
+
+    @Override
+    public DataService outbox() {
+        return data;
+    }
+
+    @Override
+    public int outboxSender() {
+        return DerefCall.CONTROLLER_SENDER + self;
+    }
+
+    @Override
+    public BlockDevice open(Controller roles, int volumeId, long sizeBytes, int blockSize) {
+        return new VolumeDevice(data, mapping, 0, volumeId, sizeBytes, blockSize);
+    }
+
+    /** Calls sent to this controller's roles and to the others' (the statistics and status show them). */
+    Map<String, Long> counts() {
+        return counts.snapshot();
+    }
+
+    /** The role server's port (after {@link #attach}). */
+    synchronized int port() {
+        return server == null ? -1 : server.port();
+    }
+
+    /** Stops serving this controller's roles to the others (calls in progress finish first). */
+    synchronized void stopServing() {
+        if (server != null) {
+            server.close();
+            server = null;
+            Log.info("cluster_roles_stopped", "member=c" + self);
+        }
+    }
+
+    /** Closes the channels to the others, then this controller's role server. */
+    @Override
+    public synchronized void close() {
+        for (Remote r : remotes.values()) {
+            r.client().close();
+        }
+        remotes.clear();
+        if (server != null) {
+            server.close();
+            server = null;
+        }
+    }
+}

@@ -76,7 +76,8 @@ cluster_start_one() { # K: start controller K (or the witness) in the background
     --port $((port + k - 1)) --mgmt-port "$mport" --role-port $((role_port + k)))
   local extra=(); eval "extra=($(cat "$dir/cluster.args"))"
   # Each controller has a pool of its own: a smaller read cache by default, so 4 bricks fit here.
-  [[ " ${extra[*]} " == *" --read-cache-size "* ]] || args+=(--read-cache-size 512M)
+  [[ " ${extra[*]} " == *" --read-cache-size "* || " ${extra[*]} " == *" --read-cache-size="* ]] ||
+    args+=(--read-cache-size 512M)
   args+=("${extra[@]}")
   opts=${HASHBRICK_JAVA_OPTS:--Xms256m -Xmx1g}
   rm -f "$d/node.url" "$d/node.mgmt"

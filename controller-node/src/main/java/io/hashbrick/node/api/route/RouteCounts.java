@@ -16,6 +16,7 @@ public final class RouteCounts {
     final LongAdder mapRemote = new LongAdder();
     final LongAdder splits = new LongAdder();
     final LongAdder retries = new LongAdder();
+    final LongAdder probesSkipped = new LongAdder();
 
     void data(Routes r, int owner) {
         (owner == r.self() ? dataLocal : dataRemote).increment();
@@ -34,6 +35,7 @@ public final class RouteCounts {
         m.put("role_calls_c_remote", mapRemote.sum());
         m.put("role_calls_split", splits.sum());
         m.put("role_calls_retried", retries.sum());
+        m.put("role_probe_blocks_not_sent", probesSkipped.sum());
         return m;
     }
 }

@@ -38,6 +38,12 @@ public final class RoutedDataService implements DataService {
     /** Handles a deref piece holds at most: one outbox batch. */
     static final int PIECE_HANDLES = 4096;
 
+    /**
+     * Whether probes go to other controllers too (-Dhashbrick.route.probe-remote=true): off by default,
+     * so a write to another controller's bucket takes one hop (the put with its data) instead of two.
+     */
+    static final boolean PROBE_REMOTE = Boolean.getBoolean("hashbrick.route.probe-remote");
+
     private static final int FP = BlockCodec.FINGERPRINT_BYTES;
     private static final int B = BlockCodec.BLOCK_BYTES;
     private static final int MAXC = BlockCodec.MAX_COMPRESSED_BYTES;
@@ -82,6 +88,17 @@ public final class RoutedDataService implements DataService {
             if (fpOwner(r, call.fingerprints, i) != owner) {
                 owner = -1;
             }
+        }
+        if (owner >= 0 && owner != r.self() && !PROBE_REMOTE) {
+            // A probe is a hint (which blocks to compress and send); a round trip to another controller
+            // costs more than sending the compressed block with the put, whose owner dedups it anyway.
+            for (int i = 0; i < n; i++) {
+                call.known[i] = false;
+            }
+            call.status = Status.OK;
+            counts.probesSkipped.add(n);
+            done.complete(call);
+            return;
         }
         if (owner >= 0) {
             call.epoch = r.epoch();

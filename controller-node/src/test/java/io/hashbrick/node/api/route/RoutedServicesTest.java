@@ -198,19 +198,34 @@ class RoutedServicesTest {
 
     @Test
     void aRefusalThatDidNothingGoesAgain() {
-        ProbeCall p = new ProbeCall(1);
-        byte[] fp = new byte[32];
-        fingerprints(fp, 1); // bucket 0x100: c2
-        p.fingerprints = java.lang.foreign.MemorySegment.ofArray(fp);
+        PutCall p = new PutCall(1);
+        fingerprints(p.fingerprintBytes, 1); // bucket 0x100: c2
         p.count = 1;
         p.header(0, 5, 1);
         d[2].script.add(Status.NOT_OWNER);
-        routed.probe(p, c -> {});
+        routed.put(p, c -> {});
         assertEquals(Status.OK, p.status);
         assertEquals(2, d[2].calls);
         assertEquals(9, p.epoch, "stamped with the map's epoch");
         assertEquals(1, counts.snapshot().get("role_calls_retried"));
         assertEquals(2, counts.snapshot().get("role_calls_d_remote"));
+    }
+
+    @Test
+    void aProbeGoesOnlyToThisControllersBuckets() {
+        ProbeCall p = new ProbeCall(4);
+        byte[] fp = new byte[4 * 32];
+        fingerprints(fp, 4); // c2, c1, c2, c1
+        p.fingerprints = java.lang.foreign.MemorySegment.ofArray(fp);
+        p.count = 4;
+        p.header(0, 6, 1);
+        java.util.Arrays.fill(p.known, true);
+        routed.probe(p, c -> {});
+        assertEquals(Status.OK, p.status);
+        assertEquals(1, d[1].calls, "the local probe");
+        assertEquals(0, d[2].calls, "no round trip for a hint: the put carries the data");
+        assertFalse(p.known[0] || p.known[2], "remote blocks: unknown, so sent with their data");
+        assertEquals(2, counts.snapshot().get("role_probe_blocks_not_sent"));
     }
 
     @Test

@@ -24,6 +24,8 @@ import io.hashbrick.node.api.PutCall;
 import io.hashbrick.node.api.RoleCall;
 import io.hashbrick.node.api.Status;
 import io.hashbrick.node.block.IoStatus;
+import io.hashbrick.node.xdp.SegmentStore;
+import io.hashbrick.node.xdp.StripeLayout;
 import io.hashbrick.sim.BatteryBackedMemory;
 import io.hashbrick.sim.Dae;
 import io.hashbrick.sim.Sleeper;
@@ -284,7 +286,7 @@ public final class DataPath implements AutoCloseable {
         this.dae = dae;
         this.layout = layout;
         this.store = new SegmentStore(dae, layout);
-        this.meta = new MetadataArea(dae, layout, store.slowSsds()::writeMask);
+        this.meta = new MetadataArea(dae, layout, store::writeMaskAroundSlow);
         this.nvram = nvram;
         this.h2p = h2p;
         h2p.guardedByCallerLock();

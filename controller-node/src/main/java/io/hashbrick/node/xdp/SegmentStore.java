@@ -1,4 +1,4 @@
-package io.hashbrick.node.data;
+package io.hashbrick.node.xdp;
 
 import io.hashbrick.node.CorruptCheckpointException;
 import io.hashbrick.node.Log;
@@ -160,7 +160,7 @@ public final class SegmentStore {
     private long intentSeq;
     private IoStatus pendingFailure = IoStatus.OK;
     /** Fewest free cells worth a refill (the P and Q cells it rewrites are up to 56). */
-    static final int MIN_REFILL_CELLS = 32;
+    public static final int MIN_REFILL_CELLS = 32;
 
     /** Stripes a rebuild or compaction is moving blocks out of: not refill targets meanwhile. */
     private final int[] noRefill;
@@ -359,9 +359,12 @@ public final class SegmentStore {
         return m;
     }
 
-    /** The slow SSDs the store goes around (the checkpoint's writer asks them too). */
-    SlowSsds slowSsds() {
-        return slow;
+    /**
+     * Of the {@code healthy} slots (a mask), those a write goes to: all but the slow ones while enough
+     * are left ({@link SlowSsds#writeMask}). The checkpoint's writer asks it too.
+     */
+    public int writeMaskAroundSlow(int healthy) {
+        return slow.writeMask(healthy);
     }
 
     /** Healthy slots that new writes go around because they are slow ({@link SlowSsds#writeMask}). */

@@ -24,6 +24,7 @@ import io.hashbrick.node.api.PutCall;
 import io.hashbrick.node.api.RoleCall;
 import io.hashbrick.node.api.Status;
 import io.hashbrick.node.block.IoStatus;
+import io.hashbrick.node.xdp.ColumnRebuild;
 import io.hashbrick.node.xdp.SegmentStore;
 import io.hashbrick.node.xdp.StripeLayout;
 import io.hashbrick.sim.BatteryBackedMemory;
@@ -1744,7 +1745,7 @@ public final class DataPath implements AutoCloseable {
      * As {@link #relocate(long[], String)}; with {@code column} set, only the live blocks that overlap
      * that rebuilt column move, read from the rebuild's cells and checked against their fingerprints.
      */
-    private boolean relocate(long[] victims, String why, SegmentStore.ColumnRebuild column) {
+    private boolean relocate(long[] victims, String why, ColumnRebuild column) {
         store.excludeFromRefill(victims, 1); // the blocks must not move into free cells of the same stripes
         try {
             return relocateOut(victims, why, column);
@@ -1753,7 +1754,7 @@ public final class DataPath implements AutoCloseable {
         }
     }
 
-    private boolean relocateOut(long[] victims, String why, SegmentStore.ColumnRebuild column) {
+    private boolean relocateOut(long[] victims, String why, ColumnRebuild column) {
         List<long[]> found = liveBlocksOf(victims);
         if (column != null) {
             long[] range = column.range(layout.stripeDataBytes());
@@ -1919,13 +1920,13 @@ public final class DataPath implements AutoCloseable {
 
     private void rebuildVictims(long[] victims) {
         long before = relocatedBytes;
-        List<SegmentStore.ColumnRebuild> inPlace = new ArrayList<>();
+        List<ColumnRebuild> inPlace = new ArrayList<>();
         List<Long> whole = new ArrayList<>();
         long io = 0;
         for (long v : victims) {
             // One lost data column: rebuild it from both parities, move only its blocks, then take the
             // column out of the parity. Otherwise (P or Q lost, two columns): move every live block.
-            SegmentStore.ColumnRebuild x = store.rebuildColumn(v);
+            ColumnRebuild x = store.rebuildColumn(v);
             if (x != null && relocate(new long[] {v}, "rebuild", x)) {
                 store.markZeroing(x);
                 inPlace.add(x);
@@ -1943,7 +1944,7 @@ public final class DataPath implements AutoCloseable {
                 Log.warn("rebuild_checkpoint_failed", "error=" + Log.q(String.valueOf(e)) + " action=retry");
                 return;
             }
-            for (SegmentStore.ColumnRebuild x : inPlace) {
+            for (ColumnRebuild x : inPlace) {
                 boolean done = store.zeroColumn(x);
                 rebuildCellsRead += x.cellsRead();
                 rebuildCellsRebuilt += x.cellsRebuilt();

@@ -12,7 +12,7 @@ class RebuildPlanTest {
         for (int k : new int[] {23, 22, 21}) {
             long total = 0;
             for (int m = 0; m < k; m++) {
-                int cost = SegmentStore.planCost(k, m, SegmentStore.hybridPlan(k, m));
+                int cost = RebuildPlan.planCost(k, m, RebuildPlan.hybridPlan(k, m));
                 assertTrue(cost <= 0.8 * 28 * k, "k=" + k + " m=" + m + " cost=" + cost);
                 total += cost;
             }

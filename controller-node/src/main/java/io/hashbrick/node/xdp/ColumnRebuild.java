@@ -1,7 +1,5 @@
 package io.hashbrick.node.xdp;
 
-// ---------------------------------------------------------------- rebuild of one column in place
-
 /**
  * A data column rebuilt in place: its 28 cells, and every cell read on the way (so that moving the
  * column's live blocks, and taking the column out of the parity, reads nothing twice).

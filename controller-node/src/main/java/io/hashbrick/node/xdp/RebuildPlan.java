@@ -4,7 +4,7 @@ package io.hashbrick.node.xdp;
 final class RebuildPlan {
     private RebuildPlan() {}
 
-    static final java.util.Map<Long, boolean[]> PLANS = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final java.util.Map<Long, boolean[]> PLANS = new java.util.concurrent.ConcurrentHashMap<>();
 
     /**
      * Which rows of lost data column {@code m} (of {@code k} stored data columns) to rebuild from their

@@ -21,18 +21,18 @@ abstract class ReconstructCache extends StripeTable {
      * Whole stripes rebuilt from parity (sealed stripes only), each kept with the generation it was
      * read under: an entry is served only while the stripe is still at that generation.
      */
-    static final int RECONSTRUCTED_MAX = 4;
+    private static final int RECONSTRUCTED_MAX = 4;
 
-    final int[] cachedStripe = new int[RECONSTRUCTED_MAX];
-    final int[] cachedEpoch = new int[RECONSTRUCTED_MAX];
-    final long[] cachedUse = new long[RECONSTRUCTED_MAX];
-    final StripeScratch[] cachedScratch = new StripeScratch[RECONSTRUCTED_MAX];
-    long cacheClock;
+    private final int[] cachedStripe = new int[RECONSTRUCTED_MAX];
+    private final int[] cachedEpoch = new int[RECONSTRUCTED_MAX];
+    private final long[] cachedUse = new long[RECONSTRUCTED_MAX];
+    private final StripeScratch[] cachedScratch = new StripeScratch[RECONSTRUCTED_MAX];
+    private long cacheClock;
     /** Free whole-stripe scratch areas (see {@link StripeScratch}): a small bounded pool. */
-    static final int SCRATCH_POOL_MAX = 2;
+    private static final int SCRATCH_POOL_MAX = 2;
 
-    final StripeScratch[] scratchPool = new StripeScratch[SCRATCH_POOL_MAX];
-    int scratchPooled;
+    private final StripeScratch[] scratchPool = new StripeScratch[SCRATCH_POOL_MAX];
+    private int scratchPooled;
     long scratchAllocations;
 
     /**
@@ -47,9 +47,9 @@ abstract class ReconstructCache extends StripeTable {
         final byte[] acc = new byte[CELL];
         final byte[] tmp = new byte[CELL];
         /** views[w]: the first w columns, the shape {@link Rdp} takes for a stripe of width w. */
-        final byte[][][][] views = new byte[MAX_WIDTH + 1][][][];
+        private final byte[][][][] views = new byte[MAX_WIDTH + 1][][][];
 
-        final int[][] slots = new int[MAX_WIDTH + 1][];
+        private final int[][] slots = new int[MAX_WIDTH + 1][];
 
         StripeScratch() {
             for (int w = 4; w <= MAX_WIDTH; w++) {
@@ -67,7 +67,7 @@ abstract class ReconstructCache extends StripeTable {
         }
     }
 
-    static final int MAX_WIDTH = 25;
+    private static final int MAX_WIDTH = 25;
 
     /** A scratch area from the pool, or a new one (counted) when the pool is empty. */
     StripeScratch borrowScratch() {

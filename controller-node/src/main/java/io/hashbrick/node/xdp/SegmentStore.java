@@ -111,7 +111,7 @@ public final class SegmentStore extends StripeRebuild {
         drain(ch, b);
     }
 
-    static void drain(WritableByteChannel ch, ByteBuffer b) throws IOException {
+    private static void drain(WritableByteChannel ch, ByteBuffer b) throws IOException {
         b.flip();
         while (b.hasRemaining()) {
             ch.write(b);
@@ -168,7 +168,7 @@ public final class SegmentStore extends StripeRebuild {
         }
     }
 
-    static ByteBuffer readFully(ReadableByteChannel ch, int n) throws IOException {
+    private static ByteBuffer readFully(ReadableByteChannel ch, int n) throws IOException {
         ByteBuffer b = ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
         while (b.hasRemaining()) {
             if (ch.read(b) < 0) {
@@ -288,7 +288,7 @@ public final class SegmentStore extends StripeRebuild {
         }
     }
 
-    boolean encodeAndWrite(long s, int memberMask, int ext, int zero) {
+    private boolean encodeAndWrite(long s, int memberMask, int ext, int zero) {
         int w = Integer.bitCount(memberMask);
         StripeScratch x = borrowScratch();
         try {
@@ -387,7 +387,7 @@ public final class SegmentStore extends StripeRebuild {
     }
 
     /** Why stripe {@code s} may not take a write-back now, or null (under the monitor). */
-    String rewriteRefusal(int s, int column, int generation) {
+    private String rewriteRefusal(int s, int column, int generation) {
         if (state[s] != SEALED) {
             return "stripe_not_sealed";
         }
@@ -410,7 +410,7 @@ public final class SegmentStore extends StripeRebuild {
         return null;
     }
 
-    boolean writeBack(int s, int slot, long location, int bytes, ByteBuffer scratch, int column) {
+    private boolean writeBack(int s, int slot, long location, int bytes, ByteBuffer scratch, int column) {
         int off = (int) (location - s * stripeBytes);
         int first = off / CELL;
         int last = (off + bytes - 1) / CELL;
@@ -451,7 +451,7 @@ public final class SegmentStore extends StripeRebuild {
         return true;
     }
 
-    static boolean rewriteFailed(int s, int slot, String step, IoStatus st) {
+    private static boolean rewriteFailed(int s, int slot, String step, IoStatus st) {
         Log.warn(
                 "rewrite_failed",
                 "stripe=" + s + " slot=" + slot + " step=" + step + " status=" + st + " action=not_repaired_on_ssd");

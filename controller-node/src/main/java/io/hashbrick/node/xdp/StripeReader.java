@@ -180,11 +180,11 @@ abstract class StripeReader extends StripeRefill {
     }
 
     /** A read: may be served from, and fills, the reconstruction cache. */
-    static final int FOR_READ = 0;
+    private static final int FOR_READ = 0;
     /** A repair (suspect columns): neither served from nor put in the cache (it is not what the SSDs say). */
-    static final int FOR_REPAIR = 1;
+    private static final int FOR_REPAIR = 1;
     /** A rebuild's whole-stripe reconstruction, for the cache only ({@link #prepareRebuild}). */
-    static final int FOR_REBUILD = 2;
+    private static final int FOR_REBUILD = 2;
 
     /**
      * Rebuilds the cells of {@code missing} data columns among [first, last] into scratch. One missing
@@ -303,7 +303,7 @@ abstract class StripeReader extends StripeRefill {
      * other data cells and P (w - 2 cell reads per cell). @return false if a read failed (the caller
      * falls back to the whole stripe)
      */
-    boolean rowRebuild(
+    private boolean rowRebuild(
             int s, int[] col, int zero, int extCells, int m, int first, int last, ByteBuffer scratch, StripeScratch x) {
         int w = col.length;
         ByteBuffer buf = x.column;

@@ -23,7 +23,7 @@ abstract class StripeRefill extends StripeWriter {
     abstract boolean reencode(long s);
 
     /** Member slots of stripe {@code s} whose column is lost (degraded, or down now), zeroed ones aside. */
-    int lostColumns(int s, int healthy) {
+    private int lostColumns(int s, int healthy) {
         return (degraded[s] | (members[s] & ~healthy)) & ~zeroed[s];
     }
 
@@ -274,7 +274,7 @@ abstract class StripeRefill extends StripeWriter {
         return IoStatus.OK;
     }
 
-    void writeRefillCells(int s, int[] col, int cap, byte[][][] d) {
+    private void writeRefillCells(int s, int[] col, int cap, byte[][][] d) {
         int k = col.length - 2;
         for (int c = 0; c < cap; ) {
             if (!dirty[c]) {
@@ -300,7 +300,7 @@ abstract class StripeRefill extends StripeWriter {
         }
     }
 
-    IoStatus abortRefill(int s, String why) {
+    private IoStatus abortRefill(int s, String why) {
         synchronized (this) {
             refillAborts++;
             refillTarget = -1;
@@ -311,18 +311,18 @@ abstract class StripeRefill extends StripeWriter {
         return IoStatus.DEVICE_FAILED;
     }
 
-    static void xor(byte[] dst, byte[] src) {
+    private static void xor(byte[] dst, byte[] src) {
         for (int i = 0; i < CELL; i++) {
             dst[i] ^= src[i];
         }
     }
 
-    static boolean isZeroCell(byte[] c) {
+    private static boolean isZeroCell(byte[] c) {
         return Arrays.mismatch(c, ZERO_CELL) < 0;
     }
 
     /** Reads rows [row, row + n) of {@code slot}'s column of stripe {@code s} into {@code into}. */
-    boolean readCells(int s, int slot, int row, int n, byte[][] into) {
+    private boolean readCells(int s, int slot, int row, int n, byte[][] into) {
         io.clear().limit(n * CELL);
         IoStatus st = dae.slot(slot).read(ssdOffset(s, row), io);
         if (st != IoStatus.OK) {
@@ -342,7 +342,7 @@ abstract class StripeRefill extends StripeWriter {
     }
 
     /** Reads the parity cells with a non-zero delta that this refill has not read yet into {@code last}. */
-    boolean readParity(int s, int slot, byte[][] delta, byte[][] last, boolean[] known) {
+    private boolean readParity(int s, int slot, byte[][] delta, byte[][] last, boolean[] known) {
         for (int r = 0; r < ROWS; ) {
             if (known[r] || isZeroCell(delta[r])) {
                 r++;
@@ -364,7 +364,7 @@ abstract class StripeRefill extends StripeWriter {
     }
 
     /** XORs the delta into the parity cells it changes and writes them, in runs. */
-    void writeParityDelta(int s, int slot, byte[][] delta, byte[][] last) {
+    private void writeParityDelta(int s, int slot, byte[][] delta, byte[][] last) {
         boolean[] change = new boolean[ROWS];
         for (int r = 0; r < ROWS; r++) {
             if (!isZeroCell(delta[r])) {
@@ -388,9 +388,9 @@ abstract class StripeRefill extends StripeWriter {
 
     // ---------------------------------------------------------------- refill intent
 
-    static final int INTENT_MAGIC = 0x49524248; // "HBRI"
-    static final int INTENT_VERSION = 1;
-    static final int INTENT_COPIES = 3;
+    private static final int INTENT_MAGIC = 0x49524248; // "HBRI"
+    private static final int INTENT_VERSION = 1;
+    private static final int INTENT_COPIES = 3;
     volatile long lastIntentStripe = -1;
 
     /** The stripe the newest intent record names (tests). */
@@ -407,12 +407,12 @@ abstract class StripeRefill extends StripeWriter {
      * Records durably, on three SSDs, that stripe {@code s} is about to be refilled (its parity is
      * rewritten in place): if the controller stops in the middle, start-up recomputes it.
      */
-    boolean writeIntent(int s) {
+    private boolean writeIntent(int s) {
         lastIntentStripe = s;
         return writeIntentRecord(s);
     }
 
-    boolean writeIntentRecord(long s) {
+    private boolean writeIntentRecord(long s) {
         long seq = ++intentSeq;
         ByteBuffer b = Ssd.allocateAligned(CELL);
         b.order(ByteOrder.LITTLE_ENDIAN);

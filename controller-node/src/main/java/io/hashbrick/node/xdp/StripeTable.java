@@ -68,9 +68,9 @@ abstract class StripeTable {
     /** Cells whose last record died since the last checkpoint: that checkpoint may still point there. */
     final long[] held;
     /** Cells freed since the last checkpoint, to release when the next one is durable (may repeat). */
-    int[] freedList = new int[1024];
+    private int[] freedList = new int[1024];
 
-    int freedCount;
+    private int freedCount;
     /** Per stripe: cells with no live record and not held (of the full layout's cps; see refillRoom). */
     final int[] freeCells;
     /** False after a start until the first checkpoint: the loaded checkpoint may point into dead cells. */
@@ -378,7 +378,7 @@ abstract class StripeTable {
      * Checkpoint durable: the cells freed before its capture ({@code upTo} of the freed list) are free
      * for refills; those freed while it was written stay held for the next one.
      */
-    void releaseHeld(int upTo) {
+    private void releaseHeld(int upTo) {
         for (int k = 0; k < upTo; k++) {
             int i = freedList[k];
             if (isHeld(i)) {
@@ -397,9 +397,9 @@ abstract class StripeTable {
     }
 
     /** What the checkpoint being written captured: freed cells before it, stripes free once it is durable. */
-    int heldAtCapture = -1;
+    private int heldAtCapture = -1;
 
-    long[] freeableAtCapture = new long[0];
+    private long[] freeableAtCapture = new long[0];
 
     /**
      * The checkpoint's capture (its sections are taken now, written later without the data path's

@@ -34,9 +34,9 @@ abstract class StripeWriter extends ReconstructCache {
     final byte[][][] image = new byte[25][ROWS][CELL];
     final byte[][] lastP = new byte[ROWS][CELL];
     final byte[][] lastQ = new byte[ROWS][CELL];
-    boolean parityOnDisk;
+    private boolean parityOnDisk;
     final ByteBuffer io = Ssd.allocateAligned(StripeLayout.COLUMN_BYTES);
-    final boolean[] unsynced = new boolean[Dae.SLOTS_MAX]; // destage thread only
+    private final boolean[] unsynced = new boolean[Dae.SLOTS_MAX]; // destage thread only
     int openCapacity;
     int fill;
     int flushed;
@@ -56,7 +56,7 @@ abstract class StripeWriter extends ReconstructCache {
     int allocLeft;
     boolean intentWritten;
     long intentSeq;
-    IoStatus pendingFailure = IoStatus.OK;
+    private IoStatus pendingFailure = IoStatus.OK;
 
     // ---------------------------------------------------------------- destage
 
@@ -147,7 +147,7 @@ abstract class StripeWriter extends ReconstructCache {
         }
     }
 
-    byte[] cellAt(int dataOffset) {
+    private byte[] cellAt(int dataOffset) {
         int cell = dataOffset / CELL;
         return image[cell / ROWS][cell % ROWS];
     }
@@ -156,7 +156,7 @@ abstract class StripeWriter extends ReconstructCache {
         cellAt(dataOffset)[dataOffset % CELL] = v;
     }
 
-    boolean openNext(int keepFree) {
+    private boolean openNext(int keepFree) {
         // A look at the drives' service times per stripe too, not only per destage round: a round
         // under a steady writer can go on for seconds, writing every stripe's column to a slow drive.
         slow.poll();
@@ -221,7 +221,7 @@ abstract class StripeWriter extends ReconstructCache {
         return failed != IoStatus.OK ? failed : st;
     }
 
-    IoStatus flushOpen() {
+    private IoStatus flushOpen() {
         if (openStripe < 0 || flushed == fill) {
             return IoStatus.OK;
         }
@@ -272,7 +272,7 @@ abstract class StripeWriter extends ReconstructCache {
         return v;
     }
 
-    void writeParity(long s, int slot, byte[][] column, byte[][] last) {
+    private void writeParity(long s, int slot, byte[][] column, byte[][] last) {
         int r = 0;
         while (r < ROWS) {
             if (parityOnDisk && Arrays.equals(column[r], last[r])) {

@@ -10,10 +10,12 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The role rules of DESIGN.md ("Inside controller-node"), as far as the code is apart today (issue 16
- * steps a and b): R's front end reaches D and C only through {@code api}; the contracts depend on no
- * role; C ({@code volume}) and D ({@code data}) never see each other (C reaches D through D's contract,
- * the census in {@code audit} is the one place that reads both). The rule for {@code xdp} joins as
- * step c separates it.
+ * steps a and b, and step c's first part): R's front end reaches D and C only through {@code api}; the
+ * contracts depend on no role; C ({@code volume}) and D ({@code data}) never see each other (C reaches D
+ * through D's contract, the census in {@code audit} is the one place that reads both). XDP ({@code
+ * xdp}: stripes, parity, refill, reconstruction, rebuild, scrub, SSD health) sits under D: D stores its
+ * segments through it, and it sees no role above it, nor the front end, C or management; neither the
+ * front end nor C reaches it.
  */
 class RoleRulesTest {
     private static JavaClasses classes;
@@ -34,6 +36,7 @@ class RoleRulesTest {
                 .dependOnClassesThat()
                 .resideInAnyPackage(
                         "io.hashbrick.node.data..",
+                        "io.hashbrick.node.xdp..",
                         "io.hashbrick.node.volume..",
                         "io.hashbrick.node.api.local..",
                         "io.hashbrick.node.mgmt..",
@@ -108,6 +111,29 @@ class RoleRulesTest {
                 .check(classes);
     }
 
+    /** XDP is below D: it stores what D gives it and knows nothing of blocks' owners, the front end or C. */
+    @Test
+    void xdpSeesNoRole() {
+        noClasses()
+                .that()
+                .resideInAPackage("io.hashbrick.node.xdp..")
+                .should()
+                .dependOnClassesThat()
+                .resideInAnyPackage(
+                        "io.hashbrick.node.data..",
+                        "io.hashbrick.node.volume..",
+                        "io.hashbrick.node.front..",
+                        "io.hashbrick.node.scsi..",
+                        "io.hashbrick.node.iscsi..",
+                        "io.hashbrick.node.mgmt..",
+                        "io.hashbrick.node.catalog..",
+                        "io.hashbrick.node.audit..",
+                        "io.hashbrick.node.api.local..",
+                        "io.hashbrick.node.api.grpc..",
+                        "io.hashbrick.node.cluster..")
+                .check(classes);
+    }
+
     @Test
     void cNeverSeesDNorTheFrontEnd() {
         noClasses()
@@ -117,6 +143,7 @@ class RoleRulesTest {
                 .dependOnClassesThat()
                 .resideInAnyPackage(
                         "io.hashbrick.node.data..",
+                        "io.hashbrick.node.xdp..",
                         "io.hashbrick.node.front..",
                         "io.hashbrick.node.scsi..",
                         "io.hashbrick.node.iscsi..",

@@ -24,6 +24,11 @@ import io.hashbrick.node.api.PutCall;
 import io.hashbrick.node.api.RoleCall;
 import io.hashbrick.node.api.Status;
 import io.hashbrick.node.block.IoStatus;
+import io.hashbrick.node.xdp.ColumnRebuild;
+import io.hashbrick.node.xdp.RebuildSchedule;
+import io.hashbrick.node.xdp.ScrubSchedule;
+import io.hashbrick.node.xdp.SegmentStore;
+import io.hashbrick.node.xdp.StripeLayout;
 import io.hashbrick.sim.BatteryBackedMemory;
 import io.hashbrick.sim.Dae;
 import io.hashbrick.sim.Sleeper;
@@ -182,6 +187,10 @@ public final class DataPath implements AutoCloseable {
     private final StripeLayout layout;
     private final SegmentStore store;
     private final MetadataArea meta;
+    /** XDP's pace and progress of the rebuild and the scrub; moving and repairing blocks is D's part. */
+    private final RebuildSchedule rebuild;
+
+    private final ScrubSchedule scrub;
     private final BatteryBackedMemory nvram;
     private final H2pTable h2p;
     /** The role whose sections ride in this role's checkpoints (C). */
@@ -278,13 +287,13 @@ public final class DataPath implements AutoCloseable {
         long now = clock.nanoTime();
         this.lastCheckpointNs = now;
         this.lastDestageNs = now;
-        this.rebuildLastNs = now;
-        this.scrubLastNs = now;
         this.peer = peer;
         this.dae = dae;
         this.layout = layout;
         this.store = new SegmentStore(dae, layout);
-        this.meta = new MetadataArea(dae, layout, store.slowSsds()::writeMask);
+        this.meta = new MetadataArea(dae, layout, store::writeMaskAroundSlow);
+        this.rebuild = new RebuildSchedule(store, now);
+        this.scrub = new ScrubSchedule(store, now);
         this.nvram = nvram;
         this.h2p = h2p;
         h2p.guardedByCallerLock();
@@ -1816,7 +1825,7 @@ public final class DataPath implements AutoCloseable {
      * As {@link #relocate(long[], String)}; with {@code column} set, only the live blocks that overlap
      * that rebuilt column move, read from the rebuild's cells and checked against their fingerprints.
      */
-    private boolean relocate(long[] victims, String why, SegmentStore.ColumnRebuild column) {
+    private boolean relocate(long[] victims, String why, ColumnRebuild column) {
         store.excludeFromRefill(victims, 1); // the blocks must not move into free cells of the same stripes
         try {
             return relocateOut(victims, why, column);
@@ -1825,7 +1834,7 @@ public final class DataPath implements AutoCloseable {
         }
     }
 
-    private boolean relocateOut(long[] victims, String why, SegmentStore.ColumnRebuild column) {
+    private boolean relocateOut(long[] victims, String why, ColumnRebuild column) {
         List<long[]> found = liveBlocksOf(victims);
         if (column != null) {
             long[] range = column.range(layout.stripeDataBytes());
@@ -1906,34 +1915,18 @@ public final class DataPath implements AutoCloseable {
 
     // ---------------------------------------------------------------- rebuild and scrub
 
-    private volatile long rebuildRateBytes = 256L << 20;
-    private volatile long scrubRateBytes = 16L << 20;
-    private long rebuildCredit;
-    private long rebuildLastNs;
-    private long rebuildStartNs;
-    private long rebuildTotalStripes;
-    private long rebuildTotalBytes;
-    private long rebuildMovedBytes;
-    private long rebuildLastMs;
-    private long rebuildsCompleted;
     private long relocatedBytes;
-    private long rebuildCellsRead;
-    private long rebuildCellsRebuilt;
-    private long rebuildRaid6Reads;
-    private long scrubCursor;
-    private long scrubLastNs;
-    private long scrubPasses;
     private long scrubRepairs;
     private long scrubParityRewrites;
 
     /** Bytes per second the rebuild may move (0 pauses it). */
     public void setRebuildRate(long bytesPerSecond) {
-        rebuildRateBytes = Math.max(0, bytesPerSecond);
+        rebuild.setRate(bytesPerSecond);
     }
 
     /** Bytes per second the scrub may read (0 stops it). */
     public void setScrubRate(long bytesPerSecond) {
-        scrubRateBytes = Math.max(0, bytesPerSecond);
+        scrub.setRate(bytesPerSecond);
     }
 
     /**
@@ -1942,44 +1935,14 @@ public final class DataPath implements AutoCloseable {
      * per second. Only live data moves; the old stripes are freed by the next checkpoint.
      */
     private void rebuildStep() {
-        long now = clock.nanoTime();
-        long rate = rebuildRateBytes;
-        rebuildCredit =
-                Math.min(rebuildCredit + (now - rebuildLastNs) * rate / 1_000_000_000L, 64 * layout.stripeDataBytes());
-        rebuildLastNs = now;
-        long[] pendingRebuild = store.degradedLive();
-        if (pendingRebuild[0] == 0) {
-            if (rebuildStartNs != 0) {
-                rebuildLastMs = (now - rebuildStartNs) / 1_000_000;
-                rebuildsCompleted++;
-                Log.info(
-                        "rebuild_done",
-                        "stripes=" + rebuildTotalStripes + " bytes=" + rebuildMovedBytes + " ms=" + rebuildLastMs
-                                + " mb_per_s="
-                                + String.format(
-                                        java.util.Locale.ROOT,
-                                        "%.1f",
-                                        rebuildMovedBytes / 1048576.0 / Math.max(0.001, rebuildLastMs / 1000.0)));
-                rebuildStartNs = 0;
-                checkpointRequested = true;
-            }
+        long[] victims = rebuild.next(clock.nanoTime());
+        if (victims == RebuildSchedule.FINISHED) {
+            checkpointRequested = true;
             return;
         }
-        if (rebuildStartNs == 0) {
-            rebuildStartNs = now;
-            rebuildTotalStripes = pendingRebuild[0];
-            rebuildTotalBytes = pendingRebuild[1];
-            rebuildMovedBytes = 0;
-            Log.warn(
-                    "rebuild_started",
-                    "stripes=" + pendingRebuild[0] + " live_bytes=" + pendingRebuild[1] + " rate_bytes_per_s=" + rate);
-        }
-        rebuildTotalStripes = Math.max(rebuildTotalStripes, pendingRebuild[0]);
-        if (rate == 0 || rebuildCredit < Math.min(pendingRebuild[1], layout.stripeDataBytes() / 4)) {
+        if (victims == null) {
             return;
         }
-        int max = (int) Math.max(1, Math.min(16, rebuildCredit / Math.max(1, layout.stripeDataBytes() / 2)));
-        long[] victims = store.degradedStripes(max);
         // No refill into these until their columns are out of the parity (zeroColumn uses P and Q as read).
         store.excludeFromRefill(victims, 1);
         try {
@@ -1991,13 +1954,13 @@ public final class DataPath implements AutoCloseable {
 
     private void rebuildVictims(long[] victims) {
         long before = relocatedBytes;
-        List<SegmentStore.ColumnRebuild> inPlace = new ArrayList<>();
+        List<ColumnRebuild> inPlace = new ArrayList<>();
         List<Long> whole = new ArrayList<>();
         long io = 0;
         for (long v : victims) {
             // One lost data column: rebuild it from both parities, move only its blocks, then take the
             // column out of the parity. Otherwise (P or Q lost, two columns): move every live block.
-            SegmentStore.ColumnRebuild x = store.rebuildColumn(v);
+            ColumnRebuild x = store.rebuildColumn(v);
             if (x != null && relocate(new long[] {v}, "rebuild", x)) {
                 store.markZeroing(x);
                 inPlace.add(x);
@@ -2015,11 +1978,9 @@ public final class DataPath implements AutoCloseable {
                 Log.warn("rebuild_checkpoint_failed", "error=" + Log.q(String.valueOf(e)) + " action=retry");
                 return;
             }
-            for (SegmentStore.ColumnRebuild x : inPlace) {
+            for (ColumnRebuild x : inPlace) {
                 boolean done = store.zeroColumn(x);
-                rebuildCellsRead += x.cellsRead();
-                rebuildCellsRebuilt += x.cellsRebuilt();
-                rebuildRaid6Reads += (long) x.cellsRebuilt() * x.dataColumns();
+                rebuild.columnRebuilt(x);
                 io += x.cellsRead() * StripeLayout.CELL;
                 if (!done) {
                     Log.warn("rebuild_zeroing_failed", "stripe=" + x.stripe() + " action=finish_at_next_start");
@@ -2027,32 +1988,20 @@ public final class DataPath implements AutoCloseable {
             }
             Log.info(
                     "rebuild_columns",
-                    "stripes=" + inPlace.size() + " cells_rebuilt=" + rebuildCellsRebuilt + " cells_read="
-                            + rebuildCellsRead + " raid6_reads=" + rebuildRaid6Reads);
+                    "stripes=" + inPlace.size() + " cells_rebuilt=" + rebuild.cellsRebuilt() + " cells_read="
+                            + rebuild.cellsRead() + " raid6_reads=" + rebuild.raid6Reads());
         }
         long moved = relocatedBytes - before;
-        rebuildMovedBytes += moved;
-        rebuildCredit -= Math.max(moved + io, 1);
+        rebuild.moved(moved, io);
         checkpointRequested = true; // frees the emptied stripes, records the zeroed columns
     }
 
     /** Scrub: one sealed stripe at a time, at most {@link #setScrubRate} bytes per second read. */
     private void scrubStep() {
-        long rate = scrubRateBytes;
-        long now = clock.nanoTime();
-        long stripeRaw = (long) layout.width() * StripeLayout.COLUMN_BYTES;
-        if (rate == 0 || now - scrubLastNs < stripeRaw * 1_000_000_000L / rate) {
-            return;
-        }
-        scrubLastNs = now;
-        long s = store.nextScrubStripe(scrubCursor);
+        long s = scrub.next(clock.nanoTime());
         if (s < 0) {
             return;
         }
-        if (s < scrubCursor) {
-            scrubPasses++;
-        }
-        scrubCursor = s + 1;
         if (store.scrub(s) == SegmentStore.ScrubResult.MISMATCH) {
             scrubRepair(s);
         }
@@ -2788,23 +2737,23 @@ public final class DataPath implements AutoCloseable {
             s.put("raw_data_bytes", rawData);
             s.put("parity_bytes", layout.stripes() * 2L * StripeLayout.COLUMN_BYTES);
             s.put("hot_space_bytes", layout.stripes() * 2L * StripeLayout.COLUMN_BYTES);
-            s.put("rebuild_state", deg[0] == 0 ? "idle" : rebuildRateBytes == 0 ? "paused" : "running");
+            s.put("rebuild_state", deg[0] == 0 ? "idle" : rebuild.rateBytes() == 0 ? "paused" : "running");
             s.put("rebuild_stripes_remaining", deg[0]);
             s.put("rebuild_bytes_remaining", deg[1]);
-            s.put("rebuild_stripes_total", deg[0] == 0 ? 0 : rebuildTotalStripes);
+            s.put("rebuild_stripes_total", deg[0] == 0 ? 0 : rebuild.totalStripes());
             s.put(
                     "rebuild_progress_pct",
-                    deg[0] == 0 || rebuildTotalStripes == 0
+                    deg[0] == 0 || rebuild.totalStripes() == 0
                             ? 100.0
-                            : Math.round(1000.0 * (rebuildTotalStripes - deg[0]) / rebuildTotalStripes) / 10.0);
-            s.put("rebuild_bytes_moved", rebuildMovedBytes);
-            s.put("rebuild_rate_limit_bytes_per_s", rebuildRateBytes);
-            s.put("rebuilds_completed", rebuildsCompleted);
-            s.put("rebuild_last_ms", rebuildLastMs);
-            s.put("rebuild_cells_rebuilt_in_place", rebuildCellsRebuilt);
-            s.put("rebuild_cells_read", rebuildCellsRead);
-            s.put("rebuild_raid6_equivalent_reads", rebuildRaid6Reads);
-            s.put("rebuild_reads_vs_raid6", ratio(rebuildCellsRead, rebuildRaid6Reads));
+                            : Math.round(1000.0 * (rebuild.totalStripes() - deg[0]) / rebuild.totalStripes()) / 10.0);
+            s.put("rebuild_bytes_moved", rebuild.movedBytes());
+            s.put("rebuild_rate_limit_bytes_per_s", rebuild.rateBytes());
+            s.put("rebuilds_completed", rebuild.completed());
+            s.put("rebuild_last_ms", rebuild.lastMs());
+            s.put("rebuild_cells_rebuilt_in_place", rebuild.cellsRebuilt());
+            s.put("rebuild_cells_read", rebuild.cellsRead());
+            s.put("rebuild_raid6_equivalent_reads", rebuild.raid6Reads());
+            s.put("rebuild_reads_vs_raid6", ratio(rebuild.cellsRead(), rebuild.raid6Reads()));
             s.put("ssd_parity_cells_written", store.parityCellsWritten());
             long[] rf = store.refillCounters();
             s.put("refill_stripes", rf[0]);
@@ -2822,9 +2771,9 @@ public final class DataPath implements AutoCloseable {
             s.put("reconstruct_cell_reads", store.reconstructReads());
             s.put("unrecoverable_reads", store.unrecoverable());
             s.put("read_repairs", readRepairs);
-            s.put("scrub_rate_limit_bytes_per_s", scrubRateBytes);
+            s.put("scrub_rate_limit_bytes_per_s", scrub.rateBytes());
             s.put("scrubbed_stripes", store.scrubbedStripes());
-            s.put("scrub_passes", scrubPasses);
+            s.put("scrub_passes", scrub.passes());
             s.put("scrub_parity_mismatches", store.scrubMismatches());
             s.put("scrub_blocks_repaired", scrubRepairs);
             s.put("scrub_parity_rewrites", scrubParityRewrites);

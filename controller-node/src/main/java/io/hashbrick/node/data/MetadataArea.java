@@ -2,6 +2,8 @@ package io.hashbrick.node.data;
 
 import io.hashbrick.node.CorruptCheckpointException;
 import io.hashbrick.node.Log;
+import io.hashbrick.node.xdp.SegmentStore;
+import io.hashbrick.node.xdp.StripeLayout;
 import io.hashbrick.sim.Dae;
 import io.hashbrick.sim.Health;
 import io.hashbrick.sim.IoStatus;
@@ -107,7 +109,7 @@ public final class MetadataArea {
     private final ByteBuffer headerBuffer = Ssd.allocateAligned(HEADER_AREA);
     /** Bytes of one third (one copy's rows) of a slot on one SSD, whole chunks. */
     private final long halfBytes;
-    /** The healthy SSDs (a mask) a checkpoint is written to: all, or all but slow ones ({@link SlowSsds}). */
+    /** The healthy SSDs (a mask) a checkpoint is written to: all, or all but slow ones ({@code xdp.SlowSsds}). */
     private final IntUnaryOperator writeMask;
 
     /** The chain deltas are appended to (null: none, the next checkpoint is a base). */
@@ -121,7 +123,7 @@ public final class MetadataArea {
 
     /**
      * @param writeMask picks, out of the healthy SSDs (a mask), those a checkpoint goes to: the data
-     *     path leaves a slow SSD out ({@link SlowSsds#writeMask}). What is left still holds three copies
+     *     path leaves a slow SSD out ({@link SegmentStore#writeMaskAroundSlow}). What is left still holds three copies
      *     of every chunk.
      */
     public MetadataArea(Dae dae, StripeLayout layout, IntUnaryOperator writeMask) {

@@ -283,7 +283,7 @@ public final class ManagementServer implements AutoCloseable {
      * The slow-drive drill: action "slow" adds {@code latencyMs} to every command of the slot's drive
      * (the simulator's {@link FaultInjector#slow}), "heal" takes it away. One {@code ssd_drill}
      * log line. The data path is not told: it finds the drive slow by its service times, as it would a
-     * real one (see {@code SlowSsds}).
+     * real one (see {@code xdp.SlowSsds}).
      */
     private ObjectNode latencyDrill(DataPath data, String action, int slot, long latencyMs) {
         if (slot < 0 || slot >= data.dae().slotCount()) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.hashbrick.node.Controller;
 import io.hashbrick.node.block.IoStatus;
 import io.hashbrick.node.volume.VolumeRef;
+import io.hashbrick.node.xdp.StripeLayout;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Arrays;

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.hashbrick.node.CorruptCheckpointException;
+import io.hashbrick.node.xdp.StripeLayout;
 import io.hashbrick.sim.Dae;
 import io.hashbrick.sim.Ssd;
 import io.hashbrick.sim.SsdOptions;

@@ -1,8 +1,8 @@
-package io.hashbrick.node.data;
+package io.hashbrick.node.xdp;
 
 /**
  * Where the D role's data sits on the DAE (DESIGN.md "XDP"): every SSD's data area begins with the
- * metadata area ({@link MetadataArea}), then stripes of {@link #ROWS} cells per SSD follow.
+ * metadata area ({@code data.MetadataArea}), then stripes of {@link #ROWS} cells per SSD follow.
  *
  * <pre>
  *  SSD slot:      0        1     ...     22       23      24

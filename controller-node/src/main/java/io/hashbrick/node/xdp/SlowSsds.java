@@ -1,4 +1,4 @@
-package io.hashbrick.node.data;
+package io.hashbrick.node.xdp;
 
 import io.hashbrick.node.Log;
 import io.hashbrick.sim.Dae;

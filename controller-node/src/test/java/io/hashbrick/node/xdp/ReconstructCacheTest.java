@@ -1,8 +1,8 @@
-package io.hashbrick.node.data;
+package io.hashbrick.node.xdp;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.hashbrick.node.data.StoreRig.Rec;
+import io.hashbrick.node.xdp.StoreRig.Rec;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,4 +1,4 @@
-package io.hashbrick.node.data;
+package io.hashbrick.node.xdp;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;

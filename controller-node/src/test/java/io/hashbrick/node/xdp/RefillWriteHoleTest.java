@@ -1,9 +1,9 @@
-package io.hashbrick.node.data;
+package io.hashbrick.node.xdp;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.hashbrick.node.data.StoreRig.Rec;
+import io.hashbrick.node.xdp.StoreRig.Rec;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.nio.channels.Channels;

@@ -1,9 +1,9 @@
-package io.hashbrick.node.data;
+package io.hashbrick.node.xdp;
 
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.hashbrick.node.data.StoreRig.Rec;
+import io.hashbrick.node.xdp.StoreRig.Rec;
 import io.hashbrick.sim.Ssd;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;

@@ -1,4 +1,4 @@
-package io.hashbrick.node.data;
+package io.hashbrick.node.xdp;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -251,7 +251,8 @@ public final class Main implements Callable<Integer> {
             volumes.roles().data().setRebuildRate(Sizes.parse(rebuildRate));
             volumes.roles().data().setScrubRate(Sizes.parse(scrubRate));
         }
-        if (volumes.list().isEmpty()) {
+        ClusterCatalog catalog = cluster == null ? null : attachCatalog(cluster, volumes, size);
+        if (cluster == null && volumes.list().isEmpty()) {
             // First start on this directory: the default volumes the options describe.
             for (int i = 0; i < luns; i++) {
                 volumes.create("lun" + i, size, blockSize, targetName);
@@ -265,10 +266,13 @@ public final class Main implements Callable<Integer> {
         IscsiServer server = new IscsiServer(config, scsi);
         int bound = server.start();
         String url = "iscsi://" + host + ":" + bound + "/" + targetName + "/"
-                + volumes.list().get(0).lun();
+                + (volumes.list().isEmpty() ? 0 : volumes.list().get(0).lun());
         ManagementServer mgmt =
                 new ManagementServer(host, mgmtPort, volumes, targetName, () -> status(server, volumes, url, cluster));
         mgmt.allowFaultInjection(allowFaultInjection);
+        if (catalog != null) {
+            mgmt.volumeCommands(catalog);
+        }
         mgmt.metrics(new NodeMetrics(
                 scsi.io(),
                 volumes.roles() == null ? null : volumes.roles()::stats,
@@ -289,6 +293,9 @@ public final class Main implements Callable<Integer> {
                             mgmt.close();
                             server.close();
                             roles.close(); // no front end left to call the roles: stop the channel and server
+                            if (catalog != null) {
+                                catalog.close(); // applies nothing more to the volumes
+                            }
                             volumes.close();
                             closeCluster(cluster);
                             try {
@@ -329,6 +336,29 @@ public final class Main implements Callable<Integer> {
         Files.createDirectories(dir);
         return ClusterLaunch.start(self, host + ":" + port, clusterName, raftPeers, dir, raftDir, electionMs);
     }
+
+    /**
+     * Cluster mode, a controller with a VolumeService: its volumes come from the cluster's Raft catalog
+     * ({@link ClusterCatalog}); volume commands of the management API go there; c1 creates the default
+     * volumes there once. Waits a bounded time for the first catalog to be applied, so that the portal
+     * opens with the cluster's volumes; without Raft by then, it opens with the volumes this controller
+     * held (its catalog file) and the catalog is applied as soon as the group answers.
+     */
+    private ClusterCatalog attachCatalog(ClusterLaunch cluster, VolumeService volumes, long size)
+            throws InterruptedException {
+        ClusterCatalog catalog =
+                ClusterCatalog.attach(cluster, volumes, targetName, new ClusterCatalog.Defaults(luns, size, blockSize));
+        if (!catalog.awaitReady(CATALOG_READY_WAIT)) {
+            Log.warn(
+                    "cluster_catalog_not_ready",
+                    "member=" + cluster.agent().self().memberId() + " waited_s=" + CATALOG_READY_WAIT.toSeconds()
+                            + " volumes=" + volumes.list().size() + " action=serving_the_volumes_held_here");
+        }
+        return catalog;
+    }
+
+    /** How long a cluster controller waits for the first catalog before it opens its portal anyway. */
+    static final java.time.Duration CATALOG_READY_WAIT = java.time.Duration.ofSeconds(60);
 
     /**
      * A controller other than c1 in cluster mode: the control plane and the management server only.

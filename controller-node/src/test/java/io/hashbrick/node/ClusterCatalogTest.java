@@ -201,6 +201,19 @@ class ClusterCatalogTest {
             assertTrue(r.body().contains("no Raft leader or no quorum"), r.body());
             assertTrue(System.nanoTime() - t0 < Duration.ofSeconds(20).toNanos(), "bounded by the command deadline");
             assertNotNull(volB2.device("db1"), "I/O does not wait for Raft");
+
+            // the voters come back: commands commit again (the clients recover from Ratis closing them)
+            for (int c = 2; c <= 3; c++) {
+                voters[c] = ClusterMember.start(peers, "c" + c, dir.resolve("raft-c" + c), ClusterTuning.DEFAULT);
+                open.add(voters[c]);
+            }
+            long end = System.nanoTime() + WAIT.toNanos();
+            do {
+                r = send(http, "POST", base, "{\"name\":\"after\",\"size\":\"4M\"}");
+            } while (r.statusCode() == 503 && System.nanoTime() < end);
+            assertTrue(r.statusCode() == 201 || r.statusCode() == 409, r.statusCode() + " " + r.body());
+            await("after on A", () -> find(volA, "after") != null);
+            assertEquals(1, count(volB2, "after"));
         }
     }
 

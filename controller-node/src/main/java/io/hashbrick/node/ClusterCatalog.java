@@ -55,6 +55,8 @@ public final class ClusterCatalog implements VolumeCommands, AutoCloseable {
     static final Duration COMMAND_DEADLINE = Duration.ofSeconds(15);
     static final long POLL_MS = 200;
     static final long RETRY_MS = 100;
+    /** After a pass that failed unexpectedly: one error line per pause, not one per poll. */
+    static final long FAILED_PASS_PAUSE_MS = 5000;
     /** The controller that creates the default volumes. */
     static final int DEFAULTS_CREATOR = 1;
 
@@ -143,34 +145,36 @@ public final class ClusterCatalog implements VolumeCommands, AutoCloseable {
     // ---- applying ----
 
     private void run() {
-        try {
-            boolean first = true;
-            while (!stopped()) {
-                if (client == null || reconnect) {
-                    if (!connect()) {
-                        return;
-                    }
+        boolean first = true;
+        while (!stopped()) {
+            long pauseMs = first ? RETRY_MS : POLL_MS;
+            try {
+                if ((client == null || reconnect) && !connect()) {
+                    return;
                 }
                 // The first pass reads the leader's catalog (linearizable); then a voter reads its replica.
-                Catalog c = first || voter == null
+                boolean fromLeader = first || voter == null;
+                Catalog c = fromLeader
                         ? queried()
                         : voter.stateMachine().catalogView().catalog();
                 if (c != null) {
-                    reconciler.apply(c, first || voter == null ? "leader" : "replica");
+                    reconciler.apply(c, fromLeader ? "leader" : "replica");
                     first = false;
+                    if (!defaultsDone) {
+                        createDefaults();
+                    }
+                    if (defaultsDone) {
+                        ready.countDown();
+                    }
                 }
-                if (!defaultsDone && c != null) {
-                    createDefaults();
-                }
-                if (!first && defaultsDone) {
-                    ready.countDown();
-                }
-                if (pauseOrWake(first ? RETRY_MS : POLL_MS)) {
-                    return;
-                }
+            } catch (RuntimeException e) {
+                // Not expected (the reconciler reports what it cannot apply): say so, and keep applying.
+                Log.error("cluster_catalog_pass_failed", "member=" + self.memberId() + " error=" + Log.q(e));
+                pauseMs = FAILED_PASS_PAUSE_MS;
             }
-        } catch (RuntimeException e) {
-            Log.error("cluster_catalog_failed", "member=" + self.memberId() + " error=" + Log.q(e));
+            if (pauseOrWake(pauseMs)) {
+                return;
+            }
         }
     }
 

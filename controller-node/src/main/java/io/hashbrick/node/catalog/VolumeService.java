@@ -33,6 +33,8 @@ public final class VolumeService implements AutoCloseable {
     public static final int MAX_VOLUMES = 256;
     static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
     static final long MIN_BYTES = 1L << 20;
+    /** C keeps its maps in an array by volume id and refuses ids from here (VolumeMaps.MAX_ID). */
+    static final int MAX_ID = 1 << 24;
 
     private final Path dir;
     private final ScsiDeviceServer scsi;
@@ -158,6 +160,10 @@ public final class VolumeService implements AutoCloseable {
         if (id < nextId) {
             throw new VolumeException(
                     Kind.CONFLICT, "volume id used before here: name=" + name + " id=" + id + " next_id=" + nextId);
+        }
+        if (id >= MAX_ID) {
+            throw new VolumeException(
+                    Kind.INVALID, "volume id out of range: name=" + name + " id=" + id + " max=" + (MAX_ID - 1));
         }
         if (lun < 0 || lun >= MAX_VOLUMES) {
             throw new VolumeException(

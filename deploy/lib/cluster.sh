@@ -111,6 +111,11 @@ cluster_wait_leader() { # SECONDS: until c2 (a voter in every layout) knows a le
   return 1
 }
 
+cluster_volumes() { # K: the volumes controller K serves (its status), or ?
+  curl -sS --max-time 2 "$(cat "$dir/c$1/node.mgmt" 2>/dev/null)/api/v1/status" 2>/dev/null |
+    python3 -c 'import json,sys; print(json.load(sys.stdin).get("volumes", "?"))' 2>/dev/null || echo "?"
+}
+
 cluster_status_json() { # [text]: the cluster's status as one JSON object, or as text (python3 merges the views)
   local mode=${1:-json} tmp k pid health
   tmp=$(mktemp -d)
@@ -253,6 +258,14 @@ cluster_main() { # the cluster's commands; $cmd, $bricks_arg, $pos, $node_args, 
         sleep 0.1
       done
       [[ -s $dir/c$k/node.url ]] || { echo "hashbrick: c$k opened no portal (log: $dir/c$k/node.log)" >&2; cluster_stop_all; exit 1; }
+    done
+    local want have # every controller holds the catalog's volumes (c1 made the defaults through Raft)
+    want=$(cluster_volumes 1)
+    for k in $(cluster_members); do
+      [[ $k == w ]] && continue
+      end=$((SECONDS + 60)); have=$(cluster_volumes "$k")
+      while ((SECONDS < end)) && [[ $have != "$want" ]]; do sleep 0.1; have=$(cluster_volumes "$k"); done
+      [[ $have == "$want" ]] || { echo "hashbrick: c$k holds $have volumes, c1 $want (log: $dir/c$k/node.log)" >&2; cluster_stop_all; exit 1; }
     done
     echo "hashbrick: cluster up: bricks=$bricks controllers=$((2 * bricks)) voters=$voters ms=$((($(date +%s%N) - t0) / 1000000))" >&2
     cat "$dir/c1/node.url"

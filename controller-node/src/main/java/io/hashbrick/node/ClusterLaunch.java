@@ -17,10 +17,14 @@ import java.nio.file.Path;
 final class ClusterLaunch implements AutoCloseable {
     private final ClusterAgent agent;
     private final ClusterMember voter;
+    private final ClusterPeers peers;
+    private final ClusterTuning tuning;
 
-    private ClusterLaunch(ClusterAgent agent, ClusterMember voter) {
+    private ClusterLaunch(ClusterAgent agent, ClusterMember voter, ClusterPeers peers, ClusterTuning tuning) {
         this.agent = agent;
         this.voter = voter;
+        this.peers = peers;
+        this.tuning = tuning;
     }
 
     /**
@@ -49,11 +53,24 @@ final class ClusterLaunch implements AutoCloseable {
                 "cluster_controller_started",
                 "member=" + self.memberId() + " brick=" + self.brick() + " controllers=" + self.expectedControllers()
                         + " voter=" + votes + " cluster=" + clusterName + " voters=" + String.join(",", peers.ids()));
-        return new ClusterLaunch(agent, voter);
+        return new ClusterLaunch(agent, voter, peers, tuning);
     }
 
     ClusterAgent agent() {
         return agent;
+    }
+
+    /** This controller's voter, or null when it is not one. */
+    ClusterMember voter() {
+        return voter;
+    }
+
+    ClusterPeers peers() {
+        return peers;
+    }
+
+    ClusterTuning tuning() {
+        return tuning;
     }
 
     @Override

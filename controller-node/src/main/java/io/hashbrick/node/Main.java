@@ -284,6 +284,9 @@ public final class Main implements Callable<Integer> {
         ManagementServer mgmt = new ManagementServer(
                 host, mgmtPort, volumes, targetName, () -> statusNow.get().get());
         mgmt.allowFaultInjection(allowFaultInjection);
+        if (cluster != null) { // until the cluster's catalog is attached, volume commands wait for it
+            mgmt.volumeCommands(ClusterCatalog.notYet());
+        }
         mgmt.metrics(new NodeMetrics(
                 scsi.io(),
                 volumes.roles() == null ? null : volumes.roles()::stats,
@@ -294,6 +297,7 @@ public final class Main implements Callable<Integer> {
         // controller's call reaches roles that are closing; then the roles (a cluster's C drains its
         // outbox to the D owners), then the channels to the others and the control plane.
         AtomicReference<IscsiServer> portal = new AtomicReference<>();
+        AtomicReference<ClusterCatalog> catalogRef = new AtomicReference<>();
         ClusterRoles clusterRolesToClose = clusterRoles;
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime()
@@ -309,6 +313,10 @@ public final class Main implements Callable<Integer> {
                                 clusterRolesToClose.stopServing();
                             }
                             roles.close(); // no front end left to call the roles: stop the channel and server
+                            ClusterCatalog c = catalogRef.get();
+                            if (c != null) {
+                                c.close(); // applies nothing more to the volumes
+                            }
                             volumes.close();
                             if (clusterRolesToClose != null) {
                                 clusterRolesToClose.close();
@@ -327,7 +335,12 @@ public final class Main implements Callable<Integer> {
         if (clusterRoles != null) {
             awaitPlacement(clusterRoles, cluster);
         }
-        if (volumes.list().isEmpty()) {
+        ClusterCatalog catalog = cluster == null ? null : attachCatalog(cluster, volumes, size);
+        if (catalog != null) {
+            catalogRef.set(catalog);
+            mgmt.volumeCommands(catalog);
+        }
+        if (cluster == null && volumes.list().isEmpty()) {
             // First start on this directory: the default volumes the options describe.
             for (int i = 0; i < luns; i++) {
                 volumes.create("lun" + i, size, blockSize, targetName);
@@ -342,7 +355,7 @@ public final class Main implements Callable<Integer> {
         portal.set(server);
         int bound = server.start();
         String url = "iscsi://" + host + ":" + bound + "/" + targetName + "/"
-                + volumes.list().get(0).lun();
+                + (volumes.list().isEmpty() ? 0 : volumes.list().get(0).lun());
         statusNow.set(() -> {
             ObjectNode n = status(server, volumes, url, cluster);
             if (clusterRolesToClose != null) {
@@ -438,6 +451,29 @@ public final class Main implements Callable<Integer> {
         Files.createDirectories(dir);
         return ClusterLaunch.start(self, host + ":" + rolePort, clusterName, raftPeers, dir, raftDir, electionMs);
     }
+
+    /**
+     * Cluster mode, a controller with a VolumeService: its volumes come from the cluster's Raft catalog
+     * ({@link ClusterCatalog}); volume commands of the management API go there; c1 creates the default
+     * volumes there once. Waits a bounded time for the first catalog to be applied, so that the portal
+     * opens with the cluster's volumes; without Raft by then, it opens with the volumes this controller
+     * held (its catalog file) and the catalog is applied as soon as the group answers.
+     */
+    private ClusterCatalog attachCatalog(ClusterLaunch cluster, VolumeService volumes, long size)
+            throws InterruptedException {
+        ClusterCatalog catalog =
+                ClusterCatalog.attach(cluster, volumes, targetName, new ClusterCatalog.Defaults(luns, size, blockSize));
+        if (!catalog.awaitReady(CATALOG_READY_WAIT)) {
+            Log.warn(
+                    "cluster_catalog_not_ready",
+                    "member=" + cluster.agent().self().memberId() + " waited_s=" + CATALOG_READY_WAIT.toSeconds()
+                            + " volumes=" + volumes.list().size() + " action=serving_the_volumes_held_here");
+        }
+        return catalog;
+    }
+
+    /** How long a cluster controller waits for the first catalog before it opens its portal anyway. */
+    static final java.time.Duration CATALOG_READY_WAIT = java.time.Duration.ofSeconds(60);
 
     /**
      * Waits (bounded only by the operator: the placement waits for every controller) until the map

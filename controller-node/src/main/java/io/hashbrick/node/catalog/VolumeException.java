@@ -8,7 +8,9 @@ public final class VolumeException extends Exception {
     public enum Kind {
         INVALID,
         NOT_FOUND,
-        CONFLICT
+        CONFLICT,
+        /** Cluster mode: the catalog's Raft group gave no answer (no leader, no quorum) in time. */
+        UNAVAILABLE
     }
 
     private final Kind kind;

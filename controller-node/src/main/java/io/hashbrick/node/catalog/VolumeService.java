@@ -33,6 +33,8 @@ public final class VolumeService implements AutoCloseable {
     public static final int MAX_VOLUMES = 256;
     static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
     static final long MIN_BYTES = 1L << 20;
+    /** C keeps its maps in an array by volume id and refuses ids from here (VolumeMaps.MAX_ID). */
+    static final int MAX_ID = 1 << 24;
 
     private final Path dir;
     private final ScsiDeviceServer scsi;
@@ -137,12 +139,67 @@ public final class VolumeService implements AutoCloseable {
         return data;
     }
 
+    /** The lowest volume id this controller has never used. */
+    public synchronized int nextId() {
+        return nextId;
+    }
+
     public synchronized List<Volume> list() {
         return List.copyOf(volumes);
     }
 
     public synchronized Volume create(String name, long sizeBytes, int blockSize, String targetName)
             throws VolumeException, IOException {
+        validate(name, sizeBytes, blockSize);
+        if (find(name) != null) {
+            throw new VolumeException(Kind.CONFLICT, "volume exists: name=" + name);
+        }
+        int lun = freeLun();
+        if (lun < 0) {
+            throw new VolumeException(Kind.CONFLICT, "no free LUN: volumes=" + volumes.size() + " max=" + MAX_VOLUMES);
+        }
+        return createAt(name, sizeBytes, blockSize, targetName, nextId, lun);
+    }
+
+    /**
+     * Creates a volume whose id and LUN were chosen elsewhere: in cluster mode, by the cluster's Raft
+     * catalog, so that every controller holds it under the same id (D's and C's journals and checkpoints
+     * are keyed by it) and serves it at the same LUN.
+     *
+     * @param id at least every id this controller has used: ids are never reused (a deleted volume's
+     *     journal records may still be replayed), so a lower one is refused
+     */
+    public synchronized Volume create(String name, long sizeBytes, int blockSize, String targetName, int id, int lun)
+            throws VolumeException, IOException {
+        validate(name, sizeBytes, blockSize);
+        if (find(name) != null) {
+            throw new VolumeException(Kind.CONFLICT, "volume exists: name=" + name);
+        }
+        if (id < nextId) {
+            throw new VolumeException(
+                    Kind.CONFLICT, "volume id used before here: name=" + name + " id=" + id + " next_id=" + nextId);
+        }
+        if (id >= MAX_ID) {
+            throw new VolumeException(
+                    Kind.INVALID, "volume id out of range: name=" + name + " id=" + id + " max=" + (MAX_ID - 1));
+        }
+        if (lun < 0 || lun >= MAX_VOLUMES) {
+            throw new VolumeException(
+                    Kind.INVALID, "LUN out of range: name=" + name + " lun=" + lun + " range=0.." + (MAX_VOLUMES - 1));
+        }
+        Volume holder = lunHeld(lun);
+        if (holder != null) {
+            throw new VolumeException(
+                    Kind.CONFLICT, "LUN not free: name=" + name + " lun=" + lun + " held_by=" + holder.name());
+        }
+        if (volumes.size() >= MAX_VOLUMES) {
+            throw new VolumeException(Kind.CONFLICT, "volumes=" + volumes.size() + " max=" + MAX_VOLUMES);
+        }
+        return createAt(name, sizeBytes, blockSize, targetName, id, lun);
+    }
+
+    /** Refuses a name, size or block size this service cannot hold (the same rules on every controller). */
+    public static void validate(String name, long sizeBytes, int blockSize) throws VolumeException {
         if (name == null || !NAME.matcher(name).matches()) {
             throw new VolumeException(
                     Kind.INVALID, "volume name must be 1-64 of [A-Za-z0-9._-], starting alphanumeric: name=" + name);
@@ -154,16 +211,21 @@ public final class VolumeService implements AutoCloseable {
             throw new VolumeException(
                     Kind.INVALID, "size must be a multiple of 4096 and at least 1 MiB: size_bytes=" + sizeBytes);
         }
-        if (find(name) != null) {
-            throw new VolumeException(Kind.CONFLICT, "volume exists: name=" + name);
+    }
+
+    private Volume lunHeld(int lun) {
+        for (Volume v : volumes) {
+            if (v.lun() == lun) {
+                return v;
+            }
         }
-        int lun = freeLun();
-        if (lun < 0) {
-            throw new VolumeException(Kind.CONFLICT, "no free LUN: volumes=" + volumes.size() + " max=" + MAX_VOLUMES);
-        }
+        return null;
+    }
+
+    private Volume createAt(String name, long sizeBytes, int blockSize, String targetName, int id, int lun)
+            throws VolumeException, IOException {
         Volume v;
         BlockDevice dev;
-        int id = nextId;
         if (data != null) {
             v = new Volume(name, lun, sizeBytes, blockSize, "", id, Volume.CA);
             dev = devicesFactory.open(data, id, sizeBytes, blockSize);
@@ -196,7 +258,7 @@ public final class VolumeService implements AutoCloseable {
         scsi.addLogicalUnit(new LogicalUnit(lun, dev, targetName + "/" + name));
         Log.info(
                 "volume_created",
-                "name=" + name + " lun=" + lun + " size_bytes=" + sizeBytes + " block_size=" + blockSize);
+                "name=" + name + " id=" + id + " lun=" + lun + " size_bytes=" + sizeBytes + " block_size=" + blockSize);
         return v;
     }
 

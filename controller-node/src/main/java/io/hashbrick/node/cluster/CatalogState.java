@@ -17,7 +17,7 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 
 /**
- * The catalog: volumes (id, name, size), initiator groups, LUN maps and CHAP secrets. Catalog
+ * The catalog: volumes (id, name, size, block size, LUN), initiator groups, LUN maps and CHAP secrets. Catalog
  * commands do not change the map's epoch (I/O routing does not depend on them); results carry the
  * epoch for the caller's information. One writer; sorted maps only, so its image is deterministic.
  *
@@ -30,6 +30,11 @@ final class CatalogState {
     static final int MAX_ISCSI_NAME_BYTES = 223;
     /** SAM-5 flat space addressing: a 14-bit LUN. */
     static final int MAX_LUN = (1 << 14) - 1;
+    /**
+     * Volumes get LUNs 0..255 ({@code Volume.lun}): a controller's VolumeService serves at most 256
+     * volumes, each at one LUN of its portal, the same on every controller.
+     */
+    static final int MAX_VOLUME_LUNS = 256;
 
     static final int MAX_INITIATORS_PER_GROUP = 256;
     static final int MAX_ENTRIES = 1 << 16;
@@ -68,6 +73,14 @@ final class CatalogState {
                     epoch,
                     "volume_name=" + c.getName() + " volume=" + volumeIdsByName.get(c.getName()));
         }
+        int lun = lowestFreeLun(volumes.values());
+        if (lun < 0) {
+            return Results.refused(
+                    Status.IN_USE,
+                    epoch,
+                    "volume_name=" + c.getName() + " volumes=" + volumes.size() + " luns=" + MAX_VOLUME_LUNS
+                            + " reason=every_lun_in_use");
+        }
         long id = nextVolumeId++;
         volumes.put(
                 id,
@@ -76,9 +89,26 @@ final class CatalogState {
                         .setName(c.getName())
                         .setSizeBytes(c.getSizeBytes())
                         .setBlockSize(c.getBlockSize())
+                        .setLun(lun)
                         .build());
         volumeIdsByName.put(c.getName(), id);
         return Results.ok(epoch).toBuilder().setVolumeId(id).build();
+    }
+
+    /** The lowest LUN below {@link #MAX_VOLUME_LUNS} none of {@code held} has, or -1. Deterministic. */
+    private static int lowestFreeLun(Iterable<Volume> held) {
+        boolean[] used = new boolean[MAX_VOLUME_LUNS];
+        for (Volume v : held) {
+            if (v.getLun() < MAX_VOLUME_LUNS) {
+                used[v.getLun()] = true;
+            }
+        }
+        for (int lun = 0; lun < MAX_VOLUME_LUNS; lun++) {
+            if (!used[lun]) {
+                return lun;
+            }
+        }
+        return -1;
     }
 
     CommandResult resizeVolume(ResizeVolume c, long epoch) {
@@ -283,10 +313,22 @@ final class CatalogState {
     static CatalogState fromProto(Catalog p) throws CorruptCheckpointException {
         CatalogState s = new CatalogState();
         s.nextVolumeId = p.getNextVolumeId();
-        for (Volume v : p.getVolumesList()) {
+        boolean[] lunHeld = new boolean[MAX_VOLUME_LUNS];
+        for (Volume given : p.getVolumesList()) {
+            Volume v = given;
+            if (v.getLun() >= MAX_VOLUME_LUNS || lunHeld[v.getLun()]) {
+                // An image from before volumes had LUNs (every lun 0): the lowest free one, in id order, the
+                // same rule on every replica.
+                int lun = lowestFreeLun(s.volumes.values());
+                if (lun < 0) {
+                    throw corrupt("volume=" + v.getId() + " luns=" + MAX_VOLUME_LUNS + " reason=every_lun_in_use");
+                }
+                v = v.toBuilder().setLun(lun).build();
+            }
             if (v.getId() == 0 || v.getId() >= s.nextVolumeId || s.volumes.put(v.getId(), v) != null) {
                 throw corrupt("volume=" + v.getId() + " next_volume_id=" + s.nextVolumeId);
             }
+            lunHeld[v.getLun()] = true;
             if (s.volumeIdsByName.put(v.getName(), v.getId()) != null) {
                 throw corrupt("volume_name=" + Log.q(v.getName()) + " reason=repeated");
             }

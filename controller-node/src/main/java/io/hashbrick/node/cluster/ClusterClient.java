@@ -46,7 +46,17 @@ public final class ClusterClient implements AutoCloseable {
     /** Pause between a client's retries against the group (another server, a new leader). */
     static final Duration RETRY_SLEEP = Duration.ofMillis(50);
 
-    private final RaftClient raft;
+    /**
+     * Replaced when Ratis closes it: a request that spends its retries fails the client's ordered
+     * sliding window, and every later request through that RaftClient fails {@code AlreadyClosedException}
+     * (seen after a quorum loss: the group came back, the client never did). The session (client id,
+     * operation ids) is the state machine's, not the RaftClient's, so a new RaftClient keeps retries
+     * idempotent.
+     */
+    private volatile RaftClient raft;
+
+    private final ClusterPeers peers;
+    private final ClusterTuning tuning;
     private final Duration deadline;
     private final long clientId;
     /** Guarded by this. */
@@ -55,9 +65,13 @@ public final class ClusterClient implements AutoCloseable {
     private final TreeSet<Long> outstanding = new TreeSet<>();
 
     private volatile boolean expired;
+    /** Guarded by this: no RaftClient is made after close. */
+    private boolean closed;
 
-    private ClusterClient(RaftClient raft, Duration deadline, long clientId) {
+    private ClusterClient(RaftClient raft, ClusterPeers peers, ClusterTuning tuning, Duration deadline, long clientId) {
         this.raft = raft;
+        this.peers = peers;
+        this.tuning = tuning;
         this.deadline = deadline;
         this.clientId = clientId;
     }
@@ -81,7 +95,7 @@ public final class ClusterClient implements AutoCloseable {
                     + " cluster=" + peers.clusterName());
         }
         Log.info("cluster_client_connected", "client=" + r.getClientId() + " cluster=" + peers.clusterName());
-        return new ClusterClient(raft, deadline, r.getClientId());
+        return new ClusterClient(raft, peers, tuning, deadline, r.getClientId());
     }
 
     private static RaftClient raftClient(ClusterPeers peers, ClusterTuning tuning, Duration deadline) {
@@ -134,7 +148,9 @@ public final class ClusterClient implements AutoCloseable {
             long lowest = outstanding.isEmpty() ? nextOperation : outstanding.first();
             stamped = command.toBuilder().setAcknowledgedBelow(lowest).build();
         }
-        CommandResult r = send(raft, stamped, deadline);
+        RaftClient used = raft;
+        CommandResult r = send(used, stamped, deadline);
+        renewIfClosed(used, r.getStatus(), r.getDetail());
         switch (r.getStatus()) {
             case DEADLINE_EXCEEDED, UNAVAILABLE -> {} // still outstanding: a retry must find its result
             case SESSION_EXPIRED -> expired = true;
@@ -178,11 +194,13 @@ public final class ClusterClient implements AutoCloseable {
     }
 
     public QueryResult query(Query query) {
+        RaftClient used = raft;
         CompletableFuture<RaftClientReply> reply =
-                raft.async().sendReadOnly(Message.valueOf(UnsafeByteOperations.unsafeWrap(query.toByteArray())));
+                used.async().sendReadOnly(Message.valueOf(UnsafeByteOperations.unsafeWrap(query.toByteArray())));
         byte[] content = await(reply, deadline, "query_" + query.getKindCase());
         if (content.length == 0) {
             CommandResult f = failure(reply, deadline);
+            renewIfClosed(used, f.getStatus(), f.getDetail());
             return QueryResult.newBuilder()
                     .setStatus(f.getStatus())
                     .setDetail(f.getDetail())
@@ -239,6 +257,25 @@ public final class ClusterClient implements AutoCloseable {
         return indexes;
     }
 
+    /** Replaces {@code used} with a new RaftClient when a failure says Ratis closed it (see {@link #raft}). */
+    private void renewIfClosed(RaftClient used, Status status, String detail) {
+        if (status != Status.UNAVAILABLE || !detail.contains("AlreadyClosedException")) {
+            return;
+        }
+        synchronized (this) {
+            if (raft != used || expired || closed) {
+                return; // another call renewed it already
+            }
+            raft = raftClient(peers, tuning, deadline);
+        }
+        Log.info("cluster_client_renewed", "client=" + clientId + " reason=raft_client_closed");
+        try {
+            used.close();
+        } catch (IOException e) {
+            Log.debug("cluster_client_close_failed", "client=" + clientId + " error=" + Log.q(e.getMessage()));
+        }
+    }
+
     /** @return the content of a successful reply, or an empty array (see {@link #failure}) */
     private static byte[] await(CompletableFuture<RaftClientReply> reply, Duration deadline, String what) {
         try {
@@ -273,6 +310,11 @@ public final class ClusterClient implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
-        raft.close();
+        RaftClient last;
+        synchronized (this) {
+            closed = true;
+            last = raft;
+        }
+        last.close();
     }
 }

@@ -3,6 +3,7 @@ package io.hashbrick.node.cluster;
 import com.google.protobuf.InvalidProtocolBufferException;
 import io.hashbrick.node.CorruptCheckpointException;
 import io.hashbrick.node.Log;
+import io.hashbrick.proto.cluster.v1.Catalog;
 import io.hashbrick.proto.cluster.v1.ClusterMap;
 import io.hashbrick.proto.cluster.v1.Command;
 import io.hashbrick.proto.cluster.v1.CommandResult;
@@ -14,6 +15,7 @@ import java.io.File;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.ratis.io.MD5Hash;
 import org.apache.ratis.proto.RaftProtos.LogEntryProto;
@@ -53,6 +55,10 @@ public final class ClusterStateMachine extends BaseStateMachine {
     private ClusterState state = new ClusterState();
 
     private volatile ClusterMap mapView = new ClusterState().map();
+    /** The last committed catalog, published (before the applied index moves) after each catalog change. */
+    private volatile CatalogView catalogView = new CatalogView(new ClusterState().catalog(), 0);
+
+    private final CopyOnWriteArrayList<Runnable> catalogListeners = new CopyOnWriteArrayList<>();
     private final AtomicLong snapshotsInstalled = new AtomicLong();
     private volatile String member = "unstarted";
 
@@ -114,6 +120,7 @@ public final class ClusterStateMachine extends BaseStateMachine {
         CommandResult result;
         long epochBefore;
         long epochAfter;
+        boolean catalogChanged;
         synchronized (lock) {
             epochBefore = state.epoch();
             result = command == null
@@ -122,6 +129,10 @@ public final class ClusterStateMachine extends BaseStateMachine {
                             .setIndex(index)
                             .build()
                     : state.apply(command, index);
+            catalogChanged = result.getStatus() == Status.OK && changesCatalog(command);
+            if (catalogChanged) {
+                catalogView = new CatalogView(state.catalog(), index); // before the applied index moves
+            }
             updateLastAppliedTermIndex(entry.getTerm(), index);
             epochAfter = state.epoch();
             if (epochAfter != epochBefore) {
@@ -129,8 +140,39 @@ public final class ClusterStateMachine extends BaseStateMachine {
             }
         }
         report(command, result, epochAfter != epochBefore, index);
+        if (catalogChanged) {
+            notifyCatalogListeners();
+        }
         return CompletableFuture.completedFuture(
                 Message.valueOf(UnsafeByteOperations.unsafeWrap(result.toByteArray())));
+    }
+
+    private static boolean changesCatalog(Command command) {
+        if (command == null) {
+            return false;
+        }
+        return switch (command.getKindCase()) {
+            case CREATE_VOLUME,
+                    RESIZE_VOLUME,
+                    DELETE_VOLUME,
+                    PUT_INITIATOR_GROUP,
+                    DELETE_INITIATOR_GROUP,
+                    MAP_LUN,
+                    UNMAP_LUN,
+                    PUT_CHAP_SECRET,
+                    DELETE_CHAP_SECRET -> true;
+            default -> false;
+        };
+    }
+
+    private void notifyCatalogListeners() {
+        for (Runnable r : catalogListeners) {
+            try {
+                r.run();
+            } catch (RuntimeException e) {
+                Log.warn("cluster_catalog_listener_failed", "member=" + member + " error=" + Log.q(e));
+            }
+        }
     }
 
     private void report(Command command, CommandResult result, boolean mapChanged, long index) {
@@ -220,9 +262,11 @@ public final class ClusterStateMachine extends BaseStateMachine {
         }
         synchronized (lock) {
             state = loaded;
+            catalogView = new CatalogView(state.catalog(), named.getIndex());
             setLastAppliedTermIndex(named);
             mapView = state.map();
         }
+        notifyCatalogListeners();
         if (cause.equals("installed")) {
             snapshotsInstalled.incrementAndGet();
         }
@@ -250,6 +294,30 @@ public final class ClusterStateMachine extends BaseStateMachine {
     public ClusterMap mapView() {
         return mapView;
     }
+
+    /**
+     * The catalog as of {@link #appliedIndex()} (read the index first: the view is published before the
+     * index moves, so it is at least that new). Committed entries only, but this replica's: it may lag
+     * the group (a restarted or slow voter), never lead it.
+     */
+    public CatalogView catalogView() {
+        return catalogView;
+    }
+
+    /**
+     * Runs {@code listener} on the apply thread after each committed catalog change (and after a
+     * snapshot is loaded): it must only signal, never block or call the group.
+     */
+    public void addCatalogListener(Runnable listener) {
+        catalogListeners.add(listener);
+    }
+
+    public void removeCatalogListener(Runnable listener) {
+        catalogListeners.remove(listener);
+    }
+
+    /** A committed catalog and the log index of the change that made it. */
+    public record CatalogView(Catalog catalog, long index) {}
 
     /** The whole state as an image (equal on replicas that applied the same log). */
     public StateImage image() {

@@ -46,9 +46,11 @@ import java.util.function.Supplier;
  *  POST   /api/v1/dae/corrupt?cells=N&amp;seed=S   flip a bit in N stored cells (only with fault injection on)
  *  GET    /metrics                     Prometheus text format ({@link NodeMetrics})
  * </pre>
- * A controller that runs only the control plane (cluster mode, not c1) has no volumes: the volume,
- * statistics, audit and DAE resources answer 409 with the reason; status and metrics answer.
- * Errors answer {"error": "..."} with 400 (invalid), 404 (unknown volume), 409 (conflict), 405, 413.
+ * A server made without volumes (a process that runs only a control plane) answers 409 with the
+ * reason on the volume, statistics, audit and DAE resources; status and metrics answer. In a cluster
+ * the audit answers 409 (no cluster-wide census yet) and volume commands go to the cluster's catalog.
+ * Errors answer {"error": "..."} with 400 (invalid), 404 (unknown volume), 409 (conflict), 405, 413,
+ * and in cluster mode 503 (the catalog's Raft group gave no answer in time: no leader or no quorum).
  */
 public final class ManagementServer implements AutoCloseable {
     static final int MAX_BODY_BYTES = 16 * 1024;
@@ -57,8 +59,7 @@ public final class ManagementServer implements AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     /** The answer of a controller that runs only the control plane (no volumes, no data path). */
-    static final String NO_IO =
-            "this controller serves no I/O (cluster mode: the cross-controller data path is not built yet; c1 serves)";
+    static final String NO_IO = "this process serves no I/O (control plane only): no volumes here";
 
     private final HttpServer http;
     private final VolumeService volumes;
@@ -66,6 +67,8 @@ public final class ManagementServer implements AutoCloseable {
     private final Supplier<ObjectNode> status;
     private volatile boolean faultInjection;
     private volatile NodeMetrics metrics;
+    /** Cluster mode: volume changes go to the cluster's catalog; null: to {@link #volumes} directly. */
+    private volatile VolumeCommands commands;
     /**
      * Injects the slow-drive faults. Not thread-safe, and needs not be: only the server's one thread
      * uses it. Its own event line is dropped: the drill logs one {@code ssd_drill} line instead.
@@ -101,6 +104,14 @@ public final class ManagementServer implements AutoCloseable {
         this.faultInjection = allow;
     }
 
+    /**
+     * Sends volume create, resize and delete to {@code c} (cluster mode: the Raft catalog) instead of
+     * this controller's VolumeService; listing still reads the VolumeService (the applied copy).
+     */
+    public void volumeCommands(VolumeCommands c) {
+        this.commands = c;
+    }
+
     /** What {@code GET /metrics} answers (Prometheus's text format); 404 until set. */
     public void metrics(NodeMetrics m) {
         this.metrics = m;
@@ -130,16 +141,25 @@ public final class ManagementServer implements AutoCloseable {
                 respond(ex, 200, list);
             } else if (name == null && method.equals("POST")) {
                 JsonNode body = body(ex);
-                Volume v = volumes.create(
-                        body.path("name").asText(null),
-                        size(body),
-                        body.path("block_size").asInt(512),
-                        targetName);
+                String newName = body.path("name").asText(null);
+                long size = size(body);
+                int blockSize = body.path("block_size").asInt(512);
+                VolumeCommands c = commands;
+                Volume v = c != null
+                        ? c.create(newName, size, blockSize)
+                        : volumes.create(newName, size, blockSize, targetName);
                 respond(ex, 201, json(v));
             } else if (name != null && method.equals("PUT")) {
-                respond(ex, 200, json(volumes.resize(name, size(body(ex)))));
+                long size = size(body(ex));
+                VolumeCommands c = commands;
+                respond(ex, 200, json(c != null ? c.resize(name, size) : volumes.resize(name, size)));
             } else if (name != null && method.equals("DELETE")) {
-                volumes.delete(name);
+                VolumeCommands c = commands;
+                if (c != null) {
+                    c.delete(name);
+                } else {
+                    volumes.delete(name);
+                }
                 respond(ex, 200, JSON.createObjectNode().put("deleted", name));
             } else {
                 error(ex, 405, "method not allowed: " + method + " " + path);
@@ -150,6 +170,7 @@ public final class ManagementServer implements AutoCloseable {
                         case INVALID -> 400;
                         case NOT_FOUND -> 404;
                         case CONFLICT -> 409;
+                        case UNAVAILABLE -> 503;
                     };
             error(ex, code, e.getMessage());
         } catch (IllegalArgumentException e) {

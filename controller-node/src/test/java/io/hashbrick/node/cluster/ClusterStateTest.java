@@ -241,6 +241,48 @@ class ClusterStateTest {
         assertEquals(3, state.epoch());
     }
 
+    /**
+     * A volume's LUN is chosen when it is created, the lowest free one, and kept: a deletion frees its
+     * LUN for the next volume and moves no other. An image from before LUNs (all 0) gets them in id order.
+     */
+    @Test
+    void volumesGetTheLowestFreeLunAndKeepIt() throws Exception {
+        long a = run(Commands.createVolume("a", GIB)).getVolumeId();
+        long b = run(Commands.createVolume("b", GIB)).getVolumeId();
+        long c = run(Commands.createVolume("c", GIB)).getVolumeId();
+        assertEquals(
+                java.util.List.of(0, 1, 2),
+                state.catalog().getVolumesList().stream().map(v -> v.getLun()).toList());
+        assertEquals(
+                Status.OK,
+                run(Command.newBuilder()
+                                .setDeleteVolume(DeleteVolume.newBuilder().setVolumeId(b)))
+                        .getStatus());
+        long d = run(Commands.createVolume("d", GIB)).getVolumeId();
+        java.util.Map<Long, Integer> luns = new java.util.TreeMap<>();
+        state.catalog().getVolumesList().forEach(v -> luns.put(v.getId(), v.getLun()));
+        assertEquals(java.util.Map.of(a, 0, c, 2, d, 1), luns);
+        for (int i = 4; i < CatalogState.MAX_VOLUME_LUNS + 1; i++) {
+            assertEquals(Status.OK, run(Commands.createVolume("v" + i, GIB)).getStatus());
+        }
+        CommandResult full = run(Commands.createVolume("one-too-many", GIB));
+        assertEquals(Status.IN_USE, full.getStatus(), full.getDetail());
+        assertTrue(full.getDetail().contains("reason=every_lun_in_use"), full.getDetail());
+
+        StateImage old = state.image().toBuilder()
+                .setCatalog(state.image().getCatalog().toBuilder()
+                        .clearVolumes()
+                        .addVolumes(state.catalog().getVolumes(0).toBuilder().setLun(0))
+                        .addVolumes(state.catalog().getVolumes(1).toBuilder().setLun(0))
+                        .addVolumes(state.catalog().getVolumes(2).toBuilder().setLun(0)))
+                .build();
+        assertEquals(
+                java.util.List.of(0, 1, 2),
+                ClusterState.fromImage(old).catalog().getVolumesList().stream()
+                        .map(v -> v.getLun())
+                        .toList());
+    }
+
     @Test
     void theCatalogChecksNamesReferencesAndSecrets() {
         long vol = run(Commands.createVolume("vol-a", GIB)).getVolumeId();
@@ -333,12 +375,16 @@ class ClusterStateTest {
     void resultsPerClientAreBoundedAndTheOldestForgottenOnesAreRefused() {
         Command first = stamp(Commands.createVolume("v0", GIB));
         apply(first);
+        // (resizes, not creates: volumes are bounded by their LUNs, 256)
         for (int i = 1; i <= OperationSessions.MAX_RESULTS_PER_CLIENT; i++) {
-            apply(stamp(Commands.createVolume("v" + i, GIB)));
+            apply(stamp(Command.newBuilder()
+                    .setResizeVolume(ResizeVolume.newBuilder().setVolumeId(1).setSizeBytes(GIB * (i + 1)))));
         }
         assertEquals(Status.OPERATION_EXPIRED, apply(first).getStatus());
+        assertEquals(1, state.catalog().getVolumesCount());
         assertEquals(
-                OperationSessions.MAX_RESULTS_PER_CLIENT + 1, state.catalog().getVolumesCount());
+                GIB * (OperationSessions.MAX_RESULTS_PER_CLIENT + 1),
+                state.catalog().getVolumes(0).getSizeBytes());
     }
 
     @Test

@@ -261,6 +261,12 @@ public final class Main implements Callable<Integer> {
                     cluster.agent()::map, cluster.agent().self().controller(), rolePort);
             ClusterRoles cr = clusterRoles;
             Log.info("role_transport", "transport=cluster role_port=" + rolePort);
+            if (!roleTransport.equals("local")) {
+                Log.warn(
+                        "option_ignored",
+                        "option=--role-transport value=" + roleTransport
+                                + " reason=cluster_mode_routes_every_call_by_the_map");
+            }
             volumes = VolumeService.open(
                     dir,
                     scsi,

@@ -38,6 +38,7 @@ final class FrameReader {
      */
     ByteBuffer next() throws IOException, CorruptFrameException {
         head = frameEnd;
+        in.limit(in.capacity()); // the last frame's limit: the next frame may be in already, past it
         while (tail - head < Frame.HEADER_BYTES) {
             fill();
         }

@@ -13,6 +13,8 @@ import io.hashbrick.node.api.route.RouteSource;
 import io.hashbrick.node.api.route.RoutedDataService;
 import io.hashbrick.node.api.route.RoutedMapService;
 import io.hashbrick.node.api.route.Routes;
+import io.hashbrick.node.api.tcp.TcpRoleClient;
+import io.hashbrick.node.api.tcp.TcpRoleServer;
 import io.hashbrick.node.block.BlockDevice;
 import io.hashbrick.node.catalog.VolumeService;
 import io.hashbrick.node.front.VolumeDevice;
@@ -26,16 +28,24 @@ import java.util.function.Supplier;
 
 /**
  * A cluster's controller's roles on the I/O path (issue 19 item 3): this controller serves its D and
- * C to every controller (itself included) on its role port over gRPC, admitting only calls at the
+ * C to every controller (itself included) on its role port over the TCP binding (or gRPC, see
+ * {@link #TRANSPORT}), admitting only calls at the
  * current map's epoch for the buckets and regions the map gives it; its front end and its C's outbox
  * reach every D and C through {@link RoutedDataService} and {@link RoutedMapService}, in-process for
- * its own share and over one gRPC channel per other controller (the address each registered in the
+ * its own share and over one connection per other controller (the address each registered in the
  * map) for theirs. The map comes from the control plane's newest copy here ({@link #current}); nothing
  * here waits for Raft.
  */
 final class ClusterRoles implements RouteSource, RolePeers, VolumeService.Devices, Controller.Cluster, AutoCloseable {
     /** Sender of the derefs R makes to give back a failed put's references (applied as sent). */
     static final int GIVE_BACK_SENDER = 1;
+
+    /**
+     * How the controllers of a cluster reach each other's roles ({@code -Dhashbrick.cluster.transport}):
+     * {@code tcp} (the default; the framed binding, api.tcp) or {@code grpc}, served on the same role
+     * port (one of them). Every controller of a cluster must use the same.
+     */
+    static final String TRANSPORT = transport(System.getProperty("hashbrick.cluster.transport", "tcp"));
 
     private final Supplier<ClusterMap> maps;
     private final int self;
@@ -47,9 +57,18 @@ final class ClusterRoles implements RouteSource, RolePeers, VolumeService.Device
     private volatile Routes routes;
     private volatile LocalDataService localData;
     private volatile LocalMapService localMaps;
-    private GrpcRoleServer server;
+    private AutoCloseable server;
+    private int serverPort = -1;
 
-    private record Remote(String address, GrpcRoleClient client) {}
+    /** A connection to another controller's roles, over either transport. */
+    private record Remote(String address, AutoCloseable client, DataService data, MapService maps) {}
+
+    private static String transport(String name) {
+        if (!name.equals("tcp") && !name.equals("grpc")) {
+            throw new IllegalArgumentException("hashbrick.cluster.transport must be tcp or grpc: " + name);
+        }
+        return name;
+    }
 
     ClusterRoles(Supplier<ClusterMap> maps, int self, int rolePort) {
         this.maps = maps;
@@ -129,18 +148,18 @@ final class ClusterRoles implements RouteSource, RolePeers, VolumeService.Device
         return remote(controller).maps();
     }
 
-    private GrpcRoleClient remote(int controller) {
+    private Remote remote(int controller) {
         String address = address(controller);
         Remote r = remotes.get(controller);
         if (r != null && r.address().equals(address)) {
-            return r.client();
+            return r;
         }
         Remote old;
-        GrpcRoleClient client;
+        Remote client;
         synchronized (remotes) {
             r = remotes.get(controller);
             if (r != null && r.address().equals(address)) {
-                return r.client();
+                return r;
             }
             int colon = address.lastIndexOf(':');
             String host = colon < 0 ? "" : address.substring(0, colon);
@@ -148,14 +167,25 @@ final class ClusterRoles implements RouteSource, RolePeers, VolumeService.Device
                 throw new IllegalStateException("controller c" + controller + " registered role address " + address
                         + ": this build runs a cluster on one host (127.0.0.1) only");
             }
-            client = new GrpcRoleClient(Integer.parseInt(address.substring(colon + 1)), GrpcRoleClient.DEADLINE_MS);
-            old = remotes.put(controller, new Remote(address, client));
+            client = connect(address, Integer.parseInt(address.substring(colon + 1)));
+            old = remotes.put(controller, client);
         }
-        Log.info("cluster_role_channel", "member=c" + self + " peer=c" + controller + " address=" + address);
+        Log.info(
+                "cluster_role_channel",
+                "member=c" + self + " peer=c" + controller + " address=" + address + " transport=" + TRANSPORT);
         if (old != null) { // calls in flight on it finish first; never on this (maybe an event loop) thread
-            Thread.ofPlatform().daemon().name("role-channel-close").start(old.client()::close);
+            Thread.ofPlatform().daemon().name("role-channel-close").start(() -> closeQuietly(old.client()));
         }
         return client;
+    }
+
+    private static Remote connect(String address, int port) {
+        if (TRANSPORT.equals("grpc")) {
+            GrpcRoleClient g = new GrpcRoleClient(port, GrpcRoleClient.DEADLINE_MS);
+            return new Remote(address, g, g.data(), g.maps());
+        }
+        TcpRoleClient t = new TcpRoleClient("127.0.0.1", port, TcpRoleClient.DEADLINE_MS);
+        return new Remote(address, t, t.data(), t.maps());
     }
 
     private String address(int controller) {
@@ -178,8 +208,16 @@ final class ClusterRoles implements RouteSource, RolePeers, VolumeService.Device
         localMaps = new LocalMapService(c.maps(), this);
         // SPLIT: a put or map that waits for its journal must not hold the event loop that also carries
         // this process's replies from the other controllers
-        server = new GrpcRoleServer(localData, localMaps, rolePort, GrpcRoleServer.Dispatch.SPLIT);
-        Log.info("cluster_roles_serving", "member=c" + self + " port=" + server.port());
+        if (TRANSPORT.equals("grpc")) {
+            GrpcRoleServer g = new GrpcRoleServer(localData, localMaps, rolePort, GrpcRoleServer.Dispatch.SPLIT);
+            server = g;
+            serverPort = g.port();
+        } else { // the TCP binding runs journal waits on its workers too
+            TcpRoleServer t = new TcpRoleServer(localData, localMaps, rolePort);
+            server = t;
+            serverPort = t.port();
+        }
+        Log.info("cluster_roles_serving", "member=c" + self + " port=" + serverPort + " transport=" + TRANSPORT);
     }
 
     @Override
@@ -204,14 +242,15 @@ final class ClusterRoles implements RouteSource, RolePeers, VolumeService.Device
 
     /** The role server's port (after {@link #attach}). */
     synchronized int port() {
-        return server == null ? -1 : server.port();
+        return server == null ? -1 : serverPort;
     }
 
     /** Stops serving this controller's roles to the others (calls in progress finish first). */
     synchronized void stopServing() {
         if (server != null) {
-            server.close();
+            closeQuietly(server);
             server = null;
+            serverPort = -1;
             Log.info("cluster_roles_stopped", "member=c" + self);
         }
     }
@@ -220,12 +259,22 @@ final class ClusterRoles implements RouteSource, RolePeers, VolumeService.Device
     @Override
     public synchronized void close() {
         for (Remote r : remotes.values()) {
-            r.client().close();
+            closeQuietly(r.client());
         }
         remotes.clear();
         if (server != null) {
-            server.close();
+            closeQuietly(server);
             server = null;
+            serverPort = -1;
+        }
+    }
+
+    /** Both transports' close() throw nothing checked; AutoCloseable's signature says they might. */
+    private static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            Log.warn("cluster_role_close_failed", "error=" + Log.q(e.toString()));
         }
     }
 }

@@ -1,5 +1,8 @@
 package io.hashbrick.node;
 
+import static com.tngtech.archunit.core.domain.JavaClass.Predicates.equivalentTo;
+import static com.tngtech.archunit.core.domain.JavaClass.Predicates.resideInAnyPackage;
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.classes;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 
 import com.tngtech.archunit.core.domain.JavaClasses;
@@ -39,9 +42,23 @@ class RoleRulesTest {
                         "io.hashbrick.node.xdp..",
                         "io.hashbrick.node.volume..",
                         "io.hashbrick.node.api.local..",
+                        "io.hashbrick.node.api.tcp..",
                         "io.hashbrick.node.mgmt..",
                         "io.hashbrick.sim..",
                         "io.hashbrick.journal..")
+                .check(classes);
+    }
+
+    /** The TCP binding is the contracts and the JDK (and the event log): no role, no gRPC, no protobuf. */
+    @Test
+    void theTcpBindingDependsOnTheContractsAndTheJdkOnly() {
+        classes()
+                .that()
+                .resideInAPackage("io.hashbrick.node.api.tcp..")
+                .should()
+                .onlyDependOnClassesThat(
+                        resideInAnyPackage("io.hashbrick.node.api", "io.hashbrick.node.api.tcp..", "java..")
+                                .or(equivalentTo(Log.class)))
                 .check(classes);
     }
 
@@ -130,6 +147,7 @@ class RoleRulesTest {
                         "io.hashbrick.node.audit..",
                         "io.hashbrick.node.api.local..",
                         "io.hashbrick.node.api.grpc..",
+                        "io.hashbrick.node.api.tcp..",
                         "io.hashbrick.node.cluster..")
                 .check(classes);
     }
@@ -149,6 +167,7 @@ class RoleRulesTest {
                         "io.hashbrick.node.iscsi..",
                         "io.hashbrick.node.api.local..",
                         "io.hashbrick.node.api.grpc..",
+                        "io.hashbrick.node.api.tcp..",
                         "io.hashbrick.node.catalog..",
                         "io.hashbrick.node.audit..",
                         "io.hashbrick.node.mgmt..")

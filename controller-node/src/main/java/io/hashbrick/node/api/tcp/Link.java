@@ -1,0 +1,212 @@
+package io.hashbrick.node.api.tcp;
+
+import io.hashbrick.node.Log;
+import io.hashbrick.node.api.Completion;
+import io.hashbrick.node.api.RoleCall;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+
+/**
+ * One client connection: requests pipelined on it (up to {@link #SLOTS} in flight, matched by request
+ * id), replies read by its one reader thread, which completes each call (decoding a reply into a call
+ * object and running the caller's completion is short and never blocks). A frame that breaks the
+ * format, or the connection's end, fails every call still in flight on it with MEDIUM_ERROR.
+ */
+final class Link {
+    /** Calls in flight at most: far more than the front end keeps outstanding. Power of two. */
+    static final int SLOTS = 4096;
+
+    private static final int SLOT_BITS = Integer.numberOfTrailingZeros(SLOTS);
+
+    private final SocketChannel channel;
+    private final FrameWriter out;
+    private final FrameReader in;
+    private final String peer;
+    private final long deadlineMs;
+    private final Pending[] slots = new Pending[SLOTS];
+    private final int[] free = new int[SLOTS];
+    private int freeTop;
+    private volatile boolean dead;
+
+    private Link(SocketChannel channel, String peer, long deadlineMs) {
+        this.channel = channel;
+        this.peer = peer;
+        this.deadlineMs = deadlineMs;
+        this.out = new FrameWriter(channel);
+        this.in = new FrameReader(channel, true);
+        for (int i = 0; i < SLOTS; i++) {
+            slots[i] = new Pending(i);
+            free[i] = SLOTS - 1 - i;
+        }
+        freeTop = SLOTS;
+    }
+
+    static Link connect(String host, int port, long deadlineMs) throws IOException {
+        SocketChannel ch = SocketChannel.open();
+        try {
+            ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+            ch.connect(new InetSocketAddress(host, port));
+        } catch (IOException e) {
+            ch.close();
+            throw e;
+        }
+        Link l = new Link(ch, host + ":" + port, deadlineMs);
+        Thread.ofPlatform().daemon().name("tcp-role-client-" + port).start(l::readLoop);
+        return l;
+    }
+
+    boolean dead() {
+        return dead;
+    }
+
+    /** Sends {@code call}; its completion runs once, on the reader thread or (failing) on this one. */
+    @SuppressWarnings("unchecked")
+    void call(ClientCodec codec, RoleCall call, Completion<?> done) {
+        Pending p = register(codec, call, (Completion<RoleCall>) done);
+        if (p == null) {
+            TcpRoleClient.fail(call, (Completion<RoleCall>) done, codec.type, "reason=in_flight_full slots=" + SLOTS);
+            return;
+        }
+        long id = p.id;
+        try {
+            ByteBuffer b = out.open(codec.type, id, codec.requestBytes(call));
+            try {
+                Frame.putCallHeader(b, call);
+                codec.encode(call, b);
+            } catch (RuntimeException e) {
+                out.abort();
+                throw e;
+            }
+            out.send();
+        } catch (IOException e) {
+            fail("reason=send_failed error=" + Log.q(e.toString()));
+        } catch (RuntimeException e) { // a bug in an encoder: this call fails, the connection goes on
+            if (p.claim(id)) {
+                release(p);
+                TcpRoleClient.fail(
+                        call,
+                        (Completion<RoleCall>) done,
+                        codec.type,
+                        "reason=encode_failed error=" + Log.q(e.toString()));
+            }
+        }
+    }
+
+    private Pending register(ClientCodec codec, RoleCall call, Completion<RoleCall> done) {
+        Pending p;
+        synchronized (free) {
+            if (freeTop == 0) {
+                return null;
+            }
+            p = slots[free[--freeTop]];
+        }
+        p.call = call;
+        p.done = done;
+        p.codec = codec;
+        p.deadlineNs = System.nanoTime() + deadlineMs * 1_000_000L;
+        p.round++;
+        p.id = p.round << SLOT_BITS | p.slot; // the volatile write publishes the fields above
+        return p;
+    }
+
+    private void release(Pending p) {
+        p.call = null;
+        p.done = null;
+        synchronized (free) {
+            free[freeTop++] = p.slot;
+        }
+    }
+
+    /** Completes a claimed call as failed (MEDIUM_ERROR, one log line). */
+    private void failClaimed(Pending p, String why) {
+        RoleCall c = p.call;
+        Completion<RoleCall> done = p.done;
+        int type = p.codec.type;
+        release(p);
+        TcpRoleClient.fail(c, done, type, why + " peer=" + peer);
+    }
+
+    /** Fails the calls past their deadline (the client's sweeper, every few ms). */
+    void expire(long nowNs) {
+        for (Pending p : slots) {
+            long id = p.id;
+            if (id != 0 && nowNs - p.deadlineNs > 0 && p.claim(id)) {
+                failClaimed(p, "reason=deadline deadline_ms=" + deadlineMs);
+            }
+        }
+    }
+
+    /** Ends the connection (once) and fails every call in flight on it. */
+    void fail(String why) {
+        boolean first;
+        synchronized (this) {
+            first = !dead;
+            dead = true;
+        }
+        if (first) {
+            Log.warn("role_connection_closed", "transport=tcp side=client peer=" + peer + " " + why);
+            out.kill();
+            try {
+                channel.close();
+            } catch (IOException e) {
+                // closing anyway
+            }
+        }
+        for (Pending p : slots) {
+            long id = p.id;
+            if (id != 0 && p.claim(id)) {
+                failClaimed(p, "reason=connection_lost");
+            }
+        }
+    }
+
+    private void readLoop() {
+        try {
+            while (true) {
+                ByteBuffer b = in.next();
+                Pending p = slots[(int) (in.requestId & (SLOTS - 1))];
+                if (!p.claim(in.requestId)) {
+                    continue; // answered after its deadline: the call has failed already
+                }
+                if (p.codec.type != in.type) {
+                    failClaimed(p, "reason=reply_type_mismatch");
+                    throw new CorruptFrameException(
+                            "reason=reply_type_mismatch type=" + in.type + " want=" + p.codec.type);
+                }
+                RoleCall c = p.call;
+                Completion<RoleCall> done = p.done;
+                try {
+                    p.codec.decode(b, c);
+                    in.end();
+                } catch (CorruptFrameException | RuntimeException e) {
+                    failClaimed(p, "reason=bad_reply");
+                    throw e;
+                }
+                release(p);
+                complete(c, done);
+            }
+        } catch (CorruptFrameException e) {
+            Log.error("role_frame_invalid", "transport=tcp side=client peer=" + peer + " " + e.getMessage());
+            fail("reason=bad_frame");
+        } catch (IOException e) {
+            fail("reason=read_failed error=" + Log.q(e.toString()));
+        } catch (RuntimeException e) { // a payload shorter than its counts (underflow)
+            Log.error(
+                    "role_frame_invalid",
+                    "transport=tcp side=client peer=" + peer + " reason=bad_payload error=" + Log.q(e.toString()));
+            fail("reason=bad_frame");
+        }
+    }
+
+    static void complete(RoleCall c, Completion<RoleCall> done) {
+        try {
+            done.complete(c);
+        } catch (RuntimeException e) { // the caller's bug: not the connection's
+            Log.error("role_completion_failed", "transport=tcp error=" + Log.q(e.toString()));
+            Log.stackTrace("role_completion_failed", e);
+        }
+    }
+}

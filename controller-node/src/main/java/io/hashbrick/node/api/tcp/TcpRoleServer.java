@@ -1,0 +1,173 @@
+package io.hashbrick.node.api.tcp;
+
+import io.hashbrick.node.Log;
+import io.hashbrick.node.api.DataService;
+import io.hashbrick.node.api.MapService;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Serves a {@link DataService} (D) and a {@link MapService} (C), whatever their implementation, over
+ * the framed TCP binding ({@link Frame}) on 127.0.0.1: the same contracts as the gRPC binding
+ * (GrpcRoleServer), without protobuf or HTTP/2 on the block path.
+ *
+ * <p>Threads. One reader thread per connection decodes requests into pooled call objects (nothing
+ * allocated per call once warm) and runs the calls that never wait inline: probe, resolve, unmap's
+ * countRun, and a fetch served from D's memory ({@code noWait}, tried first). Calls that may wait for a
+ * journal or an SSD (put, map, deref, unmap, a fetch D could not serve from memory) go to
+ * {@link #WORKERS} worker threads (a full queue fails the call, MEDIUM_ERROR). Replies are written
+ * under one lock per connection, batched when several are ready ({@link FrameWriter}).
+ */
+public final class TcpRoleServer implements AutoCloseable {
+    /** Most blocks (or handles) one request may carry: four of the front end's batches of 16. */
+    public static final int MAX_BLOCKS = 64;
+    /** Handles a deref takes at most: one batch of a C's outbox. */
+    public static final int MAX_DEREF_HANDLES = 4096;
+    /** Threads that may wait for a journal or an SSD at once: more than the front end's connections. */
+    static final int WORKERS = 16;
+
+    private static final int QUEUE = 1024;
+    private static final InetAddress LOOPBACK;
+
+    static {
+        try {
+            LOOPBACK = InetAddress.getByAddress(new byte[] {127, 0, 0, 1});
+        } catch (java.net.UnknownHostException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final ServerSocketChannel listener;
+    private final int port;
+    private final ThreadPoolExecutor workers;
+
+    @SuppressWarnings("unchecked")
+    private final Pool<Served<?>>[] pools = new Pool[Frame.TYPES];
+
+    private final Set<ServerLink> links = ConcurrentHashMap.newKeySet();
+    private volatile boolean closed;
+
+    /** Starts serving on 127.0.0.1:{@code port} (0: an ephemeral port, see {@link #port()}). */
+    public TcpRoleServer(DataService data, MapService maps, int port) throws IOException {
+        AtomicInteger n = new AtomicInteger();
+        workers = new ThreadPoolExecutor(WORKERS, WORKERS, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(QUEUE), r -> {
+            Thread t = new Thread(r, "tcp-role-worker-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        workers.allowCoreThreadTimeOut(true);
+        int pooled = WORKERS * 2;
+        pools[Frame.PROBE] = new Pool<>(pooled, () -> new ServedCalls.Probe(data, pools[Frame.PROBE]));
+        pools[Frame.PUT] = new Pool<>(pooled, () -> new ServedCalls.Put(data, pools[Frame.PUT]));
+        pools[Frame.DEREF] = new Pool<>(pooled, () -> new ServedCalls.Deref(data, pools[Frame.DEREF]));
+        pools[Frame.FETCH] = new Pool<>(pooled, () -> new ServedCalls.Fetch(data, workers, pools[Frame.FETCH]));
+        pools[Frame.MAP] = new Pool<>(pooled, () -> new ServedCalls.Map(maps, pools[Frame.MAP]));
+        pools[Frame.RESOLVE] = new Pool<>(pooled, () -> new ServedCalls.Resolve(maps, pools[Frame.RESOLVE]));
+        pools[Frame.UNMAP] = new Pool<>(pooled, () -> new ServedCalls.Unmap(maps, pools[Frame.UNMAP]));
+        listener = ServerSocketChannel.open();
+        try {
+            listener.setOption(StandardSocketOptions.SO_REUSEADDR, true);
+            listener.bind(new InetSocketAddress(LOOPBACK, port));
+        } catch (IOException e) {
+            listener.close();
+            workers.shutdown();
+            throw e;
+        }
+        this.port = ((InetSocketAddress) listener.getLocalAddress()).getPort();
+        Thread.ofPlatform().daemon().name("tcp-role-accept-" + this.port).start(this::acceptLoop);
+        Log.info("role_server_started", "transport=tcp port=" + this.port);
+    }
+
+    /** The port bound. */
+    public int port() {
+        return port;
+    }
+
+    Served<?> take(int type) {
+        return pools[type].take();
+    }
+
+    void submit(Served<?> x) {
+        submit(workers, x);
+    }
+
+    static void submit(Executor workers, Served<?> x) {
+        try {
+            workers.execute(x);
+        } catch (RejectedExecutionException e) {
+            x.busy();
+        }
+    }
+
+    void forget(ServerLink l) {
+        links.remove(l);
+    }
+
+    private void acceptLoop() {
+        while (!closed) {
+            SocketChannel ch;
+            try {
+                ch = listener.accept();
+            } catch (IOException e) {
+                if (!closed) {
+                    Log.error(
+                            "role_server_accept_failed",
+                            "transport=tcp port=" + port + " error=" + Log.q(e.toString()));
+                }
+                return;
+            }
+            try {
+                ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                String peer = String.valueOf(ch.getRemoteAddress());
+                ServerLink l = new ServerLink(this, ch, peer);
+                links.add(l);
+                if (closed) {
+                    l.close();
+                    return;
+                }
+                Thread.ofPlatform().daemon().name("tcp-role-server-" + port).start(l::readLoop);
+            } catch (IOException e) {
+                Log.warn("role_server_accept_failed", "transport=tcp port=" + port + " error=" + Log.q(e.toString()));
+                try {
+                    ch.close();
+                } catch (IOException ignored) {
+                    // closing anyway
+                }
+            }
+        }
+    }
+
+    /** Stops taking calls, lets the workers' calls finish (5 s at most), then closes every connection. */
+    @Override
+    public void close() {
+        closed = true;
+        try {
+            listener.close();
+        } catch (IOException e) {
+            // closing anyway
+        }
+        workers.shutdown();
+        try {
+            workers.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        for (ServerLink l : links) {
+            l.close();
+        }
+        links.clear();
+        Log.info("role_server_stopped", "transport=tcp port=" + port);
+    }
+}

@@ -173,7 +173,7 @@ final class ClusterRoles implements RouteSource, RolePeers, VolumeService.Device
         Log.info(
                 "cluster_role_channel",
                 "member=c" + self + " peer=c" + controller + " address=" + address + " transport=" + TRANSPORT);
-        if (old != null) { // calls in flight on it finish first; never on this (maybe an event loop) thread
+        if (old != null) { // closed off this (maybe an event loop) thread; its calls in flight fail MEDIUM_ERROR
             Thread.ofPlatform().daemon().name("role-channel-close").start(() -> closeQuietly(old.client()));
         }
         return client;

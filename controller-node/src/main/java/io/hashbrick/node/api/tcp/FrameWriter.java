@@ -28,6 +28,9 @@ final class FrameWriter {
     private ByteBuffer drain = ByteBuffer.allocateDirect(BUFFER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
     private boolean writing;
     private boolean dead;
+    /** When the write in progress last made progress ({@code System.nanoTime()}); 0: none going on. */
+    private volatile long progressNs;
+
     private int start;
 
     FrameWriter(SocketChannel channel) {
@@ -41,12 +44,35 @@ final class FrameWriter {
      * @throws IOException the connection is closed (the lock is not held then)
      */
     ByteBuffer open(int type, long requestId, int maxBytes) throws IOException {
+        return open(type, requestId, maxBytes, Long.MAX_VALUE);
+    }
+
+    /**
+     * As {@link #open(int, long, int)}, waiting for room no later than {@code deadlineNs} ({@code
+     * System.nanoTime()}; {@code Long.MAX_VALUE}: no limit): a peer that stopped reading fails the send.
+     */
+    ByteBuffer open(int type, long requestId, int maxBytes, long deadlineNs) throws IOException {
         if (maxBytes > Frame.MAX_FRAME_BYTES) {
             throw new IllegalArgumentException("frame_bytes=" + maxBytes + " max=" + Frame.MAX_FRAME_BYTES);
         }
         lock.lock();
         while (!dead && fill.remaining() < maxBytes) {
-            room.awaitUninterruptibly(); // a whole buffer waits behind the write in progress
+            if (deadlineNs == Long.MAX_VALUE) {
+                room.awaitUninterruptibly(); // a whole buffer waits behind the write in progress
+            } else {
+                long left = deadlineNs - System.nanoTime();
+                if (left <= 0) {
+                    lock.unlock();
+                    throw new IOException("send stalled past the call's deadline: the peer reads nothing");
+                }
+                try {
+                    room.awaitNanos(left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    lock.unlock();
+                    throw new IOException("interrupted waiting to send");
+                }
+            }
         }
         if (dead) {
             lock.unlock();
@@ -80,10 +106,14 @@ final class FrameWriter {
                 lock.unlock();
                 try {
                     out.flip();
+                    progressNs = System.nanoTime();
                     while (out.hasRemaining()) {
-                        channel.write(out);
+                        if (channel.write(out) > 0) {
+                            progressNs = System.nanoTime();
+                        }
                     }
                     out.clear();
+                    progressNs = 0;
                 } finally {
                     lock.lock();
                 }
@@ -96,6 +126,16 @@ final class FrameWriter {
             writing = false;
             lock.unlock();
         }
+    }
+
+    /**
+     * Whether a write has been blocked (the peer's window full, nothing taken) for more than {@code
+     * limitNs}: a peer that reads nothing holds the writing thread in the kernel until the connection is
+     * closed, which only another thread can do (the client's sweeper).
+     */
+    boolean stalled(long nowNs, long limitNs) {
+        long p = progressNs;
+        return p != 0 && nowNs - p > limitNs;
     }
 
     /** No frame is taken after this; callers waiting for room fail. */

@@ -71,8 +71,9 @@ final class Link {
             return;
         }
         long id = p.id;
+        p.sending = true;
         try {
-            ByteBuffer b = out.open(codec.type, id, codec.requestBytes(call));
+            ByteBuffer b = out.open(codec.type, id, codec.requestBytes(call), p.deadlineNs);
             try {
                 Frame.putCallHeader(b, call);
                 codec.encode(call, b);
@@ -80,10 +81,16 @@ final class Link {
                 out.abort();
                 throw e;
             }
+            p.sending = false; // encoded: the frame no longer reads the call object
             out.send();
         } catch (IOException e) {
+            p.sending = false;
             fail("reason=send_failed error=" + Log.q(e.toString()));
+            if (p.claim(id)) { // left to this thread while it was sending
+                failClaimed(p, "reason=send_failed");
+            }
         } catch (RuntimeException e) { // a bug in an encoder: this call fails, the connection goes on
+            p.sending = false;
             if (p.claim(id)) {
                 release(p);
                 TcpRoleClient.fail(
@@ -131,9 +138,12 @@ final class Link {
 
     /** Fails the calls past their deadline (the client's sweeper, every few ms). */
     void expire(long nowNs) {
+        if (out.stalled(nowNs, deadlineMs * 1_000_000L)) { // its sender is stuck in the kernel: free it
+            fail("reason=send_stalled stalled_ms_over=" + deadlineMs);
+        }
         for (Pending p : slots) {
             long id = p.id;
-            if (id != 0 && nowNs - p.deadlineNs > 0 && p.claim(id)) {
+            if (id != 0 && !p.sending && nowNs - p.deadlineNs > 0 && p.claim(id)) {
                 failClaimed(p, "reason=deadline deadline_ms=" + deadlineMs);
             }
         }
@@ -157,7 +167,7 @@ final class Link {
         }
         for (Pending p : slots) {
             long id = p.id;
-            if (id != 0 && p.claim(id)) {
+            if (id != 0 && !p.sending && p.claim(id)) { // a sending one is failed by its own thread
                 failClaimed(p, "reason=connection_lost");
             }
         }
@@ -198,6 +208,9 @@ final class Link {
                     "role_frame_invalid",
                     "transport=tcp side=client peer=" + peer + " reason=bad_payload error=" + Log.q(e.toString()));
             fail("reason=bad_frame");
+        } catch (Error e) { // the reader is gone: so is the connection (the next call reconnects)
+            fail("reason=reader_died error=" + Log.q(e.toString()));
+            throw e;
         }
     }
 

@@ -26,6 +26,13 @@ final class Pending {
     long round;
 
     volatile long id;
+    /**
+     * The caller is putting this call into the connection's buffer (from before it waits for room until
+     * its payload is encoded): the deadline and a lost connection leave the slot to it, so the call
+     * object is never completed (and reused by its owner) while it is still being read into a frame.
+     */
+    volatile boolean sending;
+
     RoleCall call;
     Completion<RoleCall> done;
     ClientCodec codec;

@@ -60,6 +60,12 @@ final class ServerLink {
                     "role_frame_invalid",
                     "transport=tcp side=server peer=" + peer + " reason=bad_payload error=" + Log.q(e.toString()));
             close();
+        } catch (Error e) { // out of (direct) memory, say: the reader is gone, so is the connection
+            Log.error(
+                    "role_connection_closed",
+                    "transport=tcp side=server peer=" + peer + " reason=reader_died error=" + Log.q(e.toString()));
+            close();
+            throw e;
         } finally {
             server.forget(this);
         }

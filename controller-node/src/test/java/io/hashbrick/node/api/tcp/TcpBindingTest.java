@@ -329,6 +329,69 @@ class TcpBindingTest {
         }
     }
 
+    /**
+     * A peer that accepts and never reads: the socket buffers fill, a caller waiting for room gives up
+     * at its call's deadline, and every call completes exactly once as MEDIUM_ERROR; none is completed
+     * while its thread is still encoding it into a frame (review: a completed call object reused by its
+     * owner was then sent, a deref twice).
+     */
+    @Test
+    void aPeerThatReadsNothingFailsEveryCallOnceAtItsDeadline() throws Exception {
+        try (ServerSocketChannel silent = ServerSocketChannel.open()) {
+            silent.bind(new InetSocketAddress("127.0.0.1", 0));
+            List<SocketChannel> accepted = new ArrayList<>();
+            Thread acceptor = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    while (true) {
+                        accepted.add(silent.accept()); // and never read
+                    }
+                } catch (java.io.IOException e) {
+                    // closed
+                }
+            });
+            int calls = 60;
+            int[] completions = new int[calls];
+            Status[] statuses = new Status[calls];
+            long t0 = System.nanoTime();
+            try (TcpRoleClient client =
+                    new TcpRoleClient("127.0.0.1", silent.socket().getLocalPort(), 300)) {
+                PutCall[] puts = new PutCall[calls];
+                for (int i = 0; i < calls; i++) {
+                    PutCall p = new PutCall(64);
+                    p.count = 64;
+                    for (int j = 0; j < 64; j++) {
+                        p.lengths[j] = BlockCodec.BLOCK_BYTES; // 264 KB a frame: the buffers fill fast
+                    }
+                    p.header(1, i + 1, 1);
+                    puts[i] = p;
+                    int k = i;
+                    client.data().put(p, c -> {
+                        synchronized (completions) {
+                            completions[k]++;
+                            statuses[k] = c.status;
+                            completions.notifyAll();
+                        }
+                    });
+                }
+                long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+                synchronized (completions) {
+                    while (java.util.Arrays.stream(completions).anyMatch(n -> n == 0) && System.nanoTime() < end) {
+                        completions.wait(100);
+                    }
+                }
+            }
+            for (int i = 0; i < calls; i++) {
+                assertEquals(1, completions[i], "call " + i + " completed once");
+                assertEquals(Status.MEDIUM_ERROR, statuses[i], "call " + i);
+            }
+            assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(20), "bounded by the deadlines");
+            for (SocketChannel c : accepted) {
+                c.close();
+            }
+            acceptor.interrupt();
+        }
+    }
+
     @Test
     void aClosedServerFailsTheCallsInFlight() throws Exception {
         EchoRoles roles = new EchoRoles();

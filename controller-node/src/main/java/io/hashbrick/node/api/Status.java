@@ -32,5 +32,17 @@ public enum Status {
      * had to: a block not in D's memory (read cache, journal copy), or a binding that goes over the
      * network. Nothing was done: call again without the flag, on a thread that may wait.
      */
-    WOULD_BLOCK
+    WOULD_BLOCK,
+    /**
+     * Set by a remote binding's client only: the owner could not be reached (no connection), so the call
+     * was not sent and nothing was done: it may go again, at the newest map (a failover moves the share).
+     */
+    UNREACHABLE,
+    /**
+     * Set by a remote binding's client only: the call was sent, but its connection ended or its deadline
+     * passed before the reply. It may or may not have been applied: the router sends again only what is
+     * safe to repeat (reads, probes, puts: a second put can only leak a reference, positioned derefs);
+     * R redoes a write whose map went unanswered (see {@code front.WritePipeline}).
+     */
+    NO_REPLY
 }

@@ -11,8 +11,9 @@ final class Pipelines {
     private Pipelines() {}
 
     /**
-     * POOL_FULL is the thin pool's DATA PROTECT (27/07), READ_ONLY a write-protected pool's (27/00);
-     * every other failure a MEDIUM ERROR (SBC-4 §4.18).
+     * POOL_FULL is the thin pool's DATA PROTECT (27/07), READ_ONLY a write-protected pool's (27/00),
+     * UNREACHABLE and NO_REPLY (an owner down and not failed over in time) NOT READY 04/0A; every other failure a
+     * MEDIUM ERROR (SBC-4 §4.18).
      */
     static IoStatus io(Status s) {
         return switch (s) {
@@ -20,6 +21,7 @@ final class Pipelines {
             case POOL_FULL -> IoStatus.NO_SPACE;
             case READ_ONLY -> IoStatus.READ_ONLY;
             case WOULD_BLOCK -> IoStatus.WOULD_BLOCK;
+            case UNREACHABLE, NO_REPLY -> IoStatus.UNAVAILABLE;
             default -> IoStatus.MEDIUM_ERROR;
         };
     }

@@ -33,6 +33,8 @@ final class WritePipeline {
 
     private static final int B = BlockCodec.BLOCK_BYTES;
     private static final int PUT_RETRIES = 3;
+    /** A write whose map went unanswered is redone this many times (each map waits ~10 s at most). */
+    private static final int REDOS = 2;
 
     private final DataService data;
     private final MapService maps;
@@ -70,6 +72,23 @@ final class WritePipeline {
             putIndex[i] = k;
             srcAt[k++] = at;
         }
+        for (int redo = 0; ; redo++) {
+            Status s = putAndMap(volume, block, n, src, k, expected);
+            if (s != Status.NO_REPLY || redo == REDOS) {
+                return s;
+            }
+            // The map was sent but not answered (its owner died, say): it may be durable or not. Mapping
+            // again alone could replace a handle with itself and drop the put's only reference; the whole
+            // write goes again instead (its put takes a reference that the map gives back if the first
+            // map held), at the newest map: a reference may leak, no mapped block is ever freed.
+            Log.warn(
+                    "write_redone",
+                    "volume=" + volume + " block=" + block + " blocks=" + n + " redo=" + (redo + 1)
+                            + " reason=map_not_answered");
+        }
+    }
+
+    private Status putAndMap(int volume, long block, int n, ByteBuffer src, int k, long[] expected) {
         if (k > 0) {
             Status s = put(k, src);
             if (s != Status.OK) {
@@ -114,7 +133,8 @@ final class WritePipeline {
                     POOL_FULL,
                     BACK_PRESSURE,
                     STALE_EPOCH,
-                    NOT_OWNER -> true;
+                    NOT_OWNER,
+                    UNREACHABLE -> true; // never sent
             default -> false;
         };
     }

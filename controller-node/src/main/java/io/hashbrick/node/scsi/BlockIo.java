@@ -62,6 +62,8 @@ final class BlockIo {
             // protected block". Not HARDWARE ERROR (04/xx): that invites the initiator and multipath
             // to retry and fail over against a state no retry changes, and reads still succeed.
             case READ_ONLY -> Sense.check(t, lu.descriptorSense(), Sense.DATA_PROTECT, Sense.WRITE_PROTECTED);
+            case UNAVAILABLE ->
+                Sense.check(t, lu.descriptorSense(), Sense.NOT_READY, Sense.ASYMMETRIC_ACCESS_STATE_TRANSITION);
             default ->
                 Sense.check(
                         t,

@@ -23,6 +23,7 @@ public final class Sense {
             MISCOMPARE_DURING_VERIFY = 0x1D00,
             INVALID_COMMAND_OPCODE = 0x2000,
             LBA_OUT_OF_RANGE = 0x2100,
+            ASYMMETRIC_ACCESS_STATE_TRANSITION = 0x040A,
             INVALID_FIELD_IN_CDB = 0x2400,
             LU_NOT_SUPPORTED = 0x2500,
             INVALID_FIELD_IN_PARAMETER_LIST = 0x2600,

@@ -38,12 +38,17 @@ abstract class Reply<C extends RoleCall, R> implements StreamObserver<R> {
     @Override
     public final void onError(Throwable t) {
         io.grpc.Status s = io.grpc.Status.fromThrowable(t);
+        Status mine =
+                switch (s.getCode()) { // the peer was not reached or did not answer: the call may have been applied
+                    case UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED -> Status.NO_REPLY;
+                    default -> Status.MEDIUM_ERROR;
+                };
         Log.warn(
                 "role_call_failed",
                 "side=client rpc=" + rpc + " grpc_status=" + s.getCode() + " deadline_ms=" + deadlineMs
-                        + " operation_id=" + call.operationId + " status=MEDIUM_ERROR description="
+                        + " operation_id=" + call.operationId + " status=" + mine + " description="
                         + Log.q(s.getDescription()));
-        call.status = Status.MEDIUM_ERROR;
+        call.status = mine;
         done.complete(call);
     }
 

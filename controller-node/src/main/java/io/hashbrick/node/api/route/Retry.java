@@ -12,6 +12,12 @@ import java.util.concurrent.TimeUnit;
  */
 final class Retry {
     static final int MAX_ATTEMPTS = 40;
+    /**
+     * An owner that cannot be reached or answer (its process died, its share not yet failed over) is tried for
+     * longer, about 10 s: a failover (noticed, the pool opened by the brick peer, the new map committed)
+     * takes well under that, and the host's command timeout (30 s) is longer still.
+     */
+    static final int MAX_UNREACHABLE_ATTEMPTS = 105;
 
     private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "route-retry");
@@ -24,6 +30,24 @@ final class Retry {
     /** A refusal the owner answered without doing anything, so the call may go again as it is. */
     static boolean retryable(Status s) {
         return s == Status.STALE_EPOCH || s == Status.NOT_OWNER;
+    }
+
+    /**
+     * Whether a call answered {@code s} goes again: a refusal that did nothing and a call not sent (no
+     * connection: {@link Status#UNREACHABLE}) always, a call sent but not answered ({@link
+     * Status#NO_REPLY}) only when {@code repeatable} (applying it twice is harmless: a read, a probe, a put whose second reference can only leak, a deref the
+     * owner de-duplicates by its outbox position), within {@code attempt}'s bound.
+     */
+    static boolean again(Status s, boolean repeatable, int attempt) {
+        if (retryable(s)) {
+            return attempt < MAX_ATTEMPTS;
+        }
+        return goesAgain(s, repeatable) && attempt < MAX_UNREACHABLE_ATTEMPTS;
+    }
+
+    /** Whether a call answered {@code s} may go again at all (before counting attempts). */
+    static boolean goesAgain(Status s, boolean repeatable) {
+        return retryable(s) || s == Status.UNREACHABLE || (s == Status.NO_REPLY && repeatable);
     }
 
     /** Runs {@code again} as attempt {@code next}: at once for the second, later for the others. */

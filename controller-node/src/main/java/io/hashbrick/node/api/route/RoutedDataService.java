@@ -105,7 +105,7 @@ public final class RoutedDataService implements DataService {
             counts.data(r, owner);
             try {
                 peers.data(owner).probe(call, c -> {
-                    if (again(r, c.status, attempt)) {
+                    if (again(r, c.status, attempt, true)) {
                         Retry.later(attempt + 1, () -> probe(c, done, attempt + 1));
                     } else {
                         done.complete(c);
@@ -172,7 +172,7 @@ public final class RoutedDataService implements DataService {
             counts.data(r, owner);
             try {
                 peers.data(owner).put(call, c -> {
-                    if (again(r, c.status, attempt)) {
+                    if (again(r, c.status, attempt, true)) { // a second reference can only leak
                         Retry.later(attempt + 1, () -> put(c, done, attempt + 1));
                     } else {
                         done.complete(c);
@@ -305,7 +305,11 @@ public final class RoutedDataService implements DataService {
             counts.data(r, owner);
             try {
                 peers.data(owner).deref(call, c -> {
-                    if (again(r, c.status, attempt)) {
+                    if (again(
+                            r,
+                            c.status,
+                            attempt,
+                            c.sender > DerefCall.CONTROLLER_SENDER)) { // positioned: once per owner
                         Retry.later(attempt + 1, () -> deref(c, done, attempt + 1));
                     } else {
                         done.complete(c);
@@ -395,7 +399,7 @@ public final class RoutedDataService implements DataService {
                     if (c.noWait && Retry.retryable(c.status)) {
                         c.status = Status.WOULD_BLOCK; // a map change: the caller goes again from a worker
                         done.complete(c);
-                    } else if (again(r, c.status, attempt)) {
+                    } else if (again(r, c.status, attempt, true)) {
                         Retry.later(attempt + 1, () -> fetch(c, done, attempt + 1));
                     } else {
                         done.complete(c);
@@ -499,14 +503,17 @@ public final class RoutedDataService implements DataService {
         return groups;
     }
 
-    /** Whether a piece's refusal sends it again (asks for a newer map first). */
-    private boolean again(Routes r, Status s, int attempt) {
-        if (!Retry.retryable(s)) {
+    /**
+     * Whether a piece's answer sends it again (asking for a newer map first): a refusal that did nothing,
+     * or an owner not reached when the call is {@code repeatable} (see {@link Retry#again}).
+     */
+    private boolean again(Routes r, Status s, int attempt, boolean repeatable) {
+        if (!Retry.goesAgain(s, repeatable)) {
             return false;
         }
         routes.stale(r.epoch());
         counts.retries.increment();
-        if (attempt >= Retry.MAX_ATTEMPTS) {
+        if (!Retry.again(s, repeatable, attempt)) {
             Log.warn("route_gave_up", "status=" + s + " epoch=" + r.epoch() + " attempts=" + attempt);
             return false;
         }

@@ -45,7 +45,7 @@ public final class RoutedMapService implements MapService {
         counts.map(r, owner);
         try {
             peers.maps(owner).map(call, c -> {
-                if (again(r, c, attempt)) {
+                if (again(r, c, attempt, false)) { // a map applied twice would drop a reference: R redoes the write
                     Retry.later(attempt + 1, () -> map(c, done, attempt + 1));
                 } else {
                     done.complete(c);
@@ -86,7 +86,7 @@ public final class RoutedMapService implements MapService {
                 if (c.noWait && Retry.retryable(c.status)) {
                     c.status = Status.WOULD_BLOCK; // a map change: the caller goes again from a worker
                     done.complete(c);
-                } else if (again(r, c, attempt)) {
+                } else if (again(r, c, attempt, true)) {
                     Retry.later(attempt + 1, () -> resolve(c, done, attempt + 1));
                 } else {
                     done.complete(c);
@@ -116,7 +116,7 @@ public final class RoutedMapService implements MapService {
         counts.map(r, owner);
         try {
             peers.maps(owner).unmap(call, c -> {
-                if (again(r, c, attempt)) {
+                if (again(r, c, attempt, true)) { // a block unmapped twice is unmapped once
                     Retry.later(attempt + 1, () -> unmap(c, done, attempt + 1));
                     return;
                 }
@@ -140,12 +140,12 @@ public final class RoutedMapService implements MapService {
         }
     }
 
-    private boolean again(Routes r, RoleCall c, int attempt) {
-        if (!Retry.retryable(c.status)) {
+    private boolean again(Routes r, RoleCall c, int attempt, boolean repeatable) {
+        if (!Retry.goesAgain(c.status, repeatable)) {
             return false;
         }
         routes.stale(r.epoch());
         counts.retries.increment();
-        return attempt < Retry.MAX_ATTEMPTS;
+        return Retry.again(c.status, repeatable, attempt);
     }
 }

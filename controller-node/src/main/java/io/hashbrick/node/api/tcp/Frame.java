@@ -83,7 +83,9 @@ final class Frame {
         Status.BACK_PRESSURE,
         Status.READ_ONLY,
         Status.MAP_CONFLICT,
-        Status.WOULD_BLOCK
+        Status.WOULD_BLOCK,
+        Status.UNREACHABLE,
+        Status.NO_REPLY
     };
 
     private static final byte[] TO_CODE = new byte[Status.values().length];

@@ -3,6 +3,7 @@ package io.hashbrick.node.api.tcp;
 import io.hashbrick.node.Log;
 import io.hashbrick.node.api.Completion;
 import io.hashbrick.node.api.RoleCall;
+import io.hashbrick.node.api.Status;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
@@ -67,7 +68,12 @@ final class Link {
     void call(ClientCodec codec, RoleCall call, Completion<?> done) {
         Pending p = register(codec, call, (Completion<RoleCall>) done);
         if (p == null) {
-            TcpRoleClient.fail(call, (Completion<RoleCall>) done, codec.type, "reason=in_flight_full slots=" + SLOTS);
+            TcpRoleClient.fail(
+                    call,
+                    (Completion<RoleCall>) done,
+                    codec.type,
+                    Status.BACK_PRESSURE,
+                    "reason=in_flight_full slots=" + SLOTS);
             return;
         }
         long id = p.id;
@@ -97,6 +103,7 @@ final class Link {
                         call,
                         (Completion<RoleCall>) done,
                         codec.type,
+                        Status.MEDIUM_ERROR,
                         "reason=encode_failed error=" + Log.q(e.toString()));
             }
         }
@@ -129,11 +136,15 @@ final class Link {
 
     /** Completes a claimed call as failed (MEDIUM_ERROR, one log line). */
     private void failClaimed(Pending p, String why) {
+        failClaimed(p, Status.NO_REPLY, why);
+    }
+
+    private void failClaimed(Pending p, Status status, String why) {
         RoleCall c = p.call;
         Completion<RoleCall> done = p.done;
         int type = p.codec.type;
         release(p);
-        TcpRoleClient.fail(c, done, type, why + " peer=" + peer);
+        TcpRoleClient.fail(c, done, type, status, why + " peer=" + peer);
     }
 
     /** Fails the calls past their deadline (the client's sweeper, every few ms). */
@@ -182,7 +193,7 @@ final class Link {
                     continue; // answered after its deadline: the call has failed already
                 }
                 if (p.codec.type != in.type) {
-                    failClaimed(p, "reason=reply_type_mismatch");
+                    failClaimed(p, Status.MEDIUM_ERROR, "reason=reply_type_mismatch");
                     throw new CorruptFrameException(
                             "reason=reply_type_mismatch type=" + in.type + " want=" + p.codec.type);
                 }
@@ -192,7 +203,7 @@ final class Link {
                     p.codec.decode(b, c);
                     in.end();
                 } catch (CorruptFrameException | RuntimeException e) {
-                    failClaimed(p, "reason=bad_reply");
+                    failClaimed(p, Status.MEDIUM_ERROR, "reason=bad_reply");
                     throw e;
                 }
                 release(p);

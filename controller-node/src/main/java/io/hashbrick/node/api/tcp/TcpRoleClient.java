@@ -10,13 +10,14 @@ import java.io.IOException;
  * One TCP connection (TCP_NODELAY) to a {@link TcpRoleServer}, and the D and C clients over it:
  * requests are pipelined, replies matched by request id, and each caller's {@link Completion} runs on
  * the connection's reader thread. A call ends exactly once: with the reply, or with
- * {@link Status#MEDIUM_ERROR} and one log line when its deadline passes, its connection ends, or it
- * breaks the server's limits (then it is not sent). Nothing is retried here (a put or deref sent twice
+ * {@link Status#UNREACHABLE} (not sent) when the peer cannot be reached, {@link Status#NO_REPLY} when
+ * its deadline passes or its connection ends, or with {@link Status#MEDIUM_ERROR} when it breaks the server's limits (then it
+ * is not sent) or its reply is malformed. Nothing is retried here (a put or deref sent twice
  * would take or drop a reference twice; retries are the caller's, with the same operation id); after a
  * lost connection the next call connects again.
  */
 public final class TcpRoleClient implements AutoCloseable {
-    /** A call not answered in this time fails with MEDIUM_ERROR (a journal stall is far shorter). */
+    /** A call not answered in this time fails with NO_REPLY (a journal stall is far shorter). */
     public static final long DEADLINE_MS = 10_000;
 
     private final String host;
@@ -54,12 +55,12 @@ public final class TcpRoleClient implements AutoCloseable {
     void call(ClientCodec codec, RoleCall call, Completion<?> done) {
         String refused = codec.check(call);
         if (refused != null) {
-            fail(call, done, codec.type, "reason=request_refused " + refused);
+            fail(call, done, codec.type, Status.MEDIUM_ERROR, "reason=request_refused " + refused);
             return;
         }
         Link l = link();
         if (l == null) {
-            fail(call, done, codec.type, "reason=not_connected peer=" + host + ":" + port);
+            fail(call, done, codec.type, Status.UNREACHABLE, "reason=not_connected peer=" + host + ":" + port);
             return;
         }
         l.call(codec, call, done);
@@ -91,14 +92,18 @@ public final class TcpRoleClient implements AutoCloseable {
         }
     }
 
-    /** Ends a call that did not get a reply: MEDIUM_ERROR, one log line. */
+    /**
+     * Ends a call that did not get a reply: UNREACHABLE when the peer could not be reached (not sent),
+     * NO_REPLY when the connection ended or the deadline passed (the call may have been applied; the
+     * router decides what may go again), BACK_PRESSURE when too many are in flight, MEDIUM_ERROR when it broke the limits or its reply was malformed; one log line.
+     */
     @SuppressWarnings("unchecked")
-    static void fail(RoleCall call, Completion<?> done, int type, String why) {
+    static void fail(RoleCall call, Completion<?> done, int type, Status status, String why) {
         Log.warn(
                 "role_call_failed",
                 "transport=tcp side=client rpc=" + Frame.typeName(type) + " operation_id=" + call.operationId
-                        + " status=MEDIUM_ERROR " + why);
-        call.status = Status.MEDIUM_ERROR;
+                        + " status=" + status + " " + why);
+        call.status = status;
         Link.complete(call, (Completion<RoleCall>) done);
     }
 
@@ -116,7 +121,7 @@ public final class TcpRoleClient implements AutoCloseable {
         }
     }
 
-    /** Closes the connection: calls in flight end with MEDIUM_ERROR. */
+    /** Closes the connection: calls in flight end with NO_REPLY. */
     @Override
     public void close() {
         Link l;

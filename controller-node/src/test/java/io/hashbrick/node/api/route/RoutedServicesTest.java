@@ -275,4 +275,71 @@ class RoutedServicesTest {
         dev.write(0, 1, ByteBuffer.wrap(block), false);
         assertEquals(1, data.derefs.size(), "given back");
     }
+
+    /** A failover: a write whose map got no reply goes again whole, a map never goes again alone. */
+    @Test
+    void aWriteWhoseMapGotNoReplyIsRedoneWholeWithItsPut() {
+        FakeD data = new FakeD(1);
+        List<Status> mapScript = new ArrayList<>();
+        List<long[]> mapped = new ArrayList<>();
+        MapService maps = new MapService() {
+            @Override
+            public void map(MapCall call, Completion<? super MapCall> done) {
+                mapped.add(java.util.Arrays.copyOf(call.handles, call.count));
+                call.status = mapScript.isEmpty() ? Status.OK : mapScript.remove(0);
+                done.complete(call);
+            }
+
+            @Override
+            public void resolve(ResolveCall call, Completion<? super ResolveCall> done) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public void unmap(UnmapCall call, Completion<? super UnmapCall> done) {
+                throw new UnsupportedOperationException();
+            }
+        };
+        VolumeDevice dev = new VolumeDevice(data, maps, 0, 1, 1 << 20, B);
+        byte[] block = new byte[B];
+        new Random(4).nextBytes(block);
+        mapScript.add(Status.NO_REPLY); // its owner died with the map sent: maybe durable
+        assertEquals(IoStatus.OK, dev.write(0, 1, ByteBuffer.wrap(block), false));
+        assertEquals(2, mapped.size(), "mapped again");
+        assertEquals(4, data.calls, "probe and put, twice: the second put's reference pays for the map's");
+        assertEquals(0, data.derefs.size(), "nothing given back: a leak at worst");
+        mapScript.add(Status.NO_REPLY);
+        mapScript.add(Status.NO_REPLY);
+        mapScript.add(Status.NO_REPLY);
+        assertEquals(IoStatus.UNAVAILABLE, dev.write(0, 1, ByteBuffer.wrap(block), false), "NOT READY 04/0A");
+        assertEquals(5, mapped.size(), "redone twice, then the host retries");
+    }
+
+    @Test
+    void anOwnerNotReachedIsTriedAgainAndAGiveBackWithoutReplyIsNot() throws Exception {
+        PutCall p = new PutCall(1);
+        fingerprints(p.fingerprintBytes, 1); // bucket 0x100: c2
+        p.count = 1;
+        p.header(0, 5, 1);
+        d[2].script.add(Status.UNREACHABLE);
+        d[2].script.add(Status.NO_REPLY); // a second reference at worst
+        java.util.concurrent.CompletableFuture<PutCall> put = new java.util.concurrent.CompletableFuture<>();
+        routed.put(p, put::complete);
+        assertEquals(Status.OK, put.get(5, java.util.concurrent.TimeUnit.SECONDS).status);
+        assertEquals(3, d[2].calls);
+
+        DerefCall back = new DerefCall(1);
+        back.handles[0] = Placement.handle(0x100, 1);
+        back.count = 1;
+        back.header(0, 6, 1); // a give-back: applied as sent, so never twice
+        d[2].script.add(Status.NO_REPLY);
+        routed.deref(back, c -> {});
+        assertEquals(Status.NO_REPLY, back.status);
+        assertEquals(4, d[2].calls, "not sent again");
+        d[2].script.add(Status.UNREACHABLE); // but one never sent goes again
+        java.util.concurrent.CompletableFuture<DerefCall> again = new java.util.concurrent.CompletableFuture<>();
+        routed.deref(back, again::complete);
+        assertEquals(Status.OK, again.get(5, java.util.concurrent.TimeUnit.SECONDS).status);
+        assertEquals(6, d[2].calls);
+    }
 }

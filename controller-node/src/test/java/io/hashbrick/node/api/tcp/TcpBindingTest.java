@@ -301,7 +301,23 @@ class TcpBindingTest {
     }
 
     @Test
-    void aMissedDeadlineIsAMediumErrorAndTheLateReplyIsDropped() throws Exception {
+    void nobodyListeningIsUnreachableAtOnceAndNothingIsSent() throws Exception {
+        int port;
+        try (ServerSocketChannel gone = ServerSocketChannel.open()) {
+            gone.bind(new InetSocketAddress("127.0.0.1", 0));
+            port = gone.socket().getLocalPort();
+        } // closed: connections to it are refused
+        try (TcpRoleClient client = new TcpRoleClient("127.0.0.1", port, 10_000)) {
+            MapCall m = new MapCall(1);
+            m.count = 1;
+            long ms = call(m, client.maps()::map);
+            assertEquals(Status.UNREACHABLE, m.status, "not sent: the router may send it again");
+            assertTrue(ms < 2_000, "refused at once, not at the deadline: " + ms + " ms");
+        }
+    }
+
+    @Test
+    void aMissedDeadlineIsNoReplyAndTheLateReplyIsDropped() throws Exception {
         EchoRoles roles = new EchoRoles();
         try (TcpRoleServer server = new TcpRoleServer(roles, roles, 0);
                 TcpRoleClient client = new TcpRoleClient("127.0.0.1", server.port(), 300)) {
@@ -309,12 +325,12 @@ class TcpBindingTest {
             ResolveCall r = new ResolveCall(1);
             r.count = 1;
             long ms = call(r, client.maps()::resolve);
-            assertEquals(Status.MEDIUM_ERROR, r.status);
+            assertEquals(Status.NO_REPLY, r.status, "sent, not answered: it may have been applied");
             assertTrue(ms >= 290 && ms < 5_000, "ended by the 300 ms deadline: " + ms + " ms");
             PutCall p = new PutCall(1);
             p.count = 1;
             ms = call(p, client.data()::put);
-            assertEquals(Status.MEDIUM_ERROR, p.status);
+            assertEquals(Status.NO_REPLY, p.status);
 
             roles.hold = false;
             roles.held.take().run(); // the late replies come, find no call, and are dropped
@@ -325,7 +341,7 @@ class TcpBindingTest {
             call(again, client.maps()::resolve);
             assertEquals(Status.OK, again.status, "the connection goes on");
             assertEquals(3_000_000L + 1, again.handles[1]);
-            assertEquals(Status.MEDIUM_ERROR, r.status, "the late reply changed nothing");
+            assertEquals(Status.NO_REPLY, r.status, "the late reply changed nothing");
         }
     }
 
@@ -382,7 +398,7 @@ class TcpBindingTest {
             }
             for (int i = 0; i < calls; i++) {
                 assertEquals(1, completions[i], "call " + i + " completed once");
-                assertEquals(Status.MEDIUM_ERROR, statuses[i], "call " + i);
+                assertEquals(Status.NO_REPLY, statuses[i], "call " + i);
             }
             assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(20), "bounded by the deadlines");
             for (SocketChannel c : accepted) {
@@ -422,13 +438,13 @@ class TcpBindingTest {
             server.close();
             for (int i = 0; i < 4; i++) {
                 assertSame(calls.get(i), pending.get(i).get(5, TimeUnit.SECONDS));
-                assertEquals(Status.MEDIUM_ERROR, calls.get(i).status);
+                assertEquals(Status.NO_REPLY, calls.get(i).status);
             }
             assertTrue(System.nanoTime() - t0 < 8_000_000_000L, "before any deadline");
             ResolveCall after = new ResolveCall(1);
             after.count = 1;
             call(after, client.maps()::resolve);
-            assertEquals(Status.MEDIUM_ERROR, after.status, "nothing listens: fails at once");
+            assertEquals(Status.UNREACHABLE, after.status, "nothing listens: fails at once");
         }
     }
 
@@ -514,7 +530,7 @@ class TcpBindingTest {
             try (TcpRoleClient client = new TcpRoleClient("127.0.0.1", port, 10_000)) {
                 ResolveCall r = new ResolveCall(1);
                 long ms = call(r, client.maps()::resolve);
-                assertEquals(Status.MEDIUM_ERROR, r.status);
+                assertEquals(Status.NO_REPLY, r.status, "the connection ended with the corrupt frame");
                 assertTrue(ms < 5_000, "failed by the corrupt frame, not the deadline: " + ms);
             }
             peer.interrupt();

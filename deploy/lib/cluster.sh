@@ -166,6 +166,9 @@ for k, pid, health in procs:
         "voter": cid in voters, "raft_role": c.get("raft_role") if c else None,
         "member": m.get("state"), "buckets": m.get("buckets", 0), "regions": m.get("regions", 0),
         "io": v.get("io"), "url": v.get("url"),
+        "pool_served_by": m.get("served_by", cid),
+        "serving_peer_pool": (v.get("failover") or {}).get("serving_peer_pool") or None,
+        "failovers": (v.get("failover") or {}).get("failovers", 0),
     })
 if mode == "json":
     print(json.dumps(out, indent=2))
@@ -180,8 +183,11 @@ for c in s["controllers"]:
         io = f"io={c['io']} url={c['url']}"
     else:
         io = f"io={c['io'] or 'none'} (no portal open)"
+    pool = "" if c["pool_served_by"] == c["id"] else f" pool_served_by={c['pool_served_by']}"
+    if c["serving_peer_pool"]:
+        pool += f" serving_pool={c['serving_peer_pool']}"
     print(f"{c['id']} brick={c['brick']} pid={c['pid'] or '-'} health={c['health']} raft={role}"
-          f" member={c['member'] or '-'} buckets={c['buckets']} regions={c['regions']} {io}")
+          f" member={c['member'] or '-'} buckets={c['buckets']} regions={c['regions']}{pool} {io}")
 w = s["witness"]
 if w:
     print(f"w pid={w['pid'] or '-'} health={w['health']} raft=voter (witness: votes, serves nothing)")

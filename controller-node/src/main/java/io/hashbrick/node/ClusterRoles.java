@@ -127,7 +127,7 @@ final class ClusterRoles implements RouteSource, RolePeers, VolumeService.Device
 
     @Override
     public void stale(long epoch) {
-        // A voter's map is its replica's; a non-voter's agent queries the group every second.
+        // A voter's map is its replica's; a non-voter's agent queries the group every 200 ms.
     }
 
     // ---------------------------------------------------------------- the peers

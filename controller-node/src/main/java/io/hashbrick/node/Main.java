@@ -252,6 +252,12 @@ public final class Main implements Callable<Integer> {
         }
         ClusterRoles clusterRoles = null;
         VolumeService volumes;
+        PoolFailover failover = null;
+        PoolLock ownPool = null;
+        if (cluster != null && dataConfig != null) { // the pool is this process's alone (or its peer's, failed over)
+            failover = new PoolFailover(cluster.agent().self(), host, dir, cluster, dataConfig);
+            ownPool = failover.acquireOwn();
+        }
         if (cluster != null) {
             if (dataConfig == null) {
                 throw new CommandLine.ParameterException(
@@ -305,11 +311,16 @@ public final class Main implements Callable<Integer> {
         AtomicReference<IscsiServer> portal = new AtomicReference<>();
         AtomicReference<ClusterCatalog> catalogRef = new AtomicReference<>();
         ClusterRoles clusterRolesToClose = clusterRoles;
+        PoolFailover failoverToClose = failover;
+        PoolLock ownPoolToClose = ownPool;
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime()
                 .addShutdownHook(new Thread(
                         () -> {
                             Log.info("node_stopping", "reason=signal");
+                            if (failoverToClose != null) { // takes over nothing more; a peer's pool held here closes
+                                failoverToClose.close();
+                            }
                             mgmt.close();
                             IscsiServer p = portal.get();
                             if (p != null) {
@@ -328,6 +339,9 @@ public final class Main implements Callable<Integer> {
                                 clusterRolesToClose.close();
                             }
                             closeCluster(cluster);
+                            if (ownPoolToClose != null) { // the pool is closed: its brick peer may take it
+                                ownPoolToClose.close();
+                            }
                             try {
                                 Files.deleteIfExists(dir.resolve("node.url"));
                                 Files.deleteIfExists(dir.resolve("node.mgmt"));
@@ -340,6 +354,9 @@ public final class Main implements Callable<Integer> {
                         "shutdown"));
         if (clusterRoles != null) {
             awaitPlacement(clusterRoles, cluster);
+        }
+        if (failover != null) { // this controller serves its own pool again: the map says so
+            failover.reclaim(host + ":" + rolePort);
         }
         ClusterCatalog catalog = cluster == null ? null : attachCatalog(cluster, volumes, size);
         if (catalog != null) {
@@ -367,8 +384,15 @@ public final class Main implements Callable<Integer> {
             if (clusterRolesToClose != null) {
                 n.set("role_calls", new ObjectMapper().valueToTree(clusterRolesToClose.counts()));
             }
+            if (failoverToClose != null) {
+                n.set("failover", new ObjectMapper().valueToTree(failoverToClose.status()));
+            }
             return n;
         });
+        if (failover != null) { // the brick peer's pool, should its process die
+            DataPath.Config cfg = dataConfig;
+            failover.start((d, refs, r) -> Controller.openInCluster(d, cfg, refs, r));
+        }
         writeAtomically(dir.resolve("node.url"), url + "\n");
         Log.info(
                 "node_ready",

@@ -84,6 +84,20 @@ public final class VolumeService implements AutoCloseable {
         Controller open(Path dir, DataPath.Config config, List<VolumeRef> catalog) throws IOException;
     }
 
+    /**
+     * The content-addressed volumes a pool's directory holds as C knows them (its applied catalog): what
+     * a brick peer that takes the pool over opens its C with.
+     */
+    public static List<VolumeRef> refs(Path dir) throws IOException {
+        List<VolumeRef> refs = new ArrayList<>();
+        for (Volume v : VolumeCatalog.load(dir)) {
+            if (v.contentAddressed()) {
+                refs.add(new VolumeRef(v.id(), v.sizeBytes() / BlockCodec.BLOCK_BYTES));
+            }
+        }
+        return refs;
+    }
+
     /** As {@link #open(Path, ScsiDeviceServer, String, DataPath.Config, Devices)}, the roles opened by {@code opener}. */
     public static VolumeService open(
             Path dir,

@@ -31,7 +31,8 @@ import java.util.concurrent.TimeUnit;
 public final class ClusterAgent implements AutoCloseable {
     static final Duration CALL_DEADLINE = Duration.ofSeconds(3);
     static final long ROUND_MS = 200;
-    static final long REFRESH_MS = 1000;
+    /** A controller that is no voter reads the map this often: a failover shows within this. */
+    static final long REFRESH_MS = 200;
 
     private final ControllerIdentity self;
     private final String address;
@@ -278,6 +279,8 @@ public final class ClusterAgent implements AutoCloseable {
             e.put("member", ControllerIdentity.memberId(m.getId()));
             e.put("brick", m.getBrick());
             e.put("state", m.getState().name());
+            e.put("served_by", ControllerIdentity.memberId(m.getServedBy() == 0 ? m.getId() : m.getServedBy()));
+            e.put("return_requested", m.getReturnRequested());
             e.put("buckets", InitialPlacement.share(map.getBucketsList(), m.getId()));
             e.put("regions", InitialPlacement.share(map.getRegionPartitionsList(), m.getId()));
             members.add(e);

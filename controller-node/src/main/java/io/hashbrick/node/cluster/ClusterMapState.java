@@ -9,6 +9,8 @@ import io.hashbrick.proto.cluster.v1.Member;
 import io.hashbrick.proto.cluster.v1.MemberState;
 import io.hashbrick.proto.cluster.v1.Rejoin;
 import io.hashbrick.proto.cluster.v1.RemoveMember;
+import io.hashbrick.proto.cluster.v1.ReturnPool;
+import io.hashbrick.proto.cluster.v1.ServePool;
 import io.hashbrick.proto.cluster.v1.SetAssignment;
 import io.hashbrick.proto.cluster.v1.SetStripeRanges;
 import io.hashbrick.proto.cluster.v1.Status;
@@ -157,6 +159,56 @@ final class ClusterMapState {
             }
         }
         members.put(dead.getId(), dead.toBuilder().setState(MemberState.FAILED).build());
+        return bump();
+    }
+
+    /**
+     * Who serves a member's pool: its own process, or its brick peer's while failed over (the pool's
+     * buckets and region partitions keep the pool's id; its role address moves to the server's).
+     */
+    CommandResult servePool(ServePool c) {
+        if (c.getExpectedEpoch() != epoch) {
+            return Results.staleEpoch(c.getExpectedEpoch(), epoch);
+        }
+        Member pool = members.get(c.getPool());
+        Member by = members.get(c.getBy());
+        if (pool == null || by == null) {
+            return unknown(pool == null ? c.getPool() : c.getBy());
+        }
+        if (pool.getId() != by.getId() && pool.getBrick() != by.getBrick()) {
+            return Results.refused(
+                    Status.NOT_BRICK_PEER,
+                    epoch,
+                    "pool=" + pool.getId() + " pool_brick=" + pool.getBrick() + " by=" + by.getId() + " by_brick="
+                            + by.getBrick());
+        }
+        if (c.getAddress().isEmpty() || c.getAddress().length() > MAX_ADDRESS_CHARS) {
+            return invalid(
+                    "pool=" + pool.getId() + " address_chars=" + c.getAddress().length());
+        }
+        Member.Builder b = pool.toBuilder().setAddress(c.getAddress());
+        if (by.getId() == pool.getId()) {
+            b.setServedBy(0).setReturnRequested(false);
+        } else {
+            b.setServedBy(by.getId());
+        }
+        members.put(pool.getId(), b.build());
+        return bump();
+    }
+
+    /**
+     * Member {@code pool} is back and wants its pool from the peer serving it (a new epoch, so every
+     * controller's map shows it; routing is unchanged). Nothing to do when it serves its own pool.
+     */
+    CommandResult returnPool(ReturnPool c) {
+        Member pool = members.get(c.getPool());
+        if (pool == null) {
+            return unknown(c.getPool());
+        }
+        if (pool.getReturnRequested() || pool.getServedBy() == 0 || pool.getServedBy() == pool.getId()) {
+            return Results.ok(epoch);
+        }
+        members.put(pool.getId(), pool.toBuilder().setReturnRequested(true).build());
         return bump();
     }
 

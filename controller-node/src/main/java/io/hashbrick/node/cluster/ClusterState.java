@@ -69,6 +69,8 @@ public final class ClusterState {
             case FAILOVER -> map.failover(c.getFailover());
             case REJOIN -> map.rejoin(c.getRejoin());
             case SET_STRIPE_RANGES -> map.setStripeRanges(c.getSetStripeRanges());
+            case SERVE_POOL -> map.servePool(c.getServePool());
+            case RETURN_POOL -> map.returnPool(c.getReturnPool());
             case CREATE_VOLUME -> catalog.createVolume(c.getCreateVolume(), epoch);
             case RESIZE_VOLUME -> catalog.resizeVolume(c.getResizeVolume(), epoch);
             case DELETE_VOLUME -> catalog.deleteVolume(c.getDeleteVolume().getVolumeId(), epoch);

@@ -12,6 +12,7 @@ import io.hashbrick.proto.cluster.v1.Command;
 import io.hashbrick.proto.cluster.v1.CommandResult;
 import io.hashbrick.proto.cluster.v1.DeleteInitiatorGroup;
 import io.hashbrick.proto.cluster.v1.DeleteVolume;
+import io.hashbrick.proto.cluster.v1.Member;
 import io.hashbrick.proto.cluster.v1.MemberState;
 import io.hashbrick.proto.cluster.v1.Rejoin;
 import io.hashbrick.proto.cluster.v1.RemoveMember;
@@ -95,6 +96,48 @@ class ClusterStateTest {
         assertEquals(Status.OK, run(rejoin).getStatus());
         assertEquals(Status.OK, run(Commands.assign(5, 64, 1, 2)).getStatus());
         assertEquals(6, state.epoch());
+    }
+
+    /** A pool failed over keeps its shares (its id); only where it is served moves, and back. */
+    @Test
+    void aPoolIsServedByItsBrickPeerAndReturnedOnRequest() {
+        oneBrick();
+        assertEquals(Status.OK, run(Commands.addMember(3, 3, 2)).getStatus());
+        assertEquals(
+                Status.NOT_BRICK_PEER,
+                run(Commands.servePool(4, 1, 3, "127.0.0.1:9")).getStatus());
+        assertEquals(
+                Status.UNKNOWN_MEMBER,
+                run(Commands.servePool(4, 7, 1, "127.0.0.1:9")).getStatus());
+        assertEquals(
+                Status.INVALID_ARGUMENT, run(Commands.servePool(4, 1, 2, "")).getStatus());
+        assertEquals(
+                Status.STALE_EPOCH,
+                run(Commands.servePool(3, 1, 2, "127.0.0.1:9")).getStatus());
+        assertEquals(Status.OK, run(Commands.returnPool(1)).getStatus());
+        assertEquals(4, state.epoch(), "asking back a pool served at home changes nothing");
+
+        CommandResult r = run(Commands.servePool(4, 1, 2, "127.0.0.1:9"));
+        assertEquals(Status.OK, r.getStatus(), r.getDetail());
+        ClusterMap map = state.map();
+        assertEquals(5, map.getEpoch());
+        Member m1 = map.getMembers(0);
+        assertEquals(2, m1.getServedBy());
+        assertEquals("127.0.0.1:9", m1.getAddress());
+        assertEquals(MemberState.ACTIVE, m1.getState());
+        assertEquals(1, map.getBuckets(0), "the buckets stay the pool's");
+
+        assertEquals(Status.OK, run(Commands.returnPool(1)).getStatus());
+        assertEquals(6, state.epoch());
+        assertTrue(state.map().getMembers(0).getReturnRequested());
+        assertEquals(Status.OK, run(Commands.returnPool(1)).getStatus());
+        assertEquals(6, state.epoch(), "asked once");
+
+        assertEquals(Status.OK, run(Commands.servePool(6, 1, 1, "127.0.0.1:7")).getStatus());
+        m1 = state.map().getMembers(0);
+        assertEquals(0, m1.getServedBy());
+        assertFalse(m1.getReturnRequested());
+        assertEquals("127.0.0.1:7", m1.getAddress());
     }
 
     /** The placement rule (routing.placement) computes what SetAssignment and Failover carry. */

@@ -53,6 +53,21 @@ final class Commands {
                         .setTo(to));
     }
 
+    static Command.Builder servePool(long epoch, int pool, int by, String address) {
+        return Command.newBuilder()
+                .setServePool(io.hashbrick.proto.cluster.v1.ServePool.newBuilder()
+                        .setExpectedEpoch(epoch)
+                        .setPool(pool)
+                        .setBy(by)
+                        .setAddress(address));
+    }
+
+    static Command.Builder returnPool(int pool) {
+        return Command.newBuilder()
+                .setReturnPool(
+                        io.hashbrick.proto.cluster.v1.ReturnPool.newBuilder().setPool(pool));
+    }
+
     static Command.Builder createVolume(String name, long sizeBytes) {
         return Command.newBuilder()
                 .setCreateVolume(CreateVolume.newBuilder()

@@ -1,0 +1,410 @@
+package io.hashbrick.node;
+
+import io.hashbrick.node.catalog.VolumeService;
+import io.hashbrick.node.cluster.ClusterClient;
+import io.hashbrick.node.cluster.ControllerIdentity;
+import io.hashbrick.node.data.DataPath;
+import io.hashbrick.proto.cluster.v1.ClusterMap;
+import io.hashbrick.proto.cluster.v1.Command;
+import io.hashbrick.proto.cluster.v1.CommandResult;
+import io.hashbrick.proto.cluster.v1.Member;
+import io.hashbrick.proto.cluster.v1.QueryResult;
+import io.hashbrick.proto.cluster.v1.ReturnPool;
+import io.hashbrick.proto.cluster.v1.ServePool;
+import io.hashbrick.proto.cluster.v1.Status;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * Failover of a pool to its brick peer (issue 19 item 6, first landing: a controller that died).
+ *
+ * <p>Each controller of a brick watches its peer's pool lock ({@link PoolLock}) every {@link #WATCH_MS}.
+ * Once it has seen the lock held (the peer running), a lock it can take means the peer's process is
+ * gone: it opens the peer's pool from the brick's shared directory (the journals replay as after a
+ * crash: every acknowledged write is in them), serves it on a role port of its own, and commits {@code
+ * ServePool(pool = peer, by = self, address)} at the current epoch. The pool's buckets and region
+ * partitions keep the pool's id: every sender routes to the new address at the new epoch, calls that
+ * found no connection meanwhile go again ({@code api.Status.UNREACHABLE}), a write whose map went
+ * unanswered is redone.
+ *
+ * <p>Failback: a controller that starts while its peer serves its pool asks for it ({@code
+ * ReturnPool}); the peer stops serving it, closes it (its last checkpoint) and lets the lock go; the
+ * controller takes the lock, opens its pool and commits {@code ServePool(self, self, its address)}.
+ *
+ * <p>Not yet: a controller that is paused keeps its lock, so it is not failed over (leases, item 6's
+ * next step); the peer reads the dead controller's NVRAM file, as if the NVRAM were dual-ported (journal
+ * mirroring, item 5, makes it survive the controller's memory); volumes created or grown while a pool is
+ * served by its peer reach the pool when its controller is back.
+ */
+final class PoolFailover implements AutoCloseable {
+    static final long WATCH_MS = 50;
+    /** How long a controller waits at start for its pool's lock (its peer closing it) before giving up. */
+    static final Duration OWN_POOL_WAIT = Duration.ofSeconds(120);
+
+    private static final Duration CALL_DEADLINE = Duration.ofSeconds(3);
+    private static final long COMMIT_MS = 15_000;
+
+    /** What a takeover opens a pool with: the node's own options. */
+    interface Opener {
+        Controller open(Path dir, java.util.List<io.hashbrick.node.volume.VolumeRef> refs, ClusterRoles roles)
+                throws IOException;
+    }
+
+    private final ControllerIdentity self;
+    private final String host;
+    private final Path dir;
+    private final Supplier<ClusterMap> maps;
+    private final ClusterLaunch cluster;
+    private final DataPath.Config config;
+    private final Object lock = new Object();
+    private volatile boolean stopped;
+    private ClusterClient client;
+    private Thread watcher;
+    /** The peer's pool while this controller serves it; guarded by {@link #lock}. */
+    private volatile Adopted adopted;
+
+    private boolean peerSeenAlive;
+    private volatile long failovers;
+    private volatile long failbacks;
+    private volatile String last = "";
+
+    private record Adopted(int pool, PoolLock lock, ClusterRoles roles, Controller controller, String address) {}
+
+    PoolFailover(ControllerIdentity self, String host, Path dir, ClusterLaunch cluster, DataPath.Config config) {
+        this.self = self;
+        this.host = host;
+        this.dir = dir;
+        this.cluster = cluster;
+        this.maps = cluster.agent()::map;
+        this.config = config;
+    }
+
+    /** The directory of controller {@code k}'s pool: beside this one's (the brick's shared DAE). */
+    Path poolDir(int k) {
+        return dir.toAbsolutePath().normalize().resolveSibling("c" + k);
+    }
+
+    // ---------------------------------------------------------------- at start: this controller's pool
+
+    /**
+     * Takes this controller's pool lock, asking the brick peer for the pool when the map says the peer
+     * serves it, and waiting (bounded) until the peer lets it go.
+     */
+    PoolLock acquireOwn() throws IOException, InterruptedException {
+        long t0 = System.nanoTime();
+        long end = t0 + OWN_POOL_WAIT.toNanos();
+        boolean asked = false;
+        long logged = 0;
+        while (true) {
+            PoolLock l = PoolLock.tryAcquire(dir);
+            if (l != null) {
+                if (asked) {
+                    Log.info(
+                            "pool_taken_back",
+                            "member=" + self.memberId() + " waited_ms=" + (System.nanoTime() - t0) / 1_000_000);
+                }
+                return l;
+            }
+            Member me = member(maps.get(), self.controller());
+            boolean servedElsewhere = me != null && me.getServedBy() != 0 && me.getServedBy() != me.getId();
+            if (servedElsewhere && !me.getReturnRequested() && !asked) {
+                CommandResult r = submit(Command.newBuilder()
+                        .setReturnPool(ReturnPool.newBuilder().setPool(self.controller())));
+                asked = r != null && r.getStatus() == Status.OK;
+                Log.info(
+                        "pool_return_requested",
+                        "member=" + self.memberId() + " served_by=c" + me.getServedBy() + " status="
+                                + (r == null ? "none" : r.getStatus()));
+            }
+            long s = (System.nanoTime() - t0) / 1_000_000_000L;
+            if (s >= logged) {
+                Log.info(
+                        "waiting_for_pool",
+                        "member=" + self.memberId() + " dir=" + dir + " served_by="
+                                + (me == null ? "unknown" : "c" + me.getServedBy()) + " waited_s=" + s);
+                logged = s == 0 ? 5 : s * 2;
+            }
+            if (System.nanoTime() - end > 0) {
+                throw new IOException("the pool in " + dir + " is held by another process after "
+                        + OWN_POOL_WAIT.toSeconds() + " s (its brick peer serving it, or a controller of this"
+                        + " directory still running): pool_lock=" + dir.resolve(PoolLock.FILE));
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    /**
+     * This controller serves its own pool again (its role server is up at {@code address}): when the map
+     * still says its peer does, or names another address, commits that it is home.
+     */
+    void reclaim(String address) {
+        Member me = member(maps.get(), self.controller());
+        if (me != null
+                && (me.getServedBy() == 0 || me.getServedBy() == me.getId())
+                && me.getAddress().equals(address)) {
+            return;
+        }
+        long t0 = System.nanoTime();
+        if (commitServe(self.controller(), self.controller(), address)) {
+            failbacks++;
+            last = "failback";
+            Log.info(
+                    "pool_failback",
+                    "member=" + self.memberId() + " address=" + address + " commit_ms="
+                            + (System.nanoTime() - t0) / 1_000_000);
+        }
+    }
+
+    // ---------------------------------------------------------------- the watch of the brick peer
+
+    void start(Opener opener) {
+        watcher = Thread.ofPlatform().daemon().name("pool-failover").start(() -> watch(opener));
+    }
+
+    private void watch(Opener opener) {
+        while (!stopped) {
+            try {
+                watchOnce(opener);
+            } catch (IOException | RuntimeException e) {
+                Log.error("pool_watch_failed", "member=" + self.memberId() + " error=" + Log.q(e.toString()));
+            }
+            try {
+                Thread.sleep(WATCH_MS);
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
+    }
+
+    private void watchOnce(Opener opener) throws IOException {
+        ClusterMap m = maps.get();
+        if (m == null || m.getBucketsCount() == 0) {
+            return;
+        }
+        Member peer = brickPeer(m);
+        if (peer == null) {
+            return;
+        }
+        synchronized (lock) {
+            if (stopped) {
+                return;
+            }
+            if (adopted != null) {
+                if (peer.getReturnRequested() || peer.getServedBy() != self.controller()) {
+                    release("returned");
+                }
+                return;
+            }
+        }
+        int by = peer.getServedBy();
+        boolean home = by == 0 || by == peer.getId();
+        if (peer.getReturnRequested() || !(home || by == self.controller())) {
+            return;
+        }
+        PoolLock l = PoolLock.tryAcquire(poolDir(peer.getId()));
+        if (l == null) {
+            peerSeenAlive = true;
+            return;
+        }
+        if (!peerSeenAlive && home) { // never seen running (the cluster starting): not a failure
+            l.close();
+            return;
+        }
+        adopt(peer, l, opener);
+    }
+
+    private void adopt(Member peer, PoolLock l, Opener opener) {
+        long t0 = System.nanoTime();
+        String pool = ControllerIdentity.memberId(peer.getId());
+        Log.warn("pool_failover_started", "member=" + self.memberId() + " pool=" + pool + " reason=peer_gone");
+        ClusterRoles roles = new ClusterRoles(maps, peer.getId(), 0);
+        Controller c;
+        try {
+            c = opener.open(l.dir(), VolumeService.refs(l.dir()), roles);
+        } catch (IOException | RuntimeException e) {
+            Log.error(
+                    "pool_failover_failed",
+                    "member=" + self.memberId() + " pool=" + pool + " step=open error=" + Log.q(e.toString()));
+            roles.close();
+            l.close();
+            return;
+        }
+        long opened = System.nanoTime();
+        String address = host + ":" + roles.port();
+        synchronized (lock) {
+            adopted = new Adopted(peer.getId(), l, roles, c, address);
+        }
+        if (!commitServe(peer.getId(), self.controller(), address)) {
+            synchronized (lock) {
+                release("commit_failed");
+            }
+            return;
+        }
+        failovers++;
+        last = "failover " + pool;
+        Log.warn(
+                "pool_failover",
+                "member=" + self.memberId() + " pool=" + pool + " address=" + address + " open_ms="
+                        + (opened - t0) / 1_000_000 + " commit_ms=" + (System.nanoTime() - opened) / 1_000_000
+                        + " total_ms=" + (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    /** Stops serving the adopted pool and closes it (its last checkpoint), then lets its lock go. */
+    private void release(String why) {
+        Adopted a = adopted;
+        if (a == null) {
+            return;
+        }
+        long t0 = System.nanoTime();
+        a.roles().stopServing();
+        try {
+            a.controller().close();
+        } finally {
+            a.roles().close();
+            a.lock().close();
+            adopted = null;
+        }
+        Log.info(
+                "pool_released",
+                "member=" + self.memberId() + " pool=" + ControllerIdentity.memberId(a.pool()) + " reason=" + why
+                        + " ms=" + (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    // ---------------------------------------------------------------- the map
+
+    private Member brickPeer(ClusterMap m) {
+        for (Member x : m.getMembersList()) {
+            if (x.getId() != self.controller() && x.getBrick() == self.brick()) {
+                return x;
+            }
+        }
+        return null;
+    }
+
+    private static Member member(ClusterMap m, int id) {
+        if (m == null) {
+            return null;
+        }
+        for (Member x : m.getMembersList()) {
+            if (x.getId() == id) {
+                return x;
+            }
+        }
+        return null;
+    }
+
+    /** Commits ServePool at the leader's current epoch, again at a newer one; bounded. */
+    private boolean commitServe(int pool, int by, String address) {
+        long end = System.nanoTime() + COMMIT_MS * 1_000_000L;
+        while (!stopped && System.nanoTime() - end < 0) {
+            ClusterClient c = client();
+            if (c == null) {
+                pause(100);
+                continue;
+            }
+            QueryResult q = c.map();
+            if (q.getStatus() != Status.OK) {
+                pause(50);
+                continue;
+            }
+            Member now = member(q.getMap(), pool);
+            int servedBy = now == null ? -1 : (now.getServedBy() == 0 ? pool : now.getServedBy());
+            if (now != null && servedBy == by && now.getAddress().equals(address)) {
+                return true;
+            }
+            Command cmd = c.prepare(Command.newBuilder()
+                    .setServePool(ServePool.newBuilder()
+                            .setExpectedEpoch(q.getMap().getEpoch())
+                            .setPool(pool)
+                            .setBy(by)
+                            .setAddress(address)));
+            CommandResult r = c.submit(cmd);
+            if (r.getStatus() == Status.OK) {
+                return true;
+            }
+            if (r.getStatus() != Status.STALE_EPOCH
+                    && r.getStatus() != Status.DEADLINE_EXCEEDED
+                    && r.getStatus() != Status.UNAVAILABLE) {
+                Log.error(
+                        "pool_serve_refused",
+                        "member=" + self.memberId() + " pool=c" + pool + " by=c" + by + " status=" + r.getStatus() + " "
+                                + r.getDetail());
+                return false;
+            }
+            c.abandon(cmd);
+            pause(20);
+        }
+        Log.error(
+                "pool_serve_not_committed",
+                "member=" + self.memberId() + " pool=c" + pool + " by=c" + by + " waited_ms=" + COMMIT_MS
+                        + " reason=no_raft_quorum_or_stopping");
+        return false;
+    }
+
+    private CommandResult submit(Command.Builder b) {
+        ClusterClient c = client();
+        return c == null ? null : c.submit(b);
+    }
+
+    private synchronized ClusterClient client() {
+        if (client == null && !stopped) {
+            try {
+                client = ClusterClient.connect(cluster.peers(), cluster.tuning(), CALL_DEADLINE);
+            } catch (IOException e) {
+                Log.info("pool_failover_waiting", "member=" + self.memberId() + " reason=no_quorum");
+            }
+        }
+        return client;
+    }
+
+    private static void pause(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** What status shows: the pools this controller serves besides its own, and its failovers. */
+    Map<String, Object> status() {
+        Map<String, Object> s = new LinkedHashMap<>();
+        Adopted a = adopted;
+        s.put("serving_peer_pool", a == null ? "" : ControllerIdentity.memberId(a.pool()));
+        s.put("failovers", failovers);
+        s.put("failbacks", failbacks);
+        s.put("last", last);
+        return s;
+    }
+
+    /** Stops watching, then stops serving and closes a peer's pool held here. */
+    @Override
+    public void close() {
+        stopped = true;
+        Thread w = watcher;
+        if (w != null) {
+            w.interrupt();
+            try {
+                w.join(30_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        synchronized (lock) {
+            release("stopping");
+        }
+        synchronized (this) {
+            if (client != null) {
+                try {
+                    client.close();
+                } catch (IOException e) {
+                    // stopping
+                }
+                client = null;
+            }
+        }
+    }
+}

@@ -1,0 +1,81 @@
+package io.hashbrick.node;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * Who holds a cluster member's pool (its directory: DAE, NVRAM, journals, checkpoints): one process at
+ * a time, by an exclusive lock on {@code pool.lock} in it. The operating system releases the lock when
+ * its process ends however it ends (SIGKILL too), so a brick peer that can take it knows the owner is
+ * gone: it is the fence of a failover (a paused process keeps its lock, so its pool is never opened
+ * twice). The lock is held for the life of the open pool.
+ */
+final class PoolLock implements AutoCloseable {
+    static final String FILE = "pool.lock";
+
+    private final Path dir;
+    private final FileChannel channel;
+    private final FileLock lock;
+
+    private PoolLock(Path dir, FileChannel channel, FileLock lock) {
+        this.dir = dir;
+        this.channel = channel;
+        this.lock = lock;
+    }
+
+    /**
+     * The directories this process holds: never opened again while held, since closing any channel of a
+     * file may drop every lock the process holds on it (POSIX record locks).
+     */
+    private static final java.util.Set<Path> HELD = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** @return the lock, or null when another process (or this one) holds it */
+    static PoolLock tryAcquire(Path dir) throws IOException {
+        Path key = dir.toAbsolutePath().normalize();
+        if (HELD.contains(key)) {
+            return null;
+        }
+        Files.createDirectories(dir);
+        FileChannel ch = FileChannel.open(
+                dir.resolve(FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
+        FileLock l;
+        try {
+            l = ch.tryLock();
+        } catch (OverlappingFileLockException e) {
+            l = null; // this process holds it already
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+        if (l == null) {
+            ch.close();
+            return null;
+        }
+        HELD.add(key);
+        return new PoolLock(key, ch, l);
+    }
+
+    Path dir() {
+        return dir;
+    }
+
+    @Override
+    public void close() {
+        try {
+            lock.release();
+        } catch (IOException e) {
+            Log.warn("pool_unlock_failed", "dir=" + dir + " error=" + Log.q(e.toString()));
+        }
+        try {
+            channel.close();
+        } catch (IOException e) {
+            // closing releases it anyway
+        }
+        HELD.remove(dir);
+    }
+}

@@ -35,6 +35,9 @@ public final class ClusterAgent implements AutoCloseable {
 
     private final ControllerIdentity self;
     private final String address;
+    /** Where its iSCSI portal listens (host:port), known from the launch options before it opens. */
+    private final String portal;
+
     private final ClusterPeers peers;
     private final ClusterTuning tuning;
     /** This controller's voter, or null when it is not one. */
@@ -48,9 +51,15 @@ public final class ClusterAgent implements AutoCloseable {
     private volatile String phase = "connecting";
 
     public ClusterAgent(
-            ControllerIdentity self, String address, ClusterPeers peers, ClusterTuning tuning, ClusterMember member) {
+            ControllerIdentity self,
+            String address,
+            String portal,
+            ClusterPeers peers,
+            ClusterTuning tuning,
+            ClusterMember member) {
         this.self = self;
         this.address = address;
+        this.portal = portal;
         this.peers = peers;
         this.tuning = tuning;
         this.member = member;
@@ -115,11 +124,18 @@ public final class ClusterAgent implements AutoCloseable {
         phase = "registering";
         while (true) {
             ClusterMap map = readMap();
-            if (map != null && memberOf(map) != null) {
+            Member registered = map == null ? null : memberOf(map);
+            if (registered != null) {
                 Log.info(
                         "cluster_member_registered",
                         "member=" + self.memberId() + " epoch=" + map.getEpoch() + " members=" + map.getMembersCount()
                                 + " already=true");
+                if (!registered.getPortal().equals(portal)) { // the map has no command to move a member yet
+                    Log.warn(
+                            "cluster_member_portal_differs",
+                            "member=" + self.memberId() + " registered=" + Log.q(registered.getPortal()) + " launched="
+                                    + portal + " effect=send_targets_reports_the_registered_one");
+                }
                 return true;
             }
             if (map != null) {
@@ -129,7 +145,8 @@ public final class ClusterAgent implements AutoCloseable {
                                 .setMember(Member.newBuilder()
                                         .setId(self.controller())
                                         .setBrick(self.brick())
-                                        .setAddress(address))));
+                                        .setAddress(address)
+                                        .setPortal(portal))));
                 CommandResult r = submitUntilAnswered(add);
                 if (r == null) {
                     return false;
@@ -278,6 +295,7 @@ public final class ClusterAgent implements AutoCloseable {
             e.put("member", ControllerIdentity.memberId(m.getId()));
             e.put("brick", m.getBrick());
             e.put("state", m.getState().name());
+            e.put("portal", m.getPortal());
             e.put("buckets", InitialPlacement.share(map.getBucketsList(), m.getId()));
             e.put("regions", InitialPlacement.share(map.getRegionPartitionsList(), m.getId()));
             members.add(e);

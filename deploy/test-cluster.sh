@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The cluster through the operator's launcher, as processes (issue 19 items 7 and 3): `up --bricks 1`
 # starts c1, c2 and the witness; status --json shows the three, the placement committed and even, both
-# portals open; data written through c1's portal reads back through c2's, the same data written through
+# portals open as one array (the same LU identity, a port and a port group per controller, REPORT TARGET
+# PORT GROUPS and SendTargets listing both, item 4); data written through c1's portal reads back through c2's, the same data written through
 # c2 into another volume is stored once in the cluster (global dedup); with --conformance, libiscsi's
 # conformance suite against LUN 1 of c2's portal (blocks and mappings on both owners); the Raft leader is
 # SIGKILLed (`kill`), a new leader shows in status, the killed one is started again, rejoins, and the
@@ -71,6 +72,34 @@ if command -v iscsi-inq >/dev/null; then
     inq=$(timeout 20 iscsi-inq "$u") && grep -q DIRECT_ACCESS <<<"$inq" || fail "$u does not answer INQUIRY"
   done
 fi
+# one array with a port per controller (issue 19 item 4): both portals give each LUN the same identity
+# (VPD 80h serial, VPD 83h NAA) and each its own relative port and group; REPORT TARGET PORT GROUPS
+# through either lists both groups active/optimized; SendTargets through either lists both portals
+probe() { timeout 20 python3 "$root/deploy/lib/scsi_probe.py" "$1"; }
+for lun in 0 1; do
+  a=$(probe "${url%/0}/$lun") || fail "no SCSI probe of LUN $lun through c1"
+  b=$(probe "${url2%/0}/$lun") || fail "no SCSI probe of LUN $lun through c2"
+  python3 - "$a" "$b" <<'PY' || fail "LUN $lun through c1 and c2: $a / $b"
+import json, sys
+a, b = (json.loads(x) for x in sys.argv[1:3])
+assert a["serial"] == b["serial"] and a["naa"] == b["naa"], "not one logical unit"
+assert (a["relative_port"], a["port_group"], b["relative_port"], b["port_group"]) == (1, 1, 2, 2), "ports"
+assert a["port_name"].endswith(",t,0x0001") and b["port_name"].endswith(",t,0x0002"), "port names"
+both = [{"group": 1, "state": 0, "ports": [1]}, {"group": 2, "state": 0, "ports": [2]}]
+assert a["groups"] == both and b["groups"] == both, "REPORT TARGET PORT GROUPS"
+PY
+  echo "cluster test: LUN $lun through c1 and c2: serial $(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["serial"])' "$a"), one NAA, relative ports 1 and 2, RTPG lists groups 1 and 2 active/optimized through both"
+done
+send_targets() { # every portal SendTargets reports through c1's and c2's (libiscsi's discovery)
+  local p st
+  for p in "$port" $((port + 1)); do
+    st=$(timeout 20 iscsi-ls "iscsi://127.0.0.1:$p") || fail "no discovery through 127.0.0.1:$p"
+    grep -q "Portal:127.0.0.1:$port,1" <<<"$st" && grep -q "Portal:127.0.0.1:$((port + 1)),2" <<<"$st" ||
+      fail "SendTargets through 127.0.0.1:$p does not list both portals: $st"
+  done
+}
+send_targets
+echo "cluster test: SendTargets through either portal lists 127.0.0.1:$port,1 and 127.0.0.1:$((port + 1)),2"
 # the data path across the two controllers: written through c1, read through c2; the same data through
 # c2 into the second volume is stored once in the cluster
 stat_sum() { # FIELD: the sum over both controllers
@@ -150,6 +179,7 @@ for u in "$url" "$url2"; do # SIGKILLed and started again: every acknowledged bl
   timeout 120 qemu-img convert -f raw -O raw "$u" "$dir/back.img" || fail "read through $u after the restart failed"
   cmp -n $((8 << 20)) "$dir/src.img" "$dir/back.img" || fail "$u reads other data after $leader's SIGKILL and restart"
 done
+send_targets # the restarted controller registered nothing again: the map kept both portals
 "$hb" status --dir "$dir"
 
 # pause and resume the non-leader controller (SIGSTOP/SIGCONT)

@@ -28,12 +28,15 @@ final class ClusterLaunch implements AutoCloseable {
     }
 
     /**
+     * @param address where this controller's roles listen (host:port), registered in the map
+     * @param portal where its iSCSI portal will listen (host:port), registered in the map
      * @param raftDir the voter's storage, or null for {@code dir/raft}
      * @param electionMs election timeouts MIN-MAX, or null for the default
      */
     static ClusterLaunch start(
             ControllerIdentity self,
             String address,
+            String portal,
             String clusterName,
             String raftPeers,
             Path dir,
@@ -47,7 +50,7 @@ final class ClusterLaunch implements AutoCloseable {
         ClusterMember voter = votes
                 ? ClusterMember.start(peers, self.memberId(), raftDir == null ? dir.resolve("raft") : raftDir, tuning)
                 : null;
-        ClusterAgent agent = new ClusterAgent(self, address, peers, tuning, voter);
+        ClusterAgent agent = new ClusterAgent(self, address, portal, peers, tuning, voter);
         agent.start();
         Log.info(
                 "cluster_controller_started",

@@ -370,11 +370,15 @@ public final class Main implements Callable<Integer> {
             }
         }
         TargetConfig config = TargetConfig.defaults(targetName, host, port)
+                .withPortalGroupTag(cluster == null ? 1 : cluster.agent().self().controller())
                 .withNop(nopIntervalMs, 15_000)
                 .withChap(
                         credentials(chapUser, "HASHBRICK_CHAP_SECRET"),
                         credentials(mutualUser, "HASHBRICK_MUTUAL_SECRET"));
         IscsiServer server = new IscsiServer(config, scsi);
+        if (cluster != null) { // one array, a port per controller (ALUA, SendTargets)
+            ClusterPorts.attach(cluster.agent()::map, scsi, server);
+        }
         portal.set(server);
         int bound = server.start();
         String url = "iscsi://" + host + ":" + bound + "/" + targetName + "/"
@@ -479,7 +483,8 @@ public final class Main implements Callable<Integer> {
             throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage(), e);
         }
         Files.createDirectories(dir);
-        return ClusterLaunch.start(self, host + ":" + rolePort, clusterName, raftPeers, dir, raftDir, electionMs);
+        return ClusterLaunch.start(
+                self, host + ":" + rolePort, host + ":" + port, clusterName, raftPeers, dir, raftDir, electionMs);
     }
 
     /**

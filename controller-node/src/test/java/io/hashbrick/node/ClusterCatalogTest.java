@@ -232,6 +232,7 @@ class ClusterCatalogTest {
             ClusterAgent agent = new ClusterAgent(
                     ControllerIdentity.of(id, (c + 1) / 2, 2),
                     "127.0.0.1:" + (3400 + c),
+                    "127.0.0.1:" + (3260 + c - 1),
                     peers,
                     ClusterTuning.DEFAULT,
                     voter);

@@ -110,6 +110,22 @@ class RoleRulesTest {
                 .check(classes);
     }
 
+    /**
+     * The front end learns the cluster's ports and portals through plain suppliers (ClusterPorts builds
+     * them from the map): no SCSI or iSCSI class reads the map or its messages.
+     */
+    @Test
+    void theFrontEndKnowsNoClusterMap() {
+        noClasses()
+                .that()
+                .resideInAnyPackage(
+                        "io.hashbrick.node.front..", "io.hashbrick.node.scsi..", "io.hashbrick.node.iscsi..")
+                .should()
+                .dependOnClassesThat()
+                .resideInAnyPackage("io.hashbrick.node.cluster..", "io.hashbrick.proto.cluster..")
+                .check(classes);
+    }
+
     @Test
     void dataNeverSeesTheFrontEndNorC() {
         noClasses()

@@ -36,6 +36,9 @@ public final class ClusterAgent implements AutoCloseable {
 
     private final ControllerIdentity self;
     private final String address;
+    /** Where its iSCSI portal listens (host:port), known from the launch options before it opens. */
+    private final String portal;
+
     private final ClusterPeers peers;
     private final ClusterTuning tuning;
     /** This controller's voter, or null when it is not one. */
@@ -49,9 +52,15 @@ public final class ClusterAgent implements AutoCloseable {
     private volatile String phase = "connecting";
 
     public ClusterAgent(
-            ControllerIdentity self, String address, ClusterPeers peers, ClusterTuning tuning, ClusterMember member) {
+            ControllerIdentity self,
+            String address,
+            String portal,
+            ClusterPeers peers,
+            ClusterTuning tuning,
+            ClusterMember member) {
         this.self = self;
         this.address = address;
+        this.portal = portal;
         this.peers = peers;
         this.tuning = tuning;
         this.member = member;
@@ -116,11 +125,18 @@ public final class ClusterAgent implements AutoCloseable {
         phase = "registering";
         while (true) {
             ClusterMap map = readMap();
-            if (map != null && memberOf(map) != null) {
+            Member registered = map == null ? null : memberOf(map);
+            if (registered != null) {
                 Log.info(
                         "cluster_member_registered",
                         "member=" + self.memberId() + " epoch=" + map.getEpoch() + " members=" + map.getMembersCount()
                                 + " already=true");
+                if (!registered.getPortal().equals(portal)) { // the map has no command to move a member yet
+                    Log.warn(
+                            "cluster_member_portal_differs",
+                            "member=" + self.memberId() + " registered=" + Log.q(registered.getPortal()) + " launched="
+                                    + portal + " effect=send_targets_reports_the_registered_one");
+                }
                 return true;
             }
             if (map != null) {
@@ -130,7 +146,8 @@ public final class ClusterAgent implements AutoCloseable {
                                 .setMember(Member.newBuilder()
                                         .setId(self.controller())
                                         .setBrick(self.brick())
-                                        .setAddress(address))));
+                                        .setAddress(address)
+                                        .setPortal(portal))));
                 CommandResult r = submitUntilAnswered(add);
                 if (r == null) {
                     return false;
@@ -281,6 +298,7 @@ public final class ClusterAgent implements AutoCloseable {
             e.put("state", m.getState().name());
             e.put("served_by", ControllerIdentity.memberId(m.getServedBy() == 0 ? m.getId() : m.getServedBy()));
             e.put("return_requested", m.getReturnRequested());
+            e.put("portal", m.getPortal());
             e.put("buckets", InitialPlacement.share(map.getBucketsList(), m.getId()));
             e.put("regions", InitialPlacement.share(map.getRegionPartitionsList(), m.getId()));
             members.add(e);

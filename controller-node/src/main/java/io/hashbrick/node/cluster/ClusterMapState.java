@@ -65,6 +65,12 @@ final class ClusterMapState {
             return invalid(
                     "member=" + m.getId() + " address_chars=" + m.getAddress().length());
         }
+        if (m.getPortal().length() > MAX_ADDRESS_CHARS
+                || m.getPortal().indexOf(',') >= 0
+                || m.getPortal().indexOf('\0') >= 0) { // SendTargets reports it as TargetAddress=portal,tag
+            return invalid(
+                    "member=" + m.getId() + " portal_chars=" + m.getPortal().length() + " reason=bad_portal");
+        }
         if (members.containsKey(m.getId())) {
             return Results.refused(Status.ALREADY_EXISTS, epoch, "member=" + m.getId());
         }

@@ -10,6 +10,7 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.security.SecureRandom;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
@@ -19,6 +20,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 import java.util.random.RandomGenerator;
 
 /**
@@ -62,6 +64,8 @@ public final class IscsiServer implements AutoCloseable {
     private java.util.concurrent.ScheduledFuture<?> ticker;
     private Thread acceptor;
     private volatile boolean running;
+    /** Every portal of the target for SendTargets; null: this one only. */
+    private volatile Supplier<List<NetworkPortal>> portals;
     /** The port actually bound (the configured one, or the ephemeral one when configured as 0). */
     volatile int boundPort;
 
@@ -79,6 +83,21 @@ public final class IscsiServer implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+    }
+
+    /**
+     * Where SendTargets takes the target's other portals from (a cluster: every controller's, from the
+     * cluster map); read at each request. This portal is always reported, first, as the connection
+     * reached it.
+     */
+    public void portals(Supplier<List<NetworkPortal>> all) {
+        this.portals = all;
+    }
+
+    /** The portals SendTargets reports beside the connection's own, or null. */
+    List<NetworkPortal> portals() {
+        Supplier<List<NetworkPortal>> s = portals;
+        return s == null ? null : s.get();
     }
 
     /** Binds the portal and starts accepting. Returns the bound port (useful with port 0 in tests). */

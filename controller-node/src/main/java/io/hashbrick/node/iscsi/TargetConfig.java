@@ -102,6 +102,24 @@ public record TargetConfig(
                 loginTimeoutMs);
     }
 
+    /** The same target on another portal group (a cluster: the controller's number). */
+    public TargetConfig withPortalGroupTag(int tag) {
+        return new TargetConfig(
+                targetName,
+                alias,
+                host,
+                port,
+                tag,
+                chap,
+                mutualChap,
+                maxRecvDataSegmentBytes,
+                maxBurstBytes,
+                commandWindow,
+                nopIntervalMs,
+                nopTimeoutMs,
+                loginTimeoutMs);
+    }
+
     public TargetConfig withNop(int intervalMs, int timeoutMs) {
         return new TargetConfig(
                 targetName,

@@ -4,6 +4,7 @@ import io.hashbrick.node.Log;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -41,6 +42,8 @@ final class TextExchange {
             return null;
         }
         Map<String, String> answer = new LinkedHashMap<>();
+        new Negotiation(conn.server.config, session.params).answer(offered, answer, false);
+        byte[] keys = TextKeys.encode(answer);
         StringBuilder targets = new StringBuilder();
         String sendTargets = offered.get("SendTargets");
         if (sendTargets != null) {
@@ -52,18 +55,22 @@ final class TextExchange {
                 match = true; // a normal session sees its own target (RFC 7143 Appendix C)
             }
             if (match) {
-                targets.append("TargetName=")
-                        .append(c.targetName())
-                        .append('\0')
-                        .append("TargetAddress=")
-                        .append(conn.portalAddress())
-                        .append(',')
-                        .append(c.portalGroupTag())
-                        .append('\0');
+                targets.append("TargetName=").append(c.targetName()).append('\0');
+                address(targets, conn.portalAddress(), c.portalGroupTag());
+                // the others, as many as one PDU carries (no continuation): bytes are ASCII here
+                int room = session.params.sendSegmentMax - keys.length;
+                List<NetworkPortal> others = conn.server.portals();
+                for (int i = 0; others != null && i < others.size(); i++) {
+                    NetworkPortal p = others.get(i);
+                    int entryBytes =
+                            "TargetAddress=,65535".length() + p.address().length() + 1;
+                    if (p.portalGroupTag() != c.portalGroupTag() // this portal: as the connection reached it
+                            && targets.length() + entryBytes <= room) {
+                        address(targets, p.address(), p.portalGroupTag());
+                    }
+                }
             }
         }
-        new Negotiation(conn.server.config, session.params).answer(offered, answer, false);
-        byte[] keys = TextKeys.encode(answer);
         byte[] tb = targets.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
         ByteBuffer data = ByteBuffer.allocateDirect(Math.max(1, keys.length + tb.length))
                 .put(tb)
@@ -80,5 +87,14 @@ final class TextExchange {
             io.sendLock.unlock();
         }
         return null;
+    }
+
+    /** One portal of the target (RFC 7143 Appendix C: a target may be reached at several). */
+    private static void address(StringBuilder targets, String address, int portalGroupTag) {
+        targets.append("TargetAddress=")
+                .append(address)
+                .append(',')
+                .append(portalGroupTag)
+                .append('\0');
     }
 }

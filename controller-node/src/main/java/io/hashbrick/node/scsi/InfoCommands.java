@@ -1,5 +1,7 @@
 package io.hashbrick.node.scsi;
 
+import java.util.List;
+
 /**
  * The reporting commands: REPORT LUNS (SPC-4 §6.33), READ CAPACITY 10/16 (SBC-4 §5.18/§5.19), READ DEFECT
  * DATA (§5.20/§5.21), REPORT TARGET PORT GROUPS (SPC-4 §6.37) and REPORT SUPPORTED OPERATION CODES (§6.35).
@@ -78,22 +80,51 @@ final class InfoCommands {
         o.sendTo(t, (int) Math.min(alloc, Integer.MAX_VALUE));
     }
 
-    /** One target port group, Active/Optimized, with the relative port of the asking nexus (SPC-4 §6.37). */
-    static void reportTargetPortGroups(ScsiTask t, LogicalUnit lu) {
+    /**
+     * REPORT TARGET PORT GROUPS (SPC-4 §6.37): every target port group of the array, each
+     * active/optimized with its ports' relative identifiers. {@code ports} lists the array's ports in
+     * group order (a cluster: one port and one group per controller); null, empty, or without the asking
+     * nexus's own port (a map not yet seen), only that port's group is reported, as a single controller
+     * does.
+     *
+     * <pre>
+     *  header   0..3 RETURN DATA LENGTH   [4 FORMAT TYPE 001b, 5 IMPLICIT TRANSITION TIME, 6..7 reserved]
+     *  group    0 PREF | ASYMMETRIC ACCESS STATE   1 supported states   2..3 TARGET PORT GROUP
+     *           4 reserved  5 STATUS CODE  6 vendor specific  7 TARGET PORT COUNT
+     *  port     0..1 obsolete   2..3 RELATIVE TARGET PORT IDENTIFIER        (TARGET PORT COUNT of them)
+     * </pre>
+     */
+    static void reportTargetPortGroups(ScsiTask t, LogicalUnit lu, List<TargetPort> ports) {
         byte[] c = t.cdb;
         int format = (c[1] & 0xff) >>> 5;
         long alloc = Cdb.u32(c, 6);
-        Out o = Out.get(32);
-        int n = format == 1 ? 8 : 4;
+        TargetPort own = t.nexus == null
+                ? new TargetPort(1, 1)
+                : new TargetPort(t.nexus.relativeTargetPort(), t.nexus.targetPortGroup());
+        if (ports == null || !ports.contains(own)) {
+            ports = List.of(own);
+        }
+        int header = format == 1 ? 8 : 4;
+        int size = Math.min(header + 12 * ports.size(), Out.CAPACITY);
+        Out o = Out.get(size);
         if (format == 1) {
             o.u8(4, 0x10); // FORMAT TYPE 001b, no implicit transition time
         }
-        o.u8(n, 0x80); // PREF, ASYMMETRIC ACCESS STATE 0h: active/optimized
-        o.u8(n + 1, 0x01); // AO_SUP
-        Cdb.put16(o.b, n + 2, t.nexus == null ? 1 : t.nexus.targetPortGroup());
-        o.u8(n + 7, 1); // TARGET PORT COUNT
-        Cdb.put16(o.b, n + 10, t.nexus == null ? 1 : t.nexus.relativeTargetPort());
-        n += 12;
+        int n = header;
+        int group = n;
+        for (int i = 0; i < ports.size() && n + 12 <= Out.CAPACITY; i++) {
+            TargetPort p = ports.get(i);
+            if (i == 0 || p.portGroup() != ports.get(i - 1).portGroup()) {
+                group = n;
+                o.u8(n, 0x80); // PREF, ASYMMETRIC ACCESS STATE 0h: active/optimized
+                o.u8(n + 1, 0x01); // AO_SUP
+                Cdb.put16(o.b, n + 2, p.portGroup());
+                n += 8;
+            }
+            o.u8(group + 7, (o.b[group + 7] & 0xff) + 1); // TARGET PORT COUNT
+            Cdb.put16(o.b, n + 2, p.relativePortId());
+            n += 4;
+        }
         Cdb.put32(o.b, 0, n - 4);
         o.length = n;
         o.sendTo(t, (int) Math.min(alloc, Integer.MAX_VALUE));

@@ -3,6 +3,7 @@ package io.hashbrick.node.scsi;
 import io.hashbrick.node.Log;
 import io.hashbrick.node.block.IoStatus;
 import java.util.List;
+import java.util.function.Supplier;
 
 /**
  * The SCSI device server of this target (SAM-5 §4.6.2): routes each command to its logical unit, reports
@@ -21,6 +22,8 @@ public final class ScsiDeviceServer implements ScsiTarget {
     private final String product;
     private volatile LogicalUnit[] luns = new LogicalUnit[0];
     private final IoCounters io = new IoCounters();
+    /** The array's target ports for REPORT TARGET PORT GROUPS; null: this target's own port only. */
+    private volatile Supplier<List<TargetPort>> targetPorts;
 
     public ScsiDeviceServer(String vendor, String product, List<LogicalUnit> luns) {
         this.vendor = vendor;
@@ -33,6 +36,14 @@ public final class ScsiDeviceServer implements ScsiTarget {
     /** Reads and writes served, over every LUN (the metrics' IOPS). */
     public IoCounters io() {
         return io;
+    }
+
+    /**
+     * Where REPORT TARGET PORT GROUPS takes the array's ports from (a cluster: every controller's, from
+     * the cluster map), in group order; read at each command, so a port added later shows at once.
+     */
+    public void targetPorts(Supplier<List<TargetPort>> ports) {
+        this.targetPorts = ports;
     }
 
     // ---- logical unit table
@@ -205,9 +216,14 @@ public final class ScsiDeviceServer implements ScsiTarget {
         }
     }
 
-    private static void maintenanceIn(ScsiTask t, LogicalUnit lu) {
+    private List<TargetPort> ports() {
+        Supplier<List<TargetPort>> s = targetPorts;
+        return s == null ? null : s.get();
+    }
+
+    private void maintenanceIn(ScsiTask t, LogicalUnit lu) {
         switch (t.cdb[1] & 0x1f) {
-            case 0x0A -> InfoCommands.reportTargetPortGroups(t, lu);
+            case 0x0A -> InfoCommands.reportTargetPortGroups(t, lu, ports());
             case 0x0C -> InfoCommands.reportSupportedOpcodes(t, lu);
             default -> Sense.invalidField(t, lu.descriptorSense(), true, 1);
         }

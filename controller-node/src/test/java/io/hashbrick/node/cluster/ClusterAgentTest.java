@@ -57,6 +57,7 @@ class ClusterAgentTest {
             ClusterAgent agent = new ClusterAgent(
                     ControllerIdentity.of(id, (c + 1) / 2, 2),
                     "127.0.0.1:" + (3300 + c),
+                    "127.0.0.1:" + (3260 + c - 1),
                     peers,
                     ClusterTuning.DEFAULT,
                     voter);
@@ -74,6 +75,7 @@ class ClusterAgentTest {
         int sum = 0;
         for (Member m : map.getMembersList()) {
             sum += InitialPlacement.share(map.getBucketsList(), m.getId());
+            assertEquals("127.0.0.1:" + (3260 + m.getId() - 1), m.getPortal(), "c" + m.getId() + "'s portal");
         }
         assertEquals(Placement.BUCKETS, sum);
         ClusterAgent follower = agents.get(3);
@@ -87,7 +89,12 @@ class ClusterAgentTest {
         follower.close();
         open.remove(follower);
         ClusterAgent again = new ClusterAgent(
-                ControllerIdentity.of("c4", 2, 2), "127.0.0.1:3304", peers, ClusterTuning.DEFAULT, null);
+                ControllerIdentity.of("c4", 2, 2),
+                "127.0.0.1:3304",
+                "127.0.0.1:3263",
+                peers,
+                ClusterTuning.DEFAULT,
+                null);
         open.add(again);
         again.start();
         await("c4 placed again", () -> again.phase().equals("placed"));

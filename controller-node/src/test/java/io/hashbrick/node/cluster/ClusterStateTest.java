@@ -140,6 +140,23 @@ class ClusterStateTest {
         assertEquals("127.0.0.1:7", m1.getAddress());
     }
 
+    /** A member's portal is what SendTargets reports: kept as registered; one it could not carry is refused. */
+    @Test
+    void aMembersPortalIsKeptAndOneSendTargetsCannotCarryIsRefused() {
+        Command.Builder bad = Commands.addMember(0, 1, 1);
+        bad.getAddMemberBuilder().getMemberBuilder().setPortal("127.0.0.1:3260,1");
+        CommandResult r = run(bad);
+        assertEquals(Status.INVALID_ARGUMENT, r.getStatus());
+        assertTrue(r.getDetail().contains("member=1") && r.getDetail().contains("bad_portal"), r.getDetail());
+        assertEquals(0, state.map().getMembersCount());
+        assertEquals(Status.OK, run(Commands.addMember(0, 1, 1)).getStatus());
+        Command.Builder none = Commands.addMember(1, 2, 1);
+        none.getAddMemberBuilder().getMemberBuilder().clearPortal();
+        assertEquals(Status.OK, run(none).getStatus(), "no portal: a member SendTargets leaves out");
+        assertEquals("127.0.0.1:3260", state.map().getMembers(0).getPortal());
+        assertEquals("", state.map().getMembers(1).getPortal());
+    }
+
     /** The placement rule (routing.placement) computes what SetAssignment and Failover carry. */
     @Test
     void thePlacementRulesAssignmentIsWhatTheMapHolds() {

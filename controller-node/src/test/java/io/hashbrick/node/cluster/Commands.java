@@ -29,8 +29,11 @@ final class Commands {
         return Command.newBuilder()
                 .setAddMember(AddMember.newBuilder()
                         .setExpectedEpoch(epoch)
-                        .setMember(
-                                Member.newBuilder().setId(id).setBrick(brick).setAddress("127.0.0.1:" + (7000 + id))));
+                        .setMember(Member.newBuilder()
+                                .setId(id)
+                                .setBrick(brick)
+                                .setAddress("127.0.0.1:" + (7000 + id))
+                                .setPortal("127.0.0.1:" + (3260 + id - 1))));
     }
 
     /** Buckets and {@code partitions} region partitions dealt round-robin to {@code owners}. */

@@ -15,6 +15,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterEach;
@@ -305,6 +306,72 @@ class IscsiProtocolTest {
             i.send(i.scsiHeader(0, new byte[16], 0, false, false), null);
             assertEquals(Bhs.OP_REJECT, i.receive().opcode());
         }
+    }
+
+    /** SendTargets' answer in a discovery session on {@code port}. */
+    private static String sendTargets(int port) throws IOException {
+        try (TestInitiator i = new TestInitiator(port)) {
+            assertEquals(0, i.login(INITIATOR, null, Map.of()).loginStatus());
+            ByteBuffer h = TestInitiator.header(0x04, 0x80);
+            h.putInt(16, 5).putInt(20, -1).putInt(24, i.cmdSn);
+            i.send(h, TextKeys.encode(Map.of("SendTargets", "All")));
+            Pdu r = i.receive();
+            assertEquals(Bhs.OP_TEXT_RESP, r.opcode());
+            return TestInitiator.text(r.data());
+        }
+    }
+
+    @Test
+    void aSingleControllerListsItsOnePortal() throws IOException {
+        assertEquals(
+                "TargetName=" + TargetFixture.TARGET + "\0TargetAddress=127.0.0.1:" + target.port + ",1\0",
+                sendTargets(target.port));
+    }
+
+    /** In a cluster: this portal first (as reached), then every other controller's, each with its tag. */
+    @Test
+    void discoveryListsEveryPortalOfTheCluster() throws Exception {
+        target.close();
+        target = new TargetFixture(dir, TargetFixture.config().withPortalGroupTag(2));
+        int own = target.port;
+        target.server.portals(() -> List.of(
+                new NetworkPortal("127.0.0.1:3260", 1),
+                new NetworkPortal("127.0.0.1:3261", 2), // this controller as registered: reported as reached
+                new NetworkPortal("127.0.0.1:3262", 3),
+                new NetworkPortal("[::1]:3263", 4)));
+        assertEquals(
+                "TargetName=" + TargetFixture.TARGET + "\0TargetAddress=127.0.0.1:" + own + ",2\0"
+                        + "TargetAddress=127.0.0.1:3260,1\0TargetAddress=127.0.0.1:3262,3\0"
+                        + "TargetAddress=[::1]:3263,4\0",
+                sendTargets(own));
+        try (TestInitiator i = new TestInitiator(own)) { // a normal session learns the tag at login
+            Map<String, String> k = new LinkedHashMap<>();
+            k.put("InitiatorName", INITIATOR);
+            k.put("TargetName", TargetFixture.TARGET);
+            k.put("SessionType", "Normal");
+            k.put("AuthMethod", "None");
+            Pdu r = i.loginStep(0, 1, true, k);
+            assertEquals(0, r.loginStatus());
+            assertTrue(TestInitiator.text(r.data()).contains("TargetPortalGroupTag=2\0"), TestInitiator.text(r.data()));
+        }
+    }
+
+    /** As many portals as one Text Response carries: a cut list, never a cut key. */
+    @Test
+    void portalsBeyondOneTextResponseAreLeftOut() throws IOException {
+        List<NetworkPortal> many = new java.util.ArrayList<>();
+        for (int k = 2; k <= 20_000; k++) {
+            many.add(new NetworkPortal("127.0.0.1:" + (10_000 + k), k));
+        }
+        target.server.portals(() -> many);
+        String text = sendTargets(target.port);
+        assertTrue(text.length() <= 262_144 && text.endsWith("\0"), "within the initiator's 256 KiB: " + text.length());
+        String[] keys = text.split("\0");
+        assertEquals("TargetAddress=127.0.0.1:" + target.port + ",1", keys[1]);
+        for (int n = 2; n < keys.length; n++) {
+            assertEquals("TargetAddress=127.0.0.1:" + (10_000 + n) + "," + n, keys[n]);
+        }
+        assertTrue(keys.length > 1000 && keys.length < 20_000, "keys=" + keys.length);
     }
 
     @Test

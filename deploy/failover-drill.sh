@@ -70,21 +70,23 @@ for ((r = 1; r <= rounds; r++)); do
   timeout -k 10 180 "$hb" start "$victim" --dir "$dir" >>"$rd/actions.log" 2>&1 || echo "start $victim failed" >>"$rd/actions.log"
   wait "$fpid" && frc=0 || frc=$?
   # wait (bounded) until the victim serves its own pool again and has its portal, then read back through it
+  home=0
   for _ in $(seq 1 60); do
     timeout -k 5 30 "$hb" status --json --dir "$dir" 2>/dev/null | python3 -c '
 import json,sys; s=json.load(sys.stdin); c=[c for c in s["controllers"] if c["id"]=="c'"$reader"'"][0]
-sys.exit(0 if c["url"] and c["pool_served_by"]==c["id"] and not c["serving_peer_pool"] else 1)' && break
+sys.exit(0 if c["url"] and c["pool_served_by"]==c["id"] and not c["serving_peer_pool"] else 1)' && { home=1; break; }
     sleep 1
   done
+  ((home)) || echo "c$reader did not serve its own pool again within 60 s" >>"$rd/actions.log"
   v=$(url "$reader" | sed 's/:/\\:/g')
   vcommon=("${common[@]/--filename=*/--filename=$v}")
   (cd "$rd" && timeout 600 "$fio" "${vcommon[@]}" --randseed="$seed" --verify_only --verify_state_load=1 \
     --output=verify.out </dev/null >verify.stderr 2>&1) && vrc=0 || vrc=$?
   grep -h "pool_failover\b\|pool_failback\|pool_released\|pool_taken_back\|write_redone\|route_gave_up" \
     "$dir"/c*/node.log >"$rd/failover-events.log" 2>/dev/null || true
-  python3 - "$rd" "$t0" "$ta" "$tb" "$frc" "$vrc" "$r" "$victim" "$reader" "$l" <<'EOF' || failed=1
+  python3 - "$rd" "$t0" "$ta" "$tb" "$frc" "$vrc" "$r" "$victim" "$reader" "$l" "$home" <<'EOF' || failed=1
 import sys, re, json
-rd, t0, ta, tb, frc, vrc, r, victim, reader, leader = sys.argv[1:]
+rd, t0, ta, tb, frc, vrc, r, victim, reader, leader, home = sys.argv[1:]
 t0, ta, tb = float(t0), float(ta), float(tb)
 ts = sorted(int(l.split(",")[0]) for l in open(f"{rd}/lat_clat.1.log") if l.strip())
 a, b = (ta - t0) * 1000, (tb - t0) * 1000
@@ -98,10 +100,11 @@ verified = int(m.group(1)) if (m := re.search(r"issued rwts: total=(\d+)", vout)
 errs = len(re.findall(r"verify: bad|bad magic|crc32c: verify failed|verify failed", vout + open(f"{rd}/verify.stderr").read()))
 res = dict(mode="kill", round=int(r), victim=f"c{victim}", victim_was_leader=leader == f"c{victim}",
            pause_fault_s=fault[0] / 1000, pause_rejoin_s=rejoin[0] / 1000, writes=ios, verified=verified,
-           read_back_through=f"c{reader}", verify_rc=int(vrc), verify_errors=errs, fio_rc=int(frc))
+           read_back_through=f"c{reader}", failed_back=home == "1", verify_rc=int(vrc), verify_errors=errs,
+           fio_rc=int(frc))
 print(json.dumps(res), flush=True)
 json.dump(res, open(f"{rd}/result.json", "w"))
-sys.exit(0 if int(frc) == 0 and int(vrc) == 0 and errs == 0 and verified > 0 else 1)
+sys.exit(0 if int(frc) == 0 and int(vrc) == 0 and errs == 0 and verified > 0 and home == "1" else 1)
 EOF
 done
 python3 - "$out" <<'EOF'

@@ -286,6 +286,9 @@ public final class Main implements Callable<Integer> {
             }
             volumes = VolumeService.open(dir, scsi, targetName, dataConfig, roles);
         }
+        if (failover != null) { // serving its own pool again (its role server is up): the map says so at once
+            failover.reclaim(host + ":" + rolePort);
+        }
         if (volumes.roles() != null) {
             volumes.roles().data().setRebuildRate(Sizes.parse(rebuildRate));
             volumes.roles().data().setScrubRate(Sizes.parse(scrubRate));
@@ -354,9 +357,6 @@ public final class Main implements Callable<Integer> {
                         "shutdown"));
         if (clusterRoles != null) {
             awaitPlacement(clusterRoles, cluster);
-        }
-        if (failover != null) { // this controller serves its own pool again: the map says so
-            failover.reclaim(host + ":" + rolePort);
         }
         ClusterCatalog catalog = cluster == null ? null : attachCatalog(cluster, volumes, size);
         if (catalog != null) {

@@ -47,6 +47,8 @@ final class PoolFailover implements AutoCloseable {
 
     private static final Duration CALL_DEADLINE = Duration.ofSeconds(3);
     private static final long COMMIT_MS = 15_000;
+    /** A pool nobody took although its member asked for it (or never seen served): taken over after this. */
+    static final long UNCLAIMED_NS = 10_000_000_000L;
 
     /** What a takeover opens a pool with: the node's own options. */
     interface Opener {
@@ -68,6 +70,11 @@ final class PoolFailover implements AutoCloseable {
     private volatile Adopted adopted;
 
     private boolean peerSeenAlive;
+    /** A close of the adopted pool failed: it stays locked, never tried again. */
+    private boolean releaseFailed;
+    /** Since when the peer's lock has been seen free (0: held when last tried). */
+    private long freeSinceNs;
+
     private volatile long failovers;
     private volatile long failbacks;
     private volatile String last = "";
@@ -141,8 +148,18 @@ final class PoolFailover implements AutoCloseable {
      * This controller serves its own pool again (its role server is up at {@code address}): when the map
      * still says its peer does, or names another address, commits that it is home.
      */
-    void reclaim(String address) {
+    void reclaim(String address) throws InterruptedException {
+        long end = System.nanoTime() + OWN_POOL_WAIT.toNanos();
         Member me = member(maps.get(), self.controller());
+        ClusterMap m = maps.get();
+        while (me == null && (m == null || m.getBucketsCount() == 0) && System.nanoTime() - end < 0) {
+            Thread.sleep(20); // not registered, or the map not read yet: a member's own map says where it is served
+            m = maps.get();
+            me = member(m, self.controller());
+        }
+        if (me == null) { // a new member: registers itself with its address
+            return;
+        }
         if (me != null
                 && (me.getServedBy() == 0 || me.getServedBy() == me.getId())
                 && me.getAddress().equals(address)) {
@@ -166,6 +183,7 @@ final class PoolFailover implements AutoCloseable {
     }
 
     private void watch(Opener opener) {
+        client(); // connected before it is needed: a takeover commits at once
         while (!stopped) {
             try {
                 watchOnce(opener);
@@ -202,18 +220,27 @@ final class PoolFailover implements AutoCloseable {
         }
         int by = peer.getServedBy();
         boolean home = by == 0 || by == peer.getId();
-        if (peer.getReturnRequested() || !(home || by == self.controller())) {
+        if (!(home || by == self.controller())) {
             return;
         }
         PoolLock l = PoolLock.tryAcquire(poolDir(peer.getId()));
         if (l == null) {
             peerSeenAlive = true;
+            freeSinceNs = 0;
             return;
         }
-        if (!peerSeenAlive && home) { // never seen running (the cluster starting): not a failure
+        long now = System.nanoTime();
+        if (freeSinceNs == 0) {
+            freeSinceNs = now;
+        }
+        // A peer never seen running (the cluster starting), or one that asked its pool back and then did
+        // not take it: taken over only once the lock has stayed free for a while (its process is gone).
+        boolean waitFirst = peer.getReturnRequested() || (!peerSeenAlive && home);
+        if (waitFirst && now - freeSinceNs < UNCLAIMED_NS) {
             l.close();
             return;
         }
+        freeSinceNs = 0;
         adopt(peer, l, opener);
     }
 
@@ -256,18 +283,26 @@ final class PoolFailover implements AutoCloseable {
     /** Stops serving the adopted pool and closes it (its last checkpoint), then lets its lock go. */
     private void release(String why) {
         Adopted a = adopted;
-        if (a == null) {
+        if (a == null || releaseFailed) {
             return;
         }
         long t0 = System.nanoTime();
         a.roles().stopServing();
         try {
             a.controller().close();
-        } finally {
-            a.roles().close();
-            a.lock().close();
-            adopted = null;
+        } catch (RuntimeException e) {
+            // Its threads may still write: the lock stays, so its member never opens it beside them (it
+            // waits, then refuses to start with the reason); the operator restarts this controller.
+            Log.error(
+                    "pool_release_failed",
+                    "member=" + self.memberId() + " pool=" + ControllerIdentity.memberId(a.pool())
+                            + " action=keeping_the_pool_locked error=" + Log.q(e.toString()));
+            releaseFailed = true;
+            return;
         }
+        a.roles().close();
+        a.lock().close();
+        adopted = null;
         Log.info(
                 "pool_released",
                 "member=" + self.memberId() + " pool=" + ControllerIdentity.memberId(a.pool()) + " reason=" + why

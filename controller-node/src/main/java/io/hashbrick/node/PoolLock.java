@@ -37,27 +37,29 @@ final class PoolLock implements AutoCloseable {
     /** @return the lock, or null when another process (or this one) holds it */
     static PoolLock tryAcquire(Path dir) throws IOException {
         Path key = dir.toAbsolutePath().normalize();
-        if (HELD.contains(key)) {
+        if (!HELD.add(key)) { // taken (or being tried) by this process: never a second channel
             return null;
         }
-        Files.createDirectories(dir);
-        FileChannel ch = FileChannel.open(
-                dir.resolve(FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
-        FileLock l;
+        FileLock l = null;
+        FileChannel ch = null;
         try {
-            l = ch.tryLock();
-        } catch (OverlappingFileLockException e) {
-            l = null; // this process holds it already
-        } catch (IOException | RuntimeException e) {
-            ch.close();
-            throw e;
+            Files.createDirectories(dir);
+            ch = FileChannel.open(
+                    dir.resolve(FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ);
+            try {
+                l = ch.tryLock();
+            } catch (OverlappingFileLockException e) {
+                l = null; // not possible while HELD guards it; treated as held
+            }
+            return l == null ? null : new PoolLock(key, ch, l);
+        } finally {
+            if (l == null) {
+                if (ch != null) {
+                    ch.close();
+                }
+                HELD.remove(key);
+            }
         }
-        if (l == null) {
-            ch.close();
-            return null;
-        }
-        HELD.add(key);
-        return new PoolLock(key, ch, l);
     }
 
     Path dir() {

@@ -14,6 +14,11 @@ public abstract class RoleCall {
     public int sender;
     /** The outcome, set by the callee before it completes the call. */
     public Status status = Status.OK;
+    /**
+     * When a router first sent this call ({@code System.nanoTime()}): its retries share one time budget.
+     * Not on the wire.
+     */
+    public long routedSinceNs;
 
     /** Sets the header for a new request and clears the status. */
     public final void header(long epoch, long operationId, int sender) {

@@ -192,12 +192,10 @@ final class ClusterMapState {
             return invalid(
                     "pool=" + pool.getId() + " address_chars=" + c.getAddress().length());
         }
-        Member.Builder b = pool.toBuilder().setAddress(c.getAddress());
-        if (by.getId() == pool.getId()) {
-            b.setServedBy(0).setReturnRequested(false);
-        } else {
-            b.setServedBy(by.getId());
-        }
+        // a request to return is answered by this change either way (home, or a peer that took over a
+        // pool its member asked back and then left unclaimed)
+        Member.Builder b = pool.toBuilder().setAddress(c.getAddress()).setReturnRequested(false);
+        b.setServedBy(by.getId() == pool.getId() ? 0 : by.getId());
         members.put(pool.getId(), b.build());
         return bump();
     }

@@ -12,7 +12,8 @@ final class Pipelines {
 
     /**
      * POOL_FULL is the thin pool's DATA PROTECT (27/07), READ_ONLY a write-protected pool's (27/00),
-     * UNREACHABLE and NO_REPLY (an owner down and not failed over in time) NOT READY 04/0A; every other failure a
+     * UNREACHABLE, NO_REPLY and the routing refusals that outlived the router's retries (an owner down and
+     * not failed over in time, a map that kept moving, a busy owner) NOT READY 04/0A, which hosts retry; every other failure a
      * MEDIUM ERROR (SBC-4 §4.18).
      */
     static IoStatus io(Status s) {
@@ -21,7 +22,7 @@ final class Pipelines {
             case POOL_FULL -> IoStatus.NO_SPACE;
             case READ_ONLY -> IoStatus.READ_ONLY;
             case WOULD_BLOCK -> IoStatus.WOULD_BLOCK;
-            case UNREACHABLE, NO_REPLY -> IoStatus.UNAVAILABLE;
+            case UNREACHABLE, NO_REPLY, NOT_OWNER, STALE_EPOCH, BACK_PRESSURE -> IoStatus.UNAVAILABLE;
             default -> IoStatus.MEDIUM_ERROR;
         };
     }

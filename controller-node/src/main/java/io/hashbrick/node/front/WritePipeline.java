@@ -35,6 +35,11 @@ final class WritePipeline {
     private static final int PUT_RETRIES = 3;
     /** A write whose map went unanswered is redone this many times (each map waits ~10 s at most). */
     private static final int REDOS = 2;
+    /**
+     * Only a map whose connection ended soon after it was sent (its owner died) is redone; one that ran
+     * into its deadline (an owner alive but stalled) answers NOT READY, and the host decides.
+     */
+    private static final long REDO_WITHIN_NS = 5_000_000_000L;
 
     private final DataService data;
     private final MapService maps;
@@ -74,8 +79,8 @@ final class WritePipeline {
         }
         for (int redo = 0; ; redo++) {
             Status s = putAndMap(volume, block, n, src, k, expected);
-            if (s != Status.NO_REPLY || redo == REDOS) {
-                return s;
+            if (s != Status.NO_REPLY || redo == REDOS || System.nanoTime() - map.routedSinceNs > REDO_WITHIN_NS) {
+                return s; // a map unanswered after a deadline may still be pending at a live owner: not redone
             }
             // The map was sent but not answered (its owner died, say): it may be durable or not. Mapping
             // again alone could replace a handle with itself and drop the put's only reference; the whole

@@ -18,6 +18,8 @@ final class Retry {
      * takes well under that, and the host's command timeout (30 s) is longer still.
      */
     static final int MAX_UNREACHABLE_ATTEMPTS = 105;
+    /** Every retry of one call, whatever its causes, within this time from its first sending. */
+    static final long BUDGET_NS = 10_000_000_000L;
 
     private static final ScheduledExecutorService TIMER = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "route-retry");
@@ -27,9 +29,12 @@ final class Retry {
 
     private Retry() {}
 
-    /** A refusal the owner answered without doing anything, so the call may go again as it is. */
+    /**
+     * A refusal the owner answered without doing anything (BACK_PRESSURE: too many calls in flight on a
+     * connection, or a server's queue full), so the call may go again as it is.
+     */
     static boolean retryable(Status s) {
-        return s == Status.STALE_EPOCH || s == Status.NOT_OWNER;
+        return s == Status.STALE_EPOCH || s == Status.NOT_OWNER || s == Status.BACK_PRESSURE;
     }
 
     /**
@@ -38,11 +43,13 @@ final class Retry {
      * Status#NO_REPLY}) only when {@code repeatable} (applying it twice is harmless: a read, a probe, a put whose second reference can only leak, a deref the
      * owner de-duplicates by its outbox position), within {@code attempt}'s bound.
      */
-    static boolean again(Status s, boolean repeatable, int attempt) {
-        if (retryable(s)) {
-            return attempt < MAX_ATTEMPTS;
+    static boolean again(Status s, boolean repeatable, int attempt, long sinceNs) {
+        if (!goesAgain(s, repeatable) || attempt >= MAX_UNREACHABLE_ATTEMPTS) {
+            return false;
         }
-        return goesAgain(s, repeatable) && attempt < MAX_UNREACHABLE_ATTEMPTS;
+        // one budget for every retry of a call: a call that waited out a deadline (NO_REPLY after
+        // 10 s, an owner paused or stalled) is spent, so the front end answers instead of hanging
+        return System.nanoTime() - sinceNs < BUDGET_NS;
     }
 
     /** Whether a call answered {@code s} may go again at all (before counting attempts). */

@@ -9,6 +9,7 @@ import io.hashbrick.node.api.FetchCall;
 import io.hashbrick.node.api.Handles;
 import io.hashbrick.node.api.ProbeCall;
 import io.hashbrick.node.api.PutCall;
+import io.hashbrick.node.api.RoleCall;
 import io.hashbrick.node.api.Status;
 import io.hashbrick.routing.placement.Placement;
 import java.lang.foreign.MemorySegment;
@@ -73,6 +74,7 @@ public final class RoutedDataService implements DataService {
 
     @Override
     public void probe(ProbeCall call, Completion<? super ProbeCall> done) {
+        call.routedSinceNs = System.nanoTime();
         probe(call, done, 1);
     }
 
@@ -105,7 +107,7 @@ public final class RoutedDataService implements DataService {
             counts.data(r, owner);
             try {
                 peers.data(owner).probe(call, c -> {
-                    if (again(r, c.status, attempt, true)) {
+                    if (again(r, c, attempt, true)) {
                         Retry.later(attempt + 1, () -> probe(c, done, attempt + 1));
                     } else {
                         done.complete(c);
@@ -130,6 +132,7 @@ public final class RoutedDataService implements DataService {
             p.fingerprints = fps;
             p.count = idx.length;
             p.header(r.epoch(), call.operationId, call.sender);
+            p.routedSinceNs = call.routedSinceNs;
             probe(
                     p,
                     pc -> {
@@ -151,6 +154,7 @@ public final class RoutedDataService implements DataService {
 
     @Override
     public void put(PutCall call, Completion<? super PutCall> done) {
+        call.routedSinceNs = System.nanoTime();
         put(call, done, 1);
     }
 
@@ -172,7 +176,7 @@ public final class RoutedDataService implements DataService {
             counts.data(r, owner);
             try {
                 peers.data(owner).put(call, c -> {
-                    if (again(r, c.status, attempt, true)) { // a second reference can only leak
+                    if (again(r, c, attempt, true)) { // a second reference can only leak
                         Retry.later(attempt + 1, () -> put(c, done, attempt + 1));
                     } else {
                         done.complete(c);
@@ -204,6 +208,7 @@ public final class RoutedDataService implements DataService {
             }
             p.count = idx.length;
             p.header(r.epoch(), call.operationId, call.sender);
+            p.routedSinceNs = call.routedSinceNs;
             put(
                     p,
                     pc -> {
@@ -284,6 +289,7 @@ public final class RoutedDataService implements DataService {
 
     @Override
     public void deref(DerefCall call, Completion<? super DerefCall> done) {
+        call.routedSinceNs = System.nanoTime();
         deref(call, done, 1);
     }
 
@@ -305,11 +311,7 @@ public final class RoutedDataService implements DataService {
             counts.data(r, owner);
             try {
                 peers.data(owner).deref(call, c -> {
-                    if (again(
-                            r,
-                            c.status,
-                            attempt,
-                            c.sender > DerefCall.CONTROLLER_SENDER)) { // positioned: once per owner
+                    if (again(r, c, attempt, c.sender > DerefCall.CONTROLLER_SENDER)) { // positioned: once per owner
                         Retry.later(attempt + 1, () -> deref(c, done, attempt + 1));
                     } else {
                         done.complete(c);
@@ -338,6 +340,7 @@ public final class RoutedDataService implements DataService {
             p.positioned = positioned;
             p.duplicate = false;
             p.header(r.epoch(), call.operationId, call.sender);
+            p.routedSinceNs = call.routedSinceNs;
             deref(
                     p,
                     pc -> {
@@ -365,6 +368,7 @@ public final class RoutedDataService implements DataService {
 
     @Override
     public void fetch(FetchCall call, Completion<? super FetchCall> done) {
+        call.routedSinceNs = System.nanoTime();
         fetch(call, done, 1);
     }
 
@@ -399,7 +403,7 @@ public final class RoutedDataService implements DataService {
                     if (c.noWait && Retry.retryable(c.status)) {
                         c.status = Status.WOULD_BLOCK; // a map change: the caller goes again from a worker
                         done.complete(c);
-                    } else if (again(r, c.status, attempt, true)) {
+                    } else if (again(r, c, attempt, true)) {
                         Retry.later(attempt + 1, () -> fetch(c, done, attempt + 1));
                     } else {
                         done.complete(c);
@@ -430,6 +434,7 @@ public final class RoutedDataService implements DataService {
             p.dstOffset = 0;
             p.noWait = false;
             p.header(r.epoch(), call.operationId, call.sender);
+            p.routedSinceNs = call.routedSinceNs;
             fetch(
                     p,
                     pc -> {
@@ -507,13 +512,14 @@ public final class RoutedDataService implements DataService {
      * Whether a piece's answer sends it again (asking for a newer map first): a refusal that did nothing,
      * or an owner not reached when the call is {@code repeatable} (see {@link Retry#again}).
      */
-    private boolean again(Routes r, Status s, int attempt, boolean repeatable) {
+    private boolean again(Routes r, RoleCall c, int attempt, boolean repeatable) {
+        Status s = c.status;
         if (!Retry.goesAgain(s, repeatable)) {
             return false;
         }
         routes.stale(r.epoch());
         counts.retries.increment();
-        if (!Retry.again(s, repeatable, attempt)) {
+        if (!Retry.again(s, repeatable, attempt, c.routedSinceNs)) {
             Log.warn("route_gave_up", "status=" + s + " epoch=" + r.epoch() + " attempts=" + attempt);
             return false;
         }

@@ -30,6 +30,7 @@ public final class RoutedMapService implements MapService {
 
     @Override
     public void map(MapCall call, Completion<? super MapCall> done) {
+        call.routedSinceNs = System.nanoTime();
         map(call, done, 1);
     }
 
@@ -58,6 +59,7 @@ public final class RoutedMapService implements MapService {
 
     @Override
     public void resolve(ResolveCall call, Completion<? super ResolveCall> done) {
+        call.routedSinceNs = System.nanoTime();
         resolve(call, done, 1);
     }
 
@@ -99,6 +101,7 @@ public final class RoutedMapService implements MapService {
 
     @Override
     public void unmap(UnmapCall call, Completion<? super UnmapCall> done) {
+        call.routedSinceNs = System.nanoTime();
         unmap(call, done, 1);
     }
 
@@ -146,6 +149,6 @@ public final class RoutedMapService implements MapService {
         }
         routes.stale(r.epoch());
         counts.retries.increment();
-        return Retry.again(c.status, repeatable, attempt);
+        return Retry.again(c.status, repeatable, attempt, c.routedSinceNs);
     }
 }

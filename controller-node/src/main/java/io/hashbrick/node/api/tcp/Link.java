@@ -50,6 +50,11 @@ final class Link {
         try {
             ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
             ch.connect(new InetSocketAddress(host, port));
+            if (((InetSocketAddress) ch.getLocalAddress()).getPort() == port) {
+                // TCP's simultaneous open: a loopback connect to a port nobody listens on can pick that same
+                // port as its source and connect to itself (an adopted pool's closed ephemeral port, say)
+                throw new java.net.ConnectException("connected to itself: nothing listens on port " + port);
+            }
         } catch (IOException e) {
             ch.close();
             throw e;

@@ -85,15 +85,19 @@ abstract class Served<C extends RoleCall> implements Completion<C>, Runnable {
         }
     }
 
-    /** The worker pool refused the call (its queue is full): it fails, the object goes back. */
-    final void busy() {
+    /**
+     * The worker pool refused the call, which did nothing: NOT_OWNER while the server closes (the pool
+     * is moving: the sender routes again at its newest map), BACK_PRESSURE when its queue is full (the
+     * sender goes again after a pause); the object goes back.
+     */
+    final void busy(Status refusal) {
         ServerLink l = link;
         link = null;
         Log.warn(
                 "role_server_busy",
-                "transport=tcp rpc=" + Frame.typeName(type) + " operation_id=" + call.operationId
-                        + " status=MEDIUM_ERROR");
-        call.status = Status.MEDIUM_ERROR;
+                "transport=tcp rpc=" + Frame.typeName(type) + " operation_id=" + call.operationId + " status="
+                        + refusal);
+        call.status = refusal;
         l.reply(this, requestId);
         home.give(this);
     }

@@ -3,6 +3,7 @@ package io.hashbrick.node.api.tcp;
 import io.hashbrick.node.Log;
 import io.hashbrick.node.api.DataService;
 import io.hashbrick.node.api.MapService;
+import io.hashbrick.node.api.Status;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -106,8 +107,8 @@ public final class TcpRoleServer implements AutoCloseable {
     static void submit(Executor workers, Served<?> x) {
         try {
             workers.execute(x);
-        } catch (RejectedExecutionException e) {
-            x.busy();
+        } catch (RejectedExecutionException e) { // nothing done: closing (the pool moves), or the queue full
+            x.busy(workers instanceof ThreadPoolExecutor t && t.isShutdown() ? Status.NOT_OWNER : Status.BACK_PRESSURE);
         }
     }
 

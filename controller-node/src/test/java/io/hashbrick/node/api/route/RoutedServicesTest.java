@@ -282,10 +282,12 @@ class RoutedServicesTest {
         FakeD data = new FakeD(1);
         List<Status> mapScript = new ArrayList<>();
         List<long[]> mapped = new ArrayList<>();
+        long[] sentAgo = {0};
         MapService maps = new MapService() {
             @Override
             public void map(MapCall call, Completion<? super MapCall> done) {
                 mapped.add(java.util.Arrays.copyOf(call.handles, call.count));
+                call.routedSinceNs = System.nanoTime() - sentAgo[0]; // as a router stamps it
                 call.status = mapScript.isEmpty() ? Status.OK : mapScript.remove(0);
                 done.complete(call);
             }
@@ -313,6 +315,10 @@ class RoutedServicesTest {
         mapScript.add(Status.NO_REPLY);
         assertEquals(IoStatus.UNAVAILABLE, dev.write(0, 1, ByteBuffer.wrap(block), false), "NOT READY 04/0A");
         assertEquals(5, mapped.size(), "redone twice, then the host retries");
+        sentAgo[0] = 6_000_000_000L; // unanswered at its deadline: the owner may be alive and the map pending
+        mapScript.add(Status.NO_REPLY);
+        assertEquals(IoStatus.UNAVAILABLE, dev.write(0, 1, ByteBuffer.wrap(block), false));
+        assertEquals(6, mapped.size(), "not redone: a late map must not land after a newer write");
     }
 
     @Test

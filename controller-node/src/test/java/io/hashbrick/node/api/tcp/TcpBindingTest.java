@@ -238,6 +238,44 @@ class TcpBindingTest {
         }
     }
 
+    /**
+     * Put, map and deref run on the connection's reader thread (no hand-off to a worker: a thread
+     * wake-up per call was the largest cost of a remote write), unless the server is told otherwise;
+     * an unmap of a range still goes to a worker.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void writesRunOnTheReaderThreadUnlessToldOtherwise(boolean inlineWrites) throws Exception {
+        EchoRoles roles = new EchoRoles();
+        roles.answer = Status.OK;
+        try (TcpRoleServer server = new TcpRoleServer(roles, roles, 0, inlineWrites);
+                TcpRoleClient client = new TcpRoleClient("127.0.0.1", server.port(), 5_000)) {
+            String want = inlineWrites ? "tcp-role-server-" : "tcp-role-worker-";
+            PutCall p = new PutCall(1);
+            p.count = 1;
+            call(p, client.data()::put);
+            assertTrue(roles.threads.take().startsWith(want), "put");
+            MapCall m = new MapCall(1);
+            m.count = 1;
+            call(m, client.maps()::map);
+            assertTrue(roles.threads.take().startsWith(want), "map");
+            DerefCall d = new DerefCall(1);
+            d.count = 1;
+            call(d, client.data()::deref);
+            assertTrue(roles.threads.take().startsWith(want), "deref");
+            UnmapCall u = new UnmapCall();
+            u.count = 1;
+            call(u, client.maps()::unmap);
+            assertTrue(roles.threads.take().startsWith("tcp-role-worker-"), "unmap of a range");
+            ResolveCall r = new ResolveCall(1);
+            r.count = 1;
+            call(r, client.maps()::resolve);
+            assertTrue(roles.threads.take().startsWith("tcp-role-server-"), "resolve");
+            assertEquals(Status.OK, p.status);
+            assertEquals(Status.OK, m.status);
+        }
+    }
+
     @Test
     void noWaitIsAnsweredWouldBlockAtOnceWithoutARoundTrip() throws Exception {
         EchoRoles roles = new EchoRoles();

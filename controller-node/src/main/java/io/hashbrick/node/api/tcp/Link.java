@@ -29,6 +29,13 @@ final class Link {
     private final Pending[] slots = new Pending[SLOTS];
     private final int[] free = new int[SLOTS];
     private int freeTop;
+    /**
+     * Slots below this have been used at least once; the rest have never held a call. The free list is
+     * a stack, so a connection with 32 calls in flight touches its lowest slots only, and the sweeper
+     * (every few ms) scans those instead of all {@link #SLOTS}.
+     */
+    private volatile int used;
+
     private volatile boolean dead;
 
     private Link(SocketChannel channel, String peer, long deadlineMs) {
@@ -109,6 +116,9 @@ final class Link {
                 return null;
             }
             p = slots[free[--freeTop]];
+            if (p.slot >= used) {
+                used = p.slot + 1;
+            }
         }
         p.call = call;
         p.done = done;
@@ -141,7 +151,8 @@ final class Link {
         if (out.stalled(nowNs, deadlineMs * 1_000_000L)) { // its sender is stuck in the kernel: free it
             fail("reason=send_stalled stalled_ms_over=" + deadlineMs);
         }
-        for (Pending p : slots) {
+        for (int i = 0, n = used; i < n; i++) {
+            Pending p = slots[i];
             long id = p.id;
             if (id != 0 && !p.sending && nowNs - p.deadlineNs > 0 && p.claim(id)) {
                 failClaimed(p, "reason=deadline deadline_ms=" + deadlineMs);
@@ -165,7 +176,8 @@ final class Link {
                 // closing anyway
             }
         }
-        for (Pending p : slots) {
+        for (int i = 0, n = used; i < n; i++) {
+            Pending p = slots[i];
             long id = p.id;
             if (id != 0 && !p.sending && p.claim(id)) { // a sending one is failed by its own thread
                 failClaimed(p, "reason=connection_lost");

@@ -104,11 +104,14 @@ public final class RoutedDataService implements DataService {
             call.epoch = r.epoch();
             counts.data(r, owner);
             try {
-                peers.data(owner).probe(call, c -> {
-                    if (again(r, c.status, attempt)) {
-                        Retry.later(attempt + 1, () -> probe(c, done, attempt + 1));
-                    } else {
-                        done.complete(c);
+                peers.data(owner).probe(call, new Forward<ProbeCall>(done) {
+                    @Override
+                    public void complete(ProbeCall c) {
+                        if (again(r, c.status, attempt)) {
+                            Retry.later(attempt + 1, () -> probe(c, done, attempt + 1));
+                        } else {
+                            done.complete(c);
+                        }
                     }
                 });
             } catch (RuntimeException e) {
@@ -171,11 +174,14 @@ public final class RoutedDataService implements DataService {
             call.epoch = r.epoch();
             counts.data(r, owner);
             try {
-                peers.data(owner).put(call, c -> {
-                    if (again(r, c.status, attempt)) {
-                        Retry.later(attempt + 1, () -> put(c, done, attempt + 1));
-                    } else {
-                        done.complete(c);
+                peers.data(owner).put(call, new Forward<PutCall>(done) {
+                    @Override
+                    public void complete(PutCall c) {
+                        if (again(r, c.status, attempt)) {
+                            Retry.later(attempt + 1, () -> put(c, done, attempt + 1));
+                        } else {
+                            done.complete(c);
+                        }
                     }
                 });
             } catch (RuntimeException e) {
@@ -391,14 +397,17 @@ public final class RoutedDataService implements DataService {
             call.epoch = r.epoch();
             counts.data(r, owner);
             try {
-                peers.data(owner).fetch(call, c -> {
-                    if (c.noWait && Retry.retryable(c.status)) {
-                        c.status = Status.WOULD_BLOCK; // a map change: the caller goes again from a worker
-                        done.complete(c);
-                    } else if (again(r, c.status, attempt)) {
-                        Retry.later(attempt + 1, () -> fetch(c, done, attempt + 1));
-                    } else {
-                        done.complete(c);
+                peers.data(owner).fetch(call, new Forward<FetchCall>(done) {
+                    @Override
+                    public void complete(FetchCall c) {
+                        if (c.noWait && Retry.retryable(c.status)) {
+                            c.status = Status.WOULD_BLOCK; // a map change: the caller goes again from a worker
+                            done.complete(c);
+                        } else if (again(r, c.status, attempt)) {
+                            Retry.later(attempt + 1, () -> fetch(c, done, attempt + 1));
+                        } else {
+                            done.complete(c);
+                        }
                     }
                 });
             } catch (RuntimeException e) {

@@ -5,16 +5,19 @@
 # IOPS, p50/p99, CPU us per I/O, ratios A/B. Prints first a plain loopback TCP round trip measured on
 # this machine in the same run, and last the inter-controller calls per host write of the cluster.
 #   deploy/bench-cluster.sh [--jobs randwrite-4k,randwrite-4k-dup,randread-4k,randwrite-4k-qd1]
-#                           [--runtime 15] [--rounds 2] [--size 1G] [--portal 1]
-# $HASHBRICK_NODE_OPTS adds controller options to both (e.g. "--read-cache-size 0").
+#                           [--runtime 15] [--rounds 2] [--size 1G] [--portal 1] [--jfr DIR]
+# $HASHBRICK_NODE_OPTS adds controller options to both (e.g. "--read-cache-size 0"). --jfr DIR: the
+# cluster's controllers record a JFR profile (settings=profile) into DIR/cK-PID.jfr, written at `down`
+# (read with `jfr view hot-methods FILE`, `jfr print --events jdk.ExecutionSample FILE`). Last, the
+# context switches of A's threads per host I/O over the whole run (prefill included).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools=${HASHBRICK_TOOLS:-$root/../shared/tools}
 hb=$root/deploy/hashbrick
 jobs=randwrite-4k,randwrite-4k-dup,randread-4k,randwrite-4k-qd1
-runtime=15 rounds=2 size=1G portal=1
+runtime=15 rounds=2 size=1G portal=1 jfr=""
 while (($#)); do case $1 in
-  --jobs) jobs=$2; shift ;; --runtime) runtime=$2; shift ;; --rounds) rounds=$2; shift ;;
+  --jobs) jobs=$2; shift ;; --runtime) runtime=$2; shift ;; --rounds) rounds=$2; shift ;; --jfr) jfr=$2; shift ;;
   --size) size=$2; shift ;; --portal) portal=$2; shift ;; *) echo "unknown option $1" >&2; exit 2 ;; esac; shift; done
 [[ -f $tools/fio-compare.py ]] || { echo "bench-cluster: $tools/fio-compare.py not found (set HASHBRICK_TOOLS)" >&2; exit 1; }
 fio=$(bash "$tools/build-fio-libiscsi.sh" | tail -n 1)
@@ -46,8 +49,13 @@ for i in range(3000):
 lat = sorted(lat[500:])
 print(f"bench-cluster: loopback TCP round trip (python, 64 B, NODELAY): p50 {lat[len(lat)//2]:.1f} us, p99 {lat[int(len(lat)*0.99)]:.1f} us")
 PY
+a_opts=${HASHBRICK_JAVA_OPTS:-}
+if [[ -n $jfr ]]; then
+  mkdir -p "$jfr"; jfr=$(cd "$jfr" && pwd)
+  a_opts="${a_opts:--Xms256m -Xmx1g} -XX:StartFlightRecording=filename=$jfr/c-%p.jfr,settings=profile,dumponexit=true"
+fi
 # shellcheck disable=SC2086 # $HASHBRICK_NODE_OPTS: extra controller options
-a=$("$hb" up --bricks 1 --dir "$work/a" --port 3360 --mgmt-port 0 --raft-port 7360 --lun-size "$size" ${HASHBRICK_NODE_OPTS:-})
+a=$(HASHBRICK_JAVA_OPTS=$a_opts "$hb" up --bricks 1 --dir "$work/a" --port 3360 --mgmt-port 0 --raft-port 7360 --lun-size "$size" ${HASHBRICK_NODE_OPTS:-})
 a=$("$hb" url --controller "$portal" --dir "$work/a")
 # shellcheck disable=SC2086
 b=$("$hb" up --dir "$work/b" --port 3370 --mgmt-port 0 --lun-size "$size" --read-cache-size 1G -- ${HASHBRICK_NODE_OPTS:-})
@@ -65,10 +73,28 @@ print(r.get("role_calls_d_remote", 0), r.get("role_calls_c_remote", 0), r.get("r
   done
   echo "$w $dr $cr $dl $cl"
 }
+switches() { # voluntary + involuntary context switches of every live thread of A's processes
+  local p n=0 v
+  for p in ${apids//,/ }; do
+    for v in $(cat /proc/"$p"/task/*/status 2>/dev/null | awk '/ctxt_switches/{print $2}'); do n=$((n + v)); done
+  done
+  echo "$n"
+}
+ios() { # host reads + writes completed so far, summed over c1 and c2
+  local k n=0
+  for k in 1 2; do
+    n=$((n + $(curl -sS --max-time 10 "$(cat "$work/a/c$k/node.mgmt")/metrics" |
+      awk '/^hashbrick_(writes|reads)_total /{s += $2} END {printf "%d", s}')))
+  done
+  echo "$n"
+}
 read -r w0 dr0 cr0 dl0 cl0 <<<"$(calls)"
+x0=$(switches) io0=$(ios)
 python3 "$tools/fio-compare.py" --a "$a" --b "$b" --a-pids "$apids" --b-pids "$(cat "$work/b/node.pid")" \
   --jobs "$jobs" --runtime "$runtime" --rounds "$rounds" --size "$size" --fio "$fio"
 read -r w1 dr1 cr1 dl1 cl1 <<<"$(calls)"
+x1=$(switches) io1=$(ios)
+echo "bench-cluster: A's context switches over the run: $((x1 - x0)) for $((io1 - io0)) host I/Os ($(((x1 - x0) * 10 / (io1 - io0 > 0 ? io1 - io0 : 1)))/10 per I/O)"
 python3 -c '
 import sys
 w, dr, cr, dl, cl = (int(x) for x in sys.argv[1:])

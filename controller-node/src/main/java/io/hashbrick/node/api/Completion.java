@@ -8,4 +8,14 @@ package io.hashbrick.node.api;
 @FunctionalInterface
 public interface Completion<C extends RoleCall> {
     void complete(C call);
+
+    /**
+     * Whether the calling thread will do nothing but wait for this completion once the call returns
+     * (the front end's synchronous bridge, asked on the calling thread). A remote binding may then use
+     * that thread to read the reply itself rather than wake it from another thread; the completion
+     * may then have run when the call returns. Default: false.
+     */
+    default boolean callerWaits() {
+        return false;
+    }
 }

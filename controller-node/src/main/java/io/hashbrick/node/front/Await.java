@@ -27,6 +27,12 @@ final class Await implements Completion<RoleCall> {
         }
     }
 
+    /** The thread that arms this waits for it (a remote binding may read the reply on it). */
+    @Override
+    public boolean callerWaits() {
+        return Thread.currentThread() == owner;
+    }
+
     /** Waits for the completion (a remote binding bounds every call by its deadline). */
     void await() {
         while (!done) {

@@ -106,11 +106,14 @@ public final class RoutedDataService implements DataService {
             call.epoch = r.epoch();
             counts.data(r, owner);
             try {
-                peers.data(owner).probe(call, c -> {
-                    if (again(r, c, attempt, true)) {
-                        Retry.later(attempt + 1, () -> probe(c, done, attempt + 1));
-                    } else {
-                        done.complete(c);
+                peers.data(owner).probe(call, new Forward<ProbeCall>(done) {
+                    @Override
+                    public void complete(ProbeCall c) {
+                        if (again(r, c, attempt, true)) {
+                            Retry.later(attempt + 1, () -> probe(c, done, attempt + 1));
+                        } else {
+                            done.complete(c);
+                        }
                     }
                 });
             } catch (RuntimeException e) {
@@ -175,11 +178,14 @@ public final class RoutedDataService implements DataService {
             call.epoch = r.epoch();
             counts.data(r, owner);
             try {
-                peers.data(owner).put(call, c -> {
-                    if (again(r, c, attempt, true)) { // a second reference can only leak
-                        Retry.later(attempt + 1, () -> put(c, done, attempt + 1));
-                    } else {
-                        done.complete(c);
+                peers.data(owner).put(call, new Forward<PutCall>(done) {
+                    @Override
+                    public void complete(PutCall c) {
+                        if (again(r, c, attempt, true)) { // a second reference can only leak
+                            Retry.later(attempt + 1, () -> put(c, done, attempt + 1));
+                        } else {
+                            done.complete(c);
+                        }
                     }
                 });
             } catch (RuntimeException e) {
@@ -399,14 +405,17 @@ public final class RoutedDataService implements DataService {
             call.epoch = r.epoch();
             counts.data(r, owner);
             try {
-                peers.data(owner).fetch(call, c -> {
-                    if (c.noWait && Retry.retryable(c.status)) {
-                        c.status = Status.WOULD_BLOCK; // a map change: the caller goes again from a worker
-                        done.complete(c);
-                    } else if (again(r, c, attempt, true)) {
-                        Retry.later(attempt + 1, () -> fetch(c, done, attempt + 1));
-                    } else {
-                        done.complete(c);
+                peers.data(owner).fetch(call, new Forward<FetchCall>(done) {
+                    @Override
+                    public void complete(FetchCall c) {
+                        if (c.noWait && Retry.retryable(c.status)) {
+                            c.status = Status.WOULD_BLOCK; // a map change: the caller goes again from a worker
+                            done.complete(c);
+                        } else if (again(r, c, attempt, true)) {
+                            Retry.later(attempt + 1, () -> fetch(c, done, attempt + 1));
+                        } else {
+                            done.complete(c);
+                        }
                     }
                 });
             } catch (RuntimeException e) {

@@ -45,11 +45,14 @@ public final class RoutedMapService implements MapService {
         int owner = r.regionOwner(call.volume, call.firstBlock);
         counts.map(r, owner);
         try {
-            peers.maps(owner).map(call, c -> {
-                if (again(r, c, attempt, false)) { // a map applied twice would drop a reference: R redoes the write
-                    Retry.later(attempt + 1, () -> map(c, done, attempt + 1));
-                } else {
-                    done.complete(c);
+            peers.maps(owner).map(call, new Forward<MapCall>(done) {
+                @Override
+                public void complete(MapCall c) {
+                    if (again(r, c, attempt, false)) { // a map applied twice would drop a reference: R redoes the write
+                        Retry.later(attempt + 1, () -> map(c, done, attempt + 1));
+                    } else {
+                        done.complete(c);
+                    }
                 }
             });
         } catch (RuntimeException e) {
@@ -84,14 +87,17 @@ public final class RoutedMapService implements MapService {
         call.epoch = r.epoch();
         counts.map(r, owner);
         try {
-            peers.maps(owner).resolve(call, c -> {
-                if (c.noWait && Retry.retryable(c.status)) {
-                    c.status = Status.WOULD_BLOCK; // a map change: the caller goes again from a worker
-                    done.complete(c);
-                } else if (again(r, c, attempt, true)) {
-                    Retry.later(attempt + 1, () -> resolve(c, done, attempt + 1));
-                } else {
-                    done.complete(c);
+            peers.maps(owner).resolve(call, new Forward<ResolveCall>(done) {
+                @Override
+                public void complete(ResolveCall c) {
+                    if (c.noWait && Retry.retryable(c.status)) {
+                        c.status = Status.WOULD_BLOCK; // a map change: the caller goes again from a worker
+                        done.complete(c);
+                    } else if (again(r, c, attempt, true)) {
+                        Retry.later(attempt + 1, () -> resolve(c, done, attempt + 1));
+                    } else {
+                        done.complete(c);
+                    }
                 }
             });
         } catch (RuntimeException e) {

@@ -9,18 +9,38 @@ import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * One client connection: requests pipelined on it (up to {@link #SLOTS} in flight, matched by request
- * id), replies read by its one reader thread, which completes each call (decoding a reply into a call
- * object and running the caller's completion is short and never blocks). A frame that breaks the
- * format, or the connection's end, fails every call still in flight on it with MEDIUM_ERROR.
+ * id), replies read and completed (decoding a reply into a call object and running the caller's
+ * completion is short and never blocks) by one thread at a time, the connection's reader:
+ *
+ * <ul>
+ *   <li>a caller that waits for its call ({@link Completion#callerWaits}: the front end's synchronous
+ *       bridge) and finds nobody reading reads itself until its own reply is in, completing any other
+ *       reply it meets on the way. A lone call then costs its thread one sleep, in {@code read}, and
+ *       no other thread wakes: profiling found each thread wake-up of a remote hop (reader thread,
+ *       then the caller) costing more CPU than the call's work on this machine;
+ *   <li>otherwise the connection's reader thread, woken when a call is sent with nobody reading; it
+ *       reads while calls are in flight, then goes back to sleep (so under load it keeps reading, and
+ *       waiting callers sleep until it completes them, as before).
+ * </ul>
+ *
+ * A frame that breaks the format, or the connection's end, fails every call still in flight on it
+ * with MEDIUM_ERROR.
  */
 final class Link {
     /** Calls in flight at most: far more than the front end keeps outstanding. Power of two. */
     static final int SLOTS = 4096;
 
     private static final int SLOT_BITS = Integer.numberOfTrailingZeros(SLOTS);
+    /** Who reads the socket ({@link #reading}): nobody, the reader thread, or a waiting caller. */
+    private static final int NOBODY = 0;
+
+    private static final int THREAD = 1;
+    private static final int CALLER = 2;
 
     private final SocketChannel channel;
     private final FrameWriter out;
@@ -30,6 +50,19 @@ final class Link {
     private final Pending[] slots = new Pending[SLOTS];
     private final int[] free = new int[SLOTS];
     private int freeTop;
+    /**
+     * Slots below this have been used at least once; the rest have never held a call. The free list is
+     * a stack, so a connection with 32 calls in flight touches its lowest slots only, and the sweeper
+     * (every few ms) scans those instead of all {@link #SLOTS}.
+     */
+    private volatile int used;
+
+    private final AtomicInteger inFlight = new AtomicInteger();
+    private final AtomicInteger reading = new AtomicInteger(NOBODY);
+    /** The deadline of the call whose caller is reading (0: none): past it, only a close ends its read. */
+    private volatile long callerReadDeadlineNs;
+
+    private Thread reader;
     private volatile boolean dead;
 
     private Link(SocketChannel channel, String peer, long deadlineMs) {
@@ -60,7 +93,7 @@ final class Link {
             throw e;
         }
         Link l = new Link(ch, host + ":" + port, deadlineMs);
-        Thread.ofPlatform().daemon().name("tcp-role-client-" + port).start(l::readLoop);
+        l.reader = Thread.ofPlatform().daemon().name("tcp-role-client-" + port).start(l::readLoop);
         return l;
     }
 
@@ -68,7 +101,11 @@ final class Link {
         return dead;
     }
 
-    /** Sends {@code call}; its completion runs once, on the reader thread or (failing) on this one. */
+    /**
+     * Sends {@code call}; its completion runs once, on whichever thread reads its reply (this one when
+     * the caller waits for it and nobody else was reading: then it has run when this returns) or, failing,
+     * on this one.
+     */
     @SuppressWarnings("unchecked")
     void call(ClientCodec codec, RoleCall call, Completion<?> done) {
         Pending p = register(codec, call, (Completion<RoleCall>) done);
@@ -94,6 +131,11 @@ final class Link {
             }
             p.sending = false; // encoded: the frame no longer reads the call object
             out.send();
+            if (done.callerWaits() && reading.compareAndSet(NOBODY, CALLER)) {
+                readOwn(p, id);
+            } else if (reading.get() == NOBODY) {
+                wakeReader();
+            }
         } catch (IOException e) {
             p.sending = false;
             fail("reason=send_failed error=" + Log.q(e.toString()));
@@ -121,12 +163,16 @@ final class Link {
                 return null;
             }
             p = slots[free[--freeTop]];
+            if (p.slot >= used) {
+                used = p.slot + 1;
+            }
         }
         p.call = call;
         p.done = done;
         p.codec = codec;
         p.deadlineNs = System.nanoTime() + deadlineMs * 1_000_000L;
         p.round++;
+        inFlight.incrementAndGet(); // before the id: whoever sees the call sees it counted
         p.id = p.round << SLOT_BITS | p.slot; // the volatile write publishes the fields above
         return p;
     }
@@ -136,6 +182,36 @@ final class Link {
         p.done = null;
         synchronized (free) {
             free[freeTop++] = p.slot;
+        }
+        inFlight.decrementAndGet();
+    }
+
+    /** Gives the socket to the reader thread if nobody reads it. */
+    private void wakeReader() {
+        if (reading.compareAndSet(NOBODY, THREAD)) {
+            LockSupport.unpark(reader);
+        }
+    }
+
+    /**
+     * A waiting caller reads until its own call is answered (or failed), then leaves the socket to the
+     * reader thread if other calls are still in flight. Its read ends only with a frame or a close: the
+     * sweeper closes the connection when this call's deadline passes first.
+     */
+    private void readOwn(Pending p, long id) {
+        callerReadDeadlineNs = p.deadlineNs;
+        try {
+            while (p.id == id && !dead) {
+                readOne();
+            }
+        } catch (CorruptFrameException | IOException | RuntimeException e) {
+            readFailed(e);
+        } finally {
+            callerReadDeadlineNs = 0;
+            reading.set(NOBODY);
+            if (inFlight.get() > 0) { // after giving up the socket: a call sent meanwhile is seen here
+                wakeReader();
+            }
         }
     }
 
@@ -157,7 +233,12 @@ final class Link {
         if (out.stalled(nowNs, deadlineMs * 1_000_000L)) { // its sender is stuck in the kernel: free it
             fail("reason=send_stalled stalled_ms_over=" + deadlineMs);
         }
-        for (Pending p : slots) {
+        long reading = callerReadDeadlineNs;
+        if (reading != 0 && nowNs - reading > 0) { // a waiting caller reads for a reply that never came
+            fail("reason=deadline_while_reading deadline_ms=" + deadlineMs);
+        }
+        for (int i = 0, n = used; i < n; i++) {
+            Pending p = slots[i];
             long id = p.id;
             if (id != 0 && !p.sending && nowNs - p.deadlineNs > 0 && p.claim(id)) {
                 failClaimed(p, "reason=deadline deadline_ms=" + deadlineMs);
@@ -180,8 +261,10 @@ final class Link {
             } catch (IOException e) {
                 // closing anyway
             }
+            LockSupport.unpark(reader); // a sleeping reader thread ends
         }
-        for (Pending p : slots) {
+        for (int i = 0, n = used; i < n; i++) {
+            Pending p = slots[i];
             long id = p.id;
             if (id != 0 && !p.sending && p.claim(id)) { // a sending one is failed by its own thread
                 failClaimed(p, "reason=connection_lost");
@@ -189,44 +272,65 @@ final class Link {
         }
     }
 
+    /** The reader thread: sleeps until given the socket, reads while calls are in flight. */
     private void readLoop() {
         try {
-            while (true) {
-                ByteBuffer b = in.next();
-                Pending p = slots[(int) (in.requestId & (SLOTS - 1))];
-                if (!p.claim(in.requestId)) {
-                    continue; // answered after its deadline: the call has failed already
+            while (!dead) {
+                if (reading.get() != THREAD) {
+                    LockSupport.park(this);
+                } else if (inFlight.get() > 0) {
+                    readOne();
+                } else {
+                    reading.set(NOBODY);
+                    if (inFlight.get() > 0) { // a call sent meanwhile found the socket taken: keep reading
+                        reading.compareAndSet(NOBODY, THREAD);
+                    }
                 }
-                if (p.codec.type != in.type) {
-                    failClaimed(p, Status.MEDIUM_ERROR, "reason=reply_type_mismatch");
-                    throw new CorruptFrameException(
-                            "reason=reply_type_mismatch type=" + in.type + " want=" + p.codec.type);
-                }
-                RoleCall c = p.call;
-                Completion<RoleCall> done = p.done;
-                try {
-                    p.codec.decode(b, c);
-                    in.end();
-                } catch (CorruptFrameException | RuntimeException e) {
-                    failClaimed(p, Status.MEDIUM_ERROR, "reason=bad_reply");
-                    throw e;
-                }
-                release(p);
-                complete(c, done);
             }
-        } catch (CorruptFrameException e) {
+        } catch (CorruptFrameException | IOException | RuntimeException e) {
+            readFailed(e);
+        } catch (Error e) { // the reader is gone: so is the connection (the next call reconnects)
+            fail("reason=reader_died error=" + Log.q(e.toString()));
+            throw e;
+        }
+    }
+
+    /** Reads the next reply and completes its call (dropped if the call has failed already). */
+    private void readOne() throws IOException, CorruptFrameException {
+        ByteBuffer b = in.next();
+        Pending p = slots[(int) (in.requestId & (SLOTS - 1))];
+        if (!p.claim(in.requestId)) {
+            return; // answered after its deadline: the call has failed already
+        }
+        if (p.codec.type != in.type) {
+            failClaimed(p, Status.MEDIUM_ERROR, "reason=reply_type_mismatch");
+            throw new CorruptFrameException("reason=reply_type_mismatch type=" + in.type + " want=" + p.codec.type);
+        }
+        RoleCall c = p.call;
+        Completion<RoleCall> done = p.done;
+        try {
+            p.codec.decode(b, c);
+            in.end();
+        } catch (CorruptFrameException | RuntimeException e) {
+            failClaimed(p, Status.MEDIUM_ERROR, "reason=bad_reply");
+            throw e;
+        }
+        release(p);
+        complete(c, done);
+    }
+
+    /** The connection's end, seen by its reader: one log line for a broken frame, every call fails. */
+    private void readFailed(Exception e) {
+        if (e instanceof CorruptFrameException) {
             Log.error("role_frame_invalid", "transport=tcp side=client peer=" + peer + " " + e.getMessage());
             fail("reason=bad_frame");
-        } catch (IOException e) {
+        } else if (e instanceof IOException) {
             fail("reason=read_failed error=" + Log.q(e.toString()));
-        } catch (RuntimeException e) { // a payload shorter than its counts (underflow)
+        } else { // a payload shorter than its counts (underflow)
             Log.error(
                     "role_frame_invalid",
                     "transport=tcp side=client peer=" + peer + " reason=bad_payload error=" + Log.q(e.toString()));
             fail("reason=bad_frame");
-        } catch (Error e) { // the reader is gone: so is the connection (the next call reconnects)
-            fail("reason=reader_died error=" + Log.q(e.toString()));
-            throw e;
         }
     }
 

@@ -84,10 +84,12 @@ final class ServedCalls {
 
     static final class Put extends Served<PutCall> {
         private final DataService data;
+        private final boolean inline;
 
-        Put(DataService data, Pool<Served<?>> home) {
+        Put(DataService data, boolean inline, Pool<Served<?>> home) {
             super(new PutCall(MAX), Frame.PUT, home);
             this.data = data;
+            this.inline = inline;
         }
 
         @Override
@@ -116,7 +118,7 @@ final class ServedCalls {
 
         @Override
         boolean inline() {
-            return false;
+            return inline;
         }
 
         @Override
@@ -147,10 +149,12 @@ final class ServedCalls {
 
     static final class Deref extends Served<DerefCall> {
         private final DataService data;
+        private final boolean inline;
 
-        Deref(DataService data, Pool<Served<?>> home) {
+        Deref(DataService data, boolean inline, Pool<Served<?>> home) {
             super(new DerefCall(MAX_DEREF), Frame.DEREF, home);
             this.data = data;
+            this.inline = inline;
         }
 
         @Override
@@ -176,7 +180,7 @@ final class ServedCalls {
 
         @Override
         boolean inline() {
-            return false;
+            return inline;
         }
 
         @Override
@@ -267,10 +271,12 @@ final class ServedCalls {
 
     static final class Map extends Served<MapCall> {
         private final MapService maps;
+        private final boolean inline;
 
-        Map(MapService maps, Pool<Served<?>> home) {
+        Map(MapService maps, boolean inline, Pool<Served<?>> home) {
             super(new MapCall(MAX), Frame.MAP, home);
             this.maps = maps;
+            this.inline = inline;
         }
 
         @Override
@@ -295,7 +301,7 @@ final class ServedCalls {
 
         @Override
         boolean inline() {
-            return false;
+            return inline;
         }
 
         @Override

@@ -7,8 +7,8 @@ import java.nio.channels.SocketChannel;
 
 /**
  * One client's connection at the server: its reader thread decodes each request into a pooled call
- * object and runs it inline (probe, resolve, fetch from memory, countRun) or hands it to the workers
- * (put, map, deref, unmap, a fetch that needs an SSD); replies go out through one {@link FrameWriter}.
+ * object and runs it inline (probe, resolve, fetch from memory, countRun, put, map, deref) or hands it
+ * to the workers (unmap, a fetch that needs an SSD); replies go out through one {@link FrameWriter}.
  * A frame that breaks the format closes the connection, with one log line.
  */
 final class ServerLink {

@@ -25,11 +25,17 @@ import java.util.concurrent.atomic.AtomicInteger;
  * (GrpcRoleServer), without protobuf or HTTP/2 on the block path.
  *
  * <p>Threads. One reader thread per connection decodes requests into pooled call objects (nothing
- * allocated per call once warm) and runs the calls that never wait inline: probe, resolve, unmap's
- * countRun, and a fetch served from D's memory ({@code noWait}, tried first). Calls that may wait for a
- * journal or an SSD (put, map, deref, unmap, a fetch D could not serve from memory) go to
- * {@link #WORKERS} worker threads (a full queue fails the call, MEDIUM_ERROR). Replies are written
- * under one lock per connection, batched when several are ready ({@link FrameWriter}).
+ * allocated per call once warm) and runs most calls itself: probe, resolve, unmap's countRun, a fetch
+ * served from D's memory ({@code noWait}, tried first), and put, map and deref, whose records D and C
+ * write inline into battery-backed memory under a lock never held across I/O. Handing those to a
+ * worker cost a thread wake-up and a sleep per call, which profiling found to be the largest single
+ * cost of a remote write on this machine (a context switch costs far more than the call's work).
+ * They wait only while their journal is back-pressured (until a local checkpoint releases it): the
+ * calls behind them on that connection wait too. Calls that may wait for an SSD or run long (a fetch
+ * D could not serve from memory, an unmap of a range) go to {@link #WORKERS} worker threads (a full
+ * queue fails the call, MEDIUM_ERROR); so do put, map and deref when the server is built with {@code
+ * inlineWrites} false ({@code -Dhashbrick.tcp.inline-writes=false}). Replies are written under one
+ * lock per connection, batched when several are ready ({@link FrameWriter}).
  */
 public final class TcpRoleServer implements AutoCloseable {
     /** Most blocks (or handles) one request may carry: four of the front end's batches of 16. */
@@ -38,6 +44,11 @@ public final class TcpRoleServer implements AutoCloseable {
     public static final int MAX_DEREF_HANDLES = 4096;
     /** Threads that may wait for a journal or an SSD at once: more than the front end's connections. */
     static final int WORKERS = 16;
+    /**
+     * Whether put, map and deref run on the connection's reader thread (the default) rather than on a
+     * worker: {@code -Dhashbrick.tcp.inline-writes=false} hands them off as before.
+     */
+    static final boolean INLINE_WRITES = !"false".equals(System.getProperty("hashbrick.tcp.inline-writes"));
 
     private static final int QUEUE = 1024;
     private static final InetAddress LOOPBACK;
@@ -62,6 +73,11 @@ public final class TcpRoleServer implements AutoCloseable {
 
     /** Starts serving on 127.0.0.1:{@code port} (0: an ephemeral port, see {@link #port()}). */
     public TcpRoleServer(DataService data, MapService maps, int port) throws IOException {
+        this(data, maps, port, INLINE_WRITES);
+    }
+
+    /** As above; {@code inlineWrites}: put, map and deref run on the reader thread, not on a worker. */
+    TcpRoleServer(DataService data, MapService maps, int port, boolean inlineWrites) throws IOException {
         AtomicInteger n = new AtomicInteger();
         workers = new ThreadPoolExecutor(WORKERS, WORKERS, 60, TimeUnit.SECONDS, new ArrayBlockingQueue<>(QUEUE), r -> {
             Thread t = new Thread(r, "tcp-role-worker-" + n.incrementAndGet());
@@ -71,10 +87,10 @@ public final class TcpRoleServer implements AutoCloseable {
         workers.allowCoreThreadTimeOut(true);
         int pooled = WORKERS * 2;
         pools[Frame.PROBE] = new Pool<>(pooled, () -> new ServedCalls.Probe(data, pools[Frame.PROBE]));
-        pools[Frame.PUT] = new Pool<>(pooled, () -> new ServedCalls.Put(data, pools[Frame.PUT]));
-        pools[Frame.DEREF] = new Pool<>(pooled, () -> new ServedCalls.Deref(data, pools[Frame.DEREF]));
+        pools[Frame.PUT] = new Pool<>(pooled, () -> new ServedCalls.Put(data, inlineWrites, pools[Frame.PUT]));
+        pools[Frame.DEREF] = new Pool<>(pooled, () -> new ServedCalls.Deref(data, inlineWrites, pools[Frame.DEREF]));
         pools[Frame.FETCH] = new Pool<>(pooled, () -> new ServedCalls.Fetch(data, workers, pools[Frame.FETCH]));
-        pools[Frame.MAP] = new Pool<>(pooled, () -> new ServedCalls.Map(maps, pools[Frame.MAP]));
+        pools[Frame.MAP] = new Pool<>(pooled, () -> new ServedCalls.Map(maps, inlineWrites, pools[Frame.MAP]));
         pools[Frame.RESOLVE] = new Pool<>(pooled, () -> new ServedCalls.Resolve(maps, pools[Frame.RESOLVE]));
         pools[Frame.UNMAP] = new Pool<>(pooled, () -> new ServedCalls.Unmap(maps, pools[Frame.UNMAP]));
         listener = ServerSocketChannel.open();
@@ -88,7 +104,7 @@ public final class TcpRoleServer implements AutoCloseable {
         }
         this.port = ((InetSocketAddress) listener.getLocalAddress()).getPort();
         Thread.ofPlatform().daemon().name("tcp-role-accept-" + this.port).start(this::acceptLoop);
-        Log.info("role_server_started", "transport=tcp port=" + this.port);
+        Log.info("role_server_started", "transport=tcp port=" + this.port + " inline_writes=" + inlineWrites);
     }
 
     /** The port bound. */

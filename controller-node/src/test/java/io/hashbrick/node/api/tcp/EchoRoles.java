@@ -29,11 +29,14 @@ final class EchoRoles implements DataService, MapService {
     volatile boolean fail;
     final LinkedBlockingQueue<UnmapCall> seen = new LinkedBlockingQueue<>();
     final LinkedBlockingQueue<Runnable> held = new LinkedBlockingQueue<>();
+    /** The name of the server thread each call reached the role on, in order. */
+    final LinkedBlockingQueue<String> threads = new LinkedBlockingQueue<>();
 
     private <C extends RoleCall> boolean scripted(C c, Completion<? super C> done) {
         UnmapCall h = new UnmapCall();
         h.header(c.epoch, c.operationId, c.sender);
         seen.add(h);
+        threads.add(Thread.currentThread().getName());
         if (fail) {
             throw new IllegalStateException("scripted failure");
         }

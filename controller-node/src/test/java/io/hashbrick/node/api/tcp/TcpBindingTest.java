@@ -238,6 +238,148 @@ class TcpBindingTest {
         }
     }
 
+    /**
+     * Put, map and deref run on the connection's reader thread (no hand-off to a worker: a thread
+     * wake-up per call was the largest cost of a remote write), unless the server is told otherwise;
+     * an unmap of a range still goes to a worker.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void writesRunOnTheReaderThreadUnlessToldOtherwise(boolean inlineWrites) throws Exception {
+        EchoRoles roles = new EchoRoles();
+        roles.answer = Status.OK;
+        try (TcpRoleServer server = new TcpRoleServer(roles, roles, 0, inlineWrites);
+                TcpRoleClient client = new TcpRoleClient("127.0.0.1", server.port(), 5_000)) {
+            String want = inlineWrites ? "tcp-role-server-" : "tcp-role-worker-";
+            PutCall p = new PutCall(1);
+            p.count = 1;
+            call(p, client.data()::put);
+            assertTrue(roles.threads.take().startsWith(want), "put");
+            MapCall m = new MapCall(1);
+            m.count = 1;
+            call(m, client.maps()::map);
+            assertTrue(roles.threads.take().startsWith(want), "map");
+            DerefCall d = new DerefCall(1);
+            d.count = 1;
+            call(d, client.data()::deref);
+            assertTrue(roles.threads.take().startsWith(want), "deref");
+            UnmapCall u = new UnmapCall();
+            u.count = 1;
+            call(u, client.maps()::unmap);
+            assertTrue(roles.threads.take().startsWith("tcp-role-worker-"), "unmap of a range");
+            ResolveCall r = new ResolveCall(1);
+            r.count = 1;
+            call(r, client.maps()::resolve);
+            assertTrue(roles.threads.take().startsWith("tcp-role-server-"), "resolve");
+            assertEquals(Status.OK, p.status);
+            assertEquals(Status.OK, m.status);
+        }
+    }
+
+    /** A completion whose caller waits for it (as the front end's bridge does): records its thread. */
+    static final class Waiting<C extends RoleCall> implements Completion<C> {
+        final Thread owner = Thread.currentThread();
+        volatile C call;
+        volatile Thread ranOn;
+        int completions;
+
+        @Override
+        public synchronized void complete(C c) {
+            completions++;
+            ranOn = Thread.currentThread();
+            call = c;
+            notifyAll();
+        }
+
+        @Override
+        public boolean callerWaits() {
+            return Thread.currentThread() == owner;
+        }
+
+        synchronized C await(long ms) throws InterruptedException {
+            long end = System.nanoTime() + ms * 1_000_000L;
+            while (call == null && System.nanoTime() < end) {
+                wait(Math.max(1, (end - System.nanoTime()) / 1_000_000L));
+            }
+            return call;
+        }
+    }
+
+    /**
+     * A caller that waits for its call and finds nobody reading reads its own reply: the completion has
+     * run on its thread when the call returns (no other thread woken). Calls sent by callers that do
+     * not wait are read by the connection's reader thread, as before.
+     */
+    @Test
+    void aWaitingCallerReadsItsOwnReply() throws Exception {
+        EchoRoles roles = new EchoRoles();
+        try (TcpRoleServer server = new TcpRoleServer(roles, roles, 0);
+                TcpRoleClient client = new TcpRoleClient("127.0.0.1", server.port(), 5_000)) {
+            for (int i = 0; i < 50; i++) {
+                ResolveCall r = new ResolveCall(4);
+                r.volume = 2;
+                r.firstBlock = i;
+                r.count = 4;
+                Waiting<ResolveCall> w = new Waiting<>();
+                client.maps().resolve(r, w);
+                assertSame(r, w.call, "completed before the call returned, round " + i);
+                assertSame(Thread.currentThread(), w.ranOn, "on the caller's thread, round " + i);
+                assertEquals(Status.OK, r.status);
+                assertEquals(2_000_000L + i + 3, r.handles[3]);
+                MapCall m = new MapCall(1);
+                m.count = 1;
+                m.handles[0] = i;
+                Waiting<MapCall> wm = new Waiting<>();
+                client.maps().map(m, wm);
+                assertSame(Thread.currentThread(), wm.ranOn, "a map too, round " + i);
+                assertEquals(EchoRoles.replaced(m, 0), m.replaced[0]);
+            }
+            AtomicReference<Thread> ranOn = new AtomicReference<>();
+            ResolveCall r = new ResolveCall(1);
+            r.count = 1;
+            call(r, (c, done) -> client.maps().resolve(c, x -> {
+                ranOn.set(Thread.currentThread());
+                done.complete(x);
+            }));
+            assertTrue(ranOn.get().getName().startsWith("tcp-role-client-"), "a caller that does not wait");
+        }
+        roles.seen.clear();
+    }
+
+    /**
+     * A waiting caller reading for a reply that never comes: its call fails at its deadline, and the
+     * connection closes (only a close ends its read); the next call connects again.
+     */
+    @Test
+    void aWaitingCallerWhoseReplyNeverComesFailsAtItsDeadline() throws Exception {
+        EchoRoles roles = new EchoRoles();
+        try (TcpRoleServer server = new TcpRoleServer(roles, roles, 0);
+                TcpRoleClient client = new TcpRoleClient("127.0.0.1", server.port(), 300)) {
+            roles.hold = true;
+            ResolveCall r = new ResolveCall(1);
+            r.count = 1;
+            Waiting<ResolveCall> w = new Waiting<>();
+            long t0 = System.nanoTime();
+            client.maps().resolve(r, w);
+            assertSame(r, w.await(5_000));
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            assertEquals(Status.NO_REPLY, r.status);
+            assertEquals(1, w.completions);
+            assertTrue(ms >= 290 && ms < 5_000, "ended by the 300 ms deadline: " + ms + " ms");
+            roles.hold = false;
+            roles.held.take().run(); // the late reply: its connection is gone
+            ResolveCall again = new ResolveCall(1);
+            again.count = 1;
+            again.volume = 4;
+            Waiting<ResolveCall> w2 = new Waiting<>();
+            client.maps().resolve(again, w2);
+            assertSame(again, w2.await(5_000));
+            assertEquals(Status.OK, again.status, "a new connection");
+            assertEquals(4_000_000L, again.handles[0]);
+            assertEquals(1, w.completions, "the first call completed once");
+        }
+    }
+
     @Test
     void noWaitIsAnsweredWouldBlockAtOnceWithoutARoundTrip() throws Exception {
         EchoRoles roles = new EchoRoles();
@@ -347,7 +489,7 @@ class TcpBindingTest {
 
     /**
      * A peer that accepts and never reads: the socket buffers fill, a caller waiting for room gives up
-     * at its call's deadline, and every call completes exactly once as MEDIUM_ERROR; none is completed
+     * at its call's deadline, and every call completes exactly once as NO_REPLY; none is completed
      * while its thread is still encoding it into a frame (review: a completed call object reused by its
      * owner was then sent, a deref twice).
      */
@@ -534,6 +676,81 @@ class TcpBindingTest {
                 assertTrue(ms < 5_000, "failed by the corrupt frame, not the deadline: " + ms);
             }
             peer.interrupt();
+        }
+    }
+
+    /**
+     * Callers that wait for each call (reading their own replies when nobody else reads) alongside
+     * callers with 16 calls in flight (read by the reader thread): every call gets its own reply once.
+     */
+    @ParameterizedTest
+    @ValueSource(longs = {21, 22})
+    void waitingCallersAndPipeliningCallersTogetherEachGetTheirOwnReply(long seed) throws Exception {
+        EchoRoles roles = new EchoRoles();
+        int calls = 1500;
+        try (TcpRoleServer server = new TcpRoleServer(roles, roles, 0);
+                TcpRoleClient client = new TcpRoleClient("127.0.0.1", server.port(), 10_000)) {
+            List<Thread> ts = new ArrayList<>();
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            for (int t = 0; t < 6; t++) {
+                long s = seed * 1000 + t;
+                boolean waits = t % 3 != 0;
+                ts.add(Thread.ofPlatform().start(() -> {
+                    try {
+                        if (waits) {
+                            waitingCaller(client, new SplittableRandom(s), calls, "seed=" + seed + " thread_seed=" + s);
+                        } else {
+                            caller(client, new SplittableRandom(s), calls, "seed=" + seed + " thread_seed=" + s);
+                        }
+                    } catch (Throwable e) {
+                        failure.compareAndSet(null, e);
+                    }
+                }));
+            }
+            for (Thread t : ts) {
+                t.join(60_000);
+                assertFalse(t.isAlive(), "seed=" + seed + " a caller is stuck");
+            }
+            if (failure.get() != null) {
+                throw new AssertionError("seed=" + seed, failure.get());
+            }
+        }
+        roles.seen.clear();
+    }
+
+    /** One waiting caller's loop: one call at a time, each checked when it completes. */
+    private static void waitingCaller(TcpRoleClient client, SplittableRandom rnd, int n, String at) throws Exception {
+        for (int i = 0; i < n; i++) {
+            if (rnd.nextBoolean()) {
+                MapCall m = new MapCall(64);
+                m.volume = rnd.nextInt(100);
+                m.firstBlock = rnd.nextLong(1L << 30);
+                m.count = 1 + rnd.nextInt(64);
+                for (int k = 0; k < m.count; k++) {
+                    m.handles[k] = rnd.nextLong();
+                }
+                Waiting<MapCall> w = new Waiting<>();
+                client.maps().map(m, w);
+                assertSame(m, w.await(15_000), at);
+                assertEquals(Status.OK, m.status, at);
+                assertEquals(1, w.completions, at);
+                for (int b = 0; b < m.count; b++) {
+                    assertEquals(EchoRoles.replaced(m, b), m.replaced[b], at);
+                }
+            } else {
+                ResolveCall r = new ResolveCall(64);
+                r.volume = rnd.nextInt(100);
+                r.firstBlock = rnd.nextLong(1L << 30);
+                r.count = 1 + rnd.nextInt(64);
+                Waiting<ResolveCall> w = new Waiting<>();
+                client.maps().resolve(r, w);
+                assertSame(r, w.await(15_000), at);
+                assertEquals(Status.OK, r.status, at);
+                assertEquals(1, w.completions, at);
+                for (int b = 0; b < r.count; b++) {
+                    assertEquals(r.volume * 1_000_000L + r.firstBlock + b, r.handles[b], at);
+                }
+            }
         }
     }
 

@@ -63,7 +63,8 @@ final class ClusterPorts {
             if (member.getId() < 1 || member.getId() > 0xFFFF) {
                 continue; // no such controller number: the map refuses them; never a port 0
             }
-            ports.add(new TargetPort(member.getId(), member.getId()));
+            boolean home = member.getServedBy() == 0 || member.getServedBy() == member.getId();
+            ports.add(new TargetPort(member.getId(), member.getId(), home)); // failed over: its process is down
             if (!member.getPortal().isEmpty()) {
                 portals.add(new NetworkPortal(member.getPortal(), member.getId()));
             }

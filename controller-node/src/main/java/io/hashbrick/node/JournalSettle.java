@@ -45,6 +45,14 @@ public final class JournalSettle {
             x.status = Status.READ_ONLY; // the journal waited on will not drain
             return true;
         }
+        if (x.applyByNs != 0 && System.nanoTime() - x.applyByNs > 0) {
+            x.status = Status.BACK_PRESSURE; // nothing appended, and its sender is about to give up on it
+            Log.warn(
+                    "role_call_refused_late",
+                    "call=" + x.getClass().getSimpleName() + " op=" + x.operationId + " status=BACK_PRESSURE"
+                            + " reason=journal_full_past_the_senders_budget");
+            return true;
+        }
         if (System.nanoTime() > deadline) {
             Log.error(timeoutEvent, "call=" + x.getClass().getSimpleName() + " op=" + x.operationId);
             x.status = Status.MEDIUM_ERROR;

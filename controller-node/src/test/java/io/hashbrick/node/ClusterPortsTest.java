@@ -47,5 +47,14 @@ class ClusterPortsTest {
         assertEquals(4, ports.targetPorts().size(), "a new map shows at once");
         assertEquals(3, ports.portals().size(), "c4 registered no portal: SendTargets cannot list it");
         assertEquals(new TargetPort(4, 4), ports.targetPorts().get(3));
+
+        map.set(two.toBuilder()
+                .setEpoch(5)
+                .setMembers(1, two.getMembers(1).toBuilder().setServedBy(2)) // c1 down, its pool on c2
+                .build());
+        assertEquals(
+                List.of(new TargetPort(1, 1, false), new TargetPort(2, 2)),
+                ports.targetPorts(),
+                "a controller whose pool failed over is unavailable");
     }
 }

@@ -19,6 +19,17 @@ public abstract class RoleCall {
      * Not on the wire.
      */
     public long routedSinceNs;
+    /**
+     * Set by a remote binding's server when the call arrives ({@code System.nanoTime()}; 0: no limit):
+     * a call that could not be applied by then (its journal back-pressured) is refused BACK_PRESSURE,
+     * nothing done, instead of being applied after its sender gave up on it: a map or unmap that landed
+     * after the sender's deadline could overwrite a newer write the host was told succeeded. Not on the
+     * wire: the servers' budget ({@link #SERVER_APPLY_BUDGET_NS}) is well inside the clients' deadline.
+     */
+    public long applyByNs;
+
+    /** How long a remote call may wait at its owner before it is applied or refused (clients wait 10 s). */
+    public static final long SERVER_APPLY_BUDGET_NS = 5_000_000_000L;
 
     /** Sets the header for a new request and clears the status. */
     public final void header(long epoch, long operationId, int sender) {
@@ -26,5 +37,6 @@ public abstract class RoleCall {
         this.operationId = operationId;
         this.sender = sender;
         this.status = Status.OK;
+        this.applyByNs = 0;
     }
 }

@@ -101,7 +101,7 @@ final class InfoCommands {
         TargetPort own = t.nexus == null
                 ? new TargetPort(1, 1)
                 : new TargetPort(t.nexus.relativeTargetPort(), t.nexus.targetPortGroup());
-        if (ports == null || !ports.contains(own)) {
+        if (ports == null || ports.stream().noneMatch(own::sameAs)) {
             ports = List.of(own);
         }
         int header = format == 1 ? 8 : 4;
@@ -116,8 +116,11 @@ final class InfoCommands {
             TargetPort p = ports.get(i);
             if (i == 0 || p.portGroup() != ports.get(i - 1).portGroup()) {
                 group = n;
-                o.u8(n, 0x80); // PREF, ASYMMETRIC ACCESS STATE 0h: active/optimized
-                o.u8(n + 1, 0x01); // AO_SUP
+                // the port this command came through is up whatever the map says; another controller's
+                // is active/optimized, or unavailable (3h) while it is down and its pool failed over
+                boolean up = p.available() || own.sameAs(p);
+                o.u8(n, up ? 0x80 : 0x03); // PREF with ASYMMETRIC ACCESS STATE 0h: active/optimized; 3h
+                o.u8(n + 1, 0x09); // U_SUP, AO_SUP
                 Cdb.put16(o.b, n + 2, p.portGroup());
                 n += 8;
             }

@@ -69,7 +69,7 @@ class TargetPortGroupsTest {
     void aSingleControllerReportsItsOwnPortGroupAsBefore() throws Exception {
         try (ScsiHarness h = harness("single")) {
             byte[] d = rtpg(h, ScsiHarness.A, 0, 4096);
-            assertEquals("0000000c" + "80010001" + "00000001" + "00000001", HEX.formatHex(d));
+            assertEquals("0000000c" + "80090001" + "00000001" + "00000001", HEX.formatHex(d));
         }
     }
 
@@ -78,8 +78,8 @@ class TargetPortGroupsTest {
         try (ScsiHarness h = harness("two")) {
             h.server.targetPorts(() -> controllers(2));
             String expected = "00000018" // RETURN DATA LENGTH: 2 descriptors of 12
-                    + "80010001" + "00000001" + "00000001" // PREF, A/O, AO_SUP, group 1, 1 port: relative id 1
-                    + "80010002" + "00000001" + "00000002"; // group 2: relative id 2
+                    + "80090001" + "00000001" + "00000001" // PREF, A/O, U_SUP AO_SUP, group 1, 1 port: relative id 1
+                    + "80090002" + "00000001" + "00000002"; // group 2: relative id 2
             assertEquals(expected, HEX.formatHex(rtpg(h, nexusOn(1), 0, 4096)), "through c1");
             assertEquals(expected, HEX.formatHex(rtpg(h, nexusOn(2), 0, 4096)), "through c2");
         }
@@ -96,7 +96,7 @@ class TargetPortGroupsTest {
             for (int k = 1; k <= 4; k++) {
                 int g = 8 + 12 * (k - 1);
                 assertEquals((byte) 0x80, d.get(g), "PREF, ASYMMETRIC ACCESS STATE 0: active/optimized");
-                assertEquals(0x01, d.get(g + 1), "AO_SUP");
+                assertEquals(0x09, d.get(g + 1), "U_SUP, AO_SUP");
                 assertEquals(k, d.getShort(g + 2), "TARGET PORT GROUP");
                 assertEquals(1, d.get(g + 7), "TARGET PORT COUNT");
                 assertEquals(k, d.getShort(g + 10), "RELATIVE TARGET PORT IDENTIFIER");
@@ -105,11 +105,26 @@ class TargetPortGroupsTest {
     }
 
     @Test
+    void aControllerWhosePoolFailedOverIsUnavailableToTheOthers() throws Exception {
+        try (ScsiHarness h = harness("down")) {
+            h.server.targetPorts(() -> List.of(new TargetPort(1, 1), new TargetPort(2, 2, false)));
+            assertEquals(
+                    "00000018" + "80090001" + "00000001" + "00000001" + "03090002" + "00000001" + "00000002",
+                    HEX.formatHex(rtpg(h, nexusOn(1), 0, 4096)),
+                    "c2 down: unavailable (3h) through c1");
+            assertEquals(
+                    "00000018" + "80090001" + "00000001" + "00000001" + "80090002" + "00000001" + "00000002",
+                    HEX.formatHex(rtpg(h, nexusOn(2), 0, 4096)),
+                    "the port a command came through is up, whatever the map says");
+        }
+    }
+
+    @Test
     void twoPortsOfOneGroupShareItsDescriptor() throws Exception {
         try (ScsiHarness h = harness("shared")) {
             h.server.targetPorts(() -> List.of(new TargetPort(1, 7), new TargetPort(2, 7)));
             assertEquals(
-                    "00000010" + "80010007" + "00000002" + "00000001" + "00000002",
+                    "00000010" + "80090007" + "00000002" + "00000001" + "00000002",
                     HEX.formatHex(rtpg(h, new ItNexus(9, "iqn.a", "iqn.a,i,0x1", "iqn.t,t,0x0002", 2, 7), 0, 4096)));
         }
     }
@@ -119,10 +134,10 @@ class TargetPortGroupsTest {
         try (ScsiHarness h = harness("missing")) {
             h.server.targetPorts(() -> controllers(2));
             assertEquals(
-                    "0000000c" + "80010003" + "00000001" + "00000003", HEX.formatHex(rtpg(h, nexusOn(3), 0, 4096)));
+                    "0000000c" + "80090003" + "00000001" + "00000003", HEX.formatHex(rtpg(h, nexusOn(3), 0, 4096)));
             h.server.targetPorts(List::of); // no map seen yet
             assertEquals(
-                    "0000000c" + "80010001" + "00000001" + "00000001", HEX.formatHex(rtpg(h, nexusOn(1), 0, 4096)));
+                    "0000000c" + "80090001" + "00000001" + "00000001", HEX.formatHex(rtpg(h, nexusOn(1), 0, 4096)));
         }
     }
 
@@ -130,7 +145,7 @@ class TargetPortGroupsTest {
     void theAllocationLengthCutsTheDataNotItsLength() throws Exception {
         try (ScsiHarness h = harness("short")) {
             h.server.targetPorts(() -> controllers(4));
-            assertEquals("0000003080010001", HEX.formatHex(rtpg(h, nexusOn(1), 0, 8)));
+            assertEquals("0000003080090001", HEX.formatHex(rtpg(h, nexusOn(1), 0, 8)));
         }
     }
 

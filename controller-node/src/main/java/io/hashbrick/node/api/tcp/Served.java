@@ -42,6 +42,7 @@ abstract class Served<C extends RoleCall> implements Completion<C>, Runnable {
         this.link = link;
         this.requestId = requestId;
         Frame.getCallHeader(in, call);
+        call.applyByNs = System.nanoTime() + RoleCall.SERVER_APPLY_BUDGET_NS;
         decode(in);
     }
 

@@ -212,7 +212,7 @@ final class ClusterRoles implements RouteSource, RolePeers, VolumeService.Device
             GrpcRoleServer g = new GrpcRoleServer(localData, localMaps, rolePort, GrpcRoleServer.Dispatch.SPLIT);
             server = g;
             serverPort = g.port();
-        } else { // the TCP binding runs journal waits on its workers too
+        } else { // the TCP binding runs journal waits on its workers (see TcpRoleServer.INLINE_WRITES)
             TcpRoleServer t = new TcpRoleServer(localData, localMaps, rolePort);
             server = t;
             serverPort = t.port();

@@ -42,7 +42,14 @@ public enum Status {
      * Set by a remote binding's client only: the call was sent, but its connection ended or its deadline
      * passed before the reply. It may or may not have been applied: the router sends again only what is
      * safe to repeat (reads, probes, puts: a second put can only leak a reference, positioned derefs);
-     * R redoes a write whose map went unanswered (see {@code front.WritePipeline}).
+     * R redoes a write whose map went unanswered (see {@code front.WritePipeline}). The connection was
+     * ended by the owner's side (its process died, or it closed it).
      */
-    NO_REPLY
+    NO_REPLY,
+    /**
+     * As {@link #NO_REPLY}, but this side gave up: the call's deadline passed, or the connection was
+     * closed here (another call's deadline, a stalled send, a new address). The owner may be alive with
+     * the call still queued: repeatable calls go again, a write is not redone (its map could still land).
+     */
+    TIMED_OUT
 }

@@ -22,7 +22,7 @@ final class Pipelines {
             case POOL_FULL -> IoStatus.NO_SPACE;
             case READ_ONLY -> IoStatus.READ_ONLY;
             case WOULD_BLOCK -> IoStatus.WOULD_BLOCK;
-            case UNREACHABLE, NO_REPLY, NOT_OWNER, STALE_EPOCH, BACK_PRESSURE -> IoStatus.UNAVAILABLE;
+            case UNREACHABLE, NO_REPLY, TIMED_OUT, NOT_OWNER, STALE_EPOCH, BACK_PRESSURE -> IoStatus.UNAVAILABLE;
             default -> IoStatus.MEDIUM_ERROR;
         };
     }

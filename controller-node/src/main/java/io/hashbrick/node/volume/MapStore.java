@@ -406,6 +406,9 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
         if (x.count < 0 || x.count > CHUNK) {
             throw new IllegalArgumentException("map: at most " + CHUNK + " blocks a call: count=" + x.count);
         }
+        if (pastBudget(x)) {
+            return DONE;
+        }
         if (!writable.getAsBoolean()) {
             x.status = Status.READ_ONLY;
             return DONE;
@@ -521,7 +524,22 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
         x.status = Status.OK;
     }
 
+    /**
+     * A remote call that waited past its server's budget (queued behind others, say) is refused
+     * BACK_PRESSURE before anything changes: it is never applied after its sender gave up on it.
+     */
+    private static boolean pastBudget(io.hashbrick.node.api.RoleCall x) {
+        if (x.applyByNs != 0 && System.nanoTime() - x.applyByNs > 0) {
+            x.status = Status.BACK_PRESSURE;
+            return true;
+        }
+        return false;
+    }
+
     private long unmapLocked(Ctx c, UnmapCall x, long first, long n, boolean checkWritable) {
+        if (pastBudget(x)) {
+            return DONE;
+        }
         if (checkWritable && !writable.getAsBoolean()) {
             x.status = Status.READ_ONLY;
             return DONE;

@@ -331,6 +331,28 @@ class RoleContractTest {
         }
     }
 
+    /** A remote map that waited at C past its server's budget is refused before anything changes. */
+    @Test
+    void aMapPastItsServersBudgetChangesNothing() throws Exception {
+        try (Controller dp = Controller.open(dir, SMALL, List.of(new VolumeRef(1, 64)))) {
+            long h = put(dataService(dp), block(13), true);
+            MapCall m = new MapCall(1);
+            m.header(0, 3, 9);
+            m.volume = 1;
+            m.firstBlock = 5;
+            m.count = 1;
+            m.handles[0] = h;
+            m.applyByNs = System.nanoTime() - 1; // as a server stamps it on arrival, long ago
+            dp.maps().map(m);
+            assertEquals(Status.BACK_PRESSURE, m.status, "refused: its sender is about to give up on it");
+            assertEquals(Handles.NONE, resolve(mapService(dp), 5), "nothing mapped");
+            m.header(0, 4, 9);
+            dp.maps().map(m);
+            assertEquals(Status.OK, m.status, "within its budget (none: a local call)");
+            assertEquals(h, resolve(mapService(dp), 5));
+        }
+    }
+
     @Test
     void aConditionalMapThatLostARaceChangesNothing() throws Exception {
         try (Controller dp = Controller.open(dir, SMALL, List.of(new VolumeRef(1, 64)))) {

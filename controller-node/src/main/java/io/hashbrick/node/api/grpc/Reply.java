@@ -40,7 +40,8 @@ abstract class Reply<C extends RoleCall, R> implements StreamObserver<R> {
         io.grpc.Status s = io.grpc.Status.fromThrowable(t);
         Status mine =
                 switch (s.getCode()) { // the peer was not reached or did not answer: the call may have been applied
-                    case UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED -> Status.NO_REPLY;
+                    case UNAVAILABLE -> Status.NO_REPLY;
+                    case DEADLINE_EXCEEDED, CANCELLED -> Status.TIMED_OUT;
                     default -> Status.MEDIUM_ERROR;
                 };
         Log.warn(

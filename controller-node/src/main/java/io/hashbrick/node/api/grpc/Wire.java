@@ -51,7 +51,6 @@ final class Wire {
                 .build();
     }
 
-    /** Sets {@code call}'s header from the request's and clears its status. */
     /** A call's header as it arrives at the server, with the server's budget to apply it (see RoleCall). */
     static void header(RequestHeader h, RoleCall call) {
         call.header(h.getEpoch(), h.getOperationId(), h.getSender());

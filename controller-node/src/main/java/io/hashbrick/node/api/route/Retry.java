@@ -54,7 +54,9 @@ final class Retry {
 
     /** Whether a call answered {@code s} may go again at all (before counting attempts). */
     static boolean goesAgain(Status s, boolean repeatable) {
-        return retryable(s) || s == Status.UNREACHABLE || (s == Status.NO_REPLY && repeatable);
+        return retryable(s)
+                || s == Status.UNREACHABLE
+                || ((s == Status.NO_REPLY || s == Status.TIMED_OUT) && repeatable);
     }
 
     /** Runs {@code again} as attempt {@code next}: at once for the second, later for the others. */

@@ -85,7 +85,8 @@ final class Frame {
         Status.MAP_CONFLICT,
         Status.WOULD_BLOCK,
         Status.UNREACHABLE,
-        Status.NO_REPLY
+        Status.NO_REPLY,
+        Status.TIMED_OUT
     };
 
     private static final byte[] TO_CODE = new byte[Status.values().length];

@@ -97,6 +97,12 @@ final class Link {
         return l;
     }
 
+    /**
+     * How the calls of this connection fail once it has ended: NO_REPLY when the owner's side ended it
+     * (or it failed under us), TIMED_OUT when this side gave up on it; calls not yet sent, NO_REPLY.
+     */
+    private volatile Status endedWith = Status.NO_REPLY;
+
     boolean dead() {
         return dead;
     }
@@ -118,8 +124,7 @@ final class Link {
                     "reason=in_flight_full slots=" + SLOTS);
             return;
         }
-        long id = p.id;
-        p.sending = true;
+        long id = p.id; // p.sending is set: this thread owns the slot until the frame is encoded
         try {
             ByteBuffer b = out.open(codec.type, id, codec.requestBytes(call), p.deadlineNs);
             try {
@@ -172,6 +177,7 @@ final class Link {
         p.codec = codec;
         p.deadlineNs = System.nanoTime() + deadlineMs * 1_000_000L;
         p.round++;
+        p.sending = true; // before the id: the sweeper and a lost connection leave it to its sender
         inFlight.incrementAndGet(); // before the id: whoever sees the call sees it counted
         p.id = p.round << SLOT_BITS | p.slot; // the volatile write publishes the fields above
         return p;
@@ -217,7 +223,7 @@ final class Link {
 
     /** Completes a claimed call as failed (MEDIUM_ERROR, one log line). */
     private void failClaimed(Pending p, String why) {
-        failClaimed(p, Status.NO_REPLY, why);
+        failClaimed(p, endedWith, why);
     }
 
     private void failClaimed(Pending p, Status status, String why) {
@@ -231,26 +237,37 @@ final class Link {
     /** Fails the calls past their deadline (the client's sweeper, every few ms). */
     void expire(long nowNs) {
         if (out.stalled(nowNs, deadlineMs * 1_000_000L)) { // its sender is stuck in the kernel: free it
-            fail("reason=send_stalled stalled_ms_over=" + deadlineMs);
+            fail("reason=send_stalled stalled_ms_over=" + deadlineMs, Status.TIMED_OUT);
         }
         long reading = callerReadDeadlineNs;
         if (reading != 0 && nowNs - reading > 0) { // a waiting caller reads for a reply that never came
-            fail("reason=deadline_while_reading deadline_ms=" + deadlineMs);
+            fail("reason=deadline_while_reading deadline_ms=" + deadlineMs, Status.TIMED_OUT);
         }
         for (int i = 0, n = used; i < n; i++) {
             Pending p = slots[i];
             long id = p.id;
             if (id != 0 && !p.sending && nowNs - p.deadlineNs > 0 && p.claim(id)) {
-                failClaimed(p, "reason=deadline deadline_ms=" + deadlineMs);
+                failClaimed(p, Status.TIMED_OUT, "reason=deadline deadline_ms=" + deadlineMs);
             }
         }
     }
 
     /** Ends the connection (once) and fails every call in flight on it. */
     void fail(String why) {
+        fail(why, Status.NO_REPLY);
+    }
+
+    /**
+     * As {@link #fail(String)}; {@code status}: NO_REPLY when the owner's side ended the connection,
+     * TIMED_OUT when this side gives up on it (the owner may still be working through its calls).
+     */
+    void fail(String why, Status status) {
         boolean first;
         synchronized (this) {
             first = !dead;
+            if (first) {
+                endedWith = status; // before dead: whoever sees it dead fails its call alike
+            }
             dead = true;
         }
         if (first) {
@@ -267,7 +284,7 @@ final class Link {
             Pending p = slots[i];
             long id = p.id;
             if (id != 0 && !p.sending && p.claim(id)) { // a sending one is failed by its own thread
-                failClaimed(p, "reason=connection_lost");
+                failClaimed(p, endedWith, "reason=connection_lost");
             }
         }
     }

@@ -131,7 +131,7 @@ public final class TcpRoleClient implements AutoCloseable {
         }
         sweeper.interrupt();
         if (l != null) {
-            l.fail("reason=client_closed");
+            l.fail("reason=client_closed", Status.TIMED_OUT);
         }
     }
 }

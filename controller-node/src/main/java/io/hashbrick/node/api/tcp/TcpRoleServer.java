@@ -26,15 +26,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Threads. One reader thread per connection decodes requests into pooled call objects (nothing
  * allocated per call once warm) and runs most calls itself: probe, resolve, unmap's countRun, a fetch
- * served from D's memory ({@code noWait}, tried first), and put, map and deref, whose records D and C
- * write inline into battery-backed memory under a lock never held across I/O. Handing those to a
- * worker cost a thread wake-up and a sleep per call, which profiling found to be the largest single
- * cost of a remote write on this machine (a context switch costs far more than the call's work).
- * They wait only while their journal is back-pressured (until a local checkpoint releases it): the
- * calls behind them on that connection wait too. Calls that may wait for an SSD or run long (a fetch
- * D could not serve from memory, an unmap of a range) go to {@link #WORKERS} worker threads (a full
- * queue fails the call, MEDIUM_ERROR); so do put, map and deref when the server is built with {@code
- * inlineWrites} false ({@code -Dhashbrick.tcp.inline-writes=false}). Replies are written under one
+ * served from D's memory ({@code noWait}, tried first). Calls that may wait for a journal or an SSD or
+ * run long (put, map, deref, a fetch D could not serve from memory, an unmap of a range) go to {@link
+ * #WORKERS} worker threads (a full queue answers BACK_PRESSURE, a closing server NOT_OWNER: nothing
+ * done, the sender goes again). With {@code inlineWrites} ({@code -Dhashbrick.tcp.inline-writes=true})
+ * put, map and deref run on the reader too, saving a thread wake-up and a sleep per call (profiling
+ * found that the largest single cost of a remote write here); off by default, see {@link
+ * #INLINE_WRITES}. Replies are written under one
  * lock per connection, batched when several are ready ({@link FrameWriter}).
  */
 public final class TcpRoleServer implements AutoCloseable {
@@ -45,10 +43,14 @@ public final class TcpRoleServer implements AutoCloseable {
     /** Threads that may wait for a journal or an SSD at once: more than the front end's connections. */
     static final int WORKERS = 16;
     /**
-     * Whether put, map and deref run on the connection's reader thread (the default) rather than on a
-     * worker: {@code -Dhashbrick.tcp.inline-writes=false} hands them off as before.
+     * Whether put, map and deref run on the connection's reader thread rather than on a worker ({@code
+     * -Dhashbrick.tcp.inline-writes=true}; off by default): inline, a call stalled by a back-pressured
+     * journal holds the reader, so the frames behind it wait unread and their time budget (see {@code
+     * RoleCall.applyByNs}) starts only when they are read, possibly after their senders gave up; off, the
+     * reader hands every write to a worker as it arrives. On again once senders' deadlines travel in
+     * the frames.
      */
-    static final boolean INLINE_WRITES = !"false".equals(System.getProperty("hashbrick.tcp.inline-writes"));
+    static final boolean INLINE_WRITES = "true".equals(System.getProperty("hashbrick.tcp.inline-writes"));
 
     private static final int QUEUE = 1024;
     private static final InetAddress LOOPBACK;

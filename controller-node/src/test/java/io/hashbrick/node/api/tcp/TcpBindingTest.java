@@ -363,7 +363,7 @@ class TcpBindingTest {
             client.maps().resolve(r, w);
             assertSame(r, w.await(5_000));
             long ms = (System.nanoTime() - t0) / 1_000_000;
-            assertEquals(Status.NO_REPLY, r.status);
+            assertEquals(Status.TIMED_OUT, r.status);
             assertEquals(1, w.completions);
             assertTrue(ms >= 290 && ms < 5_000, "ended by the 300 ms deadline: " + ms + " ms");
             roles.hold = false;
@@ -467,12 +467,12 @@ class TcpBindingTest {
             ResolveCall r = new ResolveCall(1);
             r.count = 1;
             long ms = call(r, client.maps()::resolve);
-            assertEquals(Status.NO_REPLY, r.status, "sent, not answered: it may have been applied");
+            assertEquals(Status.TIMED_OUT, r.status, "sent, not answered by its deadline: it may still be applied");
             assertTrue(ms >= 290 && ms < 5_000, "ended by the 300 ms deadline: " + ms + " ms");
             PutCall p = new PutCall(1);
             p.count = 1;
             ms = call(p, client.data()::put);
-            assertEquals(Status.NO_REPLY, p.status);
+            assertEquals(Status.TIMED_OUT, p.status);
 
             roles.hold = false;
             roles.held.take().run(); // the late replies come, find no call, and are dropped
@@ -483,13 +483,13 @@ class TcpBindingTest {
             call(again, client.maps()::resolve);
             assertEquals(Status.OK, again.status, "the connection goes on");
             assertEquals(3_000_000L + 1, again.handles[1]);
-            assertEquals(Status.NO_REPLY, r.status, "the late reply changed nothing");
+            assertEquals(Status.TIMED_OUT, r.status, "the late reply changed nothing");
         }
     }
 
     /**
      * A peer that accepts and never reads: the socket buffers fill, a caller waiting for room gives up
-     * at its call's deadline, and every call completes exactly once as NO_REPLY; none is completed
+     * at its call's deadline, and every call completes exactly once as TIMED_OUT; none is completed
      * while its thread is still encoding it into a frame (review: a completed call object reused by its
      * owner was then sent, a deref twice).
      */
@@ -540,7 +540,7 @@ class TcpBindingTest {
             }
             for (int i = 0; i < calls; i++) {
                 assertEquals(1, completions[i], "call " + i + " completed once");
-                assertEquals(Status.NO_REPLY, statuses[i], "call " + i);
+                assertEquals(Status.TIMED_OUT, statuses[i], "call " + i);
             }
             assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(20), "bounded by the deadlines");
             for (SocketChannel c : accepted) {

@@ -98,7 +98,9 @@ class MetadataAreaTest {
             assertFalse(area.canAppend(100, 1), "no chain yet: the first checkpoint is a base");
             byte[][] payload = new byte[8][];
             for (int i = 0; i < payload.length; i++) {
-                payload[i] = new byte[100 + r.nextInt(3 << 20)];
+                // up to 1.5 MiB (two 1 MiB chunks): a base, three deltas and a torn one always fit the
+                // 12 MiB slot (up to 3 MiB each overflowed it for about one seed in a few hundred)
+                payload[i] = new byte[100 + r.nextInt(3 << 19)];
                 r.nextBytes(payload[i]);
             }
             write(area, 1, false, payload[1]);

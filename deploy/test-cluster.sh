@@ -171,7 +171,9 @@ PY
 echo "cluster test: killed leader $leader (term $term, epoch $epoch): new leader $(field 's["leader"]') term $(field 's["term"]') epoch $(field 's["epoch"]'), seen by a survivor ${elected} ms after the kill, shown by status after ${shown} ms"
 t0=$(date +%s%N)
 timeout -k 10 120 "$hb" start "$k" --dir "$dir" >/dev/null || fail "start $k failed"
-wait_for 60 "$all_running and s['epoch'] == $epoch and all(c['raft_role'] in ('leader', 'follower') for c in s['controllers'])" ||
+# a controller's death fails its pool over to its brick peer and its start takes it back: each a new
+# epoch; rejoined = a Raft role again and its own pool served by itself
+wait_for 60 "$all_running and s['epoch'] >= $epoch and all(c['raft_role'] in ('leader', 'follower') and c['pool_served_by'] == c['id'] and not c['serving_peer_pool'] for c in s['controllers'])" ||
   fail "$leader did not rejoin within 60 s"
 echo "cluster test: $leader started again and rejoined in $(ms "$t0") ms"
 for u in "$url" "$url2"; do # SIGKILLed and started again: every acknowledged block reads back through both portals

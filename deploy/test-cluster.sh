@@ -6,7 +6,7 @@
 # c2 into another volume is stored once in the cluster (global dedup); with --conformance, libiscsi's
 # conformance suite against LUN 1 of c2's portal (blocks and mappings on both owners); the Raft leader is
 # SIGKILLed (`kill`), a new leader shows in status, the killed one is started again, rejoins, and the
-# data reads back through both portals; pause/resume; /metrics answers on both controllers; `down`
+# data reads back through both portals; a paused controller fenced and its pool served by its peer; /metrics answers on both controllers; `down`
 # leaves nothing running. Every wait is bounded; the processes are stopped on any exit (trap).
 #
 #   deploy/test-cluster.sh [--port P] [--raft-port R] [--conformance]     (defaults 3300 and 7300)
@@ -184,12 +184,26 @@ done
 send_targets # the restarted controller registered nothing again: the map kept both portals
 "$hb" status --dir "$dir"
 
-# pause and resume the non-leader controller (SIGSTOP/SIGCONT)
+# a silent controller (SIGSTOP): its lease runs out at the Raft leader, its brick peer fences it
+# (SIGKILL) and serves its pool; SIGCONT finds it gone; started again, it takes its pool back
 other=$(field '[c["id"] for c in s["controllers"] if c["id"] != s["leader"]][0]')
-"$hb" pause "${other#c}" --dir "$dir" >/dev/null
-check "[c for c in s['controllers'] if c['id'] == '$other'][0]['health'] == 'paused'" || fail "$other not shown paused"
-"$hb" resume "${other#c}" --dir "$dir" >/dev/null
-wait_for 20 "$all_running" || fail "$other not running after resume"
+peer=$(field '[c["id"] for c in s["controllers"] if c["id"] != "'"$other"'"][0]')
+t0=$(date +%s%N)
+"$hb" pause "${other#c}" --dir "$dir" >/dev/null || fail "pause $other failed"
+wait_for 30 "[c for c in s['controllers'] if c['id'] == '$other'][0]['health'] == 'stopped' and [c for c in s['controllers'] if c['id'] == '$peer'][0]['serving_peer_pool'] == '$other'" ||
+  fail "$other paused: not fenced and taken over by $peer within 30 s"
+grep -q "event=controller_fenced member=$peer peer=$other " "$dir/${peer}/node.log" || fail "$peer logged no controller_fenced for $other"
+echo "cluster test: paused $other: fenced by $peer and its pool served there, shown by status after $(ms "$t0") ms ($(grep -h "event=controller_fenced\|event=pool_failover " "$dir/${peer}/node.log" | tail -n 2 | sed 's/.*event=//' | tr '\n' ' '))"
+u=$("$hb" url --controller "${peer#c}" --dir "$dir")
+rm -f "$dir/back.img"
+timeout 120 qemu-img convert -f raw -O raw "$u" "$dir/back.img" || fail "read through $u with $other fenced failed"
+cmp -n $((8 << 20)) "$dir/src.img" "$dir/back.img" || fail "$u reads other data with $other fenced"
+if "$hb" resume "${other#c}" --dir "$dir" >"$dir/resume.out" 2>&1; then fail "resume of fenced $other said it resumed"; fi
+grep -q "fenced" "$dir/resume.out" || fail "resume of fenced $other did not say why: $(cat "$dir/resume.out")"
+timeout -k 10 120 "$hb" start "${other#c}" --dir "$dir" >/dev/null || fail "start $other after its fence failed"
+wait_for 60 "$all_running and all(c['pool_served_by'] == c['id'] and not c['serving_peer_pool'] for c in s['controllers'])" ||
+  fail "$other did not take its pool back within 60 s of its start"
+"$hb" status --dir "$dir"
 
 pids=$(field '" ".join(str(c["pid"]) for c in s["controllers"] + [s["witness"]])')
 timeout -k 10 60 "$hb" down --dir "$dir" >/dev/null || fail "down failed"

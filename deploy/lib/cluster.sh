@@ -169,6 +169,8 @@ for k, pid, health in procs:
         "pool_served_by": m.get("served_by", cid),
         "serving_peer_pool": (v.get("failover") or {}).get("serving_peer_pool") or None,
         "failovers": (v.get("failover") or {}).get("failovers", 0),
+        "fenced": (v.get("failover") or {}).get("fenced", 0),
+        "lease": v.get("lease"),
     })
 if mode == "json":
     print(json.dumps(out, indent=2))
@@ -186,6 +188,8 @@ for c in s["controllers"]:
     pool = "" if c["pool_served_by"] == c["id"] else f" pool_served_by={c['pool_served_by']}"
     if c["serving_peer_pool"]:
         pool += f" serving_pool={c['serving_peer_pool']}"
+    if c["lease"]:
+        pool += " lease=" + ("held" if c["lease"].get("held") else "lapsed")
     print(f"{c['id']} brick={c['brick']} pid={c['pid'] or '-'} health={c['health']} raft={role}"
           f" member={c['member'] or '-'} buckets={c['buckets']} regions={c['regions']}{pool} {io}")
 w = s["witness"]
@@ -301,7 +305,10 @@ cluster_main() { # the cluster's commands; $cmd, $bricks_arg, $pos, $node_args, 
         kill -KILL "$pid"; echo "hashbrick: $name killed (SIGKILL, pid $pid)" ;;
       pause) [[ $health == running ]] || { echo "hashbrick: $name is $health, not running" >&2; exit 1; }
         kill -STOP "$pid"; echo "hashbrick: $name paused (SIGSTOP, pid $pid)" ;;
-      resume) [[ $health == paused ]] || { echo "hashbrick: $name is $health, not paused" >&2; exit 1; }
+      resume) if [[ $health == stopped && $k != w ]]; then
+          echo "hashbrick: $name is stopped, not paused: a paused controller whose lease ran out is fenced (SIGKILL) by its brick peer, which serves its pool meanwhile; start it again: hashbrick start $k" >&2; exit 1
+        fi
+        [[ $health == paused ]] || { echo "hashbrick: $name is $health, not paused" >&2; exit 1; }
         kill -CONT "$pid"; echo "hashbrick: $name resumed (SIGCONT, pid $pid)" ;;
       start) [[ $health == stopped ]] || { echo "hashbrick: $name is $health already" >&2; exit 1; }
         select_java # never a build here: its jar is what the running processes load classes from

@@ -5,6 +5,7 @@ import io.hashbrick.node.cluster.ClusterMember;
 import io.hashbrick.node.cluster.ClusterPeers;
 import io.hashbrick.node.cluster.ClusterTuning;
 import io.hashbrick.node.cluster.ControllerIdentity;
+import io.hashbrick.node.cluster.LeaseKeeper;
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -19,9 +20,12 @@ final class ClusterLaunch implements AutoCloseable {
     private final ClusterMember voter;
     private final ClusterPeers peers;
     private final ClusterTuning tuning;
+    private final LeaseKeeper lease;
 
-    private ClusterLaunch(ClusterAgent agent, ClusterMember voter, ClusterPeers peers, ClusterTuning tuning) {
+    private ClusterLaunch(
+            ClusterAgent agent, ClusterMember voter, ClusterPeers peers, ClusterTuning tuning, LeaseKeeper lease) {
         this.agent = agent;
+        this.lease = lease;
         this.voter = voter;
         this.peers = peers;
         this.tuning = tuning;
@@ -52,11 +56,13 @@ final class ClusterLaunch implements AutoCloseable {
                 : null;
         ClusterAgent agent = new ClusterAgent(self, address, portal, peers, tuning, voter);
         agent.start();
+        LeaseKeeper lease = new LeaseKeeper(self, peers);
+        lease.start();
         Log.info(
                 "cluster_controller_started",
                 "member=" + self.memberId() + " brick=" + self.brick() + " controllers=" + self.expectedControllers()
                         + " voter=" + votes + " cluster=" + clusterName + " voters=" + String.join(",", peers.ids()));
-        return new ClusterLaunch(agent, voter, peers, tuning);
+        return new ClusterLaunch(agent, voter, peers, tuning, lease);
     }
 
     ClusterAgent agent() {
@@ -66,6 +72,11 @@ final class ClusterLaunch implements AutoCloseable {
     /** This controller's voter, or null when it is not one. */
     ClusterMember voter() {
         return voter;
+    }
+
+    /** This controller's lease from the Raft leader (its brick peer fences it when it runs out). */
+    LeaseKeeper lease() {
+        return lease;
     }
 
     ClusterPeers peers() {
@@ -78,6 +89,7 @@ final class ClusterLaunch implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
+        lease.close();
         agent.close();
         if (voter != null) {
             voter.close();

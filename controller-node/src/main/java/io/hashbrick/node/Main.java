@@ -341,10 +341,12 @@ public final class Main implements Callable<Integer> {
                             if (clusterRolesToClose != null) {
                                 clusterRolesToClose.close();
                             }
-                            closeCluster(cluster);
                             if (ownPoolToClose != null) { // the pool is closed: its brick peer may take it
                                 ownPoolToClose.close();
                             }
+                            // After the lock: a controller holding its pool keeps its lease (its peer
+                            // fences a holder the leader has not heard from).
+                            closeCluster(cluster);
                             try {
                                 Files.deleteIfExists(dir.resolve("node.url"));
                                 Files.deleteIfExists(dir.resolve("node.mgmt"));
@@ -390,6 +392,7 @@ public final class Main implements Callable<Integer> {
             }
             if (failoverToClose != null) {
                 n.set("failover", new ObjectMapper().valueToTree(failoverToClose.status()));
+                n.set("lease", new ObjectMapper().valueToTree(cluster.lease().status()));
             }
             return n;
         });

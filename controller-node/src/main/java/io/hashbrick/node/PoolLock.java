@@ -1,9 +1,11 @@
 package io.hashbrick.node;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -51,6 +53,15 @@ final class PoolLock implements AutoCloseable {
             } catch (OverlappingFileLockException e) {
                 l = null; // not possible while HELD guards it; treated as held
             }
+            if (l != null) {
+                try {
+                    writeOwner(ch);
+                } catch (IOException | RuntimeException e) { // not held without its holder on record
+                    l.release();
+                    l = null;
+                    throw e;
+                }
+            }
             return l == null ? null : new PoolLock(key, ch, l);
         } finally {
             if (l == null) {
@@ -59,6 +70,42 @@ final class PoolLock implements AutoCloseable {
                 }
                 HELD.remove(key);
             }
+        }
+    }
+
+    /**
+     * The holder's process, written into the lock file once held: its brick peer fences a holder the
+     * Raft leader has stopped hearing from by this record ({@link PoolFailover}); the start time tells a
+     * reused pid from the holder.
+     */
+    record Owner(long pid, long startMs) {}
+
+    private static void writeOwner(FileChannel ch) throws IOException {
+        ProcessHandle me = ProcessHandle.current();
+        long start =
+                me.info().startInstant().map(java.time.Instant::toEpochMilli).orElse(0L);
+        byte[] text = ("pid=" + me.pid() + " start_ms=" + start + "\n").getBytes(StandardCharsets.US_ASCII);
+        ch.truncate(0);
+        ch.write(ByteBuffer.wrap(text), 0);
+    }
+
+    /** The holder recorded in {@code dir}'s lock file; null when there is none (or it does not parse). */
+    static Owner owner(Path dir) {
+        try {
+            String text = Files.readString(dir.resolve(FILE), StandardCharsets.US_ASCII)
+                    .trim();
+            long pid = -1;
+            long start = -1;
+            for (String kv : text.split(" ")) {
+                if (kv.startsWith("pid=")) {
+                    pid = Long.parseLong(kv.substring(4));
+                } else if (kv.startsWith("start_ms=")) {
+                    start = Long.parseLong(kv.substring(9));
+                }
+            }
+            return pid > 0 && start >= 0 ? new Owner(pid, start) : null;
+        } catch (IOException | NumberFormatException e) {
+            return null;
         }
     }
 

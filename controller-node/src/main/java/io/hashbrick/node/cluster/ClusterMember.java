@@ -36,8 +36,15 @@ public final class ClusterMember implements AutoCloseable {
     private final ClusterPeers peers;
     private final RaftServer server;
     private final ClusterStateMachine stateMachine;
+    private final LeaseServer leaseServer;
 
-    private ClusterMember(String id, ClusterPeers peers, RaftServer server, ClusterStateMachine stateMachine) {
+    private ClusterMember(
+            String id,
+            ClusterPeers peers,
+            RaftServer server,
+            ClusterStateMachine stateMachine,
+            LeaseServer leaseServer) {
+        this.leaseServer = leaseServer;
         this.id = id;
         this.peers = peers;
         this.server = server;
@@ -62,9 +69,20 @@ public final class ClusterMember implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             throw ioCause(e);
         }
+        // The lease endpoint before the voter can lead: a renewal sent to a leader is never lost to a
+        // socket not yet bound (it would count as silence).
+        LeaseServer leaseServer;
+        try {
+            leaseServer = new LeaseServer(
+                    id, NetUtils.createSocketAddr(self.getAddress()), stateMachine.leases(), stateMachine.leaseMs());
+        } catch (IOException e) {
+            server.close();
+            throw e;
+        }
         try {
             server.start();
         } catch (IOException | RuntimeException e) {
+            leaseServer.close();
             server.close(); // its threads and port, before the caller learns it failed
             throw ioCause(e);
         }
@@ -74,7 +92,7 @@ public final class ClusterMember implements AutoCloseable {
                         + peers.group().getGroupId().getUuid()
                         + " voters=" + peers.ids().size() + " dir=" + Log.q(dir) + " applied_index="
                         + stateMachine.appliedIndex());
-        return new ClusterMember(id, peers, server, stateMachine);
+        return new ClusterMember(id, peers, server, stateMachine, leaseServer);
     }
 
     /**
@@ -167,6 +185,7 @@ public final class ClusterMember implements AutoCloseable {
 
     @Override
     public void close() throws IOException {
+        leaseServer.close();
         server.close();
         Log.info("cluster_member_stopped", "member=" + id + " applied_index=" + stateMachine.appliedIndex());
     }

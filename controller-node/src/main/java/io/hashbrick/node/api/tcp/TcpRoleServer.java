@@ -78,6 +78,11 @@ public final class TcpRoleServer implements AutoCloseable {
         this(data, maps, port, INLINE_WRITES);
     }
 
+    /** How long {@link #close()} lets the calls under way finish before it closes the connections. */
+    static final long CLOSE_WAIT_MS = 500;
+    /** After the connections are cut: how long close waits more for calls still running. */
+    static final long CLOSE_DRAIN_MS = 10_000;
+
     /** As above; {@code inlineWrites}: put, map and deref run on the reader thread, not on a worker. */
     TcpRoleServer(DataService data, MapService maps, int port, boolean inlineWrites) throws IOException {
         AtomicInteger n = new AtomicInteger();
@@ -178,15 +183,38 @@ public final class TcpRoleServer implements AutoCloseable {
             // closing anyway
         }
         workers.shutdown();
+        long t0 = System.nanoTime();
+        boolean done = false;
         try {
-            workers.awaitTermination(5, TimeUnit.SECONDS);
+            // Calls under way finish and answer; one that does not within the wait is cut off: its
+            // caller gets NO_REPLY (and retries at the new owner). A failback waits here with the host.
+            done = workers.awaitTermination(CLOSE_WAIT_MS, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        if (!done) {
+            Log.warn(
+                    "role_server_close_cut_calls",
+                    "transport=tcp port=" + port + " waited_ms=" + (System.nanoTime() - t0) / 1_000_000L
+                            + " calls_running=" + workers.getActiveCount() + " calls_queued="
+                            + workers.getQueue().size());
         }
         for (ServerLink l : links) {
             l.close();
         }
         links.clear();
+        if (!done) { // the connections are cut (callers go to the new owner); the calls still end before the
+            // roles they run on may close under them
+            try {
+                done = workers.awaitTermination(CLOSE_DRAIN_MS, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            Log.warn(
+                    "role_server_close_drained",
+                    "transport=tcp port=" + port + " waited_ms=" + (System.nanoTime() - t0) / 1_000_000L + " drained="
+                            + done);
+        }
         Log.info("role_server_stopped", "transport=tcp port=" + port);
     }
 }

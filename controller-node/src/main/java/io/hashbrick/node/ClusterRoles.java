@@ -93,7 +93,19 @@ final class ClusterRoles implements RouteSource, RolePeers, VolumeService.Device
         return rebuild(m);
     }
 
-    private synchronized Routes rebuild(ClusterMap m) {
+    /**
+     * Guards the rebuild of {@link #routes} only: the I/O path's calls route through here, so no other
+     * lock of this object (held while a role server closes and waits for its calls) may stop them.
+     */
+    private final Object routesLock = new Object();
+
+    private Routes rebuild(ClusterMap m) {
+        synchronized (routesLock) {
+            return rebuildLocked(m);
+        }
+    }
+
+    private Routes rebuildLocked(ClusterMap m) {
         Routes r = routes;
         if (r != null && r.epoch() >= m.getEpoch()) {
             return r;
@@ -245,28 +257,43 @@ final class ClusterRoles implements RouteSource, RolePeers, VolumeService.Device
         return server == null ? -1 : serverPort;
     }
 
-    /** Stops serving this controller's roles to the others (calls in progress finish first). */
-    synchronized void stopServing() {
-        if (server != null) {
-            closeQuietly(server);
-            server = null;
-            serverPort = -1;
+    /**
+     * Stops serving this controller's roles to the others (calls in progress finish first). The server
+     * closes outside this object's lock: its calls may need the routes meanwhile (a failback's epoch
+     * change: a call blocked on that lock held the close for its whole 5 s wait, measured).
+     */
+    void stopServing() {
+        if (takeServer() != null) {
             Log.info("cluster_roles_stopped", "member=c" + self);
         }
     }
 
-    /** Closes the channels to the others, then this controller's role server. */
-    @Override
-    public synchronized void close() {
-        for (Remote r : remotes.values()) {
-            closeQuietly(r.client());
-        }
-        remotes.clear();
-        if (server != null) {
-            closeQuietly(server);
+    /** Takes the role server out (under the lock) and closes it (outside it); null when there was none. */
+    private AutoCloseable takeServer() {
+        AutoCloseable s;
+        synchronized (this) {
+            s = server;
             server = null;
             serverPort = -1;
         }
+        if (s != null) {
+            closeQuietly(s);
+        }
+        return s;
+    }
+
+    /** Closes the channels to the others, then this controller's role server. */
+    @Override
+    public void close() {
+        java.util.List<Remote> open;
+        synchronized (remotes) {
+            open = new java.util.ArrayList<>(remotes.values());
+            remotes.clear();
+        }
+        for (Remote r : open) {
+            closeQuietly(r.client());
+        }
+        takeServer();
     }
 
     /** Both transports' close() throw nothing checked; AutoCloseable's signature says they might. */

@@ -70,7 +70,9 @@ final class PoolFailover implements AutoCloseable {
     private final ClusterLaunch cluster;
     private final DataPath.Config config;
     private final LeaseKeeper lease;
-    private final long leaseCheckNs = Leases.renewEveryMs() * 1_000_000L;
+    /** The peer's lease is asked about at every watch (a datagram to each voter). */
+    private final long leaseCheckNs = WATCH_MS * 1_000_000L;
+
     private final Object lock = new Object();
     private volatile boolean stopped;
     private ClusterClient client;

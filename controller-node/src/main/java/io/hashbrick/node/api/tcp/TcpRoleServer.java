@@ -79,9 +79,9 @@ public final class TcpRoleServer implements AutoCloseable {
     }
 
     /** How long {@link #close()} lets the calls under way finish before it closes the connections. */
-    static final long CLOSE_WAIT_MS = 500;
-    /** After the connections are cut: how long close waits more for calls still running. */
-    static final long CLOSE_DRAIN_MS = 10_000;
+    static final long CLOSE_WAIT_MS = 5_000;
+    /** A close still waiting after this logs what its calls are doing (a failback's pause waits here). */
+    static final long CLOSE_SLOW_MS = 1_000;
 
     /** As above; {@code inlineWrites}: put, map and deref run on the reader thread, not on a worker. */
     TcpRoleServer(DataService data, MapService maps, int port, boolean inlineWrites) throws IOException {
@@ -112,6 +112,30 @@ public final class TcpRoleServer implements AutoCloseable {
         this.port = ((InetSocketAddress) listener.getLocalAddress()).getPort();
         Thread.ofPlatform().daemon().name("tcp-role-accept-" + this.port).start(this::acceptLoop);
         Log.info("role_server_started", "transport=tcp port=" + this.port + " inline_writes=" + inlineWrites);
+    }
+
+    /** One line per call still running at a slow close: where it waits (the frames nearest the top). */
+    private void logRunningCalls() {
+        for (java.util.Map.Entry<Thread, StackTraceElement[]> e :
+                Thread.getAllStackTraces().entrySet()) {
+            if (!e.getKey().getName().startsWith("tcp-role-worker-")) {
+                continue;
+            }
+            StackTraceElement[] st = e.getValue();
+            StringBuilder b = new StringBuilder();
+            for (int i = 0; i < Math.min(st.length, 12); i++) {
+                b.append(i == 0 ? "" : "<")
+                        .append(st[i].getClassName().replaceAll(".*\\.", ""))
+                        .append('.')
+                        .append(st[i].getMethodName())
+                        .append(':')
+                        .append(st[i].getLineNumber());
+            }
+            Log.warn(
+                    "role_server_close_slow",
+                    "transport=tcp port=" + port + " thread=" + e.getKey().getName() + " state="
+                            + e.getKey().getState() + " at=" + Log.q(b.toString()));
+        }
     }
 
     /** The port bound. */
@@ -186,9 +210,13 @@ public final class TcpRoleServer implements AutoCloseable {
         long t0 = System.nanoTime();
         boolean done = false;
         try {
-            // Calls under way finish and answer; one that does not within the wait is cut off: its
-            // caller gets NO_REPLY (and retries at the new owner). A failback waits here with the host.
-            done = workers.awaitTermination(CLOSE_WAIT_MS, TimeUnit.MILLISECONDS);
+            // Calls under way finish and answer before the connections close (a call cut off mid-way
+            // would leave its caller redoing it at an owner that is not serving yet).
+            done = workers.awaitTermination(CLOSE_SLOW_MS, TimeUnit.MILLISECONDS);
+            if (!done) {
+                logRunningCalls();
+                done = workers.awaitTermination(CLOSE_WAIT_MS - CLOSE_SLOW_MS, TimeUnit.MILLISECONDS);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -196,25 +224,12 @@ public final class TcpRoleServer implements AutoCloseable {
             Log.warn(
                     "role_server_close_cut_calls",
                     "transport=tcp port=" + port + " waited_ms=" + (System.nanoTime() - t0) / 1_000_000L
-                            + " calls_running=" + workers.getActiveCount() + " calls_queued="
-                            + workers.getQueue().size());
+                            + " calls_running=" + workers.getActiveCount());
         }
         for (ServerLink l : links) {
             l.close();
         }
         links.clear();
-        if (!done) { // the connections are cut (callers go to the new owner); the calls still end before the
-            // roles they run on may close under them
-            try {
-                done = workers.awaitTermination(CLOSE_DRAIN_MS, TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            Log.warn(
-                    "role_server_close_drained",
-                    "transport=tcp port=" + port + " waited_ms=" + (System.nanoTime() - t0) / 1_000_000L + " drained="
-                            + done);
-        }
         Log.info("role_server_stopped", "transport=tcp port=" + port);
     }
 }

@@ -82,6 +82,11 @@ public final class TcpRoleServer implements AutoCloseable {
     static final long CLOSE_WAIT_MS = 5_000;
     /** A close still waiting after this logs what its calls are doing (a failback's pause waits here). */
     static final long CLOSE_SLOW_MS = 1_000;
+    /**
+     * After the connections close: how long close waits more for calls still running, so that the
+     * roles under them (closed next by the caller of close) are not closed while they run.
+     */
+    static final long CLOSE_DRAIN_MS = 30_000;
 
     /** As above; {@code inlineWrites}: put, map and deref run on the reader thread, not on a worker. */
     TcpRoleServer(DataService data, MapService maps, int port, boolean inlineWrites) throws IOException {
@@ -230,6 +235,17 @@ public final class TcpRoleServer implements AutoCloseable {
             l.close();
         }
         links.clear();
+        if (!done) { // their callers gave up with the connections; the roles they run on stay open until they end
+            try {
+                done = workers.awaitTermination(CLOSE_DRAIN_MS, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            Log.warn(
+                    "role_server_close_drained",
+                    "transport=tcp port=" + port + " waited_ms=" + (System.nanoTime() - t0) / 1_000_000L + " drained="
+                            + done);
+        }
         Log.info("role_server_stopped", "transport=tcp port=" + port);
     }
 }

@@ -45,6 +45,12 @@ class PoolLockTest {
             } while (line != null && !line.equals("locked") && !line.equals("busy"));
             assertEquals("locked", line, "the other process holds the pool");
             assertNull(PoolLock.tryAcquire(dir), "a live holder fences the pool");
+            // the lock file names the holder, as its brick peer fences it: its pid and start time
+            PoolLock.Owner owner = PoolLock.owner(dir);
+            assertNotNull(owner, "the holder is on record");
+            assertEquals(holder.pid(), owner.pid());
+            long start = holder.toHandle().info().startInstant().orElseThrow().toEpochMilli();
+            assertEquals(start, owner.startMs(), 1_000.0, "its start time tells it from a reused pid");
             holder.destroyForcibly(); // SIGKILL
             assertEquals(true, holder.waitFor(10, TimeUnit.SECONDS));
             try (PoolLock l = PoolLock.tryAcquire(dir)) {
@@ -56,6 +62,18 @@ class PoolLockTest {
             }
         } finally {
             holder.destroyForcibly();
+        }
+    }
+
+    @Test
+    void aLockFileThatNamesNoHolderNamesNobody(@TempDir Path dir) throws Exception {
+        assertNull(PoolLock.owner(dir), "no lock file");
+        for (String text : new String[] {"", "pid=", "pid=abc start_ms=1", "start_ms=5", "pid=-3 start_ms=5", "x"}) {
+            java.nio.file.Files.writeString(dir.resolve(PoolLock.FILE), text);
+            assertNull(PoolLock.owner(dir), "lock file: " + text);
+        }
+        try (PoolLock l = PoolLock.tryAcquire(dir)) { // rewritten by the next holder
+            assertEquals(ProcessHandle.current().pid(), PoolLock.owner(dir).pid());
         }
     }
 }

@@ -73,8 +73,7 @@ public final class ClusterMember implements AutoCloseable {
         // socket not yet bound (it would count as silence).
         LeaseServer leaseServer;
         try {
-            leaseServer = new LeaseServer(
-                    id, NetUtils.createSocketAddr(self.getAddress()), stateMachine.leases(), stateMachine.leaseMs());
+            leaseServer = new LeaseServer(id, NetUtils.createSocketAddr(self.getAddress()), stateMachine.leases());
         } catch (IOException e) {
             server.close();
             throw e;

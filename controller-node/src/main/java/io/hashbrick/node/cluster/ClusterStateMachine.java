@@ -62,10 +62,7 @@ public final class ClusterStateMachine extends BaseStateMachine {
     private final AtomicLong snapshotsInstalled = new AtomicLong();
     private volatile String member = "unstarted";
     /** The controllers' leases, counted while this voter leads (see {@link LeaseTable}). */
-    private final long leaseMs = Leases.leaseMs();
-
-    private final LeaseTable leases = new LeaseTable(leaseMs);
-    private volatile Thread leaseClock;
+    private final LeaseTable leases = new LeaseTable(Leases.leaseMs());
 
     @Override
     public StateMachineStorage getStateMachineStorage() {
@@ -81,7 +78,6 @@ public final class ClusterStateMachine extends BaseStateMachine {
                             member = server.getId().toString();
                             storage.init(raftStorage);
                             load(storage.getLatestSnapshot(), "start");
-                            startLeaseClock();
                         },
                         IOException.class);
     }
@@ -106,26 +102,8 @@ public final class ClusterStateMachine extends BaseStateMachine {
         }
     }
 
-    /** The lease judge's own clock (see {@link LeaseTable#tick}): one daemon thread ticking every 20 ms. */
-    private void startLeaseClock() {
-        leaseClock = Thread.ofPlatform().daemon().name("lease-clock-" + member).start(() -> {
-            while (!Thread.currentThread().isInterrupted()) {
-                leases.tick(System.nanoTime());
-                try {
-                    Thread.sleep(20);
-                } catch (InterruptedException e) {
-                    return;
-                }
-            }
-        });
-    }
-
     @Override
     public void close() {
-        Thread t = leaseClock;
-        if (t != null) {
-            t.interrupt();
-        }
         getLifeCycle().checkStateAndClose(() -> {});
     }
 
@@ -318,10 +296,6 @@ public final class ClusterStateMachine extends BaseStateMachine {
     /** The controllers' leases as this voter counts them (it answers for them only while it leads). */
     LeaseTable leases() {
         return leases;
-    }
-
-    long leaseMs() {
-        return leaseMs;
     }
 
     /** The last committed map: an immutable value, read without a lock or a wait (the I/O path's view). */

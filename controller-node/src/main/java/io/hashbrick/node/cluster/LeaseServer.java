@@ -20,14 +20,17 @@ final class LeaseServer implements AutoCloseable {
     private final long leaseMs;
     private final DatagramChannel channel;
     private final Thread thread;
+    /** The judge's own clock ({@link LeaseTable#tick}): ticks every 20 ms while the endpoint is open. */
+    private final Thread clock;
+
     private volatile boolean closed;
     private long dropped;
     private long droppedLoggedNs;
 
-    LeaseServer(String voter, InetSocketAddress address, LeaseTable leases, long leaseMs) throws IOException {
+    LeaseServer(String voter, InetSocketAddress address, LeaseTable leases) throws IOException {
         this.voter = voter;
         this.leases = leases;
-        this.leaseMs = leaseMs;
+        this.leaseMs = leases.leaseMs();
         this.channel = DatagramChannel.open();
         try {
             channel.bind(address);
@@ -36,7 +39,19 @@ final class LeaseServer implements AutoCloseable {
             throw new IOException("lease endpoint: cannot bind udp " + address + ": " + e.getMessage(), e);
         }
         this.thread = Thread.ofPlatform().daemon().name("lease-server-" + voter).start(this::serve);
+        this.clock = Thread.ofPlatform().daemon().name("lease-clock-" + voter).start(this::tick);
         Log.info("lease_server_started", "voter=" + voter + " udp=" + address + " lease_ms=" + leaseMs);
+    }
+
+    private void tick() {
+        while (!closed) {
+            leases.tick(System.nanoTime());
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
     }
 
     private void serve() {
@@ -65,52 +80,50 @@ final class LeaseServer implements AutoCloseable {
     }
 
     private void answer(ByteBuffer in, ByteBuffer out, SocketAddress from) {
-        {
-            LeaseWire.Request q = LeaseWire.parseRequest(in);
-            if (q == null) {
-                drop(from);
-                return;
+        LeaseWire.Request q = LeaseWire.parseRequest(in);
+        if (q == null) {
+            drop(from);
+            return;
+        }
+        long now = System.nanoTime();
+        LeaseWire.Reply r;
+        if (q.type() == LeaseWire.RENEW) {
+            long silentMs = leases.renew(q.member(), now);
+            if (silentMs >= 0 && silentMs * 2 >= leaseMs) {
+                Log.warn(
+                        "lease_renewal_late",
+                        "leader=" + voter + " member=c" + q.member() + " silent_ms=" + silentMs + " lease_ms="
+                                + leaseMs);
             }
-            long now = System.nanoTime();
-            LeaseWire.Reply r;
-            if (q.type() == LeaseWire.RENEW) {
-                long silentMs = leases.renew(q.member(), now);
-                if (silentMs >= 0 && silentMs * 2 >= leaseMs) {
-                    Log.warn(
-                            "lease_renewal_late",
-                            "leader=" + voter + " member=c" + q.member() + " silent_ms=" + silentMs + " lease_ms="
-                                    + leaseMs);
-                }
-                r = new LeaseWire.Reply(
-                        silentMs < 0 ? LeaseWire.NOT_LEADER : LeaseWire.RENEWED,
-                        q.member(),
-                        q.seq(),
-                        false,
-                        leaseMs,
-                        Math.max(0, silentMs),
-                        0,
-                        voter);
-            } else {
-                io.hashbrick.proto.cluster.v1.Lease l = leases.judge(q.member(), voter, now);
-                r = l == null
-                        ? new LeaseWire.Reply(LeaseWire.NOT_LEADER, q.member(), q.seq(), false, leaseMs, 0, 0, voter)
-                        : new LeaseWire.Reply(
-                                LeaseWire.ANSWER,
-                                q.member(),
-                                q.seq(),
-                                l.getExpired(),
-                                l.getLeaseMs(),
-                                l.getSilentMs(),
-                                l.getLeaderForMs(),
-                                voter);
-            }
-            LeaseWire.reply(out, r);
-            try {
-                channel.send(out, from);
-            } catch (IOException e) {
-                if (!closed) {
-                    Log.debug("lease_server_send_failed", "voter=" + voter + " to=" + from + " error=" + Log.q(e));
-                }
+            r = new LeaseWire.Reply(
+                    silentMs < 0 ? LeaseWire.NOT_LEADER : LeaseWire.RENEWED,
+                    q.member(),
+                    q.seq(),
+                    false,
+                    leaseMs,
+                    Math.max(0, silentMs),
+                    0,
+                    voter);
+        } else {
+            io.hashbrick.proto.cluster.v1.Lease l = leases.judge(q.member(), voter, now);
+            r = l == null
+                    ? new LeaseWire.Reply(LeaseWire.NOT_LEADER, q.member(), q.seq(), false, leaseMs, 0, 0, voter)
+                    : new LeaseWire.Reply(
+                            LeaseWire.ANSWER,
+                            q.member(),
+                            q.seq(),
+                            l.getExpired(),
+                            l.getLeaseMs(),
+                            l.getSilentMs(),
+                            l.getLeaderForMs(),
+                            voter);
+        }
+        LeaseWire.reply(out, r);
+        try {
+            channel.send(out, from);
+        } catch (IOException e) {
+            if (!closed) {
+                Log.debug("lease_server_send_failed", "voter=" + voter + " to=" + from + " error=" + Log.q(e));
             }
         }
     }
@@ -129,6 +142,7 @@ final class LeaseServer implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        clock.interrupt();
         try {
             channel.close();
         } catch (IOException e) {

@@ -50,6 +50,10 @@ final class LeaseTable {
         tickNs = nowNs;
     }
 
+    long leaseMs() {
+        return leaseNs / 1_000_000L;
+    }
+
     /** This voter became the leader ({@code true}) or another one did. */
     void leaderChanged(boolean self, long nowNs) {
         heardNs.clear();

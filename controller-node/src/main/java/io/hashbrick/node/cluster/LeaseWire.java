@@ -57,10 +57,7 @@ final class LeaseWire {
 
     /** @return the request, or null when {@code b} (position 0, limit = its length) is not one */
     static Request parseRequest(ByteBuffer b) {
-        if (b.remaining() != REQUEST_BYTES || b.getInt(0) != MAGIC || b.get(4) != VERSION) {
-            return null;
-        }
-        if (b.getInt(REQUEST_BYTES - 4) != crc(b, 0, REQUEST_BYTES - 4)) {
+        if (!framed(b, REQUEST_BYTES)) {
             return null;
         }
         byte type = b.get(5);
@@ -89,10 +86,7 @@ final class LeaseWire {
 
     /** @return the reply, or null when {@code b} is not one */
     static Reply parseReply(ByteBuffer b) {
-        if (b.remaining() != REPLY_BYTES || b.getInt(0) != MAGIC || b.get(4) != VERSION) {
-            return null;
-        }
-        if (b.getInt(REPLY_BYTES - 4) != crc(b, 0, REPLY_BYTES - 4)) {
+        if (!framed(b, REPLY_BYTES)) {
             return null;
         }
         byte type = b.get(5);
@@ -116,6 +110,14 @@ final class LeaseWire {
                 Integer.toUnsignedLong(b.getInt(24)),
                 Integer.toUnsignedLong(b.getInt(28)),
                 new String(id, 0, n, StandardCharsets.US_ASCII));
+    }
+
+    /** Whether {@code b} is {@code bytes} long with this format's magic, version and a matching CRC32C. */
+    private static boolean framed(ByteBuffer b, int bytes) {
+        return b.remaining() == bytes
+                && b.getInt(0) == MAGIC
+                && b.get(4) == VERSION
+                && b.getInt(bytes - 4) == crc(b, 0, bytes - 4);
     }
 
     private static int clampMs(long ms) {

@@ -18,12 +18,14 @@ import io.hashbrick.proto.cluster.v1.CreateVolume;
 import io.hashbrick.proto.cluster.v1.DeleteVolume;
 import io.hashbrick.proto.cluster.v1.QueryResult;
 import io.hashbrick.proto.cluster.v1.ResizeVolume;
+import io.hashbrick.proto.cluster.v1.SetReservation;
 import io.hashbrick.proto.cluster.v1.Status;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * The bridge between the cluster's catalog (Raft, {@code node.cluster}) and this controller's volumes
@@ -110,6 +112,9 @@ public final class ClusterCatalog implements VolumeCommands, AutoCloseable {
     private final Runnable onCommit = this::wake;
     private final Thread thread;
 
+    /** Runs after each applied catalog (the volumes' reservations: {@link ClusterReservations#apply}). */
+    private final Consumer<Catalog> afterApply;
+
     private volatile ClusterClient client;
     private volatile boolean reconnect;
     private volatile boolean defaultsDone;
@@ -122,8 +127,10 @@ public final class ClusterCatalog implements VolumeCommands, AutoCloseable {
             VolumeService volumes,
             String targetName,
             Defaults defaults,
-            Duration commandDeadline) {
+            Duration commandDeadline,
+            Consumer<Catalog> afterApply) {
         this.self = self;
+        this.afterApply = afterApply;
         this.peers = peers;
         this.tuning = tuning;
         this.voter = voter;
@@ -143,7 +150,12 @@ public final class ClusterCatalog implements VolumeCommands, AutoCloseable {
      *
      * @param defaults the first-start volumes ({@code --luns}); only controller c1 creates them
      */
-    static ClusterCatalog attach(ClusterLaunch cluster, VolumeService volumes, String targetName, Defaults defaults) {
+    static ClusterCatalog attach(
+            ClusterLaunch cluster,
+            VolumeService volumes,
+            String targetName,
+            Defaults defaults,
+            Consumer<Catalog> afterApply) {
         ClusterCatalog c = new ClusterCatalog(
                 cluster.agent().self(),
                 cluster.peers(),
@@ -152,7 +164,8 @@ public final class ClusterCatalog implements VolumeCommands, AutoCloseable {
                 volumes,
                 targetName,
                 defaults,
-                COMMAND_DEADLINE);
+                COMMAND_DEADLINE,
+                afterApply);
         c.start();
         return c;
     }
@@ -188,7 +201,7 @@ public final class ClusterCatalog implements VolumeCommands, AutoCloseable {
                         ? queried()
                         : voter.stateMachine().catalogView().catalog();
                 if (c != null) {
-                    reconciler.apply(c, fromLeader ? "leader" : "replica");
+                    applyAll(c, fromLeader ? "leader" : "replica");
                     first = false;
                     if (!defaultsDone) {
                         createDefaults();
@@ -206,6 +219,11 @@ public final class ClusterCatalog implements VolumeCommands, AutoCloseable {
                 return;
             }
         }
+    }
+
+    private void applyAll(Catalog c, String source) {
+        reconciler.apply(c, source);
+        afterApply.accept(c);
     }
 
     /** @return whether a session is open (false: stopped first) */
@@ -286,7 +304,7 @@ public final class ClusterCatalog implements VolumeCommands, AutoCloseable {
             if (c == null) {
                 return; // the next round reads the catalog again
             }
-            reconciler.apply(c, "leader");
+            applyAll(c, "leader");
             if (c.getNextVolumeId() <= next) {
                 break; // ALREADY_EXISTS took no id: another controller is making them
             }
@@ -349,6 +367,25 @@ public final class ClusterCatalog implements VolumeCommands, AutoCloseable {
         if (appliedHere(r.getIndex(), current.getId(), what) != null) {
             throw notApplied(current.getId(), what);
         }
+    }
+
+    // ---- reservations (ClusterReservations)
+
+    /** Commits a volume's new reservations (compare-and-set on their version), retried until answered. */
+    CommandResult commitReservation(SetReservation change) throws VolumeException {
+        return commit(
+                Command.newBuilder().setSetReservation(change),
+                "reservations volume=" + change.getReservation().getVolumeId());
+    }
+
+    /** The leader's catalog (linearizable), or null when it could not be read. */
+    Catalog leaderCatalog() {
+        ClusterClient c = client;
+        if (c == null || reconnect) {
+            return null;
+        }
+        QueryResult q = c.catalog();
+        return q.getStatus() == Status.OK ? q.getCatalog() : null;
     }
 
     /** The catalog's volume of that name, read from the leader. */
@@ -420,7 +457,7 @@ public final class ClusterCatalog implements VolumeCommands, AutoCloseable {
         while (true) {
             Catalog c = catalogAtLeast(index);
             if (c != null) {
-                reconciler.apply(c, "command");
+                applyAll(c, "command");
                 return CatalogReconciler.byId(volumes.list(), id);
             }
             if (System.nanoTime() - end >= 0) {

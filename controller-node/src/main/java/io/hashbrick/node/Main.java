@@ -313,6 +313,7 @@ public final class Main implements Callable<Integer> {
         // outbox to the D owners), then the channels to the others and the control plane.
         AtomicReference<IscsiServer> portal = new AtomicReference<>();
         AtomicReference<ClusterCatalog> catalogRef = new AtomicReference<>();
+        AtomicReference<ClusterReservations> reservationsRef = new AtomicReference<>();
         ClusterRoles clusterRolesToClose = clusterRoles;
         PoolFailover failoverToClose = failover;
         PoolLock ownPoolToClose = ownPool;
@@ -337,6 +338,10 @@ public final class Main implements Callable<Integer> {
                             if (c != null) {
                                 c.close(); // applies nothing more to the volumes
                             }
+                            ClusterReservations rs = reservationsRef.get();
+                            if (rs != null) {
+                                rs.close();
+                            }
                             volumes.close();
                             if (clusterRolesToClose != null) {
                                 clusterRolesToClose.close();
@@ -360,8 +365,20 @@ public final class Main implements Callable<Integer> {
         if (clusterRoles != null) {
             awaitPlacement(clusterRoles, cluster);
         }
-        ClusterCatalog catalog = cluster == null ? null : attachCatalog(cluster, volumes, size);
+        ClusterReservations reservations = cluster == null
+                ? null
+                : ClusterReservations.open(
+                        cluster.agent().self().controller(),
+                        cluster.agent().self().memberId(),
+                        scsi,
+                        cluster.agent()::map,
+                        host,
+                        port);
+        reservationsRef.set(reservations);
+        ClusterCatalog catalog = cluster == null ? null : attachCatalog(cluster, volumes, size, reservations);
         if (catalog != null) {
+            reservations.catalog(catalog);
+            scsi.reservationAuthority(reservations); // before the portal opens: one set per volume, every port
             catalogRef.set(catalog);
             mgmt.volumeCommands(catalog);
         }
@@ -497,10 +514,11 @@ public final class Main implements Callable<Integer> {
      * opens with the cluster's volumes; without Raft by then, it opens with the volumes this controller
      * held (its catalog file) and the catalog is applied as soon as the group answers.
      */
-    private ClusterCatalog attachCatalog(ClusterLaunch cluster, VolumeService volumes, long size)
+    private ClusterCatalog attachCatalog(
+            ClusterLaunch cluster, VolumeService volumes, long size, ClusterReservations reservations)
             throws InterruptedException {
-        ClusterCatalog catalog =
-                ClusterCatalog.attach(cluster, volumes, targetName, new ClusterCatalog.Defaults(luns, size, blockSize));
+        ClusterCatalog catalog = ClusterCatalog.attach(
+                cluster, volumes, targetName, new ClusterCatalog.Defaults(luns, size, blockSize), reservations::apply);
         if (!catalog.awaitReady(CATALOG_READY_WAIT)) {
             Log.warn(
                     "cluster_catalog_not_ready",

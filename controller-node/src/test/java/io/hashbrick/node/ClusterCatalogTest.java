@@ -259,7 +259,8 @@ class ClusterCatalogTest {
                 volumes,
                 TARGET,
                 defaults,
-                COMMAND_DEADLINE);
+                COMMAND_DEADLINE,
+                catalog -> {});
         open.add(bridge);
         bridge.start();
         return bridge;

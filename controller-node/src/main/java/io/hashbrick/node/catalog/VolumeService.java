@@ -137,7 +137,7 @@ public final class VolumeService implements AutoCloseable {
             }
             s.devices.put(v.name(), dev);
             s.volumes.add(v);
-            scsi.addLogicalUnit(new LogicalUnit(v.lun(), dev, targetName + "/" + v.name()));
+            scsi.addLogicalUnit(new LogicalUnit(v.lun(), v.id(), dev, targetName + "/" + v.name()));
         }
         Log.info("volumes_loaded", "count=" + s.volumes.size() + " dir=" + dir + " data_path=" + (data != null));
         return s;
@@ -269,7 +269,7 @@ public final class VolumeService implements AutoCloseable {
             data.maps().addVolume(id, sizeBytes / BlockCodec.BLOCK_BYTES);
         }
         devices.put(name, dev);
-        scsi.addLogicalUnit(new LogicalUnit(lun, dev, targetName + "/" + name));
+        scsi.addLogicalUnit(new LogicalUnit(lun, id, dev, targetName + "/" + name));
         Log.info(
                 "volume_created",
                 "name=" + name + " id=" + id + " lun=" + lun + " size_bytes=" + sizeBytes + " block_size=" + blockSize);

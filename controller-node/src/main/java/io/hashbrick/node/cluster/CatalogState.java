@@ -8,7 +8,9 @@ import io.hashbrick.proto.cluster.v1.CommandResult;
 import io.hashbrick.proto.cluster.v1.CreateVolume;
 import io.hashbrick.proto.cluster.v1.InitiatorGroup;
 import io.hashbrick.proto.cluster.v1.LunMap;
+import io.hashbrick.proto.cluster.v1.Reservation;
 import io.hashbrick.proto.cluster.v1.ResizeVolume;
+import io.hashbrick.proto.cluster.v1.SetReservation;
 import io.hashbrick.proto.cluster.v1.Status;
 import io.hashbrick.proto.cluster.v1.Volume;
 import java.nio.charset.StandardCharsets;
@@ -51,7 +53,13 @@ final class CatalogState {
     private final TreeMap<String, TreeMap<Integer, LunMap>> luns = new TreeMap<>();
 
     private final TreeMap<String, ChapSecret> chap = new TreeMap<>();
+    /** Volume id -> its reservations (only volumes whose reservations ever changed). */
+    private final TreeMap<Long, Reservation> reservations = new TreeMap<>();
+
     private long nextVolumeId = 1;
+
+    /** Bounds of a volume's reservations (scsi.Reservations): registrations and kept unit attentions. */
+    static final int MAX_REGISTRATIONS = 256, MAX_ATTENTIONS = 32;
 
     CommandResult createVolume(CreateVolume c, long epoch) {
         String bad = badName(c.getName());
@@ -145,7 +153,50 @@ final class CatalogState {
         }
         volumes.remove(volumeId);
         volumeIdsByName.remove(v.getName());
+        reservations.remove(volumeId);
         return Results.ok(epoch).toBuilder().setVolumeId(volumeId).build();
+    }
+
+    /**
+     * Replaces a volume's reservations if they are still at {@code expected_version} (compare-and-set):
+     * the controller computed the new value from that version (scsi.ReservationRules).
+     */
+    CommandResult setReservation(SetReservation c, long epoch) {
+        Reservation r = c.getReservation();
+        long id = r.getVolumeId();
+        if (!volumes.containsKey(id)) {
+            return Results.refused(Status.NOT_FOUND, epoch, "volume=" + id);
+        }
+        String bad = badReservation(r);
+        if (bad == null && r.getVersion() != c.getExpectedVersion() + 1) {
+            bad = "volume=" + id + " version=" + r.getVersion() + " expected_version=" + c.getExpectedVersion();
+        }
+        if (bad != null) {
+            return Results.refused(Status.INVALID_ARGUMENT, epoch, bad);
+        }
+        Reservation cur = reservations.get(id);
+        long held = cur == null ? 0 : cur.getVersion();
+        if (held != c.getExpectedVersion()) {
+            return Results.refused(
+                    Status.IN_USE,
+                    epoch,
+                    "volume=" + id + " version=" + held + " expected_version=" + c.getExpectedVersion()
+                            + " reason=changed_meanwhile");
+        }
+        reservations.put(id, r);
+        return Results.ok(epoch).toBuilder().setVolumeId(id).build();
+    }
+
+    private static String badReservation(Reservation r) {
+        if (r.getRegistrationsCount() > MAX_REGISTRATIONS || r.getAttentionsCount() > MAX_ATTENTIONS) {
+            return "volume=" + r.getVolumeId() + " registrations=" + r.getRegistrationsCount() + " attentions="
+                    + r.getAttentionsCount() + " max=" + MAX_REGISTRATIONS + "/" + MAX_ATTENTIONS;
+        }
+        if (r.getHolder() < -1 || r.getHolder() >= r.getRegistrationsCount()) {
+            return "volume=" + r.getVolumeId() + " holder=" + r.getHolder() + " registrations="
+                    + r.getRegistrationsCount();
+        }
+        return null;
     }
 
     CommandResult putInitiatorGroup(InitiatorGroup g, long epoch) {
@@ -302,7 +353,8 @@ final class CatalogState {
                 .addAllVolumes(volumes.values())
                 .addAllInitiatorGroups(groups.values())
                 .addAllChapSecrets(chap.values())
-                .setNextVolumeId(nextVolumeId);
+                .setNextVolumeId(nextVolumeId)
+                .addAllReservations(reservations.values());
         for (TreeMap<Integer, LunMap> group : luns.values()) {
             b.addAllLunMaps(group.values());
         }
@@ -344,6 +396,13 @@ final class CatalogState {
         }
         for (ChapSecret c : p.getChapSecretsList()) {
             s.chap.put(c.getInitiator(), c);
+        }
+        for (Reservation r : p.getReservationsList()) {
+            String bad = badReservation(r);
+            if (bad != null || !s.volumes.containsKey(r.getVolumeId())) {
+                throw corrupt(bad != null ? bad : "reservation_volume=" + r.getVolumeId() + " reason=no_such_volume");
+            }
+            s.reservations.put(r.getVolumeId(), r);
         }
         return s;
     }

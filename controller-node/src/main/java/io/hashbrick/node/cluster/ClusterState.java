@@ -85,6 +85,7 @@ public final class ClusterState {
             case PUT_CHAP_SECRET -> catalog.putChapSecret(c.getPutChapSecret().getSecret(), epoch);
             case DELETE_CHAP_SECRET ->
                 catalog.deleteChapSecret(c.getDeleteChapSecret().getInitiator(), epoch);
+            case SET_RESERVATION -> catalog.setReservation(c.getSetReservation(), epoch);
             case REGISTER_CLIENT, KIND_NOT_SET -> throw new IllegalStateException("kind=" + c.getKindCase());
         };
     }

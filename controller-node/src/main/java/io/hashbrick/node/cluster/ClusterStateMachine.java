@@ -162,6 +162,7 @@ public final class ClusterStateMachine extends BaseStateMachine {
                     MAP_LUN,
                     UNMAP_LUN,
                     PUT_CHAP_SECRET,
+                    SET_RESERVATION,
                     DELETE_CHAP_SECRET -> true;
             default -> false;
         };

@@ -282,6 +282,10 @@ final class Connection implements Runnable {
             // The connection goes: its commands answer first, those still due Data-Out end unanswered.
             io.flushIfPending(); // the answers of commands run inline, before the wait
             commands.tasks.drain();
+            Session s = session;
+            if (s != null && s.connection == this) { // one connection per session (ErrorRecoveryLevel 0)
+                server.releaseNexus(s);
+            }
         }
         io.sendLock.lock();
         try {

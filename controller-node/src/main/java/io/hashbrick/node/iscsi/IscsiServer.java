@@ -210,6 +210,17 @@ public final class IscsiServer implements AutoCloseable {
         if (s != null && s.connection == c) {
             s.connection = null;
             sessions.remove(s.key(), s);
+            releaseNexus(s);
+        }
+    }
+
+    /**
+     * The session's I_T nexus is gone: its device-server state goes (RESERVE(6), unit attentions). At a
+     * logout this runs before the answer, so a host that logs out and has another nexus reserve next
+     * finds the unit released (in a cluster the release is a catalog change, not instantaneous).
+     */
+    void releaseNexus(Session s) {
+        if (s.nexusReleased.compareAndSet(false, true)) {
             target.nexusLost(s.nexus);
         }
     }

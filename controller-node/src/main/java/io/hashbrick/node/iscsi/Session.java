@@ -14,6 +14,8 @@ final class Session {
     final SessionParams params;
     final ItNexus nexus;
     volatile Connection connection;
+    /** The nexus's state was released (logout, or the connection's end): once. */
+    final java.util.concurrent.atomic.AtomicBoolean nexusReleased = new java.util.concurrent.atomic.AtomicBoolean();
 
     Session(String initiatorName, long isid, int tsih, SessionParams params, ItNexus nexus) {
         this.initiatorName = initiatorName;

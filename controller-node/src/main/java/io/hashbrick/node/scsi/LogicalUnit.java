@@ -15,6 +15,9 @@ public final class LogicalUnit {
     static final int OUI = 0x0A4B42; // "HB"
 
     private final int lun;
+    /** The catalog's volume id (keys the unit's state in a cluster), or -1 for a unit outside a catalog. */
+    private final long volumeId;
+
     private final BlockDevice device;
     private final String name;
     private final String serial;
@@ -22,7 +25,10 @@ public final class LogicalUnit {
     private final long naaLow;
 
     final ModePages modePages = new ModePages();
-    final Reservations reservations = new Reservations();
+    /** The installed reservations: read by every command's access check without a lock. */
+    private volatile Reservations reservations = Reservations.NONE;
+    /** Held by the local authority while it computes and installs one change (never across I/O). */
+    final Object changeLock = new Object();
     /**
      * The LBA ranges of the commands executing on the unit: reads and writes hold theirs shared, COMPARE
      * AND WRITE, ORWRITE and WRITE ATOMIC exclusively (SBC-4 §4.29 atomicity). No lock is held across
@@ -33,6 +39,10 @@ public final class LogicalUnit {
     final ConcurrentHashMap<ItNexus, UnitAttentions> attentions = new ConcurrentHashMap<>();
 
     public LogicalUnit(int lun, BlockDevice device, String name) {
+        this(lun, -1, device, name);
+    }
+
+    public LogicalUnit(int lun, long volumeId, BlockDevice device, String name) {
         if (lun < 0 || lun > 16383) {
             throw new IllegalArgumentException("lun out of flat-space range lun=" + lun);
         }
@@ -40,6 +50,7 @@ public final class LogicalUnit {
             throw new IllegalArgumentException("name must be non-empty lun=" + lun);
         }
         this.lun = lun;
+        this.volumeId = volumeId;
         this.device = device;
         this.name = name;
         long h1 = fnv64(name.getBytes(StandardCharsets.UTF_8), 0xcbf29ce484222325L);
@@ -61,6 +72,43 @@ public final class LogicalUnit {
 
     public int lun() {
         return lun;
+    }
+
+    public long volumeId() {
+        return volumeId;
+    }
+
+    /** The reservations installed here (a value: read it once per decision). */
+    public Reservations reservations() {
+        return reservations;
+    }
+
+    /**
+     * Installs {@code next} if it is newer than what is installed, raising the unit attentions of every
+     * version in between on the nexuses of this unit that they name (a reset's on every nexus).
+     *
+     * @return whether it was newer
+     */
+    public synchronized boolean install(Reservations next) {
+        Reservations cur = reservations;
+        if (next.version() <= cur.version()) {
+            return false;
+        }
+        for (Reservations.Attention a : next.attentions()) {
+            if (a.version() <= cur.version()) {
+                continue;
+            }
+            for (var e : attentions.entrySet()) {
+                if (a.everyNexus()) {
+                    e.getValue().replaceAll(a.code());
+                } else if (a.initiatorPort().equals(e.getKey().initiatorPort())
+                        && a.targetPort().equals(e.getKey().targetPort())) {
+                    e.getValue().add(a.code());
+                }
+            }
+        }
+        reservations = next;
+        return true;
     }
 
     public BlockDevice device() {

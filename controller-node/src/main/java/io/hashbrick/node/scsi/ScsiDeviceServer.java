@@ -24,6 +24,8 @@ public final class ScsiDeviceServer implements ScsiTarget {
     private final IoCounters io = new IoCounters();
     /** The array's target ports for REPORT TARGET PORT GROUPS; null: this target's own port only. */
     private volatile Supplier<List<TargetPort>> targetPorts;
+    /** Where reservations change: this process (a single controller) or the cluster's catalog. */
+    private volatile ReservationAuthority reservationAuthority = ReservationAuthority.LOCAL;
 
     public ScsiDeviceServer(String vendor, String product, List<LogicalUnit> luns) {
         this.vendor = vendor;
@@ -44,6 +46,24 @@ public final class ScsiDeviceServer implements ScsiTarget {
      */
     public void targetPorts(Supplier<List<TargetPort>> ports) {
         this.targetPorts = ports;
+    }
+
+    /**
+     * Where reservations change from now on (a cluster: its catalog, so that every controller's port
+     * sees one set per volume). Set before the portal opens.
+     */
+    public void reservationAuthority(ReservationAuthority authority) {
+        this.reservationAuthority = authority;
+    }
+
+    /** The unit of catalog volume {@code volumeId}, or null. */
+    public LogicalUnit unitOfVolume(long volumeId) {
+        for (LogicalUnit lu : luns) {
+            if (lu != null && lu.volumeId() == volumeId) {
+                return lu;
+            }
+        }
+        return null;
     }
 
     // ---- logical unit table
@@ -161,7 +181,7 @@ public final class ScsiDeviceServer implements ScsiTarget {
             Sense.check(t, lu.descriptorSense(), Sense.UNIT_ATTENTION, ua);
             return;
         }
-        if (lu.reservations.conflicts(t.nexus, OpcodeTable.access(t.cdb), op)) {
+        if (lu.reservations().conflicts(t.nexus, OpcodeTable.access(t.cdb), op)) {
             t.status = ScsiTask.RESERVATION_CONFLICT;
             return;
         }
@@ -201,9 +221,9 @@ public final class ScsiDeviceServer implements ScsiTarget {
             case 0x8B -> AtomicWrites.orWrite(t, lu);
             case 0x9C -> AtomicWrites.writeAtomic(t, lu);
             case 0x16 -> reserve6(t, lu);
-            case 0x17 -> lu.reservations.release6(t.nexus);
+            case 0x17 -> release6(t, lu);
             case 0x5E -> PersistentReserveCommands.in(t, lu);
-            case 0x5F -> PersistentReserveCommands.out(t, lu);
+            case 0x5F -> PersistentReserveCommands.out(t, lu, reservationAuthority);
             default -> Sense.check(t, lu.descriptorSense(), Sense.ILLEGAL_REQUEST, Sense.INVALID_COMMAND_OPCODE);
         }
     }
@@ -284,11 +304,29 @@ public final class ScsiDeviceServer implements ScsiTarget {
         }
     }
 
-    private static void reserve6(ScsiTask t, LogicalUnit lu) {
+    private void reserve6(ScsiTask t, LogicalUnit lu) {
         if ((t.cdb[1] & 0x01) != 0) { // LongID / extents (SPC-2 §7.21) are not supported
             Sense.invalidField(t, lu.descriptorSense(), true, 1);
-        } else if (!lu.reservations.reserve6(t.nexus)) {
-            t.status = ScsiTask.RESERVATION_CONFLICT;
+            return;
+        }
+        Reservations r = lu.reservations();
+        if (r.reserve6HeldBy(t.nexus)) {
+            return; // already this nexus's: nothing changes
+        }
+        if (r.reserve6Held() || r.holder() >= 0) {
+            t.status = ScsiTask.RESERVATION_CONFLICT; // decided on the installed value: no change to make
+            return;
+        }
+        reservationAuthority
+                .change(lu, ReservationRules.Request.of(ReservationRules.RESERVE6, t.nexus))
+                .reportTo(t, lu.descriptorSense());
+    }
+
+    private void release6(ScsiTask t, LogicalUnit lu) {
+        if (lu.reservations().reserve6HeldBy(t.nexus)) { // else a no-op that completes GOOD (SPC-2 §7.21)
+            reservationAuthority
+                    .change(lu, ReservationRules.Request.of(ReservationRules.RELEASE6, t.nexus))
+                    .reportTo(t, lu.descriptorSense());
         }
     }
 
@@ -305,20 +343,21 @@ public final class ScsiDeviceServer implements ScsiTarget {
                 if (lu == null) {
                     return TMF_NO_LUN;
                 }
-                resetUnit(lu, Sense.BUS_DEVICE_RESET_OCCURRED); // SAM-5 §6.3.3
-                log("lun_reset", nexus, lun);
-                return TMF_COMPLETE;
+                boolean reset = resetUnit(lu, Sense.BUS_DEVICE_RESET_OCCURRED); // SAM-5 §6.3.3
+                log(reset ? "lun_reset" : "lun_reset_rejected", nexus, lun);
+                return reset ? TMF_COMPLETE : TMF_REJECTED;
             }
             case TMF_TARGET_WARM_RESET, TMF_TARGET_COLD_RESET -> {
                 // SAM-5 §6.3.2 hard reset: warm -> SCSI BUS RESET OCCURRED, cold -> POWER ON OCCURRED
                 int code = function == TMF_TARGET_COLD_RESET ? Sense.POWER_ON_OCCURRED : Sense.SCSI_BUS_RESET_OCCURRED;
+                boolean reset = true;
                 for (LogicalUnit lu : luns) {
                     if (lu != null) {
-                        resetUnit(lu, code);
+                        reset &= resetUnit(lu, code);
                     }
                 }
-                log("target_reset", nexus, function);
-                return TMF_COMPLETE;
+                log(reset ? "target_reset" : "target_reset_rejected", nexus, function);
+                return reset ? TMF_COMPLETE : TMF_REJECTED;
             }
             default -> {
                 return TMF_NOT_SUPPORTED;
@@ -326,18 +365,28 @@ public final class ScsiDeviceServer implements ScsiTarget {
         }
     }
 
-    /** A reset keeps persistent reservations (SPC-4 §5.13.1) but drops RESERVE(6) and mode changes. */
-    private static void resetUnit(LogicalUnit lu, int code) {
-        lu.reservations.clearReserve6(null);
+    /**
+     * A reset keeps persistent reservations (SPC-4 §5.13.1) but drops RESERVE(6) and mode changes; its unit
+     * attention reaches every nexus, through every controller's port in a cluster (a change of the unit's
+     * reservations that carries it). @return false when the change could not be made (the cluster's
+     * catalog unavailable): the function is rejected, the host escalates
+     */
+    private boolean resetUnit(LogicalUnit lu, int code) {
         lu.modePages.reset();
-        lu.raiseReset(code);
+        ReservationRules.Outcome o = reservationAuthority.change(lu, ReservationRules.Request.reset(code));
+        if (!o.good()) {
+            lu.raiseReset(code); // this port's nexuses at least learn of the reset
+        }
+        return o.good();
     }
 
     @Override
     public void nexusLost(ItNexus nexus) {
         for (LogicalUnit lu : luns) {
             if (lu != null) {
-                lu.reservations.clearReserve6(nexus);
+                if (lu.reservations().reserve6HeldBy(nexus)) {
+                    reservationAuthority.change(lu, ReservationRules.Request.of(ReservationRules.NEXUS_LOST, nexus));
+                }
                 lu.attentions.remove(nexus);
             }
         }

@@ -447,6 +447,63 @@ class ClusterStateTest {
                 state.catalog().getVolumes(0).getSizeBytes());
     }
 
+    private static io.hashbrick.proto.cluster.v1.Reservation.Builder reservation(long volume, long version) {
+        return io.hashbrick.proto.cluster.v1.Reservation.newBuilder()
+                .setVolumeId(volume)
+                .setVersion(version)
+                .setHolder(-1)
+                .addRegistrations(io.hashbrick.proto.cluster.v1.Registration.newBuilder()
+                        .setInitiatorPort("iqn.2026-01.host:a,i,0x1")
+                        .setTargetPort("iqn.2026-01.io.hashbrick:x,t,0x0001")
+                        .setRelativeTargetPort(1)
+                        .setKey(version));
+    }
+
+    private static Command.Builder setReservation(long expected, io.hashbrick.proto.cluster.v1.Reservation.Builder r) {
+        return Command.newBuilder()
+                .setSetReservation(io.hashbrick.proto.cluster.v1.SetReservation.newBuilder()
+                        .setExpectedVersion(expected)
+                        .setReservation(r));
+    }
+
+    /**
+     * A volume's reservations change by compare-and-set on their version: a change computed from an
+     * older version is refused (IN_USE) and changes nothing; a deleted volume's go with it; images keep them.
+     */
+    @Test
+    void reservationsChangeByCompareAndSetOnTheirVersion() throws Exception {
+        long vol = run(Commands.createVolume("vol-a", GIB)).getVolumeId();
+        assertEquals(Status.OK, run(setReservation(0, reservation(vol, 1))).getStatus());
+        CommandResult stale = run(setReservation(0, reservation(vol, 1)));
+        assertEquals(Status.IN_USE, stale.getStatus(), stale.getDetail());
+        assertTrue(stale.getDetail().contains("version=1 expected_version=0"), stale.getDetail());
+        CommandResult skip = run(setReservation(1, reservation(vol, 3)));
+        assertEquals(Status.INVALID_ARGUMENT, skip.getStatus(), skip.getDetail());
+        assertEquals(Status.OK, run(setReservation(1, reservation(vol, 2))).getStatus());
+        assertEquals(2, state.catalog().getReservations(0).getVersion());
+        assertEquals(2, state.catalog().getReservations(0).getRegistrations(0).getKey());
+        assertEquals(
+                Status.NOT_FOUND,
+                run(setReservation(0, reservation(vol + 1, 1))).getStatus());
+        CommandResult badHolder = run(setReservation(2, reservation(vol, 3).setHolder(1)));
+        assertEquals(Status.INVALID_ARGUMENT, badHolder.getStatus(), badHolder.getDetail());
+
+        StateImage image = state.image();
+        ClusterState copy = ClusterState.fromImage(StateImage.parseFrom(image.toByteArray()));
+        assertArrayEquals(image.toByteArray(), copy.image().toByteArray());
+        StateImage orphan = image.toBuilder()
+                .setCatalog(image.getCatalog().toBuilder().removeVolumes(0))
+                .build();
+        assertThrows(CorruptCheckpointException.class, () -> ClusterState.fromImage(orphan));
+
+        assertEquals(
+                Status.OK,
+                run(Command.newBuilder()
+                                .setDeleteVolume(DeleteVolume.newBuilder().setVolumeId(vol)))
+                        .getStatus());
+        assertEquals(0, state.catalog().getReservationsCount());
+    }
+
     @Test
     void anImageRebuildsAnEqualStateAndRefusesBrokenReferences() throws Exception {
         oneBrick();

@@ -4,7 +4,8 @@
 # portals open as one array (the same LU identity, a port and a port group per controller, REPORT TARGET
 # PORT GROUPS and SendTargets listing both, item 4); data written through c1's portal reads back through c2's, the same data written through
 # c2 into another volume is stored once in the cluster (global dedup); with --conformance, libiscsi's
-# conformance suite against LUN 1 of c2's portal (blocks and mappings on both owners); the Raft leader is
+# conformance suite against LUN 1 of c2's portal (blocks and mappings on both owners) with a second path
+# on c1's; a host's reservation through c2 holds through c1 (until after the kill below); the Raft leader is
 # SIGKILLed (`kill`), a new leader shows in status, the killed one is started again, rejoins, and the
 # data reads back through both portals; a paused controller fenced and its pool served by its peer; /metrics answers on both controllers; `down`
 # leaves nothing running. Every wait is bounded; the processes are stopped on any exit (trap).
@@ -125,15 +126,38 @@ done
 echo "cluster test: 8 MiB written through c1 read back through c2; the same through c2 into LUN 1: unique=$unique mapped=$mapped over both controllers"
 if $conformance; then
   t0=$(date +%s%N)
-  conf=$(timeout -k 10 1200 python3 "$root/../shared/tools/iscsi-conformance.py" "${url2%/0}/1" --log "$dir/conformance.log") ||
-    fail "conformance did not run"
+  # a second path on the other controller: MultipathIO, and reservations, RESERVE(6) and resets seen
+  # through both controllers' ports (one set per volume, issue 19 item 4)
+  conf=$(timeout -k 10 1200 python3 "$root/../shared/tools/iscsi-conformance.py" "${url2%/0}/1" --url2 "${url%/0}/1" \
+    --log "$dir/conformance.log") || fail "conformance did not run"
   grep -E '^conformance:' <<<"$conf"
   failed=$(sed -n '/^FAILED:/,/^SKIPPED:/p' <<<"$conf" | grep -E '^  [A-Za-z0-9]+\.' | grep -v 'iSCSITMF.LUNResetSimpleAsync' || true)
   passed=$(sed -nE 's/^conformance: ([0-9]+) passed.*/\1/p' <<<"$conf")
   [[ -z $failed ]] || { echo "$conf" >&2; fail "conformance failures on c2's portal: $failed"; }
   ((passed >= 189)) || fail "conformance on c2's portal: only $passed passed"
-  echo "cluster test: conformance on c2's portal: $passed passed, no failure but libiscsi 1.19's own LUNResetSimpleAsync bug (see README), $(ms "$t0") ms"
+  echo "cluster test: conformance on c2's portal with a second path on c1: $passed passed, no failure but libiscsi 1.19's own LUNResetSimpleAsync bug (see README), $(ms "$t0") ms"
 fi
+# reservations are one set per volume for every port, kept by the cluster (issue 19 item 4): host A
+# reserves LUN 1 (exclusive access) through c2; host B is in conflict through c1 and sees A's
+# reservation there; later (after the Raft leader's SIGKILL and restart) still through both
+host_a=iqn.2026-12.io.hashbrick:test-host-a; host_b=iqn.2026-12.io.hashbrick:test-host-b
+pr() { # INITIATOR URL OPS: one JSON line per operation (deploy/lib/scsi_probe.py)
+  timeout 30 python3 "$root/deploy/lib/scsi_probe.py" --initiator "$1" --ops "$3" "$2" || fail "scsi_probe $3 through $2 failed"
+}
+expect_pr() { # JSON-LINES PYTHON-EXPR over r (the list of results) and WHAT
+  python3 -c 'import json, sys; r = [json.loads(l) for l in sys.argv[1].splitlines()]; sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2" ||
+    fail "reservations: $3: $1"
+}
+reserved_elsewhere() { # URL WHAT: host B is in conflict and sees A's exclusive-access reservation
+  local r; r=$(pr "$host_b" "$1" "read,readres")
+  expect_pr "$r" 'r[0]["status"] == 0x18 and r[1]["status"] == 0 and r[1].get("key") == "a1" and r[1].get("type") == 3' "$2"
+}
+r=$(pr "$host_a" "${url2%/0}/1" "register:a1,reserve:a1:3,read")
+expect_pr "$r" 'all(x["status"] == 0 for x in r)' "host A registers, reserves and reads through c2"
+reserved_elsewhere "${url%/0}/1" "host B through c1 right after A's reservation through c2"
+r=$(pr "$host_b" "${url2%/0}/1" "read")
+expect_pr "$r" 'r[0]["status"] == 0x18' "host B through c2"
+echo "cluster test: host A's reservation through c2 holds for host B through c1 and c2 ($(grep -h 'event=reservation_changed' "$dir"/c*/node.log | tail -n 1 | grep -o 'push_ms=[0-9]*'))"
 for k in 1 2; do # /metrics on every controller
   m=$(curl -sS --max-time 5 "$(cat "$dir/c$k/node.mgmt")/metrics") || fail "no /metrics on c$k"
   for name in hashbrick_cluster_epoch hashbrick_cluster_raft_term hashbrick_cluster_buckets hashbrick_io_serving; do
@@ -182,6 +206,15 @@ for u in "$url" "$url2"; do # SIGKILLed and started again: every acknowledged bl
   cmp -n $((8 << 20)) "$dir/src.img" "$dir/back.img" || fail "$u reads other data after $leader's SIGKILL and restart"
 done
 send_targets # the restarted controller registered nothing again: the map kept both portals
+reserved_elsewhere "${url%/0}/1" "host B through c1 after $leader's SIGKILL and restart"
+reserved_elsewhere "${url2%/0}/1" "host B through c2 after $leader's SIGKILL and restart"
+r=$(pr "$host_a" "${url%/0}/1" "read") # a reservation is held by registered I_T nexuses: A registered through c2 only
+expect_pr "$r" 'r[0]["status"] == 0x18' "host A through c1, a nexus it did not register"
+r=$(pr "$host_a" "${url2%/0}/1" "read,unregister:a1")
+expect_pr "$r" 'r[0]["status"] == 0 and r[1]["status"] == 0' "host A reads and lets go through c2"
+r=$(pr "$host_b" "${url2%/0}/1" "read,readres")
+expect_pr "$r" 'r[0]["status"] == 0 and "key" not in r[1]' "host B reads through c2 once A let go"
+echo "cluster test: the reservation outlived $leader's SIGKILL and restart (through both portals) and went with A's unregistration"
 "$hb" status --dir "$dir"
 
 # a silent controller (SIGSTOP): its lease runs out at the Raft leader, its brick peer fences it

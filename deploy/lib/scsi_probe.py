@@ -2,6 +2,13 @@
 """What a host's multipath stack reads from one portal, as JSON (deploy/test-cluster.sh's ALUA checks).
 
   scsi_probe.py iscsi://HOST:PORT/TARGET/LUN
+  scsi_probe.py --initiator IQN --ops OP[,OP...] iscsi://HOST:PORT/TARGET/LUN
+
+The second form (deploy/test-cluster.sh's reservation checks) runs commands as initiator IQN, in one
+session, and prints one JSON object per command, {"op": OP, "status": n, ...}: register:KEY (PERSISTENT
+RESERVE OUT REGISTER with service action key KEY, hex), unregister:KEY, reserve:KEY:TYPE (TYPE 1 write
+exclusive, 3 exclusive access), read (READ(10) of block 0), readres (PERSISTENT RESERVE IN READ
+RESERVATION: "key" and "type" when reserved). A unit attention is reported and the command sent again.
 
 A minimal iSCSI initiator (RFC 7143; no authentication, no digests, one connection, stdlib only) that
 logs in, sends INQUIRY for VPD 80h and 83h and REPORT TARGET PORT GROUPS (SPC-4 §6.37), and prints
@@ -15,15 +22,16 @@ import sys
 from urllib.parse import urlparse
 
 INITIATOR = "iqn.2026-11.io.hashbrick:scsi-probe"
+UNIT_ATTENTION = 0x6
 
 
 class Session:
-    def __init__(self, host, port, target):
+    def __init__(self, host, port, target, initiator=INITIATOR):
         self.sock = socket.create_connection((host, port), timeout=10)
         self.itt = 1
         self.cmdsn = 1
         self.expstatsn = 0
-        keys = {"InitiatorName": INITIATOR, "TargetName": target, "SessionType": "Normal", "AuthMethod": "None"}
+        keys = {"InitiatorName": initiator, "TargetName": target, "SessionType": "Normal", "AuthMethod": "None"}
         self.login(0, 1, keys)
         self.login(1, 3, {"HeaderDigest": "None", "DataDigest": "None", "MaxRecvDataSegmentLength": "262144"})
 
@@ -61,17 +69,17 @@ class Session:
         self.expstatsn = struct.unpack_from(">I", r, 24)[0] + 1
         self.tsih = r[14:16]
 
-    def command(self, lun, cdb, alloc):
-        """One read-type command; returns (status, data-in)."""
+    def command(self, lun, cdb, alloc, out=b""):
+        """One command (read-type, or with `out` as immediate Data-Out); returns (status, data-in or sense)."""
         self.itt += 1
         bhs = bytearray(48)
         bhs[0] = 0x01
-        bhs[1] = 0x80 | 0x40 | 0x01  # F, R, SIMPLE
+        bhs[1] = 0x80 | (0x20 if out else 0x40) | 0x01  # F, W or R, SIMPLE
         bhs[8:16] = (lun << 48 if lun < 256 else 0).to_bytes(8, "big")
-        struct.pack_into(">IIII", bhs, 16, self.itt, alloc, self.cmdsn, self.expstatsn)
+        struct.pack_into(">IIII", bhs, 16, self.itt, len(out) if out else alloc, self.cmdsn, self.expstatsn)
         bhs[32:32 + len(cdb)] = cdb
         self.cmdsn += 1
-        self.send(bhs)
+        self.send(bhs, out)
         data = bytearray()
         while True:
             r, d = self.receive()
@@ -84,7 +92,7 @@ class Session:
                     return r[3], bytes(data)
             elif op == 0x21:  # SCSI Response
                 self.expstatsn = struct.unpack_from(">I", r, 24)[0] + 1
-                return r[3], bytes(data)
+                return r[3], bytes(d[2:]) if r[3] == 0x02 and len(d) > 2 else bytes(data)
             elif op != 0x20:  # NOP-In is ignored
                 raise SystemExit(f"scsi_probe: unexpected PDU opcode 0x{op:02x}")
 
@@ -96,7 +104,64 @@ def vpd(s, lun, page):
     return d[4:4 + struct.unpack_from(">H", d, 2)[0]]
 
 
+def sense_key(sense):
+    if len(sense) > 2 and sense[0] & 0x7F in (0x70, 0x71):
+        return sense[2] & 0x0F
+    if len(sense) > 1 and sense[0] & 0x7F in (0x72, 0x73):
+        return sense[1] & 0x0F
+    return -1
+
+
+def run_op(s, lun, op):
+    """One reservation-check operation; a unit attention is reported and the command sent again."""
+    parts = op.split(":")
+    name = parts[0]
+    if name in ("register", "unregister", "reserve"):
+        key = int(parts[1], 16)
+        sa, rtype, params = 0, 0, bytearray(24)
+        if name == "register":
+            struct.pack_into(">QQ", params, 0, 0, key)
+            sa = 6  # REGISTER AND IGNORE EXISTING KEY
+        elif name == "unregister":
+            struct.pack_into(">QQ", params, 0, key, 0)
+        else:
+            sa, rtype = 1, int(parts[2])
+            struct.pack_into(">QQ", params, 0, key, 0)
+        cdb, alloc, out = bytes([0x5F, sa, rtype, 0, 0, 0, 0, 0, 24, 0]), 0, bytes(params)
+    elif name == "read":
+        cdb, alloc, out = bytes([0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0]), 4096, b""
+    elif name == "readres":
+        cdb, alloc, out = bytes([0x5E, 0x01, 0, 0, 0, 0, 0, 0x10, 0, 0]), 4096, b""
+    else:
+        raise SystemExit(f"scsi_probe: unknown operation {op}")
+    attentions = []
+    for _ in range(4):
+        status, d = s.command(lun, cdb, alloc, out)
+        if status == 0x02 and sense_key(d) == UNIT_ATTENTION:
+            attentions.append(d.hex())
+            continue
+        break
+    r = {"op": op, "status": status}
+    if attentions:
+        r["unit_attentions"] = attentions
+    if status == 0x02:
+        r["sense"] = d.hex()
+    if name == "readres" and status == 0 and len(d) >= 8:
+        r["generation"] = struct.unpack_from(">I", d, 0)[0]
+        if struct.unpack_from(">I", d, 4)[0] >= 16:
+            r["key"] = format(struct.unpack_from(">Q", d, 8)[0], "x")
+            r["type"] = d[21] & 0x0F
+    return r
+
+
 def main():
+    if len(sys.argv) == 6 and sys.argv[1] == "--initiator" and sys.argv[3] == "--ops":
+        u = urlparse(sys.argv[5])
+        target, lun = u.path.strip("/").rsplit("/", 1)
+        s = Session(u.hostname, u.port or 3260, target, sys.argv[2])
+        for op in sys.argv[4].split(","):
+            print(json.dumps(run_op(s, int(lun), op)))
+        return
     u = urlparse(sys.argv[1])
     target, lun = u.path.strip("/").rsplit("/", 1)
     s = Session(u.hostname, u.port or 3260, target)

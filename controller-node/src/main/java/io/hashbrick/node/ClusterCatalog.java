@@ -371,11 +371,21 @@ public final class ClusterCatalog implements VolumeCommands, AutoCloseable {
 
     // ---- reservations (ClusterReservations)
 
-    /** Commits a volume's new reservations (compare-and-set on their version), retried until answered. */
-    CommandResult commitReservation(SetReservation change) throws VolumeException {
-        return commit(
-                Command.newBuilder().setSetReservation(change),
-                "reservations volume=" + change.getReservation().getVolumeId());
+    /**
+     * Commits a volume's new reservations (compare-and-set on their version), retried with its operation
+     * id until answered or {@code endNanos}. @return the answer, null when none came in time or stopping
+     */
+    CommandResult commitReservation(SetReservation change, long endNanos) throws VolumeException {
+        ClusterClient c = requireClient();
+        CommandResult r = submitUntilAnswered(c, c.prepare(Command.newBuilder().setSetReservation(change)), endNanos);
+        if (r == null || r.getStatus() == Status.DEADLINE_EXCEEDED || r.getStatus() == Status.UNAVAILABLE) {
+            return null;
+        }
+        if (r.getStatus() == Status.SESSION_EXPIRED) {
+            reconnect = true;
+            wake();
+        }
+        return r;
     }
 
     /** The leader's catalog (linearizable), or null when it could not be read. */

@@ -53,23 +53,38 @@ final class ClusterReservations implements ReservationAuthority, AutoCloseable {
     static final long RESEND_MS = 20;
     /** Attempts of one change against changes by other controllers before giving up (unavailable). */
     static final int MAX_ATTEMPTS = 32;
+    /**
+     * How long one change may try to commit: a command or a reset waits this long at most for the
+     * catalog (then the push), so a host's NOP and task-management timeouts are not reached.
+     */
+    static final long COMMIT_BUDGET_MS = 5000;
+    /** A value bigger than this goes as (volume, version) only: the others read it from the catalog. */
+    static final int MAX_PUSHED_VALUE_BYTES = ReservationWire.MAX_BYTES - ReservationWire.HEADER_BYTES - 4;
 
     private final int self;
     private final String memberId;
+    private final String targetName;
     private final ScsiDeviceServer scsi;
     private final Supplier<ClusterMap> maps;
     private final DatagramChannel channel;
     private final Thread receiver;
-    private final AtomicLong nonces = new AtomicLong();
+    private final AtomicLong nonces =
+            new AtomicLong(java.util.concurrent.ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE >>> 2));
     private final ConcurrentHashMap<Long, Push> pending = new ConcurrentHashMap<>();
     private final AtomicLong dropped = new AtomicLong();
     private volatile ClusterCatalog catalog;
     private volatile boolean closed;
 
     private ClusterReservations(
-            int self, String memberId, ScsiDeviceServer scsi, Supplier<ClusterMap> maps, DatagramChannel channel) {
+            int self,
+            String memberId,
+            String targetName,
+            ScsiDeviceServer scsi,
+            Supplier<ClusterMap> maps,
+            DatagramChannel channel) {
         this.self = self;
         this.memberId = memberId;
+        this.targetName = targetName;
         this.scsi = scsi;
         this.maps = maps;
         this.channel = channel;
@@ -83,7 +98,13 @@ final class ClusterReservations implements ReservationAuthority, AutoCloseable {
      * controller.
      */
     static ClusterReservations open(
-            int self, String memberId, ScsiDeviceServer scsi, Supplier<ClusterMap> maps, String host, int port)
+            int self,
+            String memberId,
+            String targetName,
+            ScsiDeviceServer scsi,
+            Supplier<ClusterMap> maps,
+            String host,
+            int port)
             throws IOException {
         DatagramChannel ch = DatagramChannel.open();
         try {
@@ -95,7 +116,7 @@ final class ClusterReservations implements ReservationAuthority, AutoCloseable {
                             + e.getMessage(),
                     e);
         }
-        ClusterReservations r = new ClusterReservations(self, memberId, scsi, maps, ch);
+        ClusterReservations r = new ClusterReservations(self, memberId, targetName, scsi, maps, ch);
         r.receiver.start();
         Log.info("reservations_listening", "member=" + memberId + " udp=" + host + ":" + port);
         return r;
@@ -114,6 +135,7 @@ final class ClusterReservations implements ReservationAuthority, AutoCloseable {
         if (c == null || lu.volumeId() < 0) {
             return LOCAL.change(lu, request);
         }
+        long end = System.nanoTime() + COMMIT_BUDGET_MS * 1_000_000;
         for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
             Reservations cur = lu.reservations();
             ReservationRules.Result r = ReservationRules.evaluate(cur, request);
@@ -123,15 +145,20 @@ final class ClusterReservations implements ReservationAuthority, AutoCloseable {
             Reservation value = toProto(lu.volumeId(), r.next());
             CommandResult result;
             try {
-                result = c.commitReservation(SetReservation.newBuilder()
-                        .setExpectedVersion(cur.version())
-                        .setReservation(value)
-                        .build());
+                result = c.commitReservation(
+                        SetReservation.newBuilder()
+                                .setExpectedVersion(cur.version())
+                                .setReservation(value)
+                                .build(),
+                        end);
             } catch (VolumeException e) {
+                result = null;
+            }
+            if (result == null) {
                 Log.warn(
                         "reservation_change_unavailable",
-                        "member=" + memberId + " volume=" + lu.volumeId() + " kind=" + request.kind() + " error="
-                                + Log.q(e.getMessage()));
+                        "member=" + memberId + " volume=" + lu.volumeId() + " kind=" + request.kind() + " waited_ms="
+                                + COMMIT_BUDGET_MS + " reason=no_answer_from_the_catalog");
                 return ReservationRules.Outcome.UNAVAILABLE;
             }
             if (result.getStatus() == Status.OK) {
@@ -158,6 +185,13 @@ final class ClusterReservations implements ReservationAuthority, AutoCloseable {
                 }
                 return r.outcome();
             }
+            if (result.getStatus() == Status.NOT_FOUND) {
+                Log.warn(
+                        "reservation_change_refused",
+                        "member=" + memberId + " volume=" + lu.volumeId() + " status=NOT_FOUND reason=volume_deleted "
+                                + result.getDetail());
+                return ReservationRules.Outcome.NO_SUCH_UNIT;
+            }
             if (result.getStatus() != Status.IN_USE) {
                 Log.warn(
                         "reservation_change_refused",
@@ -165,15 +199,73 @@ final class ClusterReservations implements ReservationAuthority, AutoCloseable {
                                 + result.getDetail());
                 return ReservationRules.Outcome.UNAVAILABLE;
             }
-            Catalog fresh = c.leaderCatalog(); // another controller changed them first: read and recompute
-            if (fresh != null) {
-                apply(fresh);
+            // another controller changed them first: the catalog's value, then compute again
+            if (!refresh(c, lu) && pause(20L * attempt)) {
+                break;
+            }
+            if (System.nanoTime() - end >= 0) {
+                break;
             }
         }
         Log.warn(
                 "reservation_change_gave_up",
-                "member=" + memberId + " volume=" + lu.volumeId() + " attempts=" + MAX_ATTEMPTS);
+                "member=" + memberId + " volume=" + lu.volumeId() + " waited_ms=" + COMMIT_BUDGET_MS
+                        + " reason=changed_by_others_meanwhile");
         return ReservationRules.Outcome.UNAVAILABLE;
+    }
+
+    /**
+     * Installs the leader's value of {@code lu}'s volume, also over a newer installed one (the catalog holds
+     * what was committed: an installed version it does not know came from no committed change).
+     *
+     * @return whether the leader's catalog was read
+     */
+    private boolean refresh(ClusterCatalog c, LogicalUnit lu) {
+        Catalog fresh = c.leaderCatalog();
+        if (fresh == null) {
+            return false;
+        }
+        apply(fresh);
+        for (Reservation r : fresh.getReservationsList()) {
+            if (r.getVolumeId() == lu.volumeId()
+                    && r.getVersion() < lu.reservations().version()) {
+                Log.warn(
+                        "reservation_value_replaced",
+                        "member=" + memberId + " volume=" + lu.volumeId() + " installed_version="
+                                + lu.reservations().version() + " catalog_version=" + r.getVersion());
+                lu.replace(fromProto(r));
+            }
+        }
+        return true;
+    }
+
+    /** @return true when interrupted */
+    private static boolean pause(long ms) {
+        try {
+            Thread.sleep(ms);
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return true;
+        }
+    }
+
+    /**
+     * Every I_T nexus through controller {@code controller}'s port ended (it died, or it restarts): the
+     * RESERVE(6) held through it is released (SPC-2: a nexus loss releases it). Persistent reservations
+     * stay (they survive a nexus loss).
+     */
+    void portLost(int controller, String why) {
+        String port = targetName + ",t,0x" + String.format("%04x", controller);
+        for (LogicalUnit lu : scsi.units()) {
+            if (port.equals(lu.reservations().reserve6Target())) {
+                ReservationRules.Outcome o = change(lu, ReservationRules.Request.portLost(port));
+                Log.info(
+                        "reservation_port_lost",
+                        "member=" + memberId + " volume=" + lu.volumeId() + " port=" + port + " reason=" + why
+                                + " released=" + o.good());
+            }
+        }
     }
 
     /** Installs the reservations of {@code catalog} on the units held here (those newer than installed). */
@@ -190,11 +282,18 @@ final class ClusterReservations implements ReservationAuthority, AutoCloseable {
 
     /** One push's answers: the members still to answer, by id, and where each listens. */
     private static final class Push {
+        final long volume;
+        final long version;
         final Map<Integer, SocketAddress> waiting = new HashMap<>();
         final Map<Integer, Long> deadlines = new HashMap<>();
 
-        synchronized void answered(int member) {
-            if (waiting.remove(member) != null) {
+        Push(long volume, long version) {
+            this.volume = volume;
+            this.version = version;
+        }
+
+        synchronized void answered(int member, long volume, long installed) {
+            if (volume == this.volume && installed >= version && waiting.remove(member) != null) {
                 notifyAll();
             }
         }
@@ -204,7 +303,8 @@ final class ClusterReservations implements ReservationAuthority, AutoCloseable {
     private List<String> push(long volume, long version, byte[] value) {
         ClusterMap map = maps.get();
         long nonce = nonces.incrementAndGet();
-        Push p = new Push();
+        Push p = new Push(volume, version);
+        byte[] pushed = value.length <= MAX_PUSHED_VALUE_BYTES ? value : new byte[0]; // else read from the catalog
         long now = System.nanoTime();
         if (map != null) {
             for (Member m : map.getMembersList()) {
@@ -225,7 +325,7 @@ final class ClusterReservations implements ReservationAuthority, AutoCloseable {
         List<String> missing = new ArrayList<>();
         try {
             ReservationWire.write(
-                    out, new ReservationWire.Message(ReservationWire.PUSH, self, nonce, volume, version, value));
+                    out, new ReservationWire.Message(ReservationWire.PUSH, self, nonce, volume, version, pushed));
             while (true) {
                 Map<Integer, SocketAddress> to;
                 synchronized (p) {
@@ -302,10 +402,12 @@ final class ClusterReservations implements ReservationAuthority, AutoCloseable {
                 ReservationWire.Message m = ReservationWire.parse(in);
                 if (m == null) {
                     countDropped(from, "malformed");
+                } else if (!isMember(m.sender(), from)) {
+                    countDropped(from, "not_a_members_portal");
                 } else if (m.type() == ReservationWire.INSTALLED) {
                     Push p = pending.get(m.nonce());
                     if (p != null) {
-                        p.answered(m.sender());
+                        p.answered(m.sender(), m.volume(), m.version());
                     }
                 } else {
                     long installed = install(m);
@@ -332,8 +434,32 @@ final class ClusterReservations implements ReservationAuthority, AutoCloseable {
         }
     }
 
+    /** Whether {@code from} is where member {@code sender} registered its portal (the datagrams' source). */
+    private boolean isMember(int sender, SocketAddress from) {
+        ClusterMap map = maps.get();
+        if (map == null || sender == self) {
+            return false;
+        }
+        for (Member m : map.getMembersList()) {
+            if (m.getId() == sender) {
+                return from != null && from.equals(portalOf(m));
+            }
+        }
+        return false;
+    }
+
     /** @return the version installed here now (the unit's, or the value's when no unit holds the volume here), -1 if refused */
     private long install(ReservationWire.Message m) {
+        if (m.payload().length == 0) { // too big for a datagram: the catalog's
+            ClusterCatalog c = catalog;
+            LogicalUnit lu = scsi.unitOfVolume(m.volume());
+            Catalog fresh = c == null ? null : c.leaderCatalog();
+            if (fresh == null) {
+                return -1; // no answer: the sender tries again, then lets the next catalog pass do it
+            }
+            apply(fresh);
+            return lu == null ? m.version() : lu.reservations().version();
+        }
         Reservation r;
         try {
             r = Reservation.parseFrom(m.payload());
@@ -379,7 +505,8 @@ final class ClusterReservations implements ReservationAuthority, AutoCloseable {
                 .setHolder(r.holder())
                 .setType(r.type())
                 .setReserve6InitiatorPort(r.reserve6Initiator())
-                .setReserve6TargetPort(r.reserve6Target());
+                .setReserve6TargetPort(r.reserve6Target())
+                .setReserve6Nexus(r.reserve6Nexus());
         for (Reservations.Registration g : r.registrations()) {
             b.addRegistrations(Registration.newBuilder()
                     .setInitiatorPort(g.initiatorPort())
@@ -417,6 +544,7 @@ final class ClusterReservations implements ReservationAuthority, AutoCloseable {
                 p.getType(),
                 p.getReserve6InitiatorPort(),
                 p.getReserve6TargetPort(),
+                p.getReserve6Nexus(),
                 attentions);
     }
 

@@ -370,6 +370,7 @@ public final class Main implements Callable<Integer> {
                 : ClusterReservations.open(
                         cluster.agent().self().controller(),
                         cluster.agent().self().memberId(),
+                        targetName,
                         scsi,
                         cluster.agent()::map,
                         host,
@@ -379,6 +380,11 @@ public final class Main implements Callable<Integer> {
         if (catalog != null) {
             reservations.catalog(catalog);
             scsi.reservationAuthority(reservations); // before the portal opens: one set per volume, every port
+            // no session of this port's previous life survives: its RESERVE(6) goes (SPC-2 nexus loss)
+            reservations.portLost(cluster.agent().self().controller(), "controller_started");
+            if (failover != null) { // the same when the brick peer dies and its pool comes here
+                failover.onPeerLost(peer -> reservations.portLost(peer, "peer_failed_over"));
+            }
             catalogRef.set(catalog);
             mgmt.volumeCommands(catalog);
         }

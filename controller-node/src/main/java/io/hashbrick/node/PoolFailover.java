@@ -79,6 +79,8 @@ final class PoolFailover implements AutoCloseable {
     private Thread watcher;
     /** The peer's pool while this controller serves it; guarded by {@link #lock}. */
     private volatile Adopted adopted;
+    /** Told the peer's id once its pool is served here (its sessions are gone: their RESERVE(6) goes). */
+    private volatile java.util.function.IntConsumer onPeerLost = peer -> {};
 
     private boolean peerSeenAlive;
     /** A close of the adopted pool failed: it stays locked, never tried again. */
@@ -97,6 +99,11 @@ final class PoolFailover implements AutoCloseable {
     private volatile String last = "";
 
     private record Adopted(int pool, PoolLock lock, ClusterRoles roles, Controller controller, String address) {}
+
+    /** What to do once a dead or fenced peer's pool is served here (after the failover's commit). */
+    void onPeerLost(java.util.function.IntConsumer action) {
+        this.onPeerLost = action;
+    }
 
     PoolFailover(ControllerIdentity self, String host, Path dir, ClusterLaunch cluster, DataPath.Config config) {
         this.self = self;
@@ -468,6 +475,13 @@ final class PoolFailover implements AutoCloseable {
                 "member=" + self.memberId() + " pool=" + pool + " address=" + address + " open_ms="
                         + (opened - t0) / 1_000_000 + " commit_ms=" + (System.nanoTime() - opened) / 1_000_000
                         + " total_ms=" + (System.nanoTime() - t0) / 1_000_000);
+        try {
+            onPeerLost.accept(peer.getId());
+        } catch (RuntimeException e) {
+            Log.error(
+                    "pool_failover_peer_lost_failed",
+                    "member=" + self.memberId() + " pool=" + pool + " error=" + Log.q(e.toString()));
+        }
     }
 
     /** Stops serving the adopted pool and closes it (its last checkpoint), then lets its lock go. */

@@ -21,9 +21,8 @@ class ReservationWireTest {
         ReservationRules.Result r = ReservationRules.evaluate(
                 Reservations.NONE,
                 new ReservationRules.Request(
-                        ReservationRules.PROUT, "iqn.host:a,i,0x1", "iqn.x,t,0x0001", 1, 0, 0, 0, 0xA, 0));
-        return ReservationRules.evaluate(
-                        r.next(), new ReservationRules.Request(ReservationRules.RESET, "", "", 0, 0, 0, 0, 0, 0x2903))
+                        ReservationRules.PROUT, "iqn.host:a,i,0x1", "iqn.x,t,0x0001", 1, 9, 0, 0, 0, 0xA, 0));
+        return ReservationRules.evaluate(r.next(), ReservationRules.Request.reset(0x2903))
                 .next();
     }
 

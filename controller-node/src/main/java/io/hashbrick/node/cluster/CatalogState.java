@@ -59,7 +59,7 @@ final class CatalogState {
     private long nextVolumeId = 1;
 
     /** Bounds of a volume's reservations (scsi.Reservations): registrations and kept unit attentions. */
-    static final int MAX_REGISTRATIONS = 256, MAX_ATTENTIONS = 32;
+    static final int MAX_REGISTRATIONS = 256, MAX_ATTENTIONS = 32 + MAX_REGISTRATIONS;
 
     CommandResult createVolume(CreateVolume c, long epoch) {
         String bad = badName(c.getName());

@@ -204,6 +204,15 @@ final class CommandPath {
      * that miss the cache) still overlap. {@code -Dhashbrick.iscsi.inline=false} turns inline
      * execution off (for measurements and tests of the worker path).
      */
+    /**
+     * PERSISTENT RESERVE OUT, RESERVE(6) and RELEASE(6) may wait for the cluster's catalog (a commit, then
+     * every controller's answer): never on this thread, which must keep reading (NOP-Outs, task management).
+     */
+    private static boolean waitsOnTheCluster(byte[] cdb) {
+        int op = cdb[0] & 0xff;
+        return op == 0x5F || op == 0x16 || op == 0x17;
+    }
+
     private String progress(IscsiTask t) throws IOException {
         if (t.unsolicitedPending || t.r2tOutstanding) {
             return null;
@@ -226,7 +235,7 @@ final class CommandPath {
         s.resetResult();
         int mode;
         boolean fromMemory = false;
-        if (!runInline) {
+        if (!runInline || waitsOnTheCluster(s.cdb)) {
             mode = TaskSet.TO_WORKER;
         } else if (t.want > 0) {
             mode = TaskSet.HERE_IF_ENABLED; // it carried Data-Out: it computes, see above

@@ -39,7 +39,13 @@ public final class IscsiServer implements AutoCloseable {
     private final ConcurrentHashMap<String, Session> sessions = new ConcurrentHashMap<>();
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
     private final AtomicInteger nextTsih = new AtomicInteger(1);
-    private final AtomicLong nextNexusId = new AtomicLong(1);
+    /**
+     * Nexus ids start at a random point in each process, so that an id names one session across
+     * controllers' restarts too (a cluster's RESERVE(6) holder is recorded with it).
+     */
+    private final AtomicLong nextNexusId =
+            new AtomicLong(java.util.concurrent.ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE >>> 2));
+
     private final AtomicLong internalErrors = new AtomicLong();
     /** Execute every connection's commands. */
     final CommandWorkers workers = new CommandWorkers(CommandWorkers.defaultCount(), "iscsi-worker");

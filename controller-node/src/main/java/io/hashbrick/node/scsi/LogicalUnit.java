@@ -111,6 +111,14 @@ public final class LogicalUnit {
         return true;
     }
 
+    /**
+     * Replaces what is installed by {@code value} even if older (the cluster's catalog holds the truth:
+     * an installed version it does not know came from no committed change). Raises nothing.
+     */
+    public synchronized void replace(Reservations value) {
+        reservations = value;
+    }
+
     public BlockDevice device() {
         return device;
     }

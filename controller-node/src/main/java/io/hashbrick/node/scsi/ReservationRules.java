@@ -13,7 +13,11 @@ import java.util.List;
 public final class ReservationRules {
     private ReservationRules() {}
 
-    public static final int PROUT = 0, RESERVE6 = 1, RELEASE6 = 2, RESET = 3, NEXUS_LOST = 4;
+    /**
+     * Request kinds. NEXUS_LOST: a session ended (releases RESERVE(6) if that session holds it);
+     * PORT_LOST: every nexus through a target port ended (its controller died or restarted).
+     */
+    public static final int PROUT = 0, RESERVE6 = 1, RELEASE6 = 2, RESET = 3, NEXUS_LOST = 4, PORT_LOST = 5;
 
     /** PERSISTENT RESERVE OUT service actions (SPC-4 §6.16.2). */
     static final int REGISTER = 0,
@@ -35,6 +39,7 @@ public final class ReservationRules {
             String initiatorPort,
             String targetPort,
             int relativeTargetPort,
+            long nexusId,
             int serviceAction,
             int type,
             long key,
@@ -42,11 +47,16 @@ public final class ReservationRules {
             int code) {
 
         static Request of(int kind, ItNexus n) {
-            return new Request(kind, n.initiatorPort(), n.targetPort(), n.relativeTargetPort(), 0, 0, 0, 0, 0);
+            return new Request(kind, n.initiatorPort(), n.targetPort(), n.relativeTargetPort(), n.id(), 0, 0, 0, 0, 0);
         }
 
-        static Request reset(int code) {
-            return new Request(RESET, "", "", 0, 0, 0, 0, 0, code);
+        public static Request reset(int code) {
+            return new Request(RESET, "", "", 0, 0, 0, 0, 0, 0, code);
+        }
+
+        /** Every nexus through {@code targetPort} is gone: RESERVE(6) held through it is released. */
+        public static Request portLost(String targetPort) {
+            return new Request(PORT_LOST, "", targetPort, 0, 0, 0, 0, 0, 0, 0);
         }
 
         static Request prout(ItNexus n, int serviceAction, int type, long key, long saKey) {
@@ -55,6 +65,7 @@ public final class ReservationRules {
                     n.initiatorPort(),
                     n.targetPort(),
                     n.relativeTargetPort(),
+                    n.id(),
                     serviceAction,
                     type,
                     key,
@@ -76,6 +87,8 @@ public final class ReservationRules {
         public static final Outcome CONFLICT = new Outcome(ScsiTask.RESERVATION_CONFLICT, 0, 0, false, -1);
         /** The cluster could not take the change (no leader, no quorum): initiators retry. */
         public static final Outcome UNAVAILABLE = check(Sense.NOT_READY, Sense.ASYMMETRIC_ACCESS_STATE_TRANSITION);
+        /** The cluster's catalog no longer holds the unit's volume (deleted meanwhile). */
+        public static final Outcome NO_SUCH_UNIT = check(Sense.ILLEGAL_REQUEST, Sense.LU_NOT_SUPPORTED);
 
         static Outcome check(int key, int code) {
             return new Outcome(ScsiTask.CHECK_CONDITION, key, code, false, -1);
@@ -119,6 +132,7 @@ public final class ReservationRules {
                     case RELEASE6 -> d.release6(req);
                     case RESET -> d.reset(req.code());
                     case NEXUS_LOST -> d.nexusLost(req);
+                    case PORT_LOST -> d.portLost(req);
                     default -> throw new IllegalArgumentException("kind=" + req.kind());
                 };
         return new Result(o, d.freeze());
@@ -134,6 +148,7 @@ public final class ReservationRules {
         private int generation;
         private String r6Initiator;
         private String r6Target;
+        private long r6Nexus;
         private final List<Reservations.Attention> raised = new ArrayList<>();
         private boolean changed;
 
@@ -146,19 +161,21 @@ public final class ReservationRules {
             this.generation = base.generation();
             this.r6Initiator = base.reserve6Initiator();
             this.r6Target = base.reserve6Target();
+            this.r6Nexus = base.reserve6Nexus();
         }
 
         Reservations freeze() {
             if (!changed) {
                 return base;
             }
-            List<Reservations.Attention> kept = new ArrayList<>(base.attentions());
+            // the older changes' newest few, then every one of this change (none may be lost)
+            List<Reservations.Attention> older = base.attentions();
+            List<Reservations.Attention> kept = new ArrayList<>(
+                    older.subList(Math.max(0, older.size() - Reservations.KEPT_ATTENTIONS), older.size()));
             kept.addAll(raised);
-            if (kept.size() > Reservations.KEPT_ATTENTIONS) {
-                kept = kept.subList(kept.size() - Reservations.KEPT_ATTENTIONS, kept.size());
-            }
             int h = holder == null ? -1 : regs.indexOf(holder);
-            return new Reservations(version, generation, regs, h, h < 0 ? 0 : type, r6Initiator, r6Target, kept);
+            return new Reservations(
+                    version, generation, regs, h, h < 0 ? 0 : type, r6Initiator, r6Target, r6Nexus, kept);
         }
 
         // ---- SPC-2 RESERVE(6) / RELEASE(6), resets, nexus loss
@@ -168,9 +185,10 @@ public final class ReservationRules {
             if ((!r6Initiator.isEmpty() && !mine) || holder != null) {
                 return Outcome.CONFLICT;
             }
-            if (!mine) {
+            if (!mine || r6Nexus != n.nexusId()) { // a reinstated session of the holder's ports takes it over
                 r6Initiator = n.initiatorPort();
                 r6Target = n.targetPort();
+                r6Nexus = n.nexusId();
                 changed = true;
             }
             return Outcome.GOOD;
@@ -191,14 +209,26 @@ public final class ReservationRules {
             return Outcome.GOOD;
         }
 
+        /** Only the session that holds it releases it: an older one of the same ports ending changes nothing. */
         Outcome nexusLost(Request n) {
-            return release6(n);
+            if (r6Initiator.equals(n.initiatorPort()) && r6Target.equals(n.targetPort()) && r6Nexus == n.nexusId()) {
+                clearReserve6();
+            }
+            return Outcome.GOOD;
+        }
+
+        Outcome portLost(Request n) {
+            if (!r6Target.isEmpty() && r6Target.equals(n.targetPort())) {
+                clearReserve6();
+            }
+            return Outcome.GOOD;
         }
 
         private void clearReserve6() {
             if (!r6Initiator.isEmpty()) {
                 r6Initiator = "";
                 r6Target = "";
+                r6Nexus = 0;
                 changed = true;
             }
         }

@@ -18,6 +18,8 @@ import java.util.List;
  * @param type the reservation's type (SPC-4 table 170) while reserved
  * @param reserve6Initiator the RESERVE(6) holder's initiator port, "" when none
  * @param reserve6Target the RESERVE(6) holder's target port, "" when none
+ * @param reserve6Nexus which incarnation of that I_T nexus holds it ({@link ItNexus#id()}, random per
+ *     process): the end of an older session of the same ports (a reinstatement) releases nothing
  * @param attentions the unit attentions of the newest changes, oldest first, at most {@link
  *     #KEPT_ATTENTIONS}
  */
@@ -29,6 +31,7 @@ public record Reservations(
         int type,
         String reserve6Initiator,
         String reserve6Target,
+        long reserve6Nexus,
         List<Attention> attentions) {
 
     /** SPC-4 §6.16.3 table 170 reservation types. */
@@ -37,10 +40,16 @@ public record Reservations(
     /** Registrations per unit: beyond, INSUFFICIENT REGISTRATION RESOURCES (SPC-4 §5.13.7). */
     public static final int MAX_REGISTRATIONS = 256;
 
-    /** Unit attentions kept with the value, for controllers that apply several versions at once. */
+    /**
+     * Unit attentions of older changes kept with the value, for controllers that apply several versions
+     * at once; the newest change's are all kept (at most one per registration, or one for a reset).
+     */
     public static final int KEPT_ATTENTIONS = 32;
 
-    public static final Reservations NONE = new Reservations(0, 0, List.of(), -1, 0, "", "", List.of());
+    /** The most unit attentions a value holds. */
+    public static final int MAX_ATTENTIONS = KEPT_ATTENTIONS + MAX_REGISTRATIONS;
+
+    public static final Reservations NONE = new Reservations(0, 0, List.of(), -1, 0, "", "", 0, List.of());
 
     public Reservations {
         registrations = List.copyOf(registrations);
@@ -116,7 +125,13 @@ public record Reservations(
         return !reserve6Initiator.isEmpty();
     }
 
+    /** Whether the I_T nexus {@code n} names (its ports, any incarnation) holds RESERVE(6). */
     boolean reserve6HeldBy(ItNexus n) {
         return reserve6Initiator.equals(n.initiatorPort()) && reserve6Target.equals(n.targetPort());
+    }
+
+    /** Whether this very session of {@code n} took RESERVE(6). */
+    boolean reserve6HeldByThisSession(ItNexus n) {
+        return reserve6HeldBy(n) && reserve6Nexus == n.id();
     }
 }

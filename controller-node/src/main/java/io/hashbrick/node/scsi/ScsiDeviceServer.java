@@ -56,6 +56,17 @@ public final class ScsiDeviceServer implements ScsiTarget {
         this.reservationAuthority = authority;
     }
 
+    /** Every logical unit, in LUN order. */
+    public List<LogicalUnit> units() {
+        List<LogicalUnit> all = new java.util.ArrayList<>();
+        for (LogicalUnit lu : luns) {
+            if (lu != null) {
+                all.add(lu);
+            }
+        }
+        return all;
+    }
+
     /** The unit of catalog volume {@code volumeId}, or null. */
     public LogicalUnit unitOfVolume(long volumeId) {
         for (LogicalUnit lu : luns) {
@@ -310,8 +321,14 @@ public final class ScsiDeviceServer implements ScsiTarget {
             return;
         }
         Reservations r = lu.reservations();
-        if (r.reserve6HeldBy(t.nexus)) {
-            return; // already this nexus's: nothing changes
+        if (r.reserve6HeldByThisSession(t.nexus)) {
+            return; // already this session's: nothing changes
+        }
+        if (r.reserve6HeldBy(t.nexus)) { // an older session of the same ports: this one takes it over
+            reservationAuthority
+                    .change(lu, ReservationRules.Request.of(ReservationRules.RESERVE6, t.nexus))
+                    .reportTo(t, lu.descriptorSense());
+            return;
         }
         if (r.reserve6Held() || r.holder() >= 0) {
             t.status = ScsiTask.RESERVATION_CONFLICT; // decided on the installed value: no change to make
@@ -352,8 +369,8 @@ public final class ScsiDeviceServer implements ScsiTarget {
                 int code = function == TMF_TARGET_COLD_RESET ? Sense.POWER_ON_OCCURRED : Sense.SCSI_BUS_RESET_OCCURRED;
                 boolean reset = true;
                 for (LogicalUnit lu : luns) {
-                    if (lu != null) {
-                        reset &= resetUnit(lu, code);
+                    if (lu != null && reset) { // the cluster unavailable: the rest would wait as long each
+                        reset = resetUnit(lu, code);
                     }
                 }
                 log(reset ? "target_reset" : "target_reset_rejected", nexus, function);
@@ -384,7 +401,7 @@ public final class ScsiDeviceServer implements ScsiTarget {
     public void nexusLost(ItNexus nexus) {
         for (LogicalUnit lu : luns) {
             if (lu != null) {
-                if (lu.reservations().reserve6HeldBy(nexus)) {
+                if (lu.reservations().reserve6HeldByThisSession(nexus)) {
                     reservationAuthority.change(lu, ReservationRules.Request.of(ReservationRules.NEXUS_LOST, nexus));
                 }
                 lu.attentions.remove(nexus);

@@ -118,8 +118,17 @@ class ReservationRulesTest {
         for (int i = 0; i < Reservations.KEPT_ATTENTIONS + 5; i++) {
             r = ok(ReservationRules.evaluate(r, ReservationRules.Request.reset(Sense.POWER_ON_OCCURRED)));
         }
-        assertEquals(Reservations.KEPT_ATTENTIONS, r.attentions().size());
+        assertEquals(Reservations.KEPT_ATTENTIONS + 1, r.attentions().size(), "32 older ones and the newest's");
         assertEquals(r.version(), r.attentions().getLast().version());
+        // a CLEAR by one of 256 registrants: a unit attention for each of the other 255, none lost
+        ItNexus first = new ItNexus(0, "iqn.host:h0", "iqn.host:h0,i,0x1", TARGET + ",t,0x0001", 1, 1);
+        Reservations cleared = ok(prout(r, first, ReservationRules.CLEAR, 0, 1, 0));
+        assertEquals(
+                Reservations.MAX_REGISTRATIONS - 1,
+                cleared.attentions().stream()
+                        .filter(a -> a.version() == cleared.version())
+                        .count());
+        assertTrue(cleared.attentions().size() <= Reservations.MAX_ATTENTIONS);
     }
 
     @Test

@@ -8,7 +8,10 @@ The second form (deploy/test-cluster.sh's reservation checks) runs commands as i
 session, and prints one JSON object per command, {"op": OP, "status": n, ...}: register:KEY (PERSISTENT
 RESERVE OUT REGISTER with service action key KEY, hex), unregister:KEY, reserve:KEY:TYPE (TYPE 1 write
 exclusive, 3 exclusive access), read (READ(10) of block 0), readres (PERSISTENT RESERVE IN READ
-RESERVATION: "key" and "type" when reserved). A unit attention is reported and the command sent again.
+RESERVATION: "key" and "type" when reserved), cawinc:N:LBA (N increments of a counter in block LBA by
+COMPARE AND WRITE, each read, +1 and compare-and-written, again after a miscompare: "final" is the
+counter after the last, "miscompares" how many lost a race). A unit attention is reported and the
+command sent again.
 
 A minimal iSCSI initiator (RFC 7143; no authentication, no digests, one connection, stdlib only) that
 logs in, sends INQUIRY for VPD 80h and 83h and REPORT TARGET PORT GROUPS (SPC-4 §6.37), and prints
@@ -112,6 +115,41 @@ def sense_key(sense):
     return -1
 
 
+def command_retrying(s, lun, cdb, alloc, out=b""):
+    """A command sent again after a unit attention (at most 4 times)."""
+    for _ in range(4):
+        status, d = s.command(lun, cdb, alloc, out)
+        if not (status == 0x02 and sense_key(d) == UNIT_ATTENTION):
+            return status, d
+    return status, d
+
+
+def caw_increments(s, lun, op, n, lba):
+    status, d = command_retrying(s, lun, bytes([0x25] + [0] * 9), 8)
+    if status != 0:
+        return {"op": op, "status": status, "step": "read capacity"}
+    bs = struct.unpack_from(">I", d, 4)[0]
+    done = miscompares = 0
+    value = -1
+    while done < n:
+        read10 = bytes([0x28, 0]) + struct.pack(">I", lba) + bytes([0, 0, 1, 0])
+        status, old = command_retrying(s, lun, read10, bs)
+        if status != 0:
+            return {"op": op, "status": status, "step": "read", "done": done}
+        value = struct.unpack_from(">Q", old, 0)[0]
+        new = struct.pack(">Q", value + 1) + old[8:bs]
+        caw = bytes([0x89, 0]) + struct.pack(">Q", lba) + bytes([0, 0, 0, 1, 0, 0])
+        status, d = command_retrying(s, lun, caw, 0, old[:bs] + new)
+        if status == 0:
+            done += 1
+            value += 1
+        elif status == 0x02 and sense_key(d) == 0x0E:  # MISCOMPARE: another writer was first
+            miscompares += 1
+        else:
+            return {"op": op, "status": status, "step": "compare and write", "done": done, "sense": d.hex()}
+    return {"op": op, "status": 0, "done": done, "final": value, "miscompares": miscompares}
+
+
 def run_op(s, lun, op):
     """One reservation-check operation; a unit attention is reported and the command sent again."""
     parts = op.split(":")
@@ -128,6 +166,8 @@ def run_op(s, lun, op):
             sa, rtype = 1, int(parts[2])
             struct.pack_into(">QQ", params, 0, key, 0)
         cdb, alloc, out = bytes([0x5F, sa, rtype, 0, 0, 0, 0, 0, 24, 0]), 0, bytes(params)
+    elif name == "cawinc":
+        return caw_increments(s, lun, op, int(parts[1]), int(parts[2]))
     elif name == "read":
         cdb, alloc, out = bytes([0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0]), 4096, b""
     elif name == "readres":

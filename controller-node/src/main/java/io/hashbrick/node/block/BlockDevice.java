@@ -35,6 +35,32 @@ public interface BlockDevice extends AutoCloseable {
     /** @param fua force unit access: the data is on stable storage when this returns OK */
     IoStatus write(long lba, int blocks, ByteBuffer src, boolean fua);
 
+    /**
+     * COMPARE AND WRITE's verify and write (SBC-4 §5.3) of blocks {@code [lba, lba + blocks)}: compares
+     * them with {@code verify}'s next {@code blocks * blockSize()} bytes; if equal, writes {@code src}'s
+     * next as many. Neither buffer's position moves. This default reads, compares and writes: atomic only
+     * against writers that hold the caller's range lock (one process). A device whose blocks other
+     * processes write (a cluster's) overrides it with a compare and write the blocks' owner orders.
+     *
+     * @param miscompareAt set to the offset of the first byte that differs (nothing written), or -1
+     * @return the I/O's outcome (OK with {@code miscompareAt[0] >= 0}: a miscompare)
+     */
+    default IoStatus compareAndWrite(
+            long lba, int blocks, ByteBuffer verify, ByteBuffer src, boolean fua, int[] miscompareAt) {
+        int bytes = blocks * blockSize();
+        ByteBuffer current = ByteBuffer.allocate(bytes); // COMPARE AND WRITE is rare: off the hot path
+        IoStatus s = read(lba, blocks, current);
+        if (s != IoStatus.OK) {
+            return s;
+        }
+        int mismatch = current.flip().mismatch(verify.slice(verify.position(), bytes));
+        miscompareAt[0] = mismatch;
+        if (mismatch >= 0) {
+            return IoStatus.OK;
+        }
+        return write(lba, blocks, src.duplicate(), fua);
+    }
+
     /** Makes every completed write durable (SYNCHRONIZE CACHE). */
     IoStatus flush();
 

@@ -53,6 +53,10 @@ public final class VolumeDevice implements GrowableDevice {
         final ReadPipeline reads;
         final ByteBuffer rmw = ByteBuffer.allocateDirect(B);
         final long[] expected = new long[1];
+        /** COMPARE AND WRITE's blocks and the handles it compared (allocated at its first use). */
+        ByteBuffer caw;
+
+        final long[] cawExpected = new long[Pipelines.BATCH];
         final UnmapCall unmap = new UnmapCall();
         final Await await = new Await();
         long operations;
@@ -165,6 +169,58 @@ public final class VolumeDevice implements GrowableDevice {
             }
         }
         return IoStatus.OK;
+    }
+
+    /**
+     * COMPARE AND WRITE, atomic through every controller: the 4 KiB blocks under the range are read
+     * (their handles from C), compared with {@code verify}, merged with {@code src}, and mapped only on
+     * condition that they still map the handles compared (C, the owner of the blocks' region, decides:
+     * one order for every controller's writers). A block rewritten meanwhile (MAP_CONFLICT) makes it
+     * start again from the read. A range over more than {@link Pipelines#BATCH} blocks or across a
+     * region's end (never an ATS heartbeat: one sector) falls back to {@link BlockDevice}'s.
+     */
+    @Override
+    public IoStatus compareAndWrite(
+            long lba, int blocks, ByteBuffer verify, ByteBuffer src, boolean fua, int[] miscompareAt) {
+        check(lba, blocks);
+        long pos = lba * blockSize;
+        int bytes = blocks * blockSize;
+        long first = pos / B;
+        int n = (int) ((pos + bytes - 1) / B - first + 1);
+        if (n > Pipelines.BATCH || n > Routes.toRegionEnd(first)) {
+            return GrowableDevice.super.compareAndWrite(lba, blocks, verify, src, fua, miscompareAt);
+        }
+        Context c = contexts.get();
+        if (c.caw == null) {
+            c.caw = ByteBuffer.allocateDirect(Pipelines.BATCH * B);
+        }
+        ByteBuffer buf = c.caw.clear();
+        int at = (int) (pos - first * B);
+        for (int attempt = 0; attempt < RMW_ATTEMPTS; attempt++) {
+            Status s = c.reads.read(volumeId, first, n, buf, 0);
+            if (s != Status.OK) {
+                return Pipelines.io(s);
+            }
+            long[] read = c.reads.handles();
+            for (int i = 0; i < bytes; i++) {
+                if (buf.get(at + i) != verify.get(verify.position() + i)) {
+                    miscompareAt[0] = i;
+                    return IoStatus.OK;
+                }
+            }
+            System.arraycopy(read, 0, c.cawExpected, 0, n);
+            buf.put(at, src, src.position(), bytes);
+            s = c.writes.write(volumeId, first, n, buf, 0, c.cawExpected);
+            if (s != Status.MAP_CONFLICT) {
+                miscompareAt[0] = -1;
+                return Pipelines.io(s);
+            }
+        }
+        Log.error(
+                "compare_and_write_gave_up",
+                "volume=" + volumeId + " block=" + first + " attempts=" + RMW_ATTEMPTS
+                        + " reason=blocks_rewritten_by_others_each_time");
+        return IoStatus.MEDIUM_ERROR;
     }
 
     /** Read-modify-write of part of one block, mapped only if the block did not change meanwhile. */

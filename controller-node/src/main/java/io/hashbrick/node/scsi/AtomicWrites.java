@@ -1,6 +1,7 @@
 package io.hashbrick.node.scsi;
 
 import io.hashbrick.node.block.BlockDevice;
+import io.hashbrick.node.block.IoStatus;
 import java.nio.ByteBuffer;
 
 /**
@@ -48,27 +49,24 @@ final class AtomicWrites {
             Sense.invalidField(t, d, true, 13);
             return;
         }
-        Scratch s = Scratch.get(ScsiDeviceServer.MAX_TRANSFER_BYTES);
-        lu.ranges.lockExclusive(lba, blocks);
+        int[] miscompareAt = MISCOMPARE_AT.get();
+        lu.ranges.lockExclusive(lba, blocks); // this port's commands; the device orders other controllers'
         try {
-            if (!BlockIo.done(t, lu, dev.read(lba, blocks, s.a), false)) {
+            int base = src.position();
+            boolean fua = (c[1] & 0x08) != 0 || !lu.modePages.writeCacheEnabled;
+            IoStatus s = dev.compareAndWrite(lba, blocks, src, src.slice(base + half, half), fua, miscompareAt);
+            if (!BlockIo.done(t, lu, s, true)) {
                 return;
             }
-            int base = src.position();
-            for (int i = 0; i < half; i++) {
-                if (s.a.get(i) != src.get(base + i)) {
-                    Sense.checkInfo(t, d, Sense.MISCOMPARE, Sense.MISCOMPARE_DURING_VERIFY, i);
-                    return;
-                }
+            if (miscompareAt[0] >= 0) {
+                Sense.checkInfo(t, d, Sense.MISCOMPARE, Sense.MISCOMPARE_DURING_VERIFY, miscompareAt[0]);
             }
-            src.position(base + half);
-            boolean fua = (c[1] & 0x08) != 0 || !lu.modePages.writeCacheEnabled;
-            BlockIo.done(t, lu, dev.write(lba, blocks, src, fua), true);
-            src.position(base);
         } finally {
             lu.ranges.unlockExclusive(lba, blocks);
         }
     }
+
+    private static final ThreadLocal<int[]> MISCOMPARE_AT = ThreadLocal.withInitial(() -> new int[1]);
 
     /** ORWRITE 16: OR the Data-Out into the medium (BMOP 000b, the plain OR; SBC-4 §5.8). */
     static void orWrite(ScsiTask t, LogicalUnit lu) {

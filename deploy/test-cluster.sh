@@ -142,11 +142,11 @@ fi
 # reservation there; later (after the Raft leader's SIGKILL and restart) still through both
 host_a=iqn.2026-12.io.hashbrick:test-host-a; host_b=iqn.2026-12.io.hashbrick:test-host-b
 pr() { # INITIATOR URL OPS: one JSON line per operation (deploy/lib/scsi_probe.py)
-  timeout 30 python3 "$root/deploy/lib/scsi_probe.py" --initiator "$1" --ops "$3" "$2" || fail "scsi_probe $3 through $2 failed"
+  timeout 120 python3 "$root/deploy/lib/scsi_probe.py" --initiator "$1" --ops "$3" "$2" || fail "scsi_probe $3 through $2 failed"
 }
 expect_pr() { # JSON-LINES PYTHON-EXPR over r (the list of results) and WHAT
   python3 -c 'import json, sys; r = [json.loads(l) for l in sys.argv[1].splitlines()]; sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2" ||
-    fail "reservations: $3: $1"
+    fail "$3: $1"
 }
 reserved_elsewhere() { # URL WHAT: host B is in conflict and sees A's exclusive-access reservation
   local r; r=$(pr "$host_b" "$1" "read,readres")
@@ -161,13 +161,14 @@ echo "cluster test: host A's reservation through c2 holds for host B through c1 
 # COMPARE AND WRITE is atomic through every controller (an ATS heartbeat's lock, a cluster file
 # system's): two hosts increment one counter by compare-and-write through c1 and c2 at once; each
 # increment lands exactly once (per portal only, 83 of 300 were lost)
-n=100
+n=100 # LBA 100000 of LUN 0 (512-byte blocks): beyond the 8 MiB written above, zeros
 pr iqn.2026-12.io.hashbrick:caw-a "${url%/0}/0" "cawinc:$n:100000" >"$dir/caw-a.out" &
 caw_a=$!
 pr iqn.2026-12.io.hashbrick:caw-b "${url2%/0}/0" "cawinc:$n:100000" >"$dir/caw-b.out" || fail "COMPARE AND WRITE through c2 failed"
 wait "$caw_a" || fail "COMPARE AND WRITE through c1 failed"
 r=$(cat "$dir/caw-a.out" "$dir/caw-b.out"; pr iqn.2026-12.io.hashbrick:caw-a "${url%/0}/0" "cawinc:1:100000")
-expect_pr "$r" 'all(x["status"] == 0 for x in r) and r[2]["final"] == 2 * '"$n"' + 1' "compare and write through both controllers"
+expect_pr "$r" 'all(x["status"] == 0 for x in r) and r[2]["final"] == 2 * '"$n"' + 1' "compare and write through both controllers: a lost or doubled increment"
+expect_pr "$r" 'r[0]["miscompares"] + r[1]["miscompares"] > 0' "compare and write through both controllers: the two hosts never raced"
 echo "cluster test: $((2 * n)) COMPARE AND WRITE increments through c1 and c2 at once: counter $((2 * n)), none lost ($(python3 -c 'import json,sys; print(sum(json.loads(l)["miscompares"] for l in sys.argv[1].splitlines()[:2]))' "$r") lost a race and went again)"
 for k in 1 2; do # /metrics on every controller
   m=$(curl -sS --max-time 5 "$(cat "$dir/c$k/node.mgmt")/metrics") || fail "no /metrics on c$k"

@@ -210,7 +210,7 @@ public final class VolumeDevice implements GrowableDevice {
             }
             System.arraycopy(read, 0, c.cawExpected, 0, n);
             buf.put(at, src, src.position(), bytes);
-            s = c.writes.write(volumeId, first, n, buf, 0, c.cawExpected);
+            s = c.writes.write(volumeId, first, n, buf, 0, c.cawExpected, false); // never redone: see there
             if (s != Status.MAP_CONFLICT) {
                 miscompareAt[0] = -1;
                 return Pipelines.io(s);

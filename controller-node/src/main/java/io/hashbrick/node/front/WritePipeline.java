@@ -66,6 +66,15 @@ final class WritePipeline {
      * expected} non-null, only if the blocks still map {@code expected[0 .. n)} (else MAP_CONFLICT).
      */
     Status write(int volume, long block, int n, ByteBuffer src, int off, long[] expected) {
+        return write(volume, block, n, src, off, expected, true);
+    }
+
+    /**
+     * {@link #write}; with {@code redo} false, a map that got no reply is not redone (NO_REPLY): a
+     * COMPARE AND WRITE's redone conditional map would find its own first attempt and report a
+     * miscompare for a write that happened. The host gets NOT READY (an undetermined outcome) instead.
+     */
+    Status write(int volume, long block, int n, ByteBuffer src, int off, long[] expected, boolean redo) {
         int k = 0;
         for (int i = 0; i < n; i++) {
             int at = off + i * B;
@@ -77,9 +86,12 @@ final class WritePipeline {
             putIndex[i] = k;
             srcAt[k++] = at;
         }
-        for (int redo = 0; ; redo++) {
+        for (int attempt = 0; ; attempt++) {
             Status s = putAndMap(volume, block, n, src, k, expected);
-            if (s != Status.NO_REPLY || redo == REDOS || System.nanoTime() - map.routedSinceNs > REDO_WITHIN_NS) {
+            if (s != Status.NO_REPLY
+                    || !redo
+                    || attempt == REDOS
+                    || System.nanoTime() - map.routedSinceNs > REDO_WITHIN_NS) {
                 return s; // a map unanswered after a deadline may still be pending at a live owner: not redone
             }
             // The map was sent but not answered (its owner died, say): it may be durable or not. Mapping
@@ -88,7 +100,7 @@ final class WritePipeline {
             // map held), at the newest map: a reference may leak, no mapped block is ever freed.
             Log.warn(
                     "write_redone",
-                    "volume=" + volume + " block=" + block + " blocks=" + n + " redo=" + (redo + 1)
+                    "volume=" + volume + " block=" + block + " blocks=" + n + " redo=" + (attempt + 1)
                             + " reason=map_not_answered");
         }
     }

@@ -20,7 +20,7 @@ final class AtomicWrites {
         if (!BlockIo.noProtect(t, lu)) {
             return;
         }
-        if (blocks > Inquiry.MAX_CAW_BLOCKS) {
+        if (blocks > Inquiry.maxCawBlocks(lu.device().blockSize())) {
             Sense.invalidField(t, d, true, 13);
             return;
         }

@@ -8,6 +8,13 @@ final class Inquiry {
 
     static final int[] PAGES = {0x00, 0x80, 0x83, 0x86, 0xB0, 0xB1, 0xB2};
     static final int MAX_CAW_BLOCKS = 64, MAX_UNMAP_DESCRIPTORS = 256, MAX_UNMAP_BLOCKS = 1 << 20;
+    /** The most bytes a COMPARE AND WRITE covers: what a cluster compares and writes in one map (16 x 4 KiB). */
+    static final int MAX_CAW_BYTES = 16 * 4096;
+
+    /** MAXIMUM COMPARE AND WRITE LENGTH for a unit of {@code blockSize}: 64 of 512 bytes, 16 of 4096. */
+    static int maxCawBlocks(int blockSize) {
+        return Math.min(MAX_CAW_BLOCKS, MAX_CAW_BYTES / blockSize);
+    }
     /**
      * MAXIMUM WRITE SAME LENGTH (SBC-4 §6.6.3): 0xFFFF, the largest count WRITE SAME 10 can carry, so
      * both forms share one limit (LIO advertises the same). Not 65536: libiscsi's WriteSame16.Unmap
@@ -126,7 +133,7 @@ final class Inquiry {
         int gran = bs == 512 ? 8 : 1; // 4 KiB: the unit of dedup
         int maxBlocks = ScsiDeviceServer.MAX_TRANSFER_BYTES / bs;
         o.u8(4, 0x01); // WSNZ: WRITE SAME with 0 blocks is not "to the end" but invalid
-        o.u8(5, MAX_CAW_BLOCKS);
+        o.u8(5, maxCawBlocks(bs));
         Cdb.put16(o.b, 6, gran);
         Cdb.put32(o.b, 8, maxBlocks);
         Cdb.put32(o.b, 12, maxBlocks);

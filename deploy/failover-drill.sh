@@ -9,7 +9,8 @@
 # completions in fio's completion-latency log: at the fault (from the kill to the start) and at the
 # rejoin (after the start).
 #   deploy/failover-drill.sh [--mode kill|pause] [--rounds 3] [--bricks 1] [--through 1] [--runtime 45] [--at 8] [--down 10]
-#                            [--port 3600] [--raft-port 7600] [--out DIR] [--size 256m]
+#                            [--port 3600] [--raft-port 7600] [--out DIR] [--size 256m] [--keep]
+# (--keep: the cluster's logs stay in the work directory even after a clean run)
 # One JSON line per round (mode, round, victim, pause_fault_s, pause_rejoin_s, writes, verified,
 # verify_errors, fio_rc, verify_rc), then a summary line; exit 1 if any round lost a write or failed.
 # Leaves nothing running (trap); every wait is bounded.
@@ -17,11 +18,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 hb=$root/deploy/hashbrick
 tools=${HASHBRICK_TOOLS:-$root/../shared/tools}
-mode=kill rounds=3 bricks=1 through=1 runtime=45 at=8 down=10 port=3600 raft_port=7600 out="" size=256m
+mode=kill rounds=3 bricks=1 through=1 runtime=45 at=8 down=10 port=3600 raft_port=7600 out="" size=256m keep=false
 while (($#)); do case $1 in
   --rounds) rounds=$2 ;; --bricks) bricks=$2 ;; --through) through=$2 ;; --runtime) runtime=$2 ;;
   --at) at=$2 ;; --down) down=$2 ;; --port) port=$2 ;; --raft-port) raft_port=$2 ;; --out) out=$2 ;;
-  --size) size=$2 ;; --mode) mode=$2 ;;
+  --size) size=$2 ;; --mode) mode=$2 ;; --keep) keep=true; shift; continue ;;
   *) echo "failover-drill: unknown option $1" >&2; exit 2 ;; esac; shift 2; done
 [[ $mode == kill || $mode == pause ]] || { echo "failover-drill: --mode is kill or pause: $mode" >&2; exit 2; }
 ((at + down < runtime)) || { echo "failover-drill: --at + --down must be below --runtime" >&2; exit 2; }
@@ -35,7 +36,7 @@ cleanup() {
   local rc=$?
   pkill -f -- "--initiator=$initiator" 2>/dev/null || true
   timeout -s KILL 60 "$hb" down --dir "$dir" >/dev/null 2>&1 || true
-  if [[ $rc == 0 && $finished == 1 ]]; then rm -rf "$dir"; else echo "failover-drill: cluster logs kept in $dir" >&2; fi
+  if [[ $rc == 0 && $finished == 1 ]] && ! $keep; then rm -rf "$dir"; else echo "failover-drill: cluster logs kept in $dir" >&2; fi
   exit $rc
 }
 trap cleanup EXIT

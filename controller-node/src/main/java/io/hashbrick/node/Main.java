@@ -256,7 +256,7 @@ public final class Main implements Callable<Integer> {
         PoolLock ownPool = null;
         if (cluster != null && dataConfig != null) { // the pool is this process's alone (or its peer's, failed over)
             failover = new PoolFailover(cluster.agent().self(), host, dir, cluster, dataConfig);
-            ownPool = failover.acquireOwn();
+            ownPool = failover.acquireOwn(host + ":" + rolePort);
         }
         if (cluster != null) {
             if (dataConfig == null) {

@@ -376,16 +376,8 @@ public final class ClusterCatalog implements VolumeCommands, AutoCloseable {
      * id until answered or {@code endNanos}. @return the answer, null when none came in time or stopping
      */
     CommandResult commitReservation(SetReservation change, long endNanos) throws VolumeException {
-        ClusterClient c = requireClient();
-        CommandResult r = submitUntilAnswered(c, c.prepare(Command.newBuilder().setSetReservation(change)), endNanos);
-        if (r == null || r.getStatus() == Status.DEADLINE_EXCEEDED || r.getStatus() == Status.UNAVAILABLE) {
-            return null;
-        }
-        if (r.getStatus() == Status.SESSION_EXPIRED) {
-            reconnect = true;
-            wake();
-        }
-        return r;
+        CommandResult r = submit(Command.newBuilder().setSetReservation(change), endNanos);
+        return r == null || r.getStatus() == Status.DEADLINE_EXCEEDED || r.getStatus() == Status.UNAVAILABLE ? null : r;
     }
 
     /** The leader's catalog (linearizable), or null when it could not be read. */
@@ -415,9 +407,7 @@ public final class ClusterCatalog implements VolumeCommands, AutoCloseable {
 
     /** Commits one command, retried with its operation id until answered or the command deadline passes. */
     private CommandResult commit(Command.Builder command, String what) throws VolumeException {
-        ClusterClient c = requireClient();
-        Command prepared = c.prepare(command);
-        CommandResult r = submitUntilAnswered(c, prepared, System.nanoTime() + commandDeadline.toNanos());
+        CommandResult r = submit(command, System.nanoTime() + commandDeadline.toNanos());
         if (r == null) {
             throw unavailable(what, Status.UNAVAILABLE, "stopping");
         }
@@ -428,7 +418,17 @@ public final class ClusterCatalog implements VolumeCommands, AutoCloseable {
                             + " s (no Raft leader or no quorum): status=" + r.getStatus() + " " + r.getDetail()
                             + "; it may still be applied: list the volumes before retrying");
         }
-        if (r.getStatus() == Status.SESSION_EXPIRED) {
+        return r;
+    }
+
+    /**
+     * Prepares {@code command} with this controller's session and submits it until answered or {@code
+     * endNanos} (an expired session reconnects at the next pass). @return the answer, null when stopping
+     */
+    private CommandResult submit(Command.Builder command, long endNanos) throws VolumeException {
+        ClusterClient c = requireClient();
+        CommandResult r = submitUntilAnswered(c, c.prepare(command), endNanos);
+        if (r != null && r.getStatus() == Status.SESSION_EXPIRED) {
             reconnect = true;
             wake();
         }

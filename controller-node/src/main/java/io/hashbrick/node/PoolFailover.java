@@ -266,11 +266,7 @@ final class PoolFailover implements AutoCloseable {
             early.join(COMMIT_MS); // its commit (or its answer that the map already said so) first
             earlyServe = null;
             if (earlyOk && address.equals(earlyAddress)) {
-                failbacks++;
-                last = "failback";
-                Log.info(
-                        "pool_failback",
-                        "member=" + self.memberId() + " address=" + address + " commit_ms=" + earlyMs + " early=true");
+                failedBack(address, earlyMs, true);
                 return;
             }
         }
@@ -292,13 +288,17 @@ final class PoolFailover implements AutoCloseable {
         }
         long t0 = System.nanoTime();
         if (commitServe(self.controller(), self.controller(), address)) {
-            failbacks++;
-            last = "failback";
-            Log.info(
-                    "pool_failback",
-                    "member=" + self.memberId() + " address=" + address + " commit_ms="
-                            + (System.nanoTime() - t0) / 1_000_000);
+            failedBack(address, (System.nanoTime() - t0) / 1_000_000, false);
         }
+    }
+
+    private void failedBack(String address, long commitMs, boolean early) {
+        failbacks++;
+        last = "failback";
+        Log.info(
+                "pool_failback",
+                "member=" + self.memberId() + " address=" + address + " commit_ms=" + commitMs
+                        + (early ? " early=true" : ""));
     }
 
     // ---------------------------------------------------------------- the watch of the brick peer

@@ -2311,19 +2311,20 @@ public final class DataPath implements AutoCloseable {
      * releases the journal up to it and frees the stripes it no longer references.
      */
     public void checkpoint() throws IOException {
-        destageLock.lock(); // one destager at a time: the open stripe is not for two threads
-        try {
-            checkpointDestaging();
-        } finally {
-            destageLock.unlock();
-        }
+        checkpoint(false);
     }
 
     /** {@link #checkpoint}, as a base (every page): the next open loads a chain of one. */
     public void checkpointBase() throws IOException {
-        destageLock.lock();
+        checkpoint(true);
+    }
+
+    private void checkpoint(boolean base) throws IOException {
+        destageLock.lock(); // one destager at a time: the open stripe is not for two threads
         try {
-            baseRequired = true;
+            if (base) {
+                baseRequired = true;
+            }
             checkpointDestaging();
         } finally {
             destageLock.unlock();

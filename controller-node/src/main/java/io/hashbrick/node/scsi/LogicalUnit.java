@@ -98,11 +98,12 @@ public final class LogicalUnit {
             if (a.version() <= cur.version()) {
                 continue;
             }
+            if (a.everyNexus()) {
+                raiseReset(a.code());
+                continue;
+            }
             for (var e : attentions.entrySet()) {
-                if (a.everyNexus()) {
-                    e.getValue().replaceAll(a.code());
-                } else if (a.initiatorPort().equals(e.getKey().initiatorPort())
-                        && a.targetPort().equals(e.getKey().targetPort())) {
+                if (a.names(e.getKey())) {
                     e.getValue().add(a.code());
                 }
             }

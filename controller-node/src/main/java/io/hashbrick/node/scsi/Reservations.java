@@ -74,6 +74,10 @@ public record Reservations(
         boolean everyNexus() {
             return initiatorPort.isEmpty();
         }
+
+        boolean names(ItNexus n) {
+            return initiatorPort.equals(n.initiatorPort()) && targetPort.equals(n.targetPort());
+        }
     }
 
     // ---- access checks (SPC-4 §5.13.1 table 63, SPC-2 §5.5.1)

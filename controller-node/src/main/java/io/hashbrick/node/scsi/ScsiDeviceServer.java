@@ -324,13 +324,8 @@ public final class ScsiDeviceServer implements ScsiTarget {
         if (r.reserve6HeldByThisSession(t.nexus)) {
             return; // already this session's: nothing changes
         }
-        if (r.reserve6HeldBy(t.nexus)) { // an older session of the same ports: this one takes it over
-            reservationAuthority
-                    .change(lu, ReservationRules.Request.of(ReservationRules.RESERVE6, t.nexus))
-                    .reportTo(t, lu.descriptorSense());
-            return;
-        }
-        if (r.reserve6Held() || r.holder() >= 0) {
+        // held by an older session of the same ports: this one takes it over (a change, below)
+        if (!r.reserve6HeldBy(t.nexus) && (r.reserve6Held() || r.holder() >= 0)) {
             t.status = ScsiTask.RESERVATION_CONFLICT; // decided on the installed value: no change to make
             return;
         }

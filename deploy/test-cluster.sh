@@ -162,11 +162,12 @@ echo "cluster test: host A's reservation through c2 holds for host B through c1 
 # system's): two hosts increment one counter by compare-and-write through c1 and c2 at once; each
 # increment lands exactly once (per portal only, 83 of 300 were lost)
 n=100 # LBA 100000 of LUN 0 (512-byte blocks): beyond the 8 MiB written above, zeros
-pr iqn.2026-12.io.hashbrick:caw-a "${url%/0}/0" "cawinc:$n:100000" >"$dir/caw-a.out" &
+start=$(python3 -c 'import time; print(time.time() + 3)') # both log in first, then start together
+pr iqn.2026-12.io.hashbrick:caw-a "${url%/0}/0" "at:$start,cawinc:$n:100000" >"$dir/caw-a.out" &
 caw_a=$!
-pr iqn.2026-12.io.hashbrick:caw-b "${url2%/0}/0" "cawinc:$n:100000" >"$dir/caw-b.out" || fail "COMPARE AND WRITE through c2 failed"
+pr iqn.2026-12.io.hashbrick:caw-b "${url2%/0}/0" "at:$start,cawinc:$n:100000" >"$dir/caw-b.out" || fail "COMPARE AND WRITE through c2 failed"
 wait "$caw_a" || fail "COMPARE AND WRITE through c1 failed"
-r=$(cat "$dir/caw-a.out" "$dir/caw-b.out"; pr iqn.2026-12.io.hashbrick:caw-a "${url%/0}/0" "cawinc:1:100000")
+r=$(tail -n 1 "$dir/caw-a.out"; tail -n 1 "$dir/caw-b.out"; pr iqn.2026-12.io.hashbrick:caw-a "${url%/0}/0" "cawinc:1:100000")
 expect_pr "$r" 'all(x["status"] == 0 for x in r) and r[2]["final"] == 2 * '"$n"' + 1' "compare and write through both controllers: a lost or doubled increment"
 expect_pr "$r" 'r[0]["miscompares"] + r[1]["miscompares"] > 0' "compare and write through both controllers: the two hosts never raced"
 echo "cluster test: $((2 * n)) COMPARE AND WRITE increments through c1 and c2 at once: counter $((2 * n)), none lost ($(python3 -c 'import json,sys; print(sum(json.loads(l)["miscompares"] for l in sys.argv[1].splitlines()[:2]))' "$r") lost a race and went again)"

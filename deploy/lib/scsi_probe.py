@@ -10,7 +10,8 @@ RESERVE OUT REGISTER with service action key KEY, hex), unregister:KEY, reserve:
 exclusive, 3 exclusive access), read (READ(10) of block 0), readres (PERSISTENT RESERVE IN READ
 RESERVATION: "key" and "type" when reserved), cawinc:N:LBA (N increments of a counter in block LBA by
 COMPARE AND WRITE, each read, +1 and compare-and-written, again after a miscompare: "final" is the
-counter after the last, "miscompares" how many lost a race). A unit attention is reported and the
+counter after the last, "miscompares" how many lost a race), at:T (wait, logged in, until the Unix time T,
+30 s at most: probes started apart begin their next operation together). A unit attention is reported and the
 command sent again.
 
 A minimal iSCSI initiator (RFC 7143; no authentication, no digests, one connection, stdlib only) that
@@ -22,6 +23,7 @@ import json
 import socket
 import struct
 import sys
+import time
 from urllib.parse import urlparse
 
 INITIATOR = "iqn.2026-11.io.hashbrick:scsi-probe"
@@ -168,6 +170,9 @@ def run_op(s, lun, op):
         cdb, alloc, out = bytes([0x5F, sa, rtype, 0, 0, 0, 0, 0, 24, 0]), 0, bytes(params)
     elif name == "cawinc":
         return caw_increments(s, lun, op, int(parts[1]), int(parts[2]))
+    elif name == "at":  # a start line shared by several probes: logged in, they begin together
+        time.sleep(max(0.0, min(30.0, float(parts[1]) - time.time())))
+        return {"op": op, "status": 0}
     elif name == "read":
         cdb, alloc, out = bytes([0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0]), 4096, b""
     elif name == "readres":

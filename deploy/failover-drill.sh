@@ -12,7 +12,9 @@
 #                            [--port 3600] [--raft-port 7600] [--out DIR] [--size 256m] [--keep]
 # (--keep: the cluster's logs stay in the work directory even after a clean run)
 # One JSON line per round (mode, round, victim, pause_fault_s, pause_rejoin_s, writes, verified,
-# verify_errors, fio_rc, verify_rc), then a summary line; exit 1 if any round lost a write or failed.
+# verify_errors, fio_rc, verify_rc, journal_from_mirror), then a summary line; exit 1 if any round lost a
+# write or failed, or if its failover did not open the victim's pool from the journals its brick peer held
+# (journal_mirror_installed: the mirror stands for the dead controller's memory).
 # Leaves nothing running (trap); every wait is bounded.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -92,7 +94,7 @@ sys.exit(0 if c["url"] and c["pool_served_by"]==c["id"] and not c["serving_peer_
   vcommon=("${common[@]/--filename=*/--filename=$v}")
   (cd "$rd" && timeout 600 "$fio" "${vcommon[@]}" --randseed="$seed" --verify_only --verify_state_load=1 \
     --output=verify.out </dev/null >verify.stderr 2>&1) && vrc=0 || vrc=$?
-  grep -h "controller_fenced\|fence_\|lease_lapsed\|pool_failover\b\|pool_failback\|pool_released\|pool_taken_back\|write_redone\|route_gave_up" \
+  grep -h "controller_fenced\|fence_\|lease_lapsed\|pool_failover\b\|pool_failback\|pool_released\|pool_taken_back\|write_redone\|route_gave_up\|journal_mirror_installed\|journal_mirror_not_used\|journal_mirror_degraded" \
     "$dir"/c*/node.log >"$rd/failover-events.log" 2>/dev/null || true
   python3 - "$rd" "$t0" "$ta" "$tb" "$frc" "$vrc" "$r" "$victim" "$reader" "$l" "$home" "$mode" "$fenced" "$runtime" <<'EOF' || failed=1
 import sys, re, json
@@ -104,6 +106,9 @@ def when(line):
 # when the victim served its pool again, from fio's start: a failback after fio's end is not measured
 back = [when(x) for x in open(f"{rd}/failover-events.log") if f"event=pool_failback member=c{victim} " in x]
 back = [t for t in back if t > float(tb)]
+# the failover opened the victim's pool from the journals its brick peer held in memory (journal mirroring)
+mirrored = [x for x in open(f"{rd}/failover-events.log")
+            if f"event=journal_mirror_installed " in x and f" pool=c{victim} " in x and when(x) > float(ta)]
 t0, ta, tb = float(t0), float(ta), float(tb)
 ts = sorted(int(l.split(",")[0]) for l in open(f"{rd}/lat_clat.1.log") if l.strip())
 a, b = (ta - t0) * 1000, (tb - t0) * 1000
@@ -120,12 +125,15 @@ res = dict(mode=mode, round=int(r), victim=f"c{victim}", victim_was_leader=leade
            read_back_through=f"c{reader}", failed_back=home == "1", verify_rc=int(vrc), verify_errors=errs,
            fio_rc=int(frc))
 res["failback_at_s"] = round(back[0] - float(t0), 3) if back else None
+res["journal_from_mirror"] = bool(mirrored)
+if mirrored:
+    res["mirror_install"] = " ".join(f for f in mirrored[0].split() if "_last=" in f or f.startswith("ms="))
 res["failback_under_load"] = bool(back) and back[0] - float(t0) < float(runtime) - 1
 if mode == "pause":
     res["fenced"] = fenced == "1"  # found gone at the SIGCONT: its brick peer fenced it
 print(json.dumps(res), flush=True)
 json.dump(res, open(f"{rd}/result.json", "w"))
-sys.exit(0 if int(frc) == 0 and int(vrc) == 0 and errs == 0 and verified > 0 and home == "1" else 1)
+sys.exit(0 if int(frc) == 0 and int(vrc) == 0 and errs == 0 and verified > 0 and home == "1" and mirrored else 1)
 EOF
 done
 python3 - "$out" "$mode" <<'EOF'

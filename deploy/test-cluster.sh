@@ -124,6 +124,9 @@ for k in 1 2; do
   ((n > 512)) || fail "c$k holds only $n of the 2048 blocks: buckets not spread"
 done
 echo "cluster test: 8 MiB written through c1 read back through c2; the same through c2 into LUN 1: unique=$unique mapped=$mapped over both controllers"
+# Journal mirroring: each controller's journals are in its brick peer's memory (status journal=mirrored)
+wait_for 15 'all(c["journal_mirror"] == "mirrored" for c in s["controllers"])' || fail "journals not mirrored: $(field '[(c["id"], c["journal_mirror"]) for c in s["controllers"]]')"
+echo "cluster test: each controller's journals mirrored in its brick peer's memory ($(grep -h 'event=journal_mirror_trusted' "$dir"/c*/node.log | wc -l) streams trusted)"
 if $conformance; then
   t0=$(date +%s%N)
   # a second path on the other controller: MultipathIO, and reservations, RESERVE(6) and resets seen

@@ -171,6 +171,7 @@ for k, pid, health in procs:
         "failovers": (v.get("failover") or {}).get("failovers", 0),
         "fenced": (v.get("failover") or {}).get("fenced", 0),
         "lease": v.get("lease"),
+        "journal_mirror": ((v.get("journal_mirror") or {}).get("own") or {}).get("state"),
     })
 if mode == "json":
     print(json.dumps(out, indent=2))
@@ -190,6 +191,8 @@ for c in s["controllers"]:
         pool += f" serving_pool={c['serving_peer_pool']}"
     if c["lease"]:
         pool += " lease=" + ("held" if c["lease"].get("held") else "lapsed")
+    if c["journal_mirror"]:
+        pool += " journal=" + c["journal_mirror"]
     print(f"{c['id']} brick={c['brick']} pid={c['pid'] or '-'} health={c['health']} raft={role}"
           f" member={c['member'] or '-'} buckets={c['buckets']} regions={c['regions']}{pool} {io}")
 w = s["witness"]

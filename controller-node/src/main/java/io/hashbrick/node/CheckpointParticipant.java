@@ -47,6 +47,12 @@ public interface CheckpointParticipant {
     /** Writes its sections as of now, with the journal position they cover. */
     void write(Sections out) throws IOException;
 
+    /**
+     * After {@link #write}, outside D's lock: returns once the records the sections cover are mirrored
+     * to the brick peer (or need not be).
+     */
+    default void awaitCaptureMirrored() {}
+
     /** The checkpoint holding what {@link #write} wrote is durable: its journal may be released up to it. */
     void committed();
 

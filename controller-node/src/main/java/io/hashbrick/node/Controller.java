@@ -5,6 +5,7 @@ import io.hashbrick.node.api.DataService;
 import io.hashbrick.node.api.local.LocalDataService;
 import io.hashbrick.node.audit.Census;
 import io.hashbrick.node.data.DataPath;
+import io.hashbrick.node.mirror.MirrorSender;
 import io.hashbrick.node.volume.MapStore;
 import io.hashbrick.node.volume.VolumeRef;
 import java.io.IOException;
@@ -58,12 +59,30 @@ public final class Controller implements AutoCloseable {
      */
     public static Controller openInCluster(Path dir, DataPath.Config config, List<VolumeRef> catalog, Cluster cluster)
             throws IOException {
+        return openInCluster(dir, config, catalog, cluster, null);
+    }
+
+    /**
+     * As above, with D's and C's journals mirrored to the brick peer through {@code mirror} (this
+     * controller's own pool; null: not mirrored, as a peer's pool served here after a failover).
+     */
+    public static Controller openInCluster(
+            Path dir, DataPath.Config config, List<VolumeRef> catalog, Cluster cluster, MirrorSender mirror)
+            throws IOException {
         long t0 = System.nanoTime();
         MapStore maps = MapStore.create(dir, MapStore.nvramBytesFor(config.nvramBytes()), config.seams());
-        DataPath data = DataPath.open(dir, config, maps);
+        if (mirror != null) {
+            maps.mirror(mirror.view(1));
+        }
+        DataPath data =
+                mirror == null ? DataPath.open(dir, config, maps) : DataPath.open(dir, config, maps, mirror.view(0));
         Controller c = new Controller(data, maps, true);
         try {
             maps.recover(catalog);
+            if (mirror != null) {
+                mirror.attach(0, data.journalForMirror());
+                mirror.attach(1, maps.journalForMirror());
+            }
             cluster.attach(c);
             maps.bind(cluster.outbox(), () -> true, cluster.outboxSender()); // a put's D owner refuses
         } catch (IOException | RuntimeException e) {

@@ -2,6 +2,7 @@ package io.hashbrick.node;
 
 import io.hashbrick.journal.Journal;
 import io.hashbrick.journal.JournalEntry;
+import io.hashbrick.journal.JournalMirror;
 import io.hashbrick.node.api.RoleCall;
 import io.hashbrick.node.api.Status;
 import java.util.concurrent.locks.LockSupport;
@@ -27,11 +28,27 @@ public final class JournalSettle {
      */
     public static boolean settle(
             JournalEntry entry, RoleCall x, long seq, long deadline, BooleanSupplier readOnly, String timeoutEvent) {
+        return settle(entry, x, seq, deadline, readOnly, timeoutEvent, JournalMirror.NONE);
+    }
+
+    /**
+     * As above, and a durable record counts once {@code mirror} says the brick peer holds it too (or
+     * that it need not: no peer running).
+     */
+    public static boolean settle(
+            JournalEntry entry,
+            RoleCall x,
+            long seq,
+            long deadline,
+            BooleanSupplier readOnly,
+            String timeoutEvent,
+            JournalMirror mirror) {
         if (seq > 0) {
             while (entry.status() == JournalEntry.QUEUED) {
                 LockSupport.parkNanos(entry, 1_000_000);
             }
-            x.status = entry.status() == JournalEntry.DURABLE ? Status.OK : Status.MEDIUM_ERROR;
+            boolean durable = entry.status() == JournalEntry.DURABLE;
+            x.status = durable && mirror.awaitMirrored(seq) ? Status.OK : Status.MEDIUM_ERROR;
             return true;
         }
         if (seq == DONE) {

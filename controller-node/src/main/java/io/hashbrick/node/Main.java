@@ -14,7 +14,12 @@ import io.hashbrick.node.iscsi.TargetConfig;
 import io.hashbrick.node.iscsi.TargetConfig.ChapCredentials;
 import io.hashbrick.node.mgmt.ManagementServer;
 import io.hashbrick.node.mgmt.NodeMetrics;
+import io.hashbrick.node.mirror.MirrorSender;
+import io.hashbrick.node.mirror.MirrorServer;
 import io.hashbrick.node.scsi.ScsiDeviceServer;
+import io.hashbrick.proto.cluster.v1.ClusterMap;
+import io.hashbrick.proto.cluster.v1.Member;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -254,8 +259,35 @@ public final class Main implements Callable<Integer> {
         VolumeService volumes;
         PoolFailover failover = null;
         PoolLock ownPool = null;
+        MirrorServer mirrorServer = null;
+        MirrorSender mirrorSender = null;
         if (cluster != null && dataConfig != null) { // the pool is this process's alone (or its peer's, failed over)
             failover = new PoolFailover(cluster.agent().self(), host, dir, cluster, dataConfig);
+            boolean mirrorOn = !"false".equals(System.getProperty("hashbrick.journal-mirror"));
+            if (port > 0 && mirrorOn) { // journal mirroring with the brick peer: listening before the pool opens
+                ControllerIdentity me = cluster.agent().self();
+                Supplier<ClusterMap> maps = cluster.agent()::map;
+                mirrorServer = new MirrorServer(
+                        me.memberId(), new InetSocketAddress(host, port + MIRROR_PORT_OFFSET), pool -> {
+                            Member p = brickPeer(maps.get(), me);
+                            return p != null && p.getId() == pool;
+                        });
+                PoolFailover f = failover;
+                mirrorSender = new MirrorSender(
+                        me.controller(),
+                        me.memberId(),
+                        dir,
+                        () -> mirrorAddress(brickPeer(maps.get(), me)),
+                        f::peerDown,
+                        () -> servesItsOwnPool(brickPeer(maps.get(), me)));
+                mirrorSender.startAlone();
+                failover.mirrors(mirrorServer);
+            } else {
+                Log.warn(
+                        "journal_mirror_off",
+                        "reason=" + (mirrorOn ? "no_fixed_portal_port" : "hashbrick.journal-mirror=false")
+                                + " effect=journals_not_mirrored_a_failover_reads_the_dead_controllers_nvram_file");
+            }
             ownPool = failover.acquireOwn(host + ":" + rolePort);
         }
         if (cluster != null) {
@@ -266,6 +298,7 @@ public final class Main implements Callable<Integer> {
             clusterRoles = new ClusterRoles(
                     cluster.agent()::map, cluster.agent().self().controller(), rolePort);
             ClusterRoles cr = clusterRoles;
+            MirrorSender ownMirror = mirrorSender;
             Log.info("role_transport", "transport=cluster role_port=" + rolePort);
             if (!roleTransport.equals("local")) {
                 Log.warn(
@@ -279,7 +312,7 @@ public final class Main implements Callable<Integer> {
                     targetName,
                     dataConfig,
                     cr,
-                    (d, cfg, refs) -> Controller.openInCluster(d, cfg, refs, cr));
+                    (d, cfg, refs) -> Controller.openInCluster(d, cfg, refs, cr, ownMirror));
         } else {
             if (roleTransport.equals("local")) {
                 Log.info("role_transport", "transport=local");
@@ -317,6 +350,8 @@ public final class Main implements Callable<Integer> {
         ClusterRoles clusterRolesToClose = clusterRoles;
         PoolFailover failoverToClose = failover;
         PoolLock ownPoolToClose = ownPool;
+        MirrorSender mirrorSenderToClose = mirrorSender;
+        MirrorServer mirrorServerToClose = mirrorServer;
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime()
                 .addShutdownHook(new Thread(
@@ -343,11 +378,17 @@ public final class Main implements Callable<Integer> {
                                 rs.close();
                             }
                             volumes.close();
+                            if (mirrorSenderToClose != null) { // the journals are closed
+                                mirrorSenderToClose.close();
+                            }
                             if (clusterRolesToClose != null) {
                                 clusterRolesToClose.close();
                             }
                             if (ownPoolToClose != null) { // the pool is closed: its brick peer may take it
                                 ownPoolToClose.close();
+                            }
+                            if (mirrorServerToClose != null) { // last: the peer's writes wait on it while it runs
+                                mirrorServerToClose.close();
                             }
                             // After the lock: a controller holding its pool keeps its lease (its peer
                             // fences a holder the leader has not heard from).
@@ -413,6 +454,11 @@ public final class Main implements Callable<Integer> {
             if (clusterRolesToClose != null) {
                 n.set("role_calls", new ObjectMapper().valueToTree(clusterRolesToClose.counts()));
             }
+            if (mirrorSenderToClose != null) {
+                ObjectNode jm = n.putObject("journal_mirror");
+                jm.set("own", new ObjectMapper().valueToTree(mirrorSenderToClose.status()));
+                jm.set("peer_copies", new ObjectMapper().valueToTree(mirrorServerToClose.status()));
+            }
             if (failoverToClose != null) {
                 n.set("failover", new ObjectMapper().valueToTree(failoverToClose.status()));
                 n.set("lease", new ObjectMapper().valueToTree(cluster.lease().status()));
@@ -431,6 +477,46 @@ public final class Main implements Callable<Integer> {
                         + ProcessHandle.current().pid());
         stopped.await();
         return 0;
+    }
+
+    /**
+     * Where a controller's journal mirror listens: its portal's port plus this (a peer finds it from the
+     * portal the map records; the launcher gives each controller a fixed portal port).
+     */
+    static final int MIRROR_PORT_OFFSET = 1000;
+
+    private static Member brickPeer(ClusterMap m, ControllerIdentity me) {
+        if (m == null) {
+            return null;
+        }
+        for (Member x : m.getMembersList()) {
+            if (x.getId() != me.controller() && x.getBrick() == me.brick()) {
+                return x;
+            }
+        }
+        return null;
+    }
+
+    /** Whether {@code peer} serves its own pool, not coming back for it (the map's word). */
+    private static boolean servesItsOwnPool(Member peer) {
+        return peer != null
+                && (peer.getServedBy() == 0 || peer.getServedBy() == peer.getId())
+                && !peer.getReturnRequested();
+    }
+
+    /** The brick peer's mirror address, from its portal in the map (null: not known). */
+    private static InetSocketAddress mirrorAddress(Member peer) {
+        if (peer == null || peer.getPortal().isEmpty()) {
+            return null;
+        }
+        String p = peer.getPortal();
+        int colon = p.lastIndexOf(':');
+        try {
+            return new InetSocketAddress(
+                    p.substring(0, colon), Integer.parseInt(p.substring(colon + 1)) + MIRROR_PORT_OFFSET);
+        } catch (RuntimeException e) {
+            return null;
+        }
     }
 
     /** The file that marks a data directory as cluster member cK's (its roles hold only their share). */

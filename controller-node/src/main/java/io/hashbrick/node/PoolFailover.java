@@ -6,6 +6,8 @@ import io.hashbrick.node.cluster.ControllerIdentity;
 import io.hashbrick.node.cluster.LeaseKeeper;
 import io.hashbrick.node.cluster.Leases;
 import io.hashbrick.node.data.DataPath;
+import io.hashbrick.node.mirror.MirrorServer;
+import io.hashbrick.node.volume.MapStore;
 import io.hashbrick.proto.cluster.v1.ClusterMap;
 import io.hashbrick.proto.cluster.v1.Command;
 import io.hashbrick.proto.cluster.v1.CommandResult;
@@ -105,6 +107,19 @@ final class PoolFailover implements AutoCloseable {
     private volatile String last = "";
 
     private record Adopted(int pool, PoolLock lock, ClusterRoles roles, Controller controller, String address) {}
+
+    /** Whether the brick peer's process is gone, as the last watch saw it (its pool lock free, or served here). */
+    boolean peerDown() {
+        return peerDown;
+    }
+
+    /** Where this controller keeps its copy of the peer's journals: installed before a failover opens the pool. */
+    void mirrors(MirrorServer server) {
+        this.mirrors = server;
+    }
+
+    private volatile boolean peerDown;
+    private volatile MirrorServer mirrors;
 
     /** What to do once a dead or fenced peer's pool is served here (after the failover's commit). */
     void onPeerLost(java.util.function.IntConsumer action) {
@@ -339,8 +354,10 @@ final class PoolFailover implements AutoCloseable {
             }
             if (adopted != null) {
                 if (!peer.getReturnRequested() && peer.getServedBy() == self.controller()) {
+                    peerDown = true;
                     return;
                 }
+                peerDown = false; // back, asking for its pool
                 returning = adopted;
             }
         }
@@ -361,6 +378,7 @@ final class PoolFailover implements AutoCloseable {
         PoolLock l = PoolLock.tryAcquire(poolDir(peer.getId()));
         if (l == null) {
             peerSeenAlive = true;
+            peerDown = false;
             freeSinceNs = 0;
             if (home) {
                 l = fenceIfSilent(peer);
@@ -369,6 +387,7 @@ final class PoolFailover implements AutoCloseable {
                 return;
             }
         }
+        peerDown = true; // nobody holds its pool: its process is gone
         long now = System.nanoTime();
         if (freeSinceNs == 0) {
             freeSinceNs = now;
@@ -498,6 +517,10 @@ final class PoolFailover implements AutoCloseable {
         String pool = ControllerIdentity.memberId(peer.getId());
         Log.warn("pool_failover_started", "member=" + self.memberId() + " pool=" + pool + " reason=peer_gone");
         ClusterRoles roles = new ClusterRoles(maps, peer.getId(), 0);
+        MirrorServer m = mirrors;
+        if (m != null) { // its journals as this controller's memory holds them, not as its own did
+            m.install(peer.getId(), l.dir(), DataPath.NVRAM_FILE, MapStore.NVRAM_FILE);
+        }
         Controller c;
         try {
             c = opener.open(l.dir(), VolumeService.refs(l.dir()), roles);

@@ -167,6 +167,26 @@ public final class Journal implements AutoCloseable {
         }
     }
 
+    /** See {@link JournalWriter#liveRanges}: what a mirror's image copies, with the header. */
+    public int liveRanges(long[] offsets, long[] lengths) {
+        return writer.liveRanges(offsets, lengths);
+    }
+
+    /** The region this journal writes. */
+    public JournalRegion region() {
+        return region;
+    }
+
+    /**
+     * Reads a region without changing it (a mirror's copy, a file to compare it with): where its
+     * replay would stop, and the last sequence it would replay ({@code nextSequence() - 1}).
+     *
+     * @throws CorruptRecordException if neither region-header copy is valid
+     */
+    public static ReplayResult scan(java.lang.foreign.MemorySegment segment) {
+        return new Replayer(segment).replay(RegionLayout.read(segment), ReplayHandler.NONE);
+    }
+
     /** Highest sequence persisted in the region; every lower one is too. */
     public long durableSequence() {
         return writer.durableSequence();

@@ -8,6 +8,9 @@ import java.lang.foreign.MemorySegment;
  * for every batch; valid only during {@link JournalMirror#replicate}.
  */
 public final class JournalBatch {
+    /** The region header's bytes, at offset 0: the records start after them. */
+    public static final int HEADER_BYTES = RegionLayout.DATA_OFFSET;
+
     private final MemorySegment region;
     private long firstSequence;
     private long lastSequence;

@@ -49,6 +49,10 @@ public final class JournalWriter {
     private long generation;
     private long headPosition;
     private long writePosition;
+    /** {@link #headPosition} and {@link #writePosition} as of the last release and batch, for the mirror's image. */
+    private volatile long publishedHead;
+
+    private volatile long publishedWrite;
     private long releasedSequence;
     private volatile long durableSequence;
 
@@ -89,6 +93,8 @@ public final class JournalWriter {
         this.generation = header.generation();
         this.headPosition = header.replayPosition();
         this.writePosition = replayed.stopPosition();
+        this.publishedHead = headPosition;
+        this.publishedWrite = writePosition;
         this.releasedSequence = header.replaySequence() - 1;
         this.durableSequence = replayed.nextSequence() - 1;
         this.batch = new JournalEntry[config.maxBatchEntries()];
@@ -206,6 +212,7 @@ public final class JournalWriter {
             batchView.addRange(RegionLayout.DATA_OFFSET, length - firstLength);
             metrics.persistCalls++;
         }
+        publishedWrite = writePosition; // before the mirror sees the batch: an image read after it covers it
         boolean mirrored = mirror.replicate(batchView);
         if (!mirrored) {
             metrics.mirrorFailures++;
@@ -255,6 +262,8 @@ public final class JournalWriter {
         generation++;
         RegionLayout.write(
                 segment, region, new RegionLayout.Header(generation, headPosition, releasedSequence + 1, incarnation));
+        publishedHead = headPosition;
+        mirror.headerWritten(segment);
         metrics.persistCalls++;
         metrics.releases++;
         metrics.bytesReleased += freed;
@@ -276,6 +285,32 @@ public final class JournalWriter {
 
     private long physical(long position) {
         return RegionLayout.DATA_OFFSET + position % dataBytes;
+    }
+
+    /**
+     * The region's live records as up to two physical ranges ({@code offsets}, {@code lengths}, two when
+     * they wrap), as of the last batch and release; any thread. A mirror's image copies them (with the
+     * header); a batch written after the mirror last saw one may be missing and comes as its own.
+     *
+     * @return how many ranges
+     */
+    int liveRanges(long[] offsets, long[] lengths) {
+        long head = publishedHead;
+        long write = publishedWrite;
+        long length = Math.max(0, write - head);
+        if (length == 0) {
+            return 0;
+        }
+        long offset = physical(head);
+        long first = Math.min(length, regionBytes - offset);
+        offsets[0] = offset;
+        lengths[0] = first;
+        if (length == first) {
+            return 1;
+        }
+        offsets[1] = RegionLayout.DATA_OFFSET;
+        lengths[1] = length - first;
+        return 2;
     }
 
     /** Highest sequence persisted in the region (and handed to the mirror). */

@@ -201,6 +201,11 @@ public final class DataPath implements AutoCloseable {
     private final ByteBuffer compactScratch = Ssd.allocateAligned(SegmentStore.READ_SCRATCH_BYTES);
     private final ThreadLocal<Ctx> contexts = ThreadLocal.withInitial(Ctx::new);
     private Journal journal;
+    /** The file of D's journal region (battery-backed memory). */
+    public static final String NVRAM_FILE = "nvram.bbm";
+
+    /** Where D's journal is mirrored (the brick peer), or NONE; set before the journal opens. */
+    private JournalMirror mirror = JournalMirror.NONE;
 
     // Blocks in the journal, not yet destaged: H2P location = index here. Guarded by lock.
     private byte[][] pending = new byte[1024][];
@@ -324,6 +329,21 @@ public final class DataPath implements AutoCloseable {
     /** Tests: {@code h2pMaxSlots} entries per H2P bucket at most (a new data path only). */
     public static DataPath open(Path dir, Config config, CheckpointParticipant peer, long h2pMaxSlots)
             throws IOException {
+        return open(dir, config, peer, h2pMaxSlots, JournalMirror.NONE);
+    }
+
+    /**
+     * A cluster's own pool: D's journal mirrored to the brick peer through {@code mirror} (a role call's
+     * record counts once the peer holds it; a checkpoint covers only records the peer holds).
+     */
+    public static DataPath open(Path dir, Config config, CheckpointParticipant peer, JournalMirror mirror)
+            throws IOException {
+        return open(dir, config, peer, H2pEntries.MAX_SLOTS, mirror);
+    }
+
+    private static DataPath open(
+            Path dir, Config config, CheckpointParticipant peer, long h2pMaxSlots, JournalMirror mirror)
+            throws IOException {
         Files.createDirectories(dir);
         long t0 = System.nanoTime();
         Dae dae = Dae.open(
@@ -388,7 +408,7 @@ public final class DataPath implements AutoCloseable {
             peer.loadedChain();
         }
         long loaded = System.nanoTime();
-        Path nvramFile = dir.resolve("nvram.bbm");
+        Path nvramFile = dir.resolve(NVRAM_FILE);
         boolean fresh = !Files.exists(nvramFile);
         if (fresh && cp != null) {
             throw new IOException("the NVRAM journal is missing but the DAE holds a checkpoint: file=" + nvramFile
@@ -396,6 +416,7 @@ public final class DataPath implements AutoCloseable {
         }
         BatteryBackedMemory nvram = BatteryBackedMemory.open(nvramFile, 0, config.nvramBytes());
         DataPath dp = new DataPath(config, dae, layout, nvram, h2p, peer);
+        dp.mirror = mirror;
         dp.meta.continueChain(chain); // deltas go after it; a base to the other slot, never over it
         if (stripeTable != null) {
             dp.store.readSection(java.nio.channels.Channels.newChannel(new java.io.ByteArrayInputStream(stripeTable)));
@@ -446,16 +467,15 @@ public final class DataPath implements AutoCloseable {
             }
             long[] replayed = new long[2];
             replaying = true;
-            journal =
-                    Journal.open(region, jc, NanoClock.SYSTEM, JournalMirror.NONE, (type, seq, epoch, r, off, len) -> {
-                        if (seq <= checkpointSequence) {
-                            return;
-                        }
-                        if (replayRecord(type, r, off)) {
-                            lastSequence = seq;
-                            replayed[0]++;
-                        }
-                    });
+            journal = Journal.open(region, jc, NanoClock.SYSTEM, mirror, (type, seq, epoch, r, off, len) -> {
+                if (seq <= checkpointSequence) {
+                    return;
+                }
+                if (replayRecord(type, r, off)) {
+                    lastSequence = seq;
+                    replayed[0]++;
+                }
+            });
             long journalFirst = journal.replayResult().firstSequence();
             if (journalFirst > checkpointSequence + 1) {
                 throw new IOException("D's journal was released past the checkpoint loaded:"
@@ -484,6 +504,11 @@ public final class DataPath implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** D's journal, for its mirror's image (reads only). */
+    public Journal journalForMirror() {
+        return journal;
     }
 
     /** Starts the destage thread (once C has recovered: a checkpoint carries C's sections). */
@@ -588,7 +613,7 @@ public final class DataPath implements AutoCloseable {
     }
 
     private boolean settle(Ctx c, RoleCall x, long seq, long deadline) {
-        return JournalSettle.settle(c.entry, x, seq, deadline, readOnly, "journal_full_timeout");
+        return JournalSettle.settle(c.entry, x, seq, deadline, readOnly, "journal_full_timeout", mirror);
     }
 
     private final java.util.function.BooleanSupplier readOnly = pool::isReadOnly;
@@ -2363,6 +2388,10 @@ public final class DataPath implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+        // A checkpoint covers only records the brick peer holds: a failover that opens the pool from the
+        // peer's copy of the journals then never finds a checkpoint newer than its journal's end.
+        mirror.awaitMirrored(cap.sequence);
+        peer.awaitCaptureMirrored();
         MetadataArea.Writer w;
         try {
             w = meta.begin(cap.generation, cap.sectionCount(), !cap.base);

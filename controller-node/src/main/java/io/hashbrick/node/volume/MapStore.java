@@ -109,6 +109,8 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
     private final AtomicBoolean draining = new AtomicBoolean();
     private BatteryBackedMemory nvram;
     private Journal journal;
+    /** Where C's journal is mirrored (the brick peer), or NONE; set before {@link #recover}. */
+    private volatile JournalMirror mirror = JournalMirror.NONE;
     /** D, through its contract; bound once D has opened. */
     private volatile DataService data;
 
@@ -231,7 +233,7 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
                 Journal.format(region);
             }
             JournalConfig jc = JournalConfig.defaults().withMaxPayloadBytes(MAX_PAYLOAD);
-            journal = Journal.open(region, jc, NanoClock.SYSTEM, JournalMirror.NONE, (type, seq, e, r, off, len) -> {
+            journal = Journal.open(region, jc, NanoClock.SYSTEM, mirror, (type, seq, e, r, off, len) -> {
                 if (seq <= checkpointSequence) {
                     return;
                 }
@@ -597,7 +599,7 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
 
     /** After an append: true with the status set when the call is over, false to try again. */
     private boolean settle(Ctx c, RoleCall x, long seq, long deadline) {
-        return JournalSettle.settle(c.entry, x, seq, deadline, readOnly, "map_journal_full_timeout");
+        return JournalSettle.settle(c.entry, x, seq, deadline, readOnly, "map_journal_full_timeout", mirror);
     }
 
     private final BooleanSupplier readOnly = () -> !writable.getAsBoolean();
@@ -902,6 +904,30 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
             capturedChanges = changesSinceCheckpoint;
         } finally {
             lock.unlock();
+        }
+    }
+
+    /** C's journal mirrored to the brick peer through {@code m}; before {@link #recover}. */
+    public void mirror(JournalMirror m) {
+        this.mirror = m;
+    }
+
+    /** C's journal, for its mirror's image (reads only). */
+    public Journal journalForMirror() {
+        return journal;
+    }
+
+    @Override
+    public void awaitCaptureMirrored() {
+        long seq;
+        lock.lock();
+        try {
+            seq = capturedSequence;
+        } finally {
+            lock.unlock();
+        }
+        if (seq > 0) {
+            mirror.awaitMirrored(seq);
         }
     }
 

@@ -49,9 +49,11 @@ public interface CheckpointParticipant {
 
     /**
      * After {@link #write}, outside D's lock: returns once the records the sections cover are mirrored
-     * to the brick peer (or need not be).
+     * to the brick peer (or need not be); false if that could not be told (no checkpoint then).
      */
-    default void awaitCaptureMirrored() {}
+    default boolean awaitCaptureMirrored() {
+        return true;
+    }
 
     /** The checkpoint holding what {@link #write} wrote is durable: its journal may be released up to it. */
     void committed();

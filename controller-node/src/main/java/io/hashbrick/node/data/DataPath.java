@@ -2388,12 +2388,14 @@ public final class DataPath implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-        // A checkpoint covers only records the brick peer holds: a failover that opens the pool from the
-        // peer's copy of the journals then never finds a checkpoint newer than its journal's end.
-        mirror.awaitMirrored(cap.sequence);
-        peer.awaitCaptureMirrored();
         MetadataArea.Writer w;
         try {
+            // A checkpoint covers only records the brick peer holds: a failover that opens the pool from
+            // the peer's copy of the journals then never finds a checkpoint newer than its journal's end.
+            if (!mirror.awaitMirrored(cap.sequence) || !peer.awaitCaptureMirrored()) {
+                throw new IOException("the brick peer did not confirm the journal records the checkpoint covers:"
+                        + " not checkpointing (tried again later)");
+            }
             w = meta.begin(cap.generation, cap.sectionCount(), !cap.base);
             cap.writeTo(w);
             w.commit(cap.sequence);

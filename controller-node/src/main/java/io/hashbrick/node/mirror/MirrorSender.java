@@ -42,7 +42,7 @@ import java.util.zip.CRC32C;
  */
 public final class MirrorSender implements AutoCloseable {
     /** Each of the two buffers the writers fill while the sender thread writes the other. */
-    static final int BUFFER_BYTES = 16 << 20;
+    static final int BUFFER_BYTES = 32 << 20;
     /** How long a record may wait for the peer's acknowledgement before the mirror gives up on it. */
     static final long ACK_BUDGET_NS = 5_000_000_000L;
 
@@ -150,6 +150,7 @@ public final class MirrorSender implements AutoCloseable {
         try (var ch = java.nio.channels.FileChannel.open(aloneFile, java.nio.file.StandardOpenOption.WRITE)) {
             ch.force(true);
         }
+        syncDirectory(aloneFile.getParent());
     }
 
     /** The mirror of journal {@code j} (0: D's, 1: C's), to open that journal with. */
@@ -170,12 +171,15 @@ public final class MirrorSender implements AutoCloseable {
     private boolean queueBatch(int j, JournalBatch batch) {
         fill.lock();
         try {
-            for (int i = 0; i < batch.rangeCount(); i++) {
+            int ranges = batch.rangeCount();
+            for (int i = 0; i < ranges; i++) {
                 long offset = batch.rangeOffset(i);
                 long left = batch.rangeLength(i);
                 while (left > 0) {
                     int n = (int) Math.min(left, MirrorWire.MAX_PAYLOAD);
-                    queue(j, batch.lastSequence(), offset, batch.region(), offset, n);
+                    // The batch's sequence on its last frame only: the peer acknowledges it once it has all
+                    boolean last = i == ranges - 1 && left == n;
+                    queue(j, last ? batch.lastSequence() : 0, offset, batch.region(), offset, n);
                     offset += n;
                     left -= n;
                 }
@@ -230,8 +234,11 @@ public final class MirrorSender implements AutoCloseable {
         try {
             while (true) {
                 synchronized (acks) {
-                    if (!waitForPeer || ackedSeq[j] >= seq || closed) {
+                    if (!waitForPeer || ackedSeq[j] >= seq) {
                         break;
+                    }
+                    if (closed) {
+                        return false; // shutting down: the peer never said
                     }
                     long waited = System.nanoTime() - t0;
                     if (waited <= ACK_BUDGET_NS) {
@@ -348,6 +355,7 @@ public final class MirrorSender implements AutoCloseable {
         fill.lock();
         try {
             filling.clear();
+            draining.clear(); // a write that failed half way left it dirty: never resent
             overrun = false;
         } finally {
             fill.unlock();
@@ -371,6 +379,7 @@ public final class MirrorSender implements AutoCloseable {
             fill.lock();
             try {
                 filling.clear(); // the mark: what is queued is in the image, what follows comes after it
+                draining.clear(); // what a failed write left in it is in the image too
                 overrun = false;
                 framesAtMark = framesQueued;
             } finally {
@@ -398,8 +407,15 @@ public final class MirrorSender implements AutoCloseable {
             long imageFrames = sent;
             boolean wasAlone = !waitForPeer;
             boolean switched = !wasAlone;
-            // The peer holds every record acknowledged alone once it acknowledges this frame.
-            long trustAt = imageFrames;
+            // The peer's copy is whole once it acknowledges the frames queued until now (they repair
+            // what the image read torn) and, coming from alone, those queued until the switch.
+            long trustAt;
+            fill.lock();
+            try {
+                trustAt = imageFrames + (framesQueued - framesAtMark);
+            } finally {
+                fill.unlock();
+            }
             boolean trusted = false;
             Log.info(
                     "journal_mirror_image",
@@ -415,6 +431,7 @@ public final class MirrorSender implements AutoCloseable {
                     try {
                         trustAt = imageFrames + (framesQueued - framesAtMark); // every frame queued until now
                         waitForPeer = true; // records queued from now on wait for the peer
+                        degradedAtSwitch = degradedCount;
                     } finally {
                         fill.unlock();
                     }
@@ -424,7 +441,7 @@ public final class MirrorSender implements AutoCloseable {
                     sent += frame(ch, small, MirrorWire.TRUSTED, 0, 0, 0, 0);
                     trusted = true;
                     state = "mirrored";
-                    Files.deleteIfExists(aloneFile); // the peer's copy stands for the journals again
+                    clearAlone(); // the peer's copy stands for the journals again
                     Log.info(
                             "journal_mirror_trusted",
                             "member=" + member + " peer=" + ch.getRemoteAddress() + " frames=" + sent + " ms="
@@ -467,6 +484,33 @@ public final class MirrorSender implements AutoCloseable {
             }
             readerThread.interrupt();
             state = waitForPeer ? "reconnecting" : "alone";
+        }
+    }
+
+    private volatile long degradedAtSwitch;
+
+    /**
+     * Removes {@link #ALONE_FILE} once the peer was told TRUSTED, unless a role call gave up on the
+     * peer meanwhile (the TRUSTED write may have waited on a paused peer): {@link #degrading} keeps
+     * the two apart, and a give-up since the switch keeps the file.
+     */
+    private void clearAlone() throws IOException {
+        while (!degrading.compareAndSet(false, true)) {
+            LockSupport.parkNanos(1_000_000);
+        }
+        try {
+            if (waitForPeer && degradedCount == degradedAtSwitch) {
+                Files.deleteIfExists(aloneFile);
+                syncDirectory(aloneFile.getParent());
+            }
+        } finally {
+            degrading.set(false);
+        }
+    }
+
+    static void syncDirectory(Path dir) throws IOException {
+        try (var ch = java.nio.channels.FileChannel.open(dir, java.nio.file.StandardOpenOption.READ)) {
+            ch.force(true);
         }
     }
 
@@ -611,6 +655,7 @@ public final class MirrorSender implements AutoCloseable {
                 try (var ch = java.nio.channels.FileChannel.open(aloneFile, java.nio.file.StandardOpenOption.WRITE)) {
                     ch.force(true);
                 }
+                syncDirectory(aloneFile.getParent());
             } catch (IOException e) {
                 Log.error(
                         "journal_mirror_degrade_failed",

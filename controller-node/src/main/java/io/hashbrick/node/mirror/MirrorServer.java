@@ -10,10 +10,12 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.IntPredicate;
@@ -299,31 +301,48 @@ public final class MirrorServer implements AutoCloseable {
                 long b = System.nanoTime();
                 Path file = poolDir.resolve(files[j]);
                 String fileLast = "none";
-                boolean existed = Files.exists(file);
-                long c;
-                long d;
-                try (BatteryBackedMemory mem = BatteryBackedMemory.open(file, 0, mirror.byteSize())) {
-                    c = System.nanoTime();
-                    if (existed && compareWithFile) {
-                        try {
+                long expectedSize = BatteryBackedMemory.HEADER_BYTES + mirror.byteSize();
+                boolean inPlace = Files.exists(file) && Files.size(file) == expectedSize;
+                if (Files.exists(file)) {
+                    fileLast = "not_read";
+                    if (compareWithFile) {
+                        try (BatteryBackedMemory mem = BatteryBackedMemory.open(file, 0, mirror.byteSize())) {
                             fileLast = String.valueOf(Journal.scan(mem.data()).nextSequence() - 1);
                         } catch (RuntimeException e) {
                             fileLast = "unreadable";
                         }
-                    } else if (existed) {
-                        fileLast = "not_read";
                     }
-                    d = System.nanoTime();
-                    copyLive(mirror, mem.data(), m);
+                }
+                long c = System.nanoTime();
+                long d = c;
+                if (inPlace) { // written through the file (no mapping to fault in): the header, the records, the end
+                    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+                        d = System.nanoTime();
+                        long base = BatteryBackedMemory.HEADER_BYTES;
+                        liveRanges(mirror.byteSize(), m, (offset, length, zero) -> {
+                            ByteBuffer bytes = zero
+                                    ? ByteBuffer.allocate((int) length)
+                                    : mirror.asSlice(offset, length).asByteBuffer();
+                            long at = base + offset;
+                            while (bytes.hasRemaining()) {
+                                at += ch.write(bytes, at);
+                            }
+                        });
+                    }
+                } else { // none yet, or another size: made as a controller's memory is, then filled
+                    try (BatteryBackedMemory mem = BatteryBackedMemory.open(file, 0, mirror.byteSize())) {
+                        d = System.nanoTime();
+                        copyLive(mirror, mem.data(), m);
+                    }
                 }
                 long e = System.nanoTime();
                 fields.append(' ')
                         .append(names[j])
                         .append("_us=scan:")
                         .append((b - a) / 1000)
-                        .append(",open:")
-                        .append((c - b) / 1000)
                         .append(",file:")
+                        .append((c - b) / 1000)
+                        .append(",open:")
                         .append((d - c) / 1000)
                         .append(",copy:")
                         .append((e - d) / 1000);
@@ -358,26 +377,51 @@ public final class MirrorServer implements AutoCloseable {
      * those records (whatever else the dead controller's memory held is never replayed).
      */
     static void copyLive(MemorySegment from, MemorySegment to, ReplayResult r) {
-        long size = from.byteSize();
+        try {
+            liveRanges(from.byteSize(), r, (offset, length, zero) -> {
+                if (zero) {
+                    to.asSlice(offset, length).fill((byte) 0);
+                } else {
+                    MemorySegment.copy(from, offset, to, offset, length);
+                }
+            });
+        } catch (IOException e) {
+            throw new IllegalStateException(e); // memory to memory: never
+        }
+    }
+
+    /** Where {@link #liveRanges} puts a range: copied from the copy, or zeroed. */
+    @FunctionalInterface
+    interface RangeSink {
+        void put(long offset, long length, boolean zero) throws IOException;
+    }
+
+    /**
+     * The ranges of a region of {@code size} bytes that a replay of it reads, as {@code r} found them:
+     * its header, its live records (two ranges when they wrap), and the record header after the last.
+     */
+    static void liveRanges(long size, ReplayResult r, RangeSink sink) throws IOException {
         long data = size - JournalBatch.HEADER_BYTES;
-        MemorySegment.copy(from, 0, to, 0, JournalBatch.HEADER_BYTES);
+        sink.put(0, JournalBatch.HEADER_BYTES, false);
         long position = r.startPosition();
         long left = r.stopPosition() - r.startPosition();
         while (left > 0) {
             long offset = JournalBatch.HEADER_BYTES + position % data;
             long n = Math.min(left, size - offset);
-            MemorySegment.copy(from, offset, to, offset, n);
+            sink.put(offset, n, false);
             position += n;
             left -= n;
         }
         long end = JournalBatch.HEADER_BYTES + r.stopPosition() % data;
         long n = Math.min(RECORD_HEADER_BYTES, size - end);
         if (n < RECORD_HEADER_BYTES) { // too short for a header: replay goes on at the region's start
-            to.asSlice(end, n).fill((byte) 0);
+            if (n > 0) {
+                sink.put(end, n, true);
+            }
             end = JournalBatch.HEADER_BYTES;
             n = RECORD_HEADER_BYTES;
         }
-        to.asSlice(end, n).fill((byte) 0);
+        sink.put(end, n, true);
     }
 
     /** A journal record's header (its magic first: zero ends a replay). */

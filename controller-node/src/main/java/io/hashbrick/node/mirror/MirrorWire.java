@@ -61,7 +61,11 @@ final class MirrorWire {
         int stored = b.getInt(at + 12);
         b.putInt(at + 12, 0);
         crc.reset();
-        crc.update(b.slice(at, HEADER_BYTES + length));
+        int position = b.position();
+        int limit = b.limit();
+        b.limit(at + HEADER_BYTES + length).position(at); // no slice: nothing allocated per frame
+        crc.update(b);
+        b.limit(limit).position(position);
         b.putInt(at + 12, stored);
         return (int) crc.getValue();
     }

@@ -918,7 +918,7 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
     }
 
     @Override
-    public void awaitCaptureMirrored() {
+    public boolean awaitCaptureMirrored() {
         long seq;
         lock.lock();
         try {
@@ -926,9 +926,7 @@ public final class MapStore implements CheckpointParticipant, AutoCloseable {
         } finally {
             lock.unlock();
         }
-        if (seq > 0) {
-            mirror.awaitMirrored(seq);
-        }
+        return seq <= 0 || mirror.awaitMirrored(seq);
     }
 
     @Override

@@ -132,6 +132,13 @@ class JournalMirrorTest {
             owner.close();
             Path installed = tmp.resolve("installed");
             Files.createDirectories(installed);
+            // D's file exists, full of what the dead controller's memory held otherwise (written through
+            // the file); C's does not (made, then filled through a mapping)
+            try (BatteryBackedMemory m = BatteryBackedMemory.open(installed.resolve("d.bbm"), 0, REGION)) {
+                byte[] junk = new byte[(int) REGION];
+                random.nextBytes(junk);
+                MemorySegment.copy(MemorySegment.ofArray(junk), 0, m.data(), 0, REGION);
+            }
             assertTrue(server.install(1, installed, "d.bbm", "c.bbm"), "installed (seed=" + seed + ")");
             String[] files = {"d.bbm", "c.bbm"};
             for (int j = 0; j < 2; j++) {

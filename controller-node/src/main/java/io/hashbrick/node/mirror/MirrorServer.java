@@ -95,6 +95,7 @@ public final class MirrorServer implements AutoCloseable {
         while (!closed) {
             try {
                 SocketChannel ch = server.accept();
+                ch.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true); // acknowledgements go at once
                 Thread.ofPlatform().daemon().name("journal-mirror-in").start(() -> session(ch));
             } catch (IOException e) {
                 if (!closed) {

@@ -2393,6 +2393,7 @@ public final class DataPath implements AutoCloseable {
             // A checkpoint covers only records the brick peer holds: a failover that opens the pool from
             // the peer's copy of the journals then never finds a checkpoint newer than its journal's end.
             if (!mirror.awaitMirrored(cap.sequence) || !peer.awaitCaptureMirrored()) {
+                checkpointRequested = true; // the reason for this one still holds
                 throw new IOException("the brick peer did not confirm the journal records the checkpoint covers:"
                         + " not checkpointing (tried again later)");
             }

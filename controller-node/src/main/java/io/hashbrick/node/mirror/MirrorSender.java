@@ -424,11 +424,13 @@ public final class MirrorSender implements AutoCloseable {
                 Thread.ofPlatform().daemon().name("journal-mirror-ack").start(reader);
         try {
             long t0 = System.nanoTime();
-            // Read before the mark: each of these records had its batch queued before it, so it is in the image.
-            long[] covered = {journals[0].durableSequence(), journals[1].durableSequence()};
+            // At the mark: every batch queued until then is in the region below what the image reads.
+            long[] covered = new long[2];
             long framesAtMark;
             fill.lock();
             try {
+                covered[0] = lastQueuedSeq[0];
+                covered[1] = lastQueuedSeq[1];
                 filling.clear(); // the mark: what is queued is in the image, what follows comes after it
                 draining.clear(); // what a failed write left in it is in the image too
                 overrun = false;

@@ -95,7 +95,6 @@ public final class MirrorServer implements AutoCloseable {
         while (!closed) {
             try {
                 SocketChannel ch = server.accept();
-                ch.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true); // acknowledgements go at once
                 Thread.ofPlatform().daemon().name("journal-mirror-in").start(() -> session(ch));
             } catch (IOException e) {
                 if (!closed) {
@@ -116,6 +115,7 @@ public final class MirrorServer implements AutoCloseable {
         ByteBuffer ack = ByteBuffer.allocateDirect(MirrorWire.HEADER_BYTES);
         long frames = 0;
         try {
+            ch.setOption(java.net.StandardSocketOptions.TCP_NODELAY, true); // acknowledgements go at once
             from = String.valueOf(ch.getRemoteAddress());
             readFully(ch, in, MirrorWire.HEADER_BYTES);
             String why = MirrorWire.refusal(in, 0, crc);
@@ -330,7 +330,7 @@ public final class MirrorServer implements AutoCloseable {
                             }
                         });
                     }
-                } else { // none yet, or another size: made as a controller's memory is, then filled
+                } else { // none yet: made as a controller's memory is, then filled (another size: refused)
                     try (BatteryBackedMemory mem = BatteryBackedMemory.open(file, 0, mirror.byteSize())) {
                         d = System.nanoTime();
                         copyLive(mirror, mem.data(), m);
@@ -399,11 +399,10 @@ public final class MirrorServer implements AutoCloseable {
 
     /**
      * The ranges of a region of {@code size} bytes that a replay of it reads, as {@code r} found them:
-     * its header, its live records (two ranges when they wrap), and the record header after the last.
+     * its live records (two ranges when they wrap), the record header after the last, then its header.
      */
     static void liveRanges(long size, ReplayResult r, RangeSink sink) throws IOException {
         long data = size - JournalBatch.HEADER_BYTES;
-        sink.put(0, JournalBatch.HEADER_BYTES, false);
         long position = r.startPosition();
         long left = r.stopPosition() - r.startPosition();
         while (left > 0) {
@@ -423,6 +422,9 @@ public final class MirrorServer implements AutoCloseable {
             n = RECORD_HEADER_BYTES;
         }
         sink.put(end, n, true);
+        // The header last: a write that fails before it leaves the file's own header over records that
+        // are the same bytes at the same places (the copy mirrors them), cut at the copy's end.
+        sink.put(0, JournalBatch.HEADER_BYTES, false);
     }
 
     /** A journal record's header (its magic first: zero ends a replay). */

@@ -493,8 +493,8 @@ public final class MirrorSender implements AutoCloseable {
                 if (switched && !trusted && reader.acked() >= trustAt) {
                     sent += frame(ch, small, MirrorWire.TRUSTED, 0, 0, 0, 0);
                     trusted = true;
-                    state = "mirrored";
                     clearAlone(); // the peer's copy stands for the journals again
+                    state = "mirrored";
                     Log.info(
                             "journal_mirror_trusted",
                             "member=" + member + " peer=" + ch.getRemoteAddress() + " frames=" + sent + " ms="

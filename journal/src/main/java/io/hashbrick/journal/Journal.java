@@ -167,6 +167,35 @@ public final class Journal implements AutoCloseable {
         }
     }
 
+    /** A record's header: a zeroed one (magic 0) ends a replay. */
+    public static final int RECORD_HEADER_BYTES = RecordLayout.HEADER_BYTES;
+
+    /** Where log position {@code position} lies in a region of {@code regionBytes} (records wrap after the header). */
+    public static long physicalOffset(long regionBytes, long position) {
+        return RegionLayout.DATA_OFFSET + position % (regionBytes - RegionLayout.DATA_OFFSET);
+    }
+
+    /**
+     * Log positions {@code [from, to)} of a region of {@code regionBytes} (less than one lap) as up to
+     * two physical ranges, two when they wrap. @return how many ranges
+     */
+    public static int physicalRanges(long regionBytes, long from, long to, long[] offsets, long[] lengths) {
+        long length = Math.max(0, to - from);
+        if (length == 0) {
+            return 0;
+        }
+        long offset = physicalOffset(regionBytes, from);
+        long first = Math.min(length, regionBytes - offset);
+        offsets[0] = offset;
+        lengths[0] = first;
+        if (length == first) {
+            return 1;
+        }
+        offsets[1] = RegionLayout.DATA_OFFSET;
+        lengths[1] = length - first;
+        return 2;
+    }
+
     /** See {@link JournalWriter#liveRanges}: what a mirror's image copies, with the header. */
     public int liveRanges(long[] offsets, long[] lengths) {
         return writer.liveRanges(offsets, lengths);

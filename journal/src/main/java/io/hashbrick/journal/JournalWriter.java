@@ -295,22 +295,8 @@ public final class JournalWriter {
      * @return how many ranges
      */
     int liveRanges(long[] offsets, long[] lengths) {
-        long head = publishedHead;
-        long write = publishedWrite;
-        long length = Math.max(0, write - head);
-        if (length == 0) {
-            return 0;
-        }
-        long offset = physical(head);
-        long first = Math.min(length, regionBytes - offset);
-        offsets[0] = offset;
-        lengths[0] = first;
-        if (length == first) {
-            return 1;
-        }
-        offsets[1] = RegionLayout.DATA_OFFSET;
-        lengths[1] = length - first;
-        return 2;
+        long head = publishedHead; // read before the write position: a release never passes it
+        return Journal.physicalRanges(regionBytes, head, publishedWrite, offsets, lengths);
     }
 
     /** Highest sequence persisted in the region (and handed to the mirror). */

@@ -172,7 +172,12 @@ public final class MirrorSender implements AutoCloseable {
         if (PLANT_ACK_BEFORE_MIRROR) {
             Log.error("planted_bug", "member=" + member + " bug=ack_before_mirror (hashbrick.plant.ack-before-mirror)");
         }
-        Files.writeString(aloneFile, "starting\n");
+        writeAloneFile("starting");
+    }
+
+    /** {@link #ALONE_FILE} with {@code why} in it, durable (the file and its directory entry). */
+    private void writeAloneFile(String why) throws IOException {
+        Files.writeString(aloneFile, why + "\n");
         try (var ch = java.nio.channels.FileChannel.open(aloneFile, java.nio.file.StandardOpenOption.WRITE)) {
             ch.force(true);
         }
@@ -708,11 +713,7 @@ public final class MirrorSender implements AutoCloseable {
                 return true;
             }
             try {
-                Files.writeString(aloneFile, why + "\n");
-                try (var ch = java.nio.channels.FileChannel.open(aloneFile, java.nio.file.StandardOpenOption.WRITE)) {
-                    ch.force(true);
-                }
-                syncDirectory(aloneFile.getParent());
+                writeAloneFile(why);
             } catch (IOException e) {
                 Log.error(
                         "journal_mirror_degrade_failed",

@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.IntPredicate;
 import java.util.zip.CRC32C;
 
@@ -99,7 +100,7 @@ public final class MirrorServer implements AutoCloseable {
             } catch (IOException e) {
                 if (!closed) {
                     Log.warn("journal_mirror_accept_failed", "member=" + member + " error=" + Log.q(e.toString()));
-                    LockSupportPause.ms(100);
+                    LockSupport.parkNanos(100_000_000L);
                 }
             }
         }
@@ -302,9 +303,9 @@ public final class MirrorServer implements AutoCloseable {
                 long b = System.nanoTime();
                 Path file = poolDir.resolve(files[j]);
                 String fileLast = "none";
-                long expectedSize = BatteryBackedMemory.HEADER_BYTES + mirror.byteSize();
-                boolean inPlace = Files.exists(file) && Files.size(file) == expectedSize;
-                if (Files.exists(file)) {
+                boolean exists = Files.exists(file);
+                boolean inPlace = exists && Files.size(file) == BatteryBackedMemory.HEADER_BYTES + mirror.byteSize();
+                if (exists) {
                     fileLast = "not_read";
                     if (compareWithFile) {
                         try (BatteryBackedMemory mem = BatteryBackedMemory.open(file, 0, mirror.byteSize())) {
@@ -316,7 +317,7 @@ public final class MirrorServer implements AutoCloseable {
                 }
                 long c = System.nanoTime();
                 long d = c;
-                if (inPlace) { // written through the file (no mapping to fault in): the header, the records, the end
+                if (inPlace) { // written through the file (no mapping to fault in): the records, the end, the header
                     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
                         d = System.nanoTime();
                         long base = BatteryBackedMemory.HEADER_BYTES;
@@ -402,33 +403,26 @@ public final class MirrorServer implements AutoCloseable {
      * its live records (two ranges when they wrap), the record header after the last, then its header.
      */
     static void liveRanges(long size, ReplayResult r, RangeSink sink) throws IOException {
-        long data = size - JournalBatch.HEADER_BYTES;
-        long position = r.startPosition();
-        long left = r.stopPosition() - r.startPosition();
-        while (left > 0) {
-            long offset = JournalBatch.HEADER_BYTES + position % data;
-            long n = Math.min(left, size - offset);
-            sink.put(offset, n, false);
-            position += n;
-            left -= n;
+        long[] offsets = new long[2];
+        long[] lengths = new long[2];
+        int ranges = Journal.physicalRanges(size, r.startPosition(), r.stopPosition(), offsets, lengths);
+        for (int i = 0; i < ranges; i++) {
+            sink.put(offsets[i], lengths[i], false);
         }
-        long end = JournalBatch.HEADER_BYTES + r.stopPosition() % data;
-        long n = Math.min(RECORD_HEADER_BYTES, size - end);
-        if (n < RECORD_HEADER_BYTES) { // too short for a header: replay goes on at the region's start
+        long end = Journal.physicalOffset(size, r.stopPosition());
+        long n = Math.min(Journal.RECORD_HEADER_BYTES, size - end);
+        if (n < Journal.RECORD_HEADER_BYTES) { // too short for a header: replay goes on at the region's start
             if (n > 0) {
                 sink.put(end, n, true);
             }
             end = JournalBatch.HEADER_BYTES;
-            n = RECORD_HEADER_BYTES;
+            n = Journal.RECORD_HEADER_BYTES;
         }
         sink.put(end, n, true);
         // The header last: a write that fails before it leaves the file's own header over records that
         // are the same bytes at the same places (the copy mirrors them), cut at the copy's end.
         sink.put(0, JournalBatch.HEADER_BYTES, false);
     }
-
-    /** A journal record's header (its magic first: zero ends a replay). */
-    private static final int RECORD_HEADER_BYTES = 40;
 
     /** For status: per pool, whether its copy stands for its journals, and the sequences it holds. */
     public Map<String, Object> status() {
@@ -471,11 +465,5 @@ public final class MirrorServer implements AutoCloseable {
             }
         });
         acceptor.interrupt();
-    }
-
-    private static final class LockSupportPause {
-        static void ms(long ms) {
-            java.util.concurrent.locks.LockSupport.parkNanos(ms * 1_000_000L);
-        }
     }
 }
